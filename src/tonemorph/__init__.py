@@ -1,0 +1,31 @@
+"""tonemorph: learn a tone from an example recording alone (unpaired), apply it to any take."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from tonemorph.api import learn, parse_stages  # noqa: E402
+from tonemorph.errors import (  # noqa: E402
+    AudioContentError,
+    AudioFileError,
+    ModelFileError,
+    OutputPathError,
+    ParameterError,
+    TonemorphError,
+)
+from tonemorph.model import Knobs, Tone, load  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "learn",
+    "load",
+    "parse_stages",
+    "Tone",
+    "Knobs",
+    "TonemorphError",
+    "AudioFileError",
+    "AudioContentError",
+    "ModelFileError",
+    "OutputPathError",
+    "ParameterError",
+]

@@ -1,0 +1,94 @@
+"""The Python API the CLI wraps: learn a tone from two recordings."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tonemorph.chain.chain import STAGES
+from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.io import check_content, read_audio, resample
+from tonemorph.learn.fit import LearnConfig, fit_unpaired
+from tonemorph.model import Tone
+
+MIN_SECONDS = 5.0
+RECOMMENDED_SECONDS = 10.0
+MAX_LEARN_SECONDS = 600.0
+INTERNAL_RATE = 48000
+
+AudioLike = str | Path | tuple[np.ndarray, int]
+Progress = Callable[[str, int, int, float], None]
+
+
+def _load(source: AudioLike, role: str) -> tuple[np.ndarray, int, str]:
+    """Audio (channels, samples) float32, its rate, and a name for the training record."""
+    if isinstance(source, (str, Path)):
+        audio, sr, _ = read_audio(source, role=role)
+        return audio, sr, Path(source).name
+    if not (isinstance(source, tuple) and len(source) == 2):
+        raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
+    audio, sr = source
+    a = np.asarray(audio, dtype=np.float32)
+    a = a[None] if a.ndim == 1 else a
+    if a.ndim != 2 or a.shape[0] > 64:
+        raise ParameterError(f"{role} audio must be (channels, samples), got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise AudioContentError(f"{role} audio contains NaN or Inf samples; clean it first")
+    return a, int(sr), f"<{role} array>"
+
+
+def parse_stages(spec: str | None) -> tuple[str, ...]:
+    """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq)."""
+    if not spec:
+        return STAGES
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        names = ("pre_eq", "post_eq") if part == "eq" else (part,)
+        for n in names:
+            if n not in STAGES:
+                raise ParameterError(f"unknown stage {part!r}; choose from eq, "
+                                     f"{', '.join(STAGES)}")
+            if n not in out:
+                out.append(n)
+    return tuple(s for s in STAGES if s in out)
+
+
+def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
+          stages: str | tuple[str, ...] | None = None, seed: int = 0,
+          progress: Progress | None = None) -> Tone:
+    """Learn the tone of `target` as a chain applied to `input` (unpaired: different notes).
+
+    Both are file paths or (audio, sample_rate) tuples; stereo is summed to mono for learning.
+    Raises AudioFileError / AudioContentError for unusable audio.
+    """
+    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
+    cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
+    cfg.preset()
+    x, sr_x, name_x = _load(input, "input")
+    y, sr_y, name_y = _load(target, "target")
+    notes: list[str] = []
+    for role, a, sr in (("input", x, sr_x), ("target", y, sr_y)):
+        rep = check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
+                            recommended_seconds=RECOMMENDED_SECONDS)
+        for w in rep.warnings:
+            warnings.warn(w, stacklevel=2)
+            notes.append(w)
+    xm = resample(x.mean(0), sr_x, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
+    ym = resample(y.mean(0), sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
+    res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
+    training = {
+        "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
+                  "channels": x.shape[0]},
+        "target": {"name": name_y, "seconds": round(y.shape[1] / sr_y, 3), "sample_rate": sr_y,
+                   "channels": y.shape[0]},
+        "quality": quality, "seed": seed, "stages_requested": list(st),
+        "chosen": res.chosen, "loss": res.loss, "loss_terms": res.loss_terms,
+        "candidates": res.candidates, "steps": res.steps, "seconds": round(res.seconds, 2),
+        "interrupted": res.interrupted, "warnings": notes,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Tone.from_chain(res.chain, res.input_gain_db, training)

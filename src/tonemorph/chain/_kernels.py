@@ -1,0 +1,169 @@
+"""Compiled (numba) kernels for the sample-recursive parts of the chain."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, fastmath=False)
+def ballistics_forward(target: np.ndarray, a_att: float, a_rel: float, y0: float) -> np.ndarray:
+    """Attack/release one-pole smoothing of gain-reduction curves (dB, <= 0), rows independent.
+
+    Attack (coefficient `a_att`) applies while the target asks for more reduction than the
+    state holds, release otherwise, as in a feed-forward compressor's gain smoother.
+    """
+    b, k = target.shape
+    y = np.empty_like(target)
+    for i in range(b):
+        prev = y0
+        for n in range(k):
+            t = target[i, n]
+            a = a_att if t < prev else a_rel
+            prev = a * prev + (1.0 - a) * t
+            y[i, n] = prev
+    return y
+
+
+@numba.njit(cache=True, fastmath=False)
+def ballistics_backward(
+    grad_y: np.ndarray, target: np.ndarray, y: np.ndarray, a_att: float, a_rel: float, y0: float
+) -> tuple[np.ndarray, float, float]:
+    """Exact adjoint of `ballistics_forward`: gradients for target, a_att and a_rel."""
+    b, k = target.shape
+    grad_t = np.empty_like(target)
+    g_att = 0.0
+    g_rel = 0.0
+    for i in range(b):
+        lam = 0.0
+        a_next = 0.0
+        for n in range(k - 1, -1, -1):
+            prev = y[i, n - 1] if n > 0 else y0
+            t = target[i, n]
+            is_att = t < prev
+            a = a_att if is_att else a_rel
+            lam = grad_y[i, n] + a_next * lam
+            grad_t[i, n] = (1.0 - a) * lam
+            g = lam * (prev - t)
+            if is_att:
+                g_att += g
+            else:
+                g_rel += g
+            a_next = a
+    return grad_t, g_att, g_rel
+
+
+@numba.njit(cache=True, fastmath=True)
+def biquad_cascade(x: np.ndarray, sos: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Biquad cascade (transposed direct form II) over x, updating state (n_sections, 2)."""
+    y = np.empty_like(x)
+    ns = sos.shape[0]
+    for n in range(x.shape[0]):
+        v = x[n]
+        for s in range(ns):
+            out = sos[s, 0] * v + state[s, 0]
+            state[s, 0] = sos[s, 1] * v - sos[s, 4] * out + state[s, 1]
+            state[s, 1] = sos[s, 2] * v - sos[s, 5] * out
+            v = out
+        y[n] = v
+    return y
+
+
+@numba.njit(cache=True, fastmath=False)
+def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: float,
+                     ratio: float, knee_db: float, a_att: float, a_rel: float) -> np.ndarray:
+    """Streaming twin of `functional.compressor_gain`: x times its compressor gain.
+
+    state = [sum of squares in the current hop, samples in it, smoothed gain reduction (dB),
+    linear gain of hop k-2, of hop k-1]; the gain ramps from the k-2 to the k-1 value over hop k.
+    """
+    y = np.empty_like(x)
+    acc, count, smooth, g2, g1 = state[0], int(state[1]), state[2], state[3], state[4]
+    slope = 1.0 / ratio - 1.0
+    for n in range(x.shape[0]):
+        y[n] = x[n] * (g2 + (g1 - g2) * (count + 1) / hop)
+        acc += float(x[n]) * float(x[n])
+        count += 1
+        if count == hop:
+            level = 10.0 * np.log10(np.float32(acc / hop) + np.float32(1e-10))
+            over = level - threshold_db
+            if 2.0 * over < -knee_db:
+                target = 0.0
+            elif 2.0 * over > knee_db:
+                target = slope * over
+            else:
+                target = slope * (over + knee_db / 2) ** 2 / (2 * knee_db)
+            a = a_att if target < smooth else a_rel
+            smooth = a * smooth + (1.0 - a) * target
+            g2, g1 = g1, 10.0 ** (smooth / 20.0)
+            acc, count = 0.0, 0
+    state[0], state[1], state[2], state[3], state[4] = acc, count, smooth, g2, g1
+    return y
+
+
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _soft_clip(u: float) -> float:
+    u = min(max(u, -4.97), 4.97)
+    u2 = u * u
+    return u * (135135 + u2 * (17325 + u2 * (378 + u2))) / (
+        135135 + u2 * (62370 + u2 * (3150 + 28 * u2)))
+
+
+@numba.njit(cache=True, fastmath=True)
+def _fir_valid(ext: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
+    """y[i] = sum_k h[k] ext[len(h) - 1 + i - k] for i < n (loop order that vectorises)."""
+    y = np.zeros(n, dtype=np.float32)
+    m = h.shape[0]
+    tile = 2048  # keeps y and ext in L1/L2 across the m passes
+    for t0 in range(0, n, tile):
+        t1 = min(t0 + tile, n)
+        for k in range(m):
+            hk = h[k]
+            off = m - 1 - k
+            for i in range(t0, t1):
+                y[i] += hk * ext[off + i]
+    return y
+
+
+@numba.njit(cache=True, fastmath=True)
+def shaper_2x_block(x: np.ndarray, state: np.ndarray, h_even: np.ndarray, h_center: float,
+                    drive: float, bias: float) -> np.ndarray:
+    """Streaming twin of `functional.shaper_2x` for a halfband FIR (odd taps zero but centre).
+
+    The 2x signal is kept as its even and odd phases. state (3, len(h_even) - 1) holds the last
+    inputs, even-phase and odd-phase shaped samples; it is updated.
+    """
+    ne = h_even.shape[0]
+    hl = ne - 1
+    n = x.shape[0]
+    half = hl // 2  # centre tap index is 2*half+1: the odd phase is the input delayed by half
+    ext = np.empty(hl + n, dtype=np.float32)
+    ext[:hl] = state[0]
+    ext[hl:] = x
+    ve = np.empty(hl + n, dtype=np.float32)
+    vo = np.empty(hl + n, dtype=np.float32)
+    ve[:hl] = state[1]
+    vo[:hl] = state[2]
+    ve[hl:] = 2 * _fir_valid(ext, h_even, n)
+    hc2 = np.float32(2.0 * h_center)
+    for i in range(n):
+        vo[hl + i] = ext[hl + i - half] * hc2
+    d = np.float32(drive)
+    b = np.float32(bias)
+    sb = np.float32(_soft_clip(bias))
+    norm = np.float32(1.0 / (drive * (1.0 - sb * sb)))
+    lim = np.float32(4.97)
+    for arr in (ve, vo):
+        for j in range(hl, hl + n):
+            u = min(max(d * arr[j] + b, -lim), lim)
+            u2 = u * u
+            arr[j] = (u * (135135 + u2 * (17325 + u2 * (378 + u2))) / (
+                135135 + u2 * (62370 + u2 * (3150 + 28 * u2))) - sb) * norm
+    y = _fir_valid(ve, h_even, n)
+    hc = np.float32(h_center)
+    for i in range(n):
+        y[i] += hc * vo[hl + i - half - 1]
+    state[0] = ext[n:]
+    state[1] = ve[n:]
+    state[2] = vo[n:]
+    return y

@@ -1,0 +1,211 @@
+"""Differentiable signal functions (torch) shared by the chain stages and its fast path.
+
+Coefficient maps (parameters -> filter coefficients, IRs) exist once, here, in float64 torch;
+the numpy fast path calls them under `torch.no_grad` so both paths use identical coefficients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.signal import firwin
+
+from tonemorph.chain._kernels import ballistics_backward, ballistics_forward
+
+CONTROL_HOP = 32  # samples per control-rate step of the dynamics stages (0.67 ms at 48 kHz)
+KNEE_DB = 6.0  # soft-knee width of every compressor, dB
+OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x oversampling
+
+
+def rbj_biquad(kind: str, freq_hz: torch.Tensor, gain_db: torch.Tensor, q: torch.Tensor,
+               sample_rate: float) -> torch.Tensor:
+    """RBJ-cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2] (torch, differentiable)."""
+    w0 = 2 * math.pi * freq_hz / sample_rate
+    cw, sw = torch.cos(w0), torch.sin(w0)
+    alpha = sw / (2 * q)
+    a = torch.pow(10.0, gain_db / 40)
+    one = torch.ones_like(w0)
+    if kind == "highpass":
+        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
+        den = [1 + alpha, -2 * cw, 1 - alpha]
+    elif kind == "lowpass":
+        b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
+        den = [1 + alpha, -2 * cw, 1 - alpha]
+    elif kind == "peaking":
+        b = [1 + alpha * a, -2 * cw, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cw, 1 - alpha / a]
+    elif kind in ("low_shelf", "high_shelf"):
+        sa = 2 * torch.sqrt(a) * alpha
+        s = 1 if kind == "low_shelf" else -1
+        b = [a * ((a + 1) - s * (a - 1) * cw + sa),
+             s * 2 * a * ((a - 1) - s * (a + 1) * cw),
+             a * ((a + 1) - s * (a - 1) * cw - sa)]
+        den = [(a + 1) + s * (a - 1) * cw + sa,
+               -s * 2 * ((a - 1) + s * (a + 1) * cw),
+               (a + 1) + s * (a - 1) * cw - sa]
+    else:
+        raise ValueError(f"unknown biquad kind {kind!r}")
+    a0 = den[0]
+    return torch.stack([b[0] / a0, b[1] / a0, b[2] / a0, one, den[1] / a0, den[2] / a0])
+
+
+def sos_response(sos: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Complex response of an sos cascade (n_sections, 6) on the rfft grid of size n_fft."""
+    w = torch.linspace(0, math.pi, n_fft // 2 + 1, dtype=sos.dtype)
+    z1 = torch.polar(torch.ones_like(w), -w)
+    z2 = z1 * z1
+    h = torch.ones_like(z1)
+    for row in sos:
+        h = h * (row[0] + row[1] * z1 + row[2] * z2) / (1 + row[4] * z1 + row[5] * z2)
+    return h
+
+
+def log_band_matrix(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> torch.Tensor:
+    """Matrix (n_bins, n_bands) interpolating band values (dB) linearly in log-frequency."""
+    f = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    lf = np.log(np.maximum(f, band_hz[0]))
+    lb = np.log(band_hz)
+    idx = np.clip(np.searchsorted(lb, lf) - 1, 0, len(lb) - 2)
+    t = np.clip((lf - lb[idx]) / (lb[idx + 1] - lb[idx]), 0.0, 1.0)
+    m = np.zeros((len(f), len(lb)))
+    m[np.arange(len(f)), idx] = 1 - t
+    m[np.arange(len(f)), idx + 1] += t
+    return torch.from_numpy(m)
+
+
+def minimum_phase_ir(mag_db: torch.Tensor, n_taps: int) -> torch.Tensor:
+    """Minimum-phase FIR (n_taps) from a magnitude curve in dB on an rfft grid (cepstral folding)."""
+    n_fft = 2 * (mag_db.shape[-1] - 1)
+    log_mag = mag_db * (math.log(10) / 20)
+    cep = torch.fft.irfft(log_mag, n=n_fft)
+    fold = torch.zeros(n_fft, dtype=cep.dtype)
+    fold[0] = 1
+    fold[1:n_fft // 2] = 2
+    fold[n_fft // 2] = 1
+    spec = torch.exp(torch.fft.rfft(cep * fold))
+    ir = torch.fft.irfft(spec, n=n_fft)[:n_taps]
+    fade = max(n_taps // 8, 1)
+    window = torch.ones(n_taps, dtype=ir.dtype)
+    window[-fade:] = 0.5 * (1 + torch.cos(torch.linspace(0, math.pi, fade, dtype=ir.dtype)))
+    return ir * window
+
+
+def fft_filter(x: torch.Tensor, response: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Filter x (..., T) by a response given on the rfft grid of n_fft >= T + filter length."""
+    t = x.shape[-1]
+    y = torch.fft.irfft(torch.fft.rfft(x, n=n_fft) * response.to(torch.complex64 if x.dtype
+                        == torch.float32 else torch.complex128), n=n_fft)
+    return y[..., :t]
+
+
+def oversample_fir() -> np.ndarray:
+    """Anti-imaging / anti-aliasing FIR of the 2x oversampled waveshaper (at the 2x rate)."""
+    return firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0))
+
+
+SOFT_CLIP_LIMIT = 4.97  # where the rational tanh below meets +-1 (error < 1e-4 everywhere)
+
+
+def soft_clip(u: torch.Tensor) -> torch.Tensor:
+    """tanh by Lambert's continued fraction (7/6 rational), clamped: cheap, vectorisable."""
+    u = torch.clamp(u, -SOFT_CLIP_LIMIT, SOFT_CLIP_LIMIT)
+    u2 = u * u
+    return u * (135135 + u2 * (17325 + u2 * (378 + u2))) / (
+        135135 + u2 * (62370 + u2 * (3150 + 28 * u2)))
+
+
+def asym_shaper(u: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Asymmetric soft clipper with unit small-signal gain: (s(g u + b) - s(b)) / (g s'(b))."""
+    sb = soft_clip(bias)
+    return (soft_clip(drive * u + bias) - sb) / (drive * (1 - sb * sb))
+
+
+def shaper_2x(x: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor,
+              fir: torch.Tensor) -> torch.Tensor:
+    """Waveshaper run at 2x the sample rate with causal FIR up/down-sampling; x (B, T).
+
+    Equal to zero-stuffing, FIR, shaper, FIR, decimation (`scipy.signal.upfirdn` twice), done
+    with FFTs because the convolutions' backward pass dominates training time otherwise.
+    """
+    t = x.shape[-1]
+    n = 1 << math.ceil(math.log2(t + fir.shape[0]))
+    h = torch.fft.rfft(fir.to(x.dtype), n=2 * n)
+    xs = torch.fft.rfft(x, n=n)
+    # spectrum of the zero-stuffed signal on the 2n grid: the n-grid spectrum and its mirror
+    up = torch.cat([xs, torch.conj(xs.flip(-1)[..., 1:])], dim=-1)
+    u = torch.fft.irfft(2 * up * h, n=2 * n)[..., : 2 * t]
+    v = asym_shaper(u, drive, bias)
+    d = torch.fft.irfft(torch.fft.rfft(v, n=2 * n) * h, n=2 * n)
+    return d[..., : 2 * t : 2]
+
+
+class _Ballistics(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, target: torch.Tensor, a_att: torch.Tensor, a_rel: torch.Tensor):
+        t = target.detach().double().numpy()
+        y = ballistics_forward(t, float(a_att), float(a_rel), 0.0)
+        ctx.save_for_backward(target, a_att, a_rel)
+        ctx.y = y
+        return torch.from_numpy(y).to(target.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor):
+        target, a_att, a_rel = ctx.saved_tensors
+        gt, ga, gr = ballistics_backward(grad_y.detach().double().numpy(),
+                                         target.detach().double().numpy(), ctx.y,
+                                         float(a_att), float(a_rel), 0.0)
+        return (torch.from_numpy(gt).to(target.dtype),
+                torch.full_like(a_att, ga), torch.full_like(a_rel, gr))
+
+
+def ballistics(target_db: torch.Tensor, a_att: torch.Tensor, a_rel: torch.Tensor) -> torch.Tensor:
+    """Attack/release smoothing of gain reduction (B, K) in dB, exact gradients (numba)."""
+    return _Ballistics.apply(target_db, a_att, a_rel)
+
+
+def time_coef(time_ms: torch.Tensor, control_rate_hz: float) -> torch.Tensor:
+    """One-pole coefficient for a time constant in ms at the control rate."""
+    return torch.exp(-1000.0 / (time_ms * control_rate_hz))
+
+
+def gain_computer_db(level_db: torch.Tensor, threshold_db: torch.Tensor,
+                     ratio: torch.Tensor) -> torch.Tensor:
+    """Soft-knee (KNEE_DB) static compressor curve: gain reduction in dB (<= 0)."""
+    over = level_db - threshold_db
+    slope = 1 / ratio - 1
+    knee = slope * (over + KNEE_DB / 2) ** 2 / (2 * KNEE_DB)
+    lin = slope * over
+    return torch.where(2 * over < -KNEE_DB, torch.zeros_like(over),
+                       torch.where(2 * over > KNEE_DB, lin, knee))
+
+
+def hop_level_db(x: torch.Tensor, hop: int = CONTROL_HOP) -> torch.Tensor:
+    """Mean-square level (dBFS) of each control hop of x (B, T); T padded up to a hop multiple."""
+    b, t = x.shape
+    k = -(-t // hop)
+    xp = torch.nn.functional.pad(x, (0, k * hop - t))
+    ms = (xp.view(b, k, hop) ** 2).mean(-1)
+    return 10 * torch.log10(ms + 1e-10)
+
+
+def control_to_audio(gain: torch.Tensor, t: int, hop: int = CONTROL_HOP) -> torch.Tensor:
+    """Causal ramp of control-rate linear gains (B, K) to audio rate: hop k ramps g[k-2]->g[k-1]."""
+    b, k = gain.shape
+    padded = torch.nn.functional.pad(gain, (2, 0), value=1.0)
+    start, end = padded[:, :k], padded[:, 1:k + 1]
+    w = torch.arange(1, hop + 1, dtype=gain.dtype) / hop
+    ramp = start.unsqueeze(-1) + (end - start).unsqueeze(-1) * w
+    return ramp.reshape(b, k * hop)[:, :t]
+
+
+def compressor_gain(x: torch.Tensor, sample_rate: float, threshold_db: torch.Tensor,
+                    ratio: torch.Tensor, attack_ms: torch.Tensor,
+                    release_ms: torch.Tensor) -> torch.Tensor:
+    """Feed-forward compressor linear gain at audio rate for x (B, T), soft knee, causal."""
+    rate = sample_rate / CONTROL_HOP
+    level = hop_level_db(x)
+    target = gain_computer_db(level, threshold_db, ratio)
+    smooth = ballistics(target, time_coef(attack_ms, rate), time_coef(release_ms, rate))
+    return control_to_audio(torch.pow(10.0, smooth / 20), x.shape[-1])

@@ -1,0 +1,62 @@
+"""Parameter ranges and units of every chain stage, in one place."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Range:
+    """A bounded parameter: value = lo + (hi - lo) * sigmoid(raw), or log-spaced when log=True."""
+
+    lo: float
+    hi: float
+    unit: str
+    neutral: float
+    log: bool = False
+
+    def to_value(self, raw: torch.Tensor) -> torch.Tensor:
+        """Map an unconstrained raw tensor to the physical value (in `unit`)."""
+        s = torch.sigmoid(raw)
+        if self.log:
+            return torch.exp(math.log(self.lo) + (math.log(self.hi) - math.log(self.lo)) * s)
+        return self.lo + (self.hi - self.lo) * s
+
+    def to_raw(self, value: float) -> float:
+        """Inverse of `to_value` for a float, clamped just inside the range."""
+        if self.log:
+            lo, hi, v = math.log(self.lo), math.log(self.hi), math.log(max(value, 1e-12))
+        else:
+            lo, hi, v = self.lo, self.hi, value
+        p = (v - lo) / (hi - lo)
+        # not at the very bound: a saturated sigmoid would leave no gradient to learn from
+        p = min(max(p, 0.01), 0.99)
+        return math.log(p / (1 - p))
+
+    def clamp(self, value: float) -> float:
+        """Clamp a float into the range."""
+        return min(max(value, self.lo), self.hi)
+
+
+# The ranges cover real gear with margin; tighter ranges would make learning easier but
+# would refuse fuzz (drive > 40 dB) or slow optical compressors (release ~1 s).
+RANGES: dict[str, Range] = {
+    "trim_db": Range(-24.0, 24.0, "dB", 0.0),
+    "hp_cutoff_hz": Range(10.0, 1000.0, "Hz", 10.0, log=True),
+    "shelf_low_hz": Range(60.0, 1000.0, "Hz", 200.0, log=True),
+    "shelf_high_hz": Range(800.0, 12000.0, "Hz", 3000.0, log=True),
+    "peak_hz": Range(100.0, 8000.0, "Hz", 800.0, log=True),
+    "gain_db": Range(-18.0, 18.0, "dB", 0.0),
+    "q": Range(0.3, 6.0, "", 0.707, log=True),
+    "drive_db": Range(-24.0, 54.0, "dB", -24.0),
+    "bias": Range(-0.9, 0.9, "", 0.0),
+    "threshold_db": Range(-70.0, 0.0, "dBFS", 0.0),
+    "ratio": Range(1.0, 20.0, ":1", 1.0, log=True),
+    "attack_ms": Range(0.3, 200.0, "ms", 10.0, log=True),
+    "release_ms": Range(5.0, 2000.0, "ms", 100.0, log=True),
+    "cab_band_db": Range(-40.0, 30.0, "dB", 0.0),
+    "out_gain_db": Range(-60.0, 60.0, "dB", 0.0),
+}

@@ -1,0 +1,225 @@
+"""Level measures: integrated loudness (BS.1770), true peak, RMS, crest factor, frame RMS.
+
+Audio is ``(channels, samples)`` or 1-D ``(samples,)``; levels are in dB relative to full scale
+(a full-scale sine has RMS -3.01 dBFS: no +3 dB "AES" offset).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+from pyloudnorm.iirfilter import IIRfilter
+
+from tonemorph.errors import AudioContentError, ParameterError
+
+__all__ = [
+    "LUFS_FLOOR",
+    "DB_FLOOR",
+    "integrated_lufs",
+    "true_peak_dbtp",
+    "rms_db",
+    "crest_factor_db",
+    "frame_rms_db",
+    "active_frames",
+]
+
+LUFS_FLOOR = -70.0
+"""Integrated loudness reported for silence (LUFS): the BS.1770 absolute gate."""
+
+DB_FLOOR = -200.0
+"""Level reported for digital silence by the dB measures here (dBFS)."""
+
+_MAX_CHANNELS = 64
+_BS1770_BLOCK_S = 0.4
+_CREST_FRAME_S = 0.1
+
+
+def _as_2d(x: np.ndarray, name: str = "x", *, keep_float32: bool = False) -> np.ndarray:
+    """Return audio as float64 (channels, samples); reject bad shapes and non-finite samples.
+
+    With ``keep_float32`` a float32 input stays float32 (no copy).
+    """
+    arr = np.asarray(x)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ParameterError(
+            f"{name} must be audio shaped (samples,) or (channels, samples), got {np.shape(x)}."
+        )
+    if arr.shape[0] > _MAX_CHANNELS:
+        raise ParameterError(
+            f"{name} has shape {arr.shape}: more than {_MAX_CHANNELS} channels, which looks like "
+            "(samples, channels). Pass (channels, samples), e.g. x.T."
+        )
+    if not (keep_float32 and arr.dtype == np.float32):
+        arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise AudioContentError(f"{name} contains NaN or Inf samples; clean the audio first.")
+    return arr
+
+
+def _check_rate(sample_rate: float) -> float:
+    """Validate a sample rate in Hz."""
+    if isinstance(sample_rate, bool) or not (
+        isinstance(sample_rate, (int, float, np.integer, np.floating))
+        and math.isfinite(sample_rate)
+        and sample_rate > 0
+    ):
+        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
+    return float(sample_rate)
+
+
+def _amp_db(value: float) -> float:
+    """20*log10(value), floored at DB_FLOOR."""
+    return max(20.0 * math.log10(value), DB_FLOOR) if value > 0 else DB_FLOOR
+
+
+def _k_weighting_sos(sample_rate: float) -> np.ndarray:
+    """BS.1770 K-weighting (shelf then high-pass) as sos, from pyloudnorm's filter designs."""
+    stages = (
+        IIRfilter(4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate, "high_shelf"),
+        IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
+    )
+    sos = np.array([np.concatenate([st.b, st.a]) for st in stages], dtype=np.float64)
+    sos[0, :3] *= stages[0].passband_gain * stages[1].passband_gain
+    return sos
+
+
+def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
+    """Integrated loudness (LUFS, ITU-R BS.1770-4); LUFS_FLOOR (-70) for silence.
+
+    Same K-weighting filters, 400 ms blocks at 75 % overlap and gates as
+    ``pyloudnorm.Meter(sample_rate).integrated_loudness`` (tests check equality), vectorised:
+    about 4x faster on long files. Needs at least one 400 ms block; up to 5 channels
+    (L, R, C, Ls, Rs weights 1, 1, 1, 1.41, 1.41).
+    """
+    audio = _as_2d(x)
+    rate = _check_rate(sample_rate)
+    n = audio.shape[1]
+    block = _BS1770_BLOCK_S * rate
+    if n < int(math.ceil(block)):
+        raise AudioContentError(
+            f"integrated loudness needs at least {_BS1770_BLOCK_S} s of audio, got "
+            f"{n / rate:.3f} s."
+        )
+    if audio.shape[0] > 5:
+        raise ParameterError(
+            f"integrated loudness supports up to 5 channels, got {audio.shape[0]}."
+        )
+    if not np.any(audio):
+        return LUFS_FLOOR
+    weighted = scipy.signal.sosfilt(_k_weighting_sos(rate), audio, axis=-1)
+    power = np.square(weighted, out=weighted)
+    # Blocks as pyloudnorm bounds them: 400 ms from int(0.1 s * j * rate), i.e. four 100 ms
+    # segments; segment sums by one reduceat pass (equal to pyloudnorm within float rounding).
+    n_blocks = int(np.round((n / rate - _BS1770_BLOCK_S) / (_BS1770_BLOCK_S * 0.25))) + 1
+    bounds = np.array(
+        [int(_BS1770_BLOCK_S * (k * 0.25) * rate) for k in range(n_blocks + 4)], dtype=np.int64
+    )
+    inside = bounds < n
+    segments = np.zeros((audio.shape[0], bounds.size))
+    segments[:, inside] = np.add.reduceat(power, bounds[inside], axis=-1)
+    z = sum(segments[:, k : k + n_blocks] for k in range(4)) / block  # (channels, blocks)
+    weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41])[: audio.shape[0], None]
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(np.sum(weights * z, axis=0))
+    gated = block_lufs >= LUFS_FLOOR
+    if not np.any(gated):
+        return LUFS_FLOOR
+    relative = -0.691 + 10.0 * math.log10(float(np.sum(weights[:, 0] * z[:, gated].mean(axis=1))))
+    gated = (block_lufs > relative - 10.0) & (block_lufs > LUFS_FLOOR)
+    if not np.any(gated):
+        return LUFS_FLOOR
+    value = -0.691 + 10.0 * math.log10(float(np.sum(weights[:, 0] * z[:, gated].mean(axis=1))))
+    return max(value, LUFS_FLOOR)
+
+
+def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> float:
+    """True peak (dBTP): max |sample| over channels after 4x polyphase oversampling (BS.1770).
+
+    The oversampled peak is never reported below the sample peak. DB_FLOOR for silence.
+    """
+    audio = _as_2d(x)
+    _check_rate(sample_rate)
+    upsampled = scipy.signal.resample_poly(audio, 4, 1, axis=-1)
+    peak = max(float(np.max(np.abs(upsampled))), float(np.max(np.abs(audio))))
+    return _amp_db(peak)
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level (dBFS) over all samples of all channels; DB_FLOOR for silence."""
+    audio = _as_2d(x)
+    return _amp_db(math.sqrt(float(np.mean(np.square(audio)))))
+
+
+def frame_rms_db(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """RMS level (dBFS) of frames of `frame` samples every `hop` samples, power-mean over channels.
+
+    Frames start at 0, hop, 2*hop, ...; a partial last frame is dropped (a signal shorter than one
+    frame gives one zero-padded frame). Returns shape (n_frames,), floored at DB_FLOOR.
+    """
+    audio = _as_2d(x, keep_float32=True)
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 1:
+        raise ParameterError(f"frame must be a positive number of samples, got {frame!r}.")
+    if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
+        raise ParameterError(f"hop must be a positive number of samples, got {hop!r}.")
+    power = np.square(audio[0], dtype=np.float64)
+    for channel in audio[1:]:
+        power += np.square(channel, dtype=np.float64)
+    power /= audio.shape[0]
+    if power.size < frame:
+        power = np.pad(power, (0, frame - power.size))
+    # Direct sums (no cumulative-sum differences, which lose quiet frames after loud ones):
+    # sums over blocks of gcd(frame, hop) samples, then over the blocks of each frame.
+    n_frames = 1 + (power.size - frame) // hop
+    block = math.gcd(frame, hop)
+    used = (n_frames - 1) * hop + frame
+    block_sums = power[:used].reshape(-1, block).sum(axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(block_sums, frame // block)
+    ms = windows[:: hop // block].sum(axis=1) / frame
+    with np.errstate(divide="ignore"):
+        level = 10.0 * np.log10(ms)
+    return np.maximum(level, DB_FLOOR)
+
+
+def active_frames(
+    frame_db: np.ndarray, *, absolute_db: float = -70.0, relative_db: float = -40.0
+) -> np.ndarray:
+    """Boolean mask of non-silent frames from frame levels (dB): two-stage gate as in BS.1770.
+
+    A frame is active if above ``absolute_db`` and above ``relative_db`` relative to the power mean
+    of the frames passing the absolute gate. All False when nothing passes.
+    """
+    levels = np.asarray(frame_db, dtype=np.float64)
+    above_abs = levels > absolute_db
+    if not np.any(above_abs):
+        return above_abs
+    mean_db = 10.0 * np.log10(np.mean(10.0 ** (levels[above_abs] / 10.0)))
+    return above_abs & (levels > mean_db + relative_db)
+
+
+def crest_factor_db(x: np.ndarray, sample_rate: float, *, gated: bool = True) -> float:
+    """Crest factor (dB): sample peak over the file / RMS of the active part.
+
+    With ``gated=True`` the RMS is taken over the 100 ms frames that pass `active_frames`
+    (absolute -70 dBFS, relative -40 dB), so leading/trailing silence does not inflate it;
+    ``gated=False`` uses the RMS of the whole file. Channels are pooled (power mean).
+    """
+    audio = _as_2d(x)
+    rate = _check_rate(sample_rate)
+    peak = float(np.max(np.abs(audio)))
+    if peak == 0.0:
+        return 0.0
+    if gated:
+        frame = max(1, int(round(_CREST_FRAME_S * rate)))
+        levels = frame_rms_db(audio, frame, frame)
+        mask = active_frames(levels)
+        if np.any(mask):
+            ms = float(np.mean(10.0 ** (levels[mask] / 10.0)))
+        else:
+            ms = float(np.mean(np.square(audio)))
+    else:
+        ms = float(np.mean(np.square(audio)))
+    return 20.0 * math.log10(peak) - 10.0 * math.log10(ms)

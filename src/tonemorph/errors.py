@@ -1,0 +1,37 @@
+"""Exception types: one per kind of user mistake, each message says what to do."""
+
+from __future__ import annotations
+
+
+class TonemorphError(Exception):
+    """Root of every error tonemorph raises on purpose."""
+
+
+class AudioFileError(TonemorphError, OSError):
+    """An audio file is missing, unreadable, not audio, or cannot be written."""
+
+
+class AudioContentError(TonemorphError, ValueError):
+    """Audio was read but is unusable: silent, too short, NaN/Inf samples."""
+
+
+class ModelFileError(TonemorphError, ValueError):
+    """A model file is missing, of another format, or of an unsupported version."""
+
+
+class OutputPathError(TonemorphError, OSError):
+    """An output path would overwrite an input or cannot be written."""
+
+
+class ParameterError(TonemorphError, ValueError):
+    """An argument is out of range or inconsistent."""
+
+
+__all__ = [
+    "TonemorphError",
+    "AudioFileError",
+    "AudioContentError",
+    "ModelFileError",
+    "OutputPathError",
+    "ParameterError",
+]

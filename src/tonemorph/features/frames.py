@@ -1,0 +1,140 @@
+"""Frame features of audio (torch, differentiable): log-mel, liftered envelope, level, dynamics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+GATE_REL_DB = 45.0  # frames quieter than the loud level (95th pct) minus this are silence
+GATE_ABS_DB = -75.0  # and anything below this absolute level (dBFS) is silence
+DYN_WINDOWS_MS = (5.0, 50.0, 400.0)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Analysis settings: frame/hop in samples, mel bands, cepstral coefficients kept."""
+
+    sample_rate: int = 48000
+    n_fft: int = 2048
+    hop: int = 512
+    n_mels: int = 64
+    n_cep: int = 24
+    fmin_hz: float = 30.0
+    fmax_hz: float = 20000.0
+
+
+@dataclass
+class Features:
+    """Per-frame features of gated (non-silent) frames, and windowed levels for dynamics."""
+
+    logmel_db: torch.Tensor  # (N, n_mels)
+    env_db: torch.Tensor  # (N, n_mels), liftered log-mel (spectral envelope, pitch-free)
+    cep: torch.Tensor  # (N, n_cep)
+    level_db: torch.Tensor  # (N,)
+    centroid: torch.Tensor  # (N,), mel-band index weighted by power, 0..1
+    flatness_db: torch.Tensor  # (N,)
+    crest_db: torch.Tensor  # (N,)
+    dyn_levels_db: list[torch.Tensor]  # per DYN_WINDOWS_MS, gated window levels
+    level_delta_db: torch.Tensor  # change of the 50 ms level per 10 ms, gated
+
+    def joint(self) -> torch.Tensor:
+        """Per-frame feature vectors (N, D) for joint-distribution losses."""
+        return torch.cat([self.level_db[:, None] / 10, self.centroid[:, None] * 10,
+                          self.flatness_db[:, None] / 10, self.crest_db[:, None] / 5,
+                          self.cep[:, 1:9] / 10], dim=1)
+
+
+@lru_cache(maxsize=8)
+def mel_matrix(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float,
+               fmax_hz: float) -> torch.Tensor:
+    """Triangular mel filterbank (n_fft//2+1, n_mels), HTK mel scale, unit peak."""
+    def mel(f: np.ndarray) -> np.ndarray:
+        return 2595 * np.log10(1 + f / 700)
+
+    fmax_hz = min(fmax_hz, sample_rate / 2)
+    pts = 700 * (10 ** (np.linspace(mel(np.array(fmin_hz)), mel(np.array(fmax_hz)),
+                                    n_mels + 2) / 2595) - 1)
+    f = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    m = np.zeros((len(f), n_mels))
+    for i in range(n_mels):
+        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
+        m[:, i] = np.clip(np.minimum((f - lo) / (c - lo), (hi - f) / (hi - c)), 0, None)
+    return torch.from_numpy(m).float()
+
+
+@lru_cache(maxsize=8)
+def dct_matrix(n: int, k: int) -> torch.Tensor:
+    """Orthonormal DCT-II matrix (n, k): cepstrum = logmel @ D."""
+    i = np.arange(n)[:, None]
+    j = np.arange(k)[None, :]
+    d = np.cos(math.pi / n * (i + 0.5) * j) * math.sqrt(2 / n)
+    d[:, 0] /= math.sqrt(2)
+    return torch.from_numpy(d).float()
+
+
+def gate_threshold_db(level_db: torch.Tensor) -> float:
+    """Silence gate (dBFS) from a level distribution: loud level minus GATE_REL_DB, floored."""
+    if level_db.numel() == 0:
+        return GATE_ABS_DB
+    loud = torch.quantile(level_db.detach().float(), 0.95).item()
+    return max(loud - GATE_REL_DB, GATE_ABS_DB)
+
+
+def _window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torch.Tensor:
+    """Levels (dB) of x^2 averaged over win_ms windows with hop win_ms/4 (or 10 ms at most)."""
+    win = max(int(sample_rate * win_ms / 1000), 1)
+    hop = max(min(win // 4, int(sample_rate * 0.01)), 1)
+    if power.shape[-1] < win:
+        return power.new_zeros(power.shape[0], 0)
+    frames = power.unfold(-1, win, hop).mean(-1)
+    return 10 * torch.log10(frames + 1e-10)
+
+
+def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
+                   gate_db: float | None = None) -> Features:
+    """Features of x (B, T), ignoring the first `skip` samples of each row (warm-up).
+
+    Frames below the silence gate are dropped; `gate_db` fixes the gate (else from x itself).
+    """
+    x = x[:, skip:]
+    b = x.shape[0]
+    window = torch.hann_window(cfg.n_fft, dtype=x.dtype)
+    spec = torch.stft(x, cfg.n_fft, cfg.hop, window=window, center=False,
+                      return_complex=True)
+    power = (spec.real ** 2 + spec.imag ** 2).transpose(1, 2).reshape(-1, spec.shape[1])
+    power = power / (window.sum() ** 2 / 2)
+    frames = x.unfold(-1, cfg.n_fft, cfg.hop).reshape(-1, cfg.n_fft)
+    ms = (frames ** 2).mean(-1)
+    level = 10 * torch.log10(ms + 1e-10)
+    gate = gate_threshold_db(level) if gate_db is None else gate_db
+    keep = level > gate
+    power, frames, level, ms = power[keep], frames[keep], level[keep], ms[keep]
+
+    mel = power @ mel_matrix(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin_hz, cfg.fmax_hz)
+    logmel = 10 * torch.log10(mel + 1e-10)
+    d = dct_matrix(cfg.n_mels, cfg.n_cep)
+    cep = logmel @ d
+    env = cep @ d.T
+    w = mel / (mel.sum(-1, keepdim=True) + 1e-12)
+    centroid = (w * torch.linspace(0, 1, cfg.n_mels)).sum(-1)
+    f = torch.fft.rfftfreq(cfg.n_fft, 1 / cfg.sample_rate)
+    band = (f > 100) & (f < 10000)
+    pb = power[:, band] + 1e-12
+    flat = 10 * (torch.log10(pb).mean(-1) - torch.log10(pb.mean(-1)))
+    crest = 10 * torch.log10(frames.pow(2).amax(-1) / (ms + 1e-12) + 1e-12)
+
+    sq = x ** 2
+    dyn = []
+    delta = x.new_zeros(0)
+    for win_ms in DYN_WINDOWS_MS:
+        lv = _window_levels(sq, cfg.sample_rate, win_ms)
+        if win_ms == 50.0 and lv.shape[-1] > 1:
+            both = (lv[:, 1:] > gate) & (lv[:, :-1] > gate)
+            delta = (lv[:, 1:] - lv[:, :-1])[both]
+        dyn.append(lv[lv > gate])
+    del b
+    return Features(logmel, env, cep, level, centroid, flat, crest, dyn, delta)

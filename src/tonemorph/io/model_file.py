@@ -1,0 +1,170 @@
+"""Versioned JSON model document: the on-disk form of a learned tone.
+
+The document is a JSON object with ``"format": "tonemorph-model"`` and an integer
+``"format_version"``; the version is independent of the package version and changes only when
+the layout of the document does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tonemorph.errors import ModelFileError, OutputPathError
+from tonemorph.io.audio import _umask
+
+StrPath = str | os.PathLike[str]
+
+MODEL_FORMAT = "tonemorph-model"
+MODEL_FORMAT_VERSION = 1
+
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"\xff\xfb", b"\xff\xf3")
+_WHAT_TO_DO = "pass a model file written by tonemorph"
+
+
+def _reject_constant(name: str) -> float:
+    """json parse_constant hook: refuse NaN and Infinity."""
+    raise ValueError(f"non-finite number {name}")
+
+
+def _check_finite(value: Any, where: str = "$") -> None:
+    """Raise ModelFileError naming the first NaN/Inf float inside `value` (a JSON-like tree)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModelFileError(
+                f"model value at {where} is {value}; not saved (the training diverged? "
+                "try again with a lower learning rate)"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{where}[{i}]")
+
+
+def save_model_document(path: StrPath, doc: dict[str, Any]) -> None:
+    """Write `doc` as pretty JSON with "format" and "format_version" keys, atomically.
+
+    Raises:
+        ModelFileError: `doc` holds NaN/Inf or a value JSON cannot store.
+        OutputPathError: the directory is missing or not writable.
+    """
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"model document must be a dict, got {type(doc).__name__}")
+    full: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION}
+    full.update({k: v for k, v in doc.items() if k not in full})
+    _check_finite(full)
+    try:
+        text = json.dumps(full, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"model document cannot be stored as JSON ({exc})") from exc
+
+    out = Path(path)
+    parent = out.parent
+    if out.is_dir():
+        raise OutputPathError(f"model path {out} is a directory; give a file name")
+    if not parent.is_dir():
+        raise OutputPathError(
+            f"output directory {parent} does not exist; create it or choose another path"
+        )
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        raise OutputPathError(
+            f"output directory {parent} is not writable ({exc.strerror or exc}); "
+            "choose another path"
+        ) from exc
+    tmp = Path(name)
+    committed = False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, out.stat().st_mode & 0o777 if out.exists() else 0o666 & ~_umask())
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise OutputPathError(
+                f"cannot write {out} ({exc.strerror or exc}); choose another path"
+            ) from exc
+        committed = True
+    finally:
+        if not committed:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _not_json(path: Path, head: bytes) -> ModelFileError:
+    """Error for a file that is not JSON; says when it looks like audio."""
+    hint = "; it looks like an audio file" if head.startswith(_AUDIO_MAGIC) else ""
+    return ModelFileError(f"{path} is not a tonemorph model (not JSON{hint}); {_WHAT_TO_DO}")
+
+
+def load_model_document(path: StrPath) -> dict[str, Any]:
+    """Read and validate a model document; returns the whole JSON object, format keys included.
+
+    Raises:
+        ModelFileError: missing file, not JSON, another format (e.g. a Neural Amp Modeler .nam),
+            no "format" key, or a format version that is invalid or newer than supported.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ModelFileError(f"model file {p} not found; check the path")
+    if p.is_dir():
+        raise ModelFileError(f"model path {p} is a directory; {_WHAT_TO_DO}")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"model file {p} cannot be read ({exc.strerror or exc})") from exc
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _not_json(p, raw[:4]) from exc
+
+    if not isinstance(doc, dict):
+        raise ModelFileError(
+            f"{p} is not a tonemorph model (JSON {type(doc).__name__}, not an object); "
+            f"{_WHAT_TO_DO}"
+        )
+    fmt = doc.get("format")
+    if fmt != MODEL_FORMAT:
+        if "architecture" in doc and "weights" in doc:
+            raise ModelFileError(
+                f"{p} looks like a Neural Amp Modeler file; tonemorph cannot load NAM models, "
+                f"{_WHAT_TO_DO}"
+            )
+        if fmt is None:
+            raise ModelFileError(f"{p} is not a tonemorph model (no 'format' key); {_WHAT_TO_DO}")
+        raise ModelFileError(
+            f"{p} is not a tonemorph model (format {fmt!r}, expected {MODEL_FORMAT!r}); "
+            f"{_WHAT_TO_DO}"
+        )
+
+    version = doc.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(
+            f"{p} has an invalid model format version {version!r} (expected an integer >= 1); "
+            "the file is damaged, re-create it with tonemorph"
+        )
+    if version > MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"model format version {version} is newer than this tonemorph supports "
+            f"({MODEL_FORMAT_VERSION}); upgrade tonemorph"
+        )
+    return doc
+
+
+__all__ = [
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+    "load_model_document",
+    "save_model_document",
+]

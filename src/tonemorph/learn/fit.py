@@ -1,0 +1,276 @@
+"""Unpaired fitting of the tone chain: multistart on drive, Adam, model selection vs linear."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
+from tonemorph.errors import ParameterError
+from tonemorph.features.frames import FeatureConfig, Features, frame_features
+from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
+
+INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
+QUALITY_PRESETS = {
+    # segments x seconds of input per step, drive starts, steps per start, final steps
+    "fast": dict(n_segments=4, segment_s=2.0, starts=(6.0, 24.0), start_steps=20, steps=60),
+    "default": dict(n_segments=6, segment_s=2.0, starts=(0.0, 12.0, 24.0, 36.0), start_steps=30,
+                    steps=160),
+    "best": dict(n_segments=10, segment_s=2.5, starts=(-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
+                 start_steps=45, steps=400),
+}
+WARMUP_S = 0.3  # each segment starts with this much context whose output is not scored
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Settings of one learning run."""
+
+    quality: str = "default"
+    stages: tuple[str, ...] = STAGES
+    seed: int = 0
+    lr: float = 0.03
+    select_margin: float = 0.08  # nonlinear model must beat the linear one by this fraction
+    weights: LossWeights = field(default_factory=LossWeights)
+    sample_rate: int = 48000
+
+    def preset(self) -> dict:
+        """The quality preset's numbers."""
+        if self.quality not in QUALITY_PRESETS:
+            raise ParameterError(f"quality must be one of {list(QUALITY_PRESETS)}, "
+                                 f"got {self.quality!r}")
+        return QUALITY_PRESETS[self.quality]
+
+
+@dataclass
+class LearnResult:
+    """A fitted chain and what happened while fitting."""
+
+    chain: ToneChain
+    input_gain_db: float
+    loss: float
+    loss_terms: dict[str, float]
+    candidates: dict[str, float]
+    chosen: str
+    steps: int
+    seconds: float
+    interrupted: bool = False
+
+
+Progress = Callable[[str, int, int, float], None]
+
+
+def _segments(x: np.ndarray, sr: int, n: int, seg_s: float, rng: np.random.Generator
+              ) -> np.ndarray:
+    """n segments (n, warm + seg) spread evenly over the active part of mono x."""
+    warm = int(WARMUP_S * sr)
+    length = warm + int(seg_s * sr)
+    if len(x) <= length:
+        x = np.pad(x, (0, length - len(x) + 1))
+    hop = 1024
+    frames = np.lib.stride_tricks.sliding_window_view(x[: len(x) // hop * hop], hop)[::hop]
+    lvl = 10 * np.log10((frames ** 2).mean(-1) + 1e-12)
+    active = np.flatnonzero(lvl > max(np.percentile(lvl, 95) - 45.0, -75.0)) * hop
+    starts_ok = active[(active >= warm) & (active + length - warm <= len(x))] - warm
+    if len(starts_ok) == 0:
+        starts_ok = np.array([0])
+    picks = np.quantile(starts_ok, (np.arange(n) + rng.uniform(0.2, 0.8, n)) / n)
+    picks = [int(starts_ok[np.argmin(np.abs(starts_ok - p))]) for p in picks]
+    return np.stack([x[p: p + length] for p in picks]).astype(np.float32)
+
+
+def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -> Features:
+    """Features of the whole mono target, computed in chunks with one shared silence gate."""
+    sr = fcfg.sample_rate
+    n = int(chunk_s * sr)
+    hop = fcfg.hop
+    with torch.no_grad():
+        t = torch.from_numpy(y.astype(np.float32))[None]
+        frames = t[:, : t.shape[-1] // hop * hop].reshape(-1, hop)
+        from tonemorph.features.frames import gate_threshold_db
+        gate = gate_threshold_db(10 * torch.log10(frames.pow(2).mean(-1) + 1e-10))
+        parts = [frame_features(t[:, i: i + n + fcfg.n_fft], fcfg, gate_db=gate)
+                 for i in range(0, max(t.shape[-1] - fcfg.n_fft, 1), n)]
+    cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+    return Features(cat("logmel_db"), cat("env_db"), cat("cep"), cat("level_db"),
+                    cat("centroid"), cat("flatness_db"), cat("crest_db"),
+                    [torch.cat([p.dyn_levels_db[i] for p in parts]) for i in range(3)],
+                    cat("level_delta_db"))
+
+
+def _mean_power_db(x: torch.Tensor, fcfg: FeatureConfig, skip: int) -> torch.Tensor:
+    """Mean power spectrum (dB) of the non-silent frames of x (B, T) after `skip` samples."""
+    x = x[:, skip:]
+    w = torch.hann_window(fcfg.n_fft)
+    s = torch.stft(x, fcfg.n_fft, fcfg.hop, window=w, center=False, return_complex=True)
+    p = s.abs().pow(2).transpose(1, 2).reshape(-1, s.shape[1])
+    lvl = 10 * torch.log10(p.mean(-1) + 1e-12)
+    keep = lvl > max(torch.quantile(lvl, 0.95).item() - 45.0, lvl.min().item())
+    return 10 * torch.log10(p[keep].mean(0) + 1e-12)
+
+
+def init_cab_from_match(chain: ToneChain, segs: torch.Tensor, target_psd_db: torch.Tensor,
+                        fcfg: FeatureConfig, skip: int) -> None:
+    """Set cab bands and output gain so the chain's long-term spectrum matches the target's."""
+    if "cab" not in chain.cfg.stages:
+        return
+    vals = chain.values()
+    vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
+    vals["out_gain_db"] = 0.0
+    chain.set_values(vals)
+    with torch.no_grad():
+        out_db = _mean_power_db(chain(segs), fcfg, skip)
+    ratio = (target_psd_db - out_db).numpy()
+    f = np.fft.rfftfreq(fcfg.n_fft, 1 / fcfg.sample_rate)
+    band_hz = chain.cfg.band_hz()
+    edges = np.sqrt(band_hz[1:] * band_hz[:-1])
+    edges = np.concatenate([[band_hz[0] / 1.1], edges, [band_hz[-1] * 1.1]])
+    bands = np.empty(len(band_hz))
+    for i in range(len(band_hz)):
+        sel = (f >= edges[i]) & (f < edges[i + 1])
+        if not sel.any():
+            sel = np.argmin(np.abs(f - band_hz[i])) == np.arange(len(f))
+        bands[i] = 10 * np.log10(np.mean(10 ** (ratio[sel] / 10)))
+    mid = (band_hz > 100) & (band_hz < 8000)
+    gain = float(np.mean(bands[mid]))
+    rng_cab = chain.specs[[s.name for s in chain.specs].index("cab.band_db")].range
+    vals["cab.band_db"] = [rng_cab.clamp(b - gain) for b in bands]
+    vals["out_gain_db"] = gain
+    chain.set_values(vals)
+
+
+class _Fitter:
+    """Runs Adam on one chain against the unpaired loss over fixed input segments."""
+
+    def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
+                 lr: float):
+        self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+
+    def evaluate(self, chain: ToneChain) -> tuple[float, dict[str, float]]:
+        with torch.no_grad():
+            total, terms = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
+        return float(total), terms
+
+    def run(self, chain: ToneChain, steps: int, tag: str, progress: Progress | None,
+            done0: int, total_steps: int) -> tuple[ToneChain, float]:
+        opt = torch.optim.Adam(chain.parameters(), lr=self.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
+        best, best_state = math.inf, copy.deepcopy(chain.state_dict())
+        for i in range(steps):
+            opt.zero_grad()
+            total, _ = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
+            value = float(total)
+            if value < best:
+                best, best_state = value, copy.deepcopy(chain.state_dict())
+            if not torch.isfinite(total):
+                break
+            total.backward()
+            opt.step()
+            sched.step()
+            if progress:
+                progress(tag, done0 + i + 1, total_steps, best)
+        chain.load_state_dict(best_state)
+        final, _ = self.evaluate(chain)
+        return chain, final
+
+
+def normalise_input(x: np.ndarray) -> float:
+    """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB."""
+    hop = 1024
+    frames = x[: len(x) // hop * hop].reshape(-1, hop)
+    ms = (frames ** 2).mean(-1)
+    lvl = 10 * np.log10(ms + 1e-12)
+    keep = lvl > max(np.percentile(lvl, 95) - 45.0, -75.0)
+    active_db = 10 * np.log10(ms[keep].mean() + 1e-12)
+    return INPUT_LEVEL_DB - float(active_db)
+
+
+def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
+                 progress: Progress | None = None) -> LearnResult:
+    """Learn a chain mapping mono x toward the tone of mono y (both at cfg.sample_rate)."""
+    t0 = time.monotonic()
+    preset = cfg.preset()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    sr = cfg.sample_rate
+    fcfg = FeatureConfig(sample_rate=sr)
+    skip = int(WARMUP_S * sr)
+    in_gain_db = normalise_input(x)
+    xs = x * 10 ** (in_gain_db / 20)
+    segs = torch.from_numpy(_segments(xs, sr, preset["n_segments"], preset["segment_s"], rng))
+    tfeat = target_features(y, fcfg)
+    with torch.no_grad():
+        t_psd = _mean_power_db(torch.from_numpy(y.astype(np.float32))[None], fcfg, 0)
+    full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
+    fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr)
+
+    nonlinear = any(s in cfg.stages for s in ("drive", "sag", "comp"))
+    starts = preset["starts"] if "drive" in cfg.stages else (None,)
+    total_steps = preset["steps"] * (2 if nonlinear else 1)
+    if nonlinear:
+        total_steps += len(starts) * preset["start_steps"]
+    done = 0
+    candidates: dict[str, float] = {}
+    results: dict[str, ToneChain] = {}
+    interrupted = False
+    try:
+        # linear candidate: what a match-EQ does, refined on the spectral terms
+        lin_stages = tuple(s for s in cfg.stages if s in ("pre_eq", "post_eq", "cab")) or ("cab",)
+        lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
+        init_cab_from_match(lin, segs, t_psd, fcfg, skip)
+        lin_fitter = _Fitter(segs, UnpairedLoss(tfeat, cfg.weights.spectral_only(),
+                                                seed=cfg.seed), fcfg, skip, cfg.lr)
+        lin, _ = lin_fitter.run(lin, preset["steps"], "linear", progress, done, total_steps)
+        done += preset["steps"]
+        results["linear"] = lin
+        candidates["linear"], _ = fitter.evaluate(lin)
+
+        if nonlinear:
+            best_start, best_val = None, math.inf
+            for d in starts:
+                c = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=sr))
+                vals = c.neutral_values()
+                if d is not None:
+                    vals["drive.drive_db"] = d
+                # dynamics start gently engaged: at ratio 1 or above the signal they get no gradient
+                loud_db = float(torch.quantile(tfeat.level_db, 0.9))
+                for stage, thr in (("sag", INPUT_LEVEL_DB - 6.0), ("comp", loud_db - 10.0)):
+                    if stage in cfg.stages:
+                        vals[f"{stage}.threshold_db"] = thr
+                        vals[f"{stage}.ratio"] = 1.5
+                c.set_values(vals)
+                init_cab_from_match(c, segs, t_psd, fcfg, skip)
+                tag = f"drive {d:+.0f} dB" if d is not None else "nonlinear"
+                c, val = fitter.run(c, preset["start_steps"], tag, progress, done, total_steps)
+                done += preset["start_steps"]
+                candidates[f"start {tag}"] = val
+                if val < best_val:
+                    best_start, best_val = c, val
+            assert best_start is not None
+            nl, val = fitter.run(best_start, preset["steps"], "refine", progress, done,
+                                 total_steps)
+            done += preset["steps"]
+            results["nonlinear"] = nl
+            candidates["nonlinear"] = val
+    except KeyboardInterrupt:
+        interrupted = True
+    if not results:
+        raise KeyboardInterrupt
+    chosen = "linear"
+    if "nonlinear" in results and (candidates["nonlinear"]
+                                   < candidates["linear"] * (1 - cfg.select_margin)):
+        chosen = "nonlinear"
+    chain = results[chosen]
+    loss, terms = fitter.evaluate(chain)
+    return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,
+                       time.monotonic() - t0, interrupted)
+
+
+__all__ = ["LearnConfig", "LearnResult", "fit_unpaired", "QUALITY_PRESETS", "INPUT_LEVEL_DB",
+           "replace"]

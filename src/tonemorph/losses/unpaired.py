@@ -1,0 +1,124 @@
+"""Unpaired tone loss: compares distributions of frame features of f(x) and of the target y.
+
+Sample-wise losses need aligned pairs; these terms only need the two recordings to share an
+instrument: mean spectrum, level-binned spectral envelope (liftered, so pitch does not count),
+1-D Wasserstein distances of levels at several time scales, level change and crest factor, and a
+sliced-Wasserstein distance between joint per-frame feature vectors (Kolouri et al., 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from tonemorph.features.frames import Features
+
+N_QUANTILES = 48
+N_PROJECTIONS = 48
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weight of each loss term (terms are in dB, or in target standard deviations for joint)."""
+
+    mean_spec: float = 1.0
+    binned_env: float = 1.0
+    level: float = 0.5
+    dynamics: float = 0.5
+    delta: float = 0.5
+    crest: float = 0.5
+    joint: float = 3.0
+
+    def spectral_only(self) -> "LossWeights":
+        """The same weights with every dynamics term off (for purely linear chains)."""
+        return LossWeights(self.mean_spec, self.binned_env, self.level, 0.0, 0.0, 0.0, 0.0)
+
+    def as_dict(self) -> dict[str, float]:
+        """Weights by term name."""
+        return asdict(self)
+
+
+def _probs(n: int) -> torch.Tensor:
+    return (torch.arange(n, dtype=torch.float32) + 0.5) / n
+
+
+def quantiles(v: torch.Tensor, n: int = N_QUANTILES) -> torch.Tensor:
+    """n evenly spaced quantiles of a 1-D tensor (differentiable; zeros when empty)."""
+    if v.numel() == 0:
+        return v.new_zeros(n)
+    s, _ = torch.sort(v)
+    pos = _probs(n) * (s.numel() - 1)
+    lo = pos.floor().long()
+    hi = torch.clamp(lo + 1, max=s.numel() - 1)
+    w = pos - lo
+    return s[lo] * (1 - w) + s[hi] * w
+
+
+def binned_means(level_db: torch.Tensor, values: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """Mean of `values` (N, D) within n_bins loudness-quantile bins of the frames' own level."""
+    edges = quantiles(level_db.detach(), n_bins + 1) if level_db.numel() else None
+    out = []
+    for i in range(n_bins):
+        if edges is None:
+            out.append(values.new_zeros(values.shape[1]))
+            continue
+        lo = level_db >= edges[i] if i else torch.ones_like(level_db, dtype=torch.bool)
+        hi = level_db <= edges[i + 1] if i < n_bins - 1 else torch.ones_like(lo)
+        m = lo & hi
+        out.append(values[m].mean(0) if m.any() else values.mean(0))
+    return torch.stack(out)
+
+
+class UnpairedLoss(torch.nn.Module):
+    """Distance between the feature distributions of an output and a fixed target."""
+
+    def __init__(self, target: Features, weights: LossWeights = LossWeights(), n_bins: int = 6,
+                 seed: int = 0):
+        super().__init__()
+        self.weights = weights
+        self.n_bins = n_bins
+        g = torch.Generator().manual_seed(seed)
+        t = target
+        self.t_mean = t.logmel_db.mean(0)
+        self.t_binned = binned_means(t.level_db, t.env_db, n_bins)
+        self.t_level = quantiles(t.level_db)
+        self.t_dyn = [quantiles(v) for v in t.dyn_levels_db]
+        self.t_delta = quantiles(t.level_delta_db)
+        self.t_crest = quantiles(t.crest_db)
+        joint = t.joint()
+        self.j_mean = joint.mean(0)
+        self.j_std = joint.std(0) + 1e-3
+        proj = torch.randn(joint.shape[1], N_PROJECTIONS, generator=g)
+        self.proj = proj / proj.norm(dim=0, keepdim=True)
+        self.t_joint_q = torch.stack([quantiles(c) for c in self._project(joint).T])
+
+    def _project(self, joint: torch.Tensor) -> torch.Tensor:
+        return ((joint - self.j_mean) / self.j_std) @ self.proj
+
+    def terms(self, f: Features) -> dict[str, torch.Tensor]:
+        """Each loss term (unweighted) for the output features f."""
+        if f.level_db.numel() < 4:
+            # output is silent: only the level terms can pull it back up
+            big = f.level_db.new_tensor(100.0)
+            return {k: big for k in self.weights.as_dict()}
+        out = {
+            "mean_spec": (f.logmel_db.mean(0) - self.t_mean).abs().mean(),
+            "binned_env": (binned_means(f.level_db, f.env_db, self.n_bins)
+                           - self.t_binned).abs().mean(),
+            "level": (quantiles(f.level_db) - self.t_level).abs().mean(),
+            "dynamics": torch.stack([(quantiles(v) - q).abs().mean()
+                                     for v, q in zip(f.dyn_levels_db, self.t_dyn)]).mean(),
+            "delta": (quantiles(f.level_delta_db) - self.t_delta).abs().mean(),
+            "crest": (quantiles(f.crest_db) - self.t_crest).abs().mean(),
+        }
+        pq = torch.stack([quantiles(c) for c in self._project(f.joint()).T])
+        out["joint"] = (pq - self.t_joint_q).abs().mean()
+        return out
+
+    def forward(self, f: Features) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted total loss and the value of each term."""
+        terms = self.terms(f)
+        w = self.weights.as_dict()
+        total = sum(w[k] * v for k, v in terms.items() if w[k])
+        return total, {k: float(v.detach()) for k, v in terms.items()}

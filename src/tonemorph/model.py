@@ -1,0 +1,324 @@
+"""A learned tone: chain structure + parameters in units, apply (offline, streaming), save/load."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
+from tonemorph.chain.fast import FastChain
+from tonemorph.chain.functional import OVERSAMPLE_TAPS, rbj_biquad
+from tonemorph.dsp.matcheq import active_rms_db
+from tonemorph.errors import ModelFileError, ParameterError
+from tonemorph.io import (
+    AtomicAudioWriter,
+    AudioReader,
+    check_output_path,
+    load_model_document,
+    save_model_document,
+)
+
+MODEL_KIND = "tone"
+TILT_HZ = 1000.0  # pivot of the --tone tilt control
+COMPENSATION_EXCERPT_S = 30.0  # audio used to loudness-compensate --amount
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """After-learning controls: amount 0..1, drive/tone/level offsets in dB."""
+
+    amount: float = 1.0
+    drive_db: float = 0.0
+    tone_db: float = 0.0
+    level_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.amount <= 1.0 or not math.isfinite(self.amount):
+            raise ParameterError(f"amount must be between 0 and 1, got {self.amount}")
+        for name in ("drive_db", "tone_db", "level_db"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or abs(v) > 48:
+                raise ParameterError(f"{name} must be within +-48 dB, got {v}")
+
+
+@dataclass
+class Tone:
+    """A learned tone chain, its parameters in physical units, and how it was learned."""
+
+    config: ChainConfig
+    parameters: dict[str, float | list[float]]
+    input_gain_db: float = 0.0
+    training: dict = field(default_factory=dict)
+
+    # --- construction / files --------------------------------------------------------------
+    @classmethod
+    def from_chain(cls, chain: ToneChain, input_gain_db: float, training: dict) -> "Tone":
+        """Wrap a fitted torch chain."""
+        return cls(chain.cfg, chain.values(), input_gain_db, training)
+
+    def to_document(self) -> dict:
+        """The JSON document of this tone (see `tonemorph.io.model_file`)."""
+        from tonemorph import __version__
+
+        units = {s.name: s.range.unit for s in ToneChain(self.config).specs}
+        return {
+            "kind": MODEL_KIND,
+            "tonemorph_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "chain": {"stages": list(self.config.stages), "sample_rate": self.config.sample_rate,
+                      "cab_taps": self.config.cab_taps, "cab_bands": self.config.cab_bands,
+                      "cab_fft": self.config.cab_fft,
+                      "cab_band_hz": [round(f, 3) for f in self.config.band_hz()]},
+            "input_gain_db": self.input_gain_db,
+            "parameters": self.parameters,
+            "units": units,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict, source: str = "model") -> "Tone":
+        """Rebuild a tone from its JSON document; ModelFileError when it is not one."""
+        if doc.get("kind") != MODEL_KIND:
+            raise ModelFileError(f"{source} holds a {doc.get('kind')!r} model, not a tone; "
+                                 "use a file written by `tonemorph learn`")
+        try:
+            c = doc["chain"]
+            cfg = ChainConfig(stages=tuple(c["stages"]), sample_rate=int(c["sample_rate"]),
+                              cab_taps=int(c["cab_taps"]), cab_bands=int(c["cab_bands"]),
+                              cab_fft=int(c["cab_fft"]))
+            tone = cls(cfg, dict(doc["parameters"]), float(doc["input_gain_db"]),
+                       dict(doc.get("training", {})))
+            tone.torch_chain()  # validates every parameter name and size
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{source} is damaged or incomplete ({exc}); "
+                                 "learn the tone again") from exc
+        return tone
+
+    def save(self, path: str | Path) -> None:
+        """Write the tone as a versioned JSON `.tmodel` file (atomically)."""
+        save_model_document(path, self.to_document())
+
+    # --- chains ------------------------------------------------------------------------------
+    def torch_chain(self, knobs: Knobs = Knobs()) -> ToneChain:
+        """The differentiable chain with the knobs applied to its parameters."""
+        chain = ToneChain(self.config)
+        vals = dict(self.parameters)
+        missing = [s.name for s in chain.specs if s.name not in vals]
+        if missing:
+            raise ModelFileError(f"model lacks parameters {missing}")
+        a = knobs.amount
+        for s in chain.specs:
+            v, n = np.asarray(vals[s.name], dtype=float), s.range.neutral
+            if s.amount == "lerp":
+                v = n + a * (v - n)
+            elif s.amount == "loglerp":
+                v = np.exp(np.log(n) + a * (np.log(v) - np.log(n)))
+            vals[s.name] = v.tolist() if v.ndim else float(v)
+        if knobs.drive_db:
+            if "drive" not in self.config.stages:
+                raise ParameterError("this tone has no drive stage; --drive does not apply")
+            rng = next(s for s in chain.specs if s.name == "drive.drive_db").range
+            vals["drive.drive_db"] = rng.clamp(float(vals["drive.drive_db"]) + knobs.drive_db)
+        vals["out_gain_db"] = float(vals["out_gain_db"]) + knobs.level_db
+        chain.set_values(vals)
+        return chain
+
+    def _tilt_sos(self, tone_db: float) -> np.ndarray | None:
+        if not tone_db:
+            return None
+        sr = self.config.sample_rate
+        t = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
+        rows = [rbj_biquad("low_shelf", t(TILT_HZ), t(-tone_db / 2), t(0.5), sr)[:, 0],
+                rbj_biquad("high_shelf", t(TILT_HZ), t(tone_db / 2), t(0.5), sr)[:, 0]]
+        return torch.stack(rows).numpy()
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay (samples at the internal rate) the oversampled shaper adds."""
+        return (OVERSAMPLE_TAPS - 1) // 2 if "drive" in self.config.stages else 0
+
+    def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0) -> FastChain:
+        """A streaming block processor (one channel) for these knobs."""
+        k = Knobs(knobs.amount, knobs.drive_db, knobs.tone_db, knobs.level_db + extra_gain_db)
+        chain = self.torch_chain(k)
+        fc = FastChain(chain, extra_post_sos=self._tilt_sos(knobs.tone_db))
+        fc.in_gain *= 10 ** (self.input_gain_db / 20)
+        return fc
+
+    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs) -> float:
+        """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness."""
+        if knobs.amount >= 1.0:
+            return 0.0
+        mono = excerpt.mean(0)
+        full = self.fast_chain(Knobs()).process(mono)
+        part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db)).process(mono)
+        sr = self.config.sample_rate
+        l_in, l_full, l_part = (active_rms_db(v[None], sr) for v in (mono, full, part))
+        return float(l_in + knobs.amount * (l_full - l_in) - l_part)
+
+    # --- applying ----------------------------------------------------------------------------
+    def stream(self, sample_rate: int, channels: int, knobs: Knobs = Knobs(),
+               compensation_db: float = 0.0) -> "ToneStream":
+        """A streaming processor for (channels, n) blocks at `sample_rate`."""
+        return ToneStream(self, sample_rate, channels, knobs, compensation_db)
+
+    def apply(self, audio: np.ndarray, sample_rate: int, *, amount: float = 1.0,
+              drive_db: float = 0.0, tone_db: float = 0.0, level_db: float = 0.0) -> np.ndarray:
+        """Process audio (channels, samples) or (samples,) at sample_rate; same shape out.
+
+        Each channel runs through the same chain; the shaper's latency is removed.
+        """
+        x = np.asarray(audio, dtype=np.float32)
+        one_d = x.ndim == 1
+        x2 = x[None] if one_d else x
+        if x2.ndim != 2:
+            raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
+        knobs = Knobs(amount, drive_db, tone_db, level_db)
+        st = self.stream(sample_rate, x2.shape[0], knobs)
+        st.compensate(x2)
+        out = np.concatenate(list(st.run(iter([x2]))), axis=1)
+        return out[0] if one_d else out
+
+    def apply_file(self, in_path: str | Path, out_path: str | Path, *, knobs: Knobs = Knobs(),
+                   force: bool = False, sample_rate: int | None = None, subtype: str | None = None,
+                   block_s: float = 5.0,
+                   progress: Callable[[int, int], None] | None = None) -> dict:
+        """Process a file in blocks (bounded memory) and write it atomically; returns a summary."""
+        check_output_path(out_path, [in_path], force=force)
+        with AudioReader(in_path, role="take") as r:
+            info = r.info
+            sr_out = sample_rate or info.sample_rate
+            excerpt = r.read(int(COMPENSATION_EXCERPT_S * info.sample_rate))
+            r.seek(0)
+            st = self.stream(info.sample_rate, info.channels, knobs)
+            st.compensate(excerpt)
+            block = max(int(block_s * info.sample_rate), 1024)
+            done = 0
+
+            def blocks() -> Iterator[np.ndarray]:
+                nonlocal done
+                for b in r.blocks(block):
+                    done += b.shape[1]
+                    if progress:
+                        progress(done, info.frames)
+                    yield b
+
+            with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,
+                                   like=info) as w:
+                outs = st.run(blocks())
+                if sr_out != info.sample_rate:
+                    rs = soxr.ResampleStream(info.sample_rate, sr_out, info.channels,
+                                             dtype="float32", quality="HQ")
+                    for o in outs:
+                        w.write(rs.resample_chunk(o.T).T)
+                    w.write(rs.resample_chunk(np.zeros((0, info.channels), np.float32),
+                                              last=True).T)
+                else:
+                    for o in outs:
+                        w.write(o)
+                written = w.frames_written
+        return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
+                "channels": info.channels, "seconds": info.frames / info.sample_rate,
+                "frames_written": written, "subtype": subtype or info.subtype,
+                "compensation_db": st.compensation_db}
+
+    # --- reporting ---------------------------------------------------------------------------
+    def summary(self) -> list[tuple[str, str]]:
+        """(name, value with unit) rows describing the chain, for `tonemorph info`."""
+        p = self.parameters
+        rows = [("stages", " -> ".join(self.config.stages)),
+                ("sample rate", f"{self.config.sample_rate} Hz"),
+                ("input gain", f"{self.input_gain_db:+.1f} dB")]
+        units = {s.name: s.range.unit for s in ToneChain(self.config).specs}
+        for name, v in p.items():
+            if isinstance(v, list):
+                arr = np.asarray(v)
+                rows.append((name, f"{len(v)} bands, {arr.min():+.1f} .. {arr.max():+.1f} dB"))
+            else:
+                u = units.get(name, "")
+                rows.append((name, f"{v:.2f} {u}".rstrip()))
+        return rows
+
+
+class ToneStream:
+    """Streams (channels, n) blocks at any sample rate through a tone, latency removed."""
+
+    def __init__(self, tone: Tone, sample_rate: int, channels: int, knobs: Knobs,
+                 compensation_db: float = 0.0):
+        if sample_rate <= 0 or channels <= 0:
+            raise ParameterError("sample_rate and channels must be positive")
+        self.tone, self.sr, self.channels, self.knobs = tone, sample_rate, channels, knobs
+        self.compensation_db = compensation_db
+        self._chains: list[FastChain] | None = None
+
+    def compensate(self, excerpt: np.ndarray) -> None:
+        """Set the --amount loudness compensation from an excerpt (channels, n) of the take."""
+        x = self._to_internal_offline(excerpt)
+        self.compensation_db = self.tone._compensation_db(x, self.knobs)
+
+    def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
+        isr = self.tone.config.sample_rate
+        if self.sr == isr:
+            return x
+        return soxr.resample(x.T, self.sr, isr, quality="HQ").T.astype(np.float32)
+
+    def run(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """Process an iterator of blocks; yields processed blocks, total length preserved."""
+        isr = self.tone.config.sample_rate
+        chains = [self.tone.fast_chain(self.knobs, self.compensation_db)
+                  for _ in range(self.channels)]
+        resample = self.sr != isr
+        if resample:
+            down = soxr.ResampleStream(self.sr, isr, self.channels, dtype="float32", quality="HQ")
+            up = soxr.ResampleStream(isr, self.sr, self.channels, dtype="float32", quality="HQ")
+        to_drop = self.tone.latency_samples
+        n_in = n_out = 0
+
+        def proc(x: np.ndarray, last: bool = False) -> np.ndarray:
+            nonlocal to_drop
+            if resample:
+                x = down.resample_chunk(x.T, last=last).T
+            y = np.stack([c.process(x[i]) for i, c in enumerate(chains)]) if x.shape[1] else (
+                np.zeros((self.channels, 0), np.float32))
+            if to_drop:
+                k = min(to_drop, y.shape[1])
+                y, to_drop = y[:, k:], to_drop - k
+            if resample:
+                y = up.resample_chunk(np.ascontiguousarray(y.T), last=last).T
+            return y
+
+        for b in blocks:
+            if b.shape[0] != self.channels:
+                raise ParameterError(f"expected {self.channels} channels, got {b.shape[0]}")
+            n_in += b.shape[1]
+            y = proc(np.ascontiguousarray(b, dtype=np.float32))
+            y = y[:, : max(n_in - n_out, 0)]
+            n_out += y.shape[1]
+            if y.shape[1]:
+                yield y
+        # flush: zeros push the shaper's latency (and resampler delay) out
+        pad_in = self.tone.latency_samples * self.sr // isr + 64
+        tail = [proc(np.zeros((self.channels, pad_in), np.float32))]
+        tail.append(proc(np.zeros((self.channels, 0), np.float32), last=True))
+        rest = np.concatenate(tail, axis=1)[:, : max(n_in - n_out, 0)]
+        missing = n_in - n_out - rest.shape[1]
+        if missing > 0:
+            rest = np.concatenate([rest, np.zeros((self.channels, missing), np.float32)], axis=1)
+        if rest.shape[1]:
+            yield rest
+
+
+def load(path: str | Path) -> Tone:
+    """Load a `.tmodel` file written by `Tone.save` / `tonemorph learn`."""
+    doc = load_model_document(path)
+    return Tone.from_document(doc, source=str(path))
+
+
+__all__ = ["Tone", "ToneStream", "Knobs", "load", "STAGES"]

@@ -1,0 +1,547 @@
+"""Tests of tonemorph.io.audio: reading, content checks, resampling, atomic and streaming writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from signals import silence, sine, white_noise
+
+from tonemorph.errors import (
+    AudioContentError,
+    AudioFileError,
+    OutputPathError,
+    ParameterError,
+    TonemorphError,
+)
+from tonemorph.io import audio as audio_mod
+from tonemorph.io.audio import (
+    AtomicAudioWriter,
+    AudioInfo,
+    AudioReader,
+    audio_info,
+    check_content,
+    check_output_path,
+    choose_subtype,
+    open_stream,
+    read_audio,
+    resample,
+    write_audio,
+)
+
+SR = 48_000
+
+
+def _peak_hz(x: np.ndarray, sample_rate: int) -> float:
+    """Frequency in Hz of the largest FFT bin of a mono signal (Hann window)."""
+    spec = np.abs(np.fft.rfft(x * np.hanning(x.shape[-1])))
+    return float(np.argmax(spec) * sample_rate / x.shape[-1])
+
+
+def _stereo(seconds: float = 0.25, sample_rate: int = SR) -> np.ndarray:
+    """Stereo test signal whose channels differ (440 Hz left, 660 Hz right)."""
+    return np.concatenate(
+        [sine(440.0, seconds, sample_rate, amplitude=0.5), sine(660.0, seconds, sample_rate)]
+    )
+
+
+def _listing(directory: Path) -> set[str]:
+    """Names of the entries of `directory`."""
+    return {p.name for p in directory.iterdir()}
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize(
+    ("name", "subtype", "atol"),
+    [
+        ("a.wav", "PCM_16", 1.0 / 2**15),
+        ("a.wav", "PCM_24", 1.0 / 2**23),
+        ("a.wav", "FLOAT", 0.0),
+        ("a.flac", "PCM_16", 1.0 / 2**15),
+        ("a.flac", "PCM_24", 1.0 / 2**23),
+        ("a.aiff", "PCM_16", 1.0 / 2**15),
+        ("a.aif", "PCM_24", 1.0 / 2**23),
+    ],
+)
+def test_lossless_round_trip_keeps_samples_and_subtype(
+    tmp_path: Path, name: str, subtype: str, atol: float
+) -> None:
+    x = _stereo()
+    info = write_audio(tmp_path / name, x, SR, subtype=subtype)
+    assert info.subtype == subtype
+    y, sr, read_info = read_audio(tmp_path / name)
+    assert sr == SR
+    assert y.dtype == np.float32
+    assert y.shape == x.shape == (2, x.shape[1])
+    np.testing.assert_allclose(y, x, atol=atol, rtol=0)
+    assert read_info.subtype == subtype
+    assert read_info.channels == 2
+    assert read_info.frames == x.shape[1]
+    assert read_info.path == tmp_path / name
+    assert read_info.duration_s == pytest.approx(x.shape[1] / SR)
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("a.ogg", "OGG"), ("a.mp3", "MP3")])
+def test_lossy_round_trip_keeps_rate_channels_and_pitch(
+    tmp_path: Path, name: str, fmt: str
+) -> None:
+    if not sf.check_format(fmt, sf.default_subtype(fmt)):
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    x = np.concatenate([sine(1000.0, 1.0, SR), sine(3000.0, 1.0, SR)])
+    write_audio(tmp_path / name, x, SR)
+    y, sr, info = read_audio(tmp_path / name)
+    assert (sr, info.channels, info.format) == (SR, 2, fmt)
+    assert y.dtype == np.float32
+    assert y.shape[0] == 2
+    assert abs(y.shape[1] - x.shape[1]) < 0.05 * SR  # encoder delay and padding only
+    assert _peak_hz(y[0], SR) == pytest.approx(1000.0, abs=2.0)
+    assert _peak_hz(y[1], SR) == pytest.approx(3000.0, abs=2.0)
+    rms_in = float(np.sqrt(np.mean(x**2)))
+    rms_out = float(np.sqrt(np.mean(y**2)))
+    assert rms_out == pytest.approx(rms_in, rel=0.1)
+
+
+def test_mono_1d_audio_is_written_as_one_channel(tmp_path: Path) -> None:
+    x = sine(440.0, 0.1, SR)[0]
+    write_audio(tmp_path / "m.wav", x, SR, subtype="FLOAT")
+    y, _, info = read_audio(tmp_path / "m.wav")
+    assert info.channels == 1
+    assert y.shape == (1, x.shape[0])
+    np.testing.assert_array_equal(y[0], x)
+
+
+def test_audio_info_reads_header_only(tmp_path: Path) -> None:
+    write_audio(tmp_path / "a.flac", _stereo(0.5, 44_100), 44_100, subtype="PCM_24")
+    info = audio_info(tmp_path / "a.flac")
+    assert info == AudioInfo(
+        path=tmp_path / "a.flac",
+        sample_rate=44_100,
+        channels=2,
+        frames=22_050,
+        subtype="PCM_24",
+        format="FLAC",
+    )
+
+
+def test_written_file_gets_normal_permissions(tmp_path: Path) -> None:
+    umask = audio_mod._umask()
+    write_audio(tmp_path / "a.wav", _stereo(), SR)
+    mode = stat.S_IMODE((tmp_path / "a.wav").stat().st_mode)
+    assert mode == 0o666 & ~umask
+
+
+# --------------------------------------------------------------------------- subtype choice
+
+
+def test_like_keeps_the_input_subtype(tmp_path: Path) -> None:
+    write_audio(tmp_path / "in.wav", _stereo(), SR, subtype="PCM_24")
+    like = audio_info(tmp_path / "in.wav")
+    info = write_audio(tmp_path / "out.wav", _stereo(), SR, like=like)
+    assert info.subtype == "PCM_24"
+    assert audio_info(tmp_path / "out.wav").subtype == "PCM_24"
+
+
+def test_explicit_subtype_wins_over_like(tmp_path: Path) -> None:
+    like = AudioInfo(tmp_path / "x.wav", SR, 2, 10, "PCM_24", "WAV")
+    info = write_audio(tmp_path / "o.wav", _stereo(), SR, subtype="float", like=like)
+    assert info.subtype == "FLOAT"
+
+
+@pytest.mark.parametrize(
+    ("like_format", "like_subtype", "out_format", "expected"),
+    [
+        ("MP3", "MPEG_LAYER_III", "WAV", "PCM_16"),
+        ("OGG", "VORBIS", "FLAC", "PCM_16"),
+        ("WAV", "PCM_16", "OGG", "VORBIS"),
+        ("WAV", "PCM_24", "MP3", "MPEG_LAYER_III"),
+        ("WAV", "FLOAT", "FLAC", "PCM_24"),
+        ("WAV", "FLOAT", "AIFF", "FLOAT"),
+    ],
+)
+def test_like_subtype_falls_back_when_the_format_cannot_take_it(
+    like_format: str, like_subtype: str, out_format: str, expected: str
+) -> None:
+    like = AudioInfo(Path("x"), SR, 1, 10, like_subtype, like_format)
+    assert choose_subtype(out_format, like=like) == expected
+
+
+def test_bad_explicit_subtype_is_a_parameter_error(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"FLOAT.*FLAC"):
+        write_audio(tmp_path / "a.flac", _stereo(), SR, subtype="FLOAT")
+    assert _listing(tmp_path) == set()
+
+
+def test_unknown_extension_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputPathError, match=r"\.xyz"):
+        write_audio(tmp_path / "a.xyz", _stereo(), SR)
+    assert _listing(tmp_path) == set()
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def test_integer_subtypes_clip_and_float_subtypes_do_not(tmp_path: Path) -> None:
+    x = np.array([[0.5, 1.5, -1.5, -0.25]], dtype=np.float32)
+    write_audio(tmp_path / "i.wav", x, SR, subtype="PCM_16")
+    write_audio(tmp_path / "f.wav", x, SR, subtype="FLOAT")
+    yi, _, _ = read_audio(tmp_path / "i.wav")
+    yf, _, _ = read_audio(tmp_path / "f.wav")
+    np.testing.assert_allclose(yi, [[0.5, 1.0, -1.0, -0.25]], atol=1.0 / 2**15)
+    np.testing.assert_array_equal(yf, x)
+
+
+# --------------------------------------------------------------------------- read errors
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError, match=r"target file .*nope\.wav not found") as err:
+        read_audio(tmp_path / "nope.wav", role="target")
+    assert isinstance(err.value, OSError)
+    assert isinstance(err.value, TonemorphError)
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError, match=r"take path .* is a directory"):
+        read_audio(tmp_path, role="take")
+    with pytest.raises(AudioFileError, match="is a directory"):
+        audio_info(tmp_path)
+
+
+def test_corrupt_bytes_with_wav_name(tmp_path: Path) -> None:
+    path = tmp_path / "broken.wav"
+    path.write_bytes(bytes(np.random.default_rng(0).integers(128, 256, 4000, dtype=np.uint8)))
+    with pytest.raises(AudioFileError, match=r"input file .*broken\.wav cannot be decoded"):
+        read_audio(path)
+
+
+def test_truncated_header(tmp_path: Path) -> None:
+    write_audio(tmp_path / "a.wav", _stereo(), SR)
+    path = tmp_path / "cut.wav"
+    path.write_bytes((tmp_path / "a.wav").read_bytes()[:20])
+    with pytest.raises(AudioFileError, match="cannot be decoded"):
+        read_audio(path)
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "notes.wav"])
+def test_text_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text("this is a text file, not a recording\n" * 20, encoding="utf-8")
+    with pytest.raises(AudioFileError, match=r"target file .* is not audio \(it is a text file\)"):
+        read_audio(path, role="target")
+
+
+def test_zero_frames(tmp_path: Path) -> None:
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros((0, 1)), SR)
+    with pytest.raises(AudioFileError, match="no audio \\(0 frames\\)"):
+        read_audio(path)
+    with pytest.raises(AudioFileError, match="0 frames"):
+        audio_info(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_samples(tmp_path: Path, bad: float) -> None:
+    path = tmp_path / "nan.wav"
+    data = np.full((100, 1), 0.1, dtype=np.float32)
+    data[50] = bad
+    sf.write(path, data, SR, subtype="FLOAT")
+    with pytest.raises(AudioContentError, match=r"target file .* 1 NaN or infinite samples"):
+        read_audio(path, role="target")
+    with pytest.raises(AudioContentError):
+        list(open_stream(path, 16))
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "locked.wav"
+    write_audio(path, _stereo(), SR)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("running as a user who can read any file")
+        with pytest.raises(AudioFileError, match="not readable"):
+            read_audio(path)
+    finally:
+        path.chmod(0o644)
+
+
+# --------------------------------------------------------------------------- content checks
+
+
+def test_check_content_counts_active_seconds_and_peak() -> None:
+    x = np.concatenate([sine(220.0, 6.0, SR, amplitude=0.5), silence(3.0, SR)], axis=1)
+    report = check_content(x, SR, role="target", min_seconds=5.0, recommended_seconds=5.0)
+    assert report.active_seconds == pytest.approx(6.0, abs=0.05)
+    assert report.peak_dbfs == pytest.approx(20 * np.log10(0.5), abs=0.01)
+    assert report.clipped_fraction == 0.0
+    assert report.warnings == []
+
+
+def test_check_content_gate_is_relative_to_the_loud_level() -> None:
+    loud = sine(220.0, 6.0, SR, amplitude=0.5)  # about -9 dBFS RMS
+    hum = white_noise(4.0, SR, amplitude=10 ** (-75 / 20))  # below the -70 dBFS floor
+    quiet = white_noise(2.0, SR, amplitude=10 ** (-40 / 20), seed=1)  # within 50 dB
+    x = np.concatenate([loud, hum, quiet], axis=1)
+    report = check_content(x, SR, role="take", min_seconds=1.0)
+    assert report.active_seconds == pytest.approx(8.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("amplitude", "pattern"),
+    [(0.0, r"target is silent \(all samples are zero\)"), (10 ** (-87 / 20), r"peak -87 dBFS")],
+)
+def test_check_content_silent(amplitude: float, pattern: str) -> None:
+    x = sine(1000.0, 6.0, SR, amplitude=amplitude)
+    with pytest.raises(AudioContentError, match=pattern) as err:
+        check_content(x, SR, role="target", min_seconds=5.0)
+    assert isinstance(err.value, ValueError)
+
+
+def test_check_content_click_without_sustained_sound_is_silent() -> None:
+    x = silence(6.0, SR)
+    x[0, 1000] = 0.01  # -40 dBFS peak, frame RMS about -73 dBFS
+    with pytest.raises(AudioContentError, match=r"target is silent .*no sustained sound"):
+        check_content(x, SR, role="target", min_seconds=5.0)
+
+
+def test_check_content_too_short_names_the_numbers() -> None:
+    x = np.concatenate([sine(220.0, 1.2, SR), silence(5.0, SR)], axis=1)
+    with pytest.raises(
+        AudioContentError,
+        match=r"^target has 1\.2 s of sound; need at least 5 s \(10 s or more recommended\)",
+    ):
+        check_content(x, SR, role="target", min_seconds=5.0, recommended_seconds=10.0)
+    with pytest.raises(
+        AudioContentError, match=r"^input has 1\.2 s of sound; need at least 2\.5 s;"
+    ):
+        check_content(x, SR, role="input", min_seconds=2.5)
+
+
+def test_check_content_warns_below_recommended() -> None:
+    x = sine(220.0, 6.0, SR)
+    report = check_content(x, SR, role="target", min_seconds=5.0, recommended_seconds=10.0)
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("target has 6.0 s of sound; 10 s or more is recommended")
+
+
+def test_check_content_warns_when_clipped() -> None:
+    x = np.clip(sine(220.0, 6.0, SR, amplitude=1.02, channels=2), -1.0, 1.0)
+    report = check_content(x, SR, role="target", min_seconds=5.0)
+    assert 0.001 < report.clipped_fraction < 0.2
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("target looks clipped (")
+    assert "% of samples at full scale)" in report.warnings[0]
+
+
+def test_check_content_does_not_warn_for_a_few_full_scale_samples() -> None:
+    x = sine(220.0, 6.0, SR, amplitude=0.5)
+    x[0, :100] = 1.0  # 0.03 % of samples
+    report = check_content(x, SR, role="target", min_seconds=5.0)
+    assert report.warnings == []
+
+
+def test_check_content_rejects_nan_and_transposed_audio() -> None:
+    x = sine(220.0, 6.0, SR)
+    x[0, 10] = np.nan
+    with pytest.raises(AudioContentError, match="NaN"):
+        check_content(x, SR, role="target", min_seconds=1.0)
+    with pytest.raises(ParameterError, match="transpose"):
+        check_content(sine(220.0, 1.0, SR, channels=2).T, SR, role="target", min_seconds=0.5)
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+@pytest.mark.parametrize(
+    ("sr_in", "sr_out"), [(48_000, 44_100), (44_100, 48_000), (96_000, 48_000)]
+)
+def test_resample_length_and_pitch(sr_in: int, sr_out: int) -> None:
+    x = np.concatenate([sine(1000.0, 1.0, sr_in), sine(5000.0, 1.0, sr_in)])
+    y = resample(x, sr_in, sr_out)
+    assert y.dtype == np.float32
+    assert y.shape[0] == 2
+    assert abs(y.shape[1] - sr_out) <= 1
+    assert _peak_hz(y[0], sr_out) == pytest.approx(1000.0, abs=1.5)
+    assert _peak_hz(y[1], sr_out) == pytest.approx(5000.0, abs=1.5)
+    mid = slice(sr_out // 4, 3 * sr_out // 4)
+    assert float(np.max(np.abs(y[0, mid]))) == pytest.approx(0.5, abs=0.01)
+
+
+def test_resample_same_rate_is_a_no_op() -> None:
+    x = _stereo()
+    assert resample(x, SR, SR) is x
+
+
+def test_resample_1d_and_float64() -> None:
+    x = sine(1000.0, 0.5, SR)[0].astype(np.float64)
+    y = resample(x, SR, 16_000)
+    assert y.ndim == 1
+    assert y.dtype == np.float64
+    assert abs(y.shape[0] - 8_000) <= 1
+
+
+@pytest.mark.parametrize("bad", [0, -44_100, 44_100.0, True])
+def test_resample_rejects_bad_rates(bad: object) -> None:
+    with pytest.raises(ParameterError, match="sr_out"):
+        resample(_stereo(), SR, bad)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ write errors, atomicity
+
+
+def test_write_into_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(OutputPathError, match="does not exist"):
+        write_audio(tmp_path / "missing" / "a.wav", _stereo(), SR)
+
+
+def test_write_into_unwritable_directory(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(OutputPathError, match="not writable"):
+            write_audio(locked / "a.wav", _stereo(), SR)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_write_reports_permission_errors_as_output_path_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(audio_mod.tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputPathError, match="not writable"):
+        write_audio(tmp_path / "a.wav", _stereo(), SR)
+
+
+def test_failed_write_leaves_no_temp_and_keeps_the_old_file(tmp_path: Path) -> None:
+    if not sf.check_format("MP3", "MPEG_LAYER_III"):
+        pytest.skip("this libsndfile cannot write MP3")
+    out = tmp_path / "out.mp3"
+    out.write_bytes(b"old contents")
+    with pytest.raises(AudioFileError, match=r"cannot write .*96000 Hz"):
+        write_audio(out, _stereo(0.1, 96_000), 96_000)  # MP3 cannot store 96 kHz
+    assert _listing(tmp_path) == {"out.mp3"}
+    assert out.read_bytes() == b"old contents"
+
+
+def test_nan_audio_is_not_written(tmp_path: Path) -> None:
+    x = _stereo()
+    x[1, 7] = np.nan
+    with pytest.raises(AudioContentError, match="NaN"):
+        write_audio(tmp_path / "a.wav", x, SR, subtype="FLOAT")
+    assert _listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
+def test_atomic_writer_removes_temp_on_exception(tmp_path: Path, exc_type: type) -> None:
+    out = tmp_path / "out.wav"
+    write_audio(out, sine(440.0, 0.1, SR), SR)
+    before = out.read_bytes()
+    with pytest.raises(exc_type), AtomicAudioWriter(out, SR, 2) as writer:
+        writer.write(_stereo())
+        assert len(_listing(tmp_path)) == 2  # the temp file exists while writing
+        raise exc_type("interrupted")
+    assert _listing(tmp_path) == {"out.wav"}
+    assert out.read_bytes() == before
+
+
+def test_atomic_writer_block_errors(tmp_path: Path) -> None:
+    with (
+        pytest.raises(ParameterError, match="3 channels"),
+        AtomicAudioWriter(tmp_path / "a.wav", SR, 2) as writer,
+    ):
+        writer.write(np.zeros((3, 10), dtype=np.float32))
+    assert _listing(tmp_path) == set()
+
+
+@pytest.mark.parametrize("block_frames", [1, 64, 65, 1000, 8192, 8193])
+def test_streaming_read_and_write_reconstruct_the_file(tmp_path: Path, block_frames: int) -> None:
+    n = 3000 if block_frames < 64 else 20_000
+    x = white_noise(n / SR, SR, amplitude=0.2, channels=2)
+    write_audio(tmp_path / "in.wav", x, SR, subtype="FLOAT")
+    like = audio_info(tmp_path / "in.wav")
+    blocks = list(open_stream(tmp_path / "in.wav", block_frames))
+    assert all(b.shape == (2, block_frames) for b in blocks[:-1])
+    assert 1 <= blocks[-1].shape[1] <= block_frames
+    assert all(b.dtype == np.float32 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), x)
+
+    with AtomicAudioWriter(tmp_path / "out.flac", SR, 2, like=like) as writer:
+        for block in blocks:
+            writer.write(block)
+    assert writer.frames_written == n
+    y, _, info = read_audio(tmp_path / "out.flac")
+    assert info.subtype == "PCM_24"
+    np.testing.assert_allclose(y, x, atol=1.0 / 2**23)
+    assert _listing(tmp_path) == {"in.wav", "out.flac"}
+
+
+def test_open_stream_raises_at_the_call(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError, match="not found"):
+        open_stream(tmp_path / "missing.wav", 512)
+    write_audio(tmp_path / "a.wav", _stereo(), SR)
+    with pytest.raises(ParameterError, match="block_frames"):
+        open_stream(tmp_path / "a.wav", 0)
+
+
+def test_audio_reader_seek_and_read(tmp_path: Path) -> None:
+    x = _stereo()
+    write_audio(tmp_path / "a.wav", x, SR, subtype="FLOAT")
+    with AudioReader(tmp_path / "a.wav") as reader:
+        assert (reader.sample_rate, reader.channels, reader.frames) == (SR, 2, x.shape[1])
+        reader.seek(100)
+        np.testing.assert_array_equal(reader.read(50), x[:, 100:150])
+        assert reader.tell() == 150
+        assert reader.read().shape == (2, x.shape[1] - 150)
+        assert reader.read(10).shape == (2, 0)
+
+
+# --------------------------------------------------------------------------- output path checks
+
+
+def test_output_equal_to_input_is_refused_unless_forced(tmp_path: Path) -> None:
+    take = tmp_path / "take.wav"
+    write_audio(take, _stereo(), SR)
+    with pytest.raises(
+        OutputPathError,
+        match=r"^output would overwrite the input take\.wav; "
+        r"choose another -o path or pass --force$",
+    ):
+        check_output_path(take, [tmp_path / "tone.json", take], force=False)
+    check_output_path(take, [take], force=True)
+    check_output_path(tmp_path / "other.wav", [take], force=False)
+
+
+def test_output_equal_to_input_through_another_spelling_or_a_link(tmp_path: Path) -> None:
+    take = tmp_path / "take.wav"
+    write_audio(take, _stereo(), SR)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    with pytest.raises(OutputPathError, match="overwrite the input"):
+        check_output_path(sub / ".." / "take.wav", [take], force=False)
+    link = tmp_path / "link.wav"
+    link.symlink_to(take)
+    with pytest.raises(OutputPathError, match=r"overwrite the input take\.wav"):
+        check_output_path(link, [take], force=False)
+
+
+def test_output_directory_must_exist_and_be_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(OutputPathError, match="does not exist"):
+        check_output_path(tmp_path / "nope" / "out.wav", [], force=False)
+    with pytest.raises(OutputPathError, match="is a directory"):
+        check_output_path(tmp_path, [], force=False)
+    monkeypatch.setattr(audio_mod.os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(OutputPathError, match="not writable"):
+        check_output_path(tmp_path / "out.wav", [], force=True)
