@@ -31,7 +31,7 @@ class ChainConfig:
     stages: tuple[str, ...] = STAGES
     sample_rate: int = 48000
     cab_taps: int = 2048
-    cab_bands: int = 64
+    cab_bands: int = 40
     cab_fft: int = 8192
 
     def __post_init__(self) -> None:
@@ -166,11 +166,11 @@ class ToneChain(torch.nn.Module):
         st = self.cfg.stages
         sr = self.cfg.sample_rate
         t = x.shape[-1]
-        n_fft = 1 << math.ceil(math.log2(t + 16384))
+        n_fft = 1 << math.ceil(math.log2(t + F.IIR_GRID + self.cfg.cab_taps))
         gain = torch.pow(10.0, self.value("trim_db") / 20).float()
         x = x * gain
         if "pre_eq" in st:
-            x = F.fft_filter(x, F.sos_response(self.eq_sos("pre_eq"), n_fft), n_fft)
+            x = F.fft_filter(x, torch.fft.rfft(F.sos_ir(self.eq_sos("pre_eq")), n=n_fft), n_fft)
         if "sag" in st:
             x = x * self._dyn_gain("sag", x)
         if "drive" in st:
@@ -178,7 +178,7 @@ class ToneChain(torch.nn.Module):
             x = F.shaper_2x(x, drive, self.value("drive.bias").float(), self._fir)
         resp = None
         if "post_eq" in st:
-            resp = F.sos_response(self.eq_sos("post_eq"), n_fft)
+            resp = torch.fft.rfft(F.sos_ir(self.eq_sos("post_eq")), n=n_fft)
         if "cab" in st:
             cab = torch.fft.rfft(self.cab_ir(), n=n_fft)
             resp = cab if resp is None else resp * cab

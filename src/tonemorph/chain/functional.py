@@ -92,6 +92,15 @@ def minimum_phase_ir(mag_db: torch.Tensor, n_taps: int) -> torch.Tensor:
     return ir * window
 
 
+IIR_GRID = 16384  # biquad IRs are taken this long (341 ms at 48 kHz; a 10 Hz high-pass decays
+# to 4e-7 by then)
+
+
+def sos_ir(sos: torch.Tensor, n: int = IIR_GRID) -> torch.Tensor:
+    """Impulse response (n samples) of an sos cascade, from its response on an n-point grid."""
+    return torch.fft.irfft(sos_response(sos, n), n=n)
+
+
 def fft_filter(x: torch.Tensor, response: torch.Tensor, n_fft: int) -> torch.Tensor:
     """Filter x (..., T) by a response given on the rfft grid of n_fft >= T + filter length."""
     t = x.shape[-1]

@@ -22,7 +22,7 @@ class FeatureConfig:
     n_fft: int = 2048
     hop: int = 512
     n_mels: int = 64
-    n_cep: int = 24
+    n_cep: int = 20
     fmin_hz: float = 30.0
     fmax_hz: float = 20000.0
 

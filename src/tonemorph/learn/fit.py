@@ -25,6 +25,7 @@ QUALITY_PRESETS = {
     "best": dict(n_segments=10, segment_s=2.5, starts=(-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
                  start_steps=45, steps=400),
 }
+INIT_FFT = 8192  # resolution of the static spectrum match that starts the cabinet
 WARMUP_S = 0.3  # each segment starts with this much context whose output is not scored
 
 
@@ -104,45 +105,86 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
                     cat("level_delta_db"))
 
 
-def _mean_power_db(x: torch.Tensor, fcfg: FeatureConfig, skip: int) -> torch.Tensor:
-    """Mean power spectrum (dB) of the non-silent frames of x (B, T) after `skip` samples."""
+def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tensor:
+    """Mean power spectrum (linear) of the non-silent frames of x (B, T) after `skip` samples."""
     x = x[:, skip:]
-    w = torch.hann_window(fcfg.n_fft)
-    s = torch.stft(x, fcfg.n_fft, fcfg.hop, window=w, center=False, return_complex=True)
+    w = torch.hann_window(n_fft)
+    s = torch.stft(x, n_fft, hop, window=w, center=False, return_complex=True)
     p = s.abs().pow(2).transpose(1, 2).reshape(-1, s.shape[1])
     lvl = 10 * torch.log10(p.mean(-1) + 1e-12)
     keep = lvl > max(torch.quantile(lvl, 0.95).item() - 45.0, lvl.min().item())
-    return 10 * torch.log10(p[keep].mean(0) + 1e-12)
+    return p[keep].mean(0)
 
 
-def init_cab_from_match(chain: ToneChain, segs: torch.Tensor, target_psd_db: torch.Tensor,
-                        fcfg: FeatureConfig, skip: int) -> None:
-    """Set cab bands and output gain so the chain's long-term spectrum matches the target's."""
-    if "cab" not in chain.cfg.stages:
-        return
-    vals = chain.values()
-    vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
-    vals["out_gain_db"] = 0.0
-    chain.set_values(vals)
+def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
+                  octaves: float = 1 / 3) -> np.ndarray:
+    """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide).
+
+    Wide bands on purpose: two performances' long-term spectra differ in fine detail by which
+    notes they play, and that must not end up in the cabinet.
+    """
+    n_bins = power.shape[-1]
+    f = np.linspace(0, sample_rate / 2, n_bins)
+    df = f[1]
+    p = power.double().numpy()
+    out = np.empty(len(band_hz))
+    for i, fc in enumerate(band_hz):
+        sigma_hz = max(fc * (2 ** octaves - 1), 2 * df)
+        w = np.exp(-0.5 * ((f - fc) / sigma_hz) ** 2)
+        out[i] = 10 * np.log10((w * p).sum() / w.sum() + 1e-20)
+    return out
+
+
+def _levels(x: torch.Tensor, fcfg: FeatureConfig, skip: int) -> torch.Tensor:
     with torch.no_grad():
-        out_db = _mean_power_db(chain(segs), fcfg, skip)
-    ratio = (target_psd_db - out_db).numpy()
-    f = np.fft.rfftfreq(fcfg.n_fft, 1 / fcfg.sample_rate)
-    band_hz = chain.cfg.band_hz()
-    edges = np.sqrt(band_hz[1:] * band_hz[:-1])
-    edges = np.concatenate([[band_hz[0] / 1.1], edges, [band_hz[-1] * 1.1]])
-    bands = np.empty(len(band_hz))
-    for i in range(len(band_hz)):
-        sel = (f >= edges[i]) & (f < edges[i + 1])
-        if not sel.any():
-            sel = np.argmin(np.abs(f - band_hz[i])) == np.arange(len(f))
-        bands[i] = 10 * np.log10(np.mean(10 ** (ratio[sel] / 10)))
-    mid = (band_hz > 100) & (band_hz < 8000)
-    gain = float(np.mean(bands[mid]))
-    rng_cab = chain.specs[[s.name for s in chain.specs].index("cab.band_db")].range
-    vals["cab.band_db"] = [rng_cab.clamp(b - gain) for b in bands]
-    vals["out_gain_db"] = gain
+        return frame_features(x, fcfg, skip).level_db
+
+
+def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tensor,
+                fcfg: FeatureConfig, skip: int) -> None:
+    """Shift the output gain so the louder half of the frame levels matches the target's."""
+    q = torch.linspace(0.5, 0.98, 25)
+    out = _levels(chain(segs).detach(), fcfg, skip)
+    if out.numel() < 4:
+        return
+    delta = float(torch.median(torch.quantile(target_levels, q) - torch.quantile(out, q)))
+    vals = chain.values()
+    rng = next(s for s in chain.specs if s.name == "out_gain_db").range
+    vals["out_gain_db"] = rng.clamp(float(vals["out_gain_db"]) + delta)
     chain.set_values(vals)
+
+
+def init_cab_from_match(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
+                        target_levels: torch.Tensor, fcfg: FeatureConfig, skip: int) -> None:
+    """Set cab bands so the chain's long-term spectrum matches the target's, then the level."""
+    if "cab" in chain.cfg.stages:
+        vals = chain.values()
+        vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
+        vals["out_gain_db"] = 0.0
+        chain.set_values(vals)
+        with torch.no_grad():
+            out_p = _mean_power(chain(segs), INIT_FFT, fcfg.hop, skip)
+        band_hz = chain.cfg.band_hz()
+        sr = fcfg.sample_rate
+        bands = band_power_db(target_power, band_hz, sr) - band_power_db(out_p, band_hz, sr)
+        mid = (band_hz > 100) & (band_hz < 8000)
+        gain = float(np.mean(bands[mid]))
+        rng_cab = next(s for s in chain.specs if s.name == "cab.band_db").range
+        vals["cab.band_db"] = [rng_cab.clamp(b - gain) for b in bands]
+        vals["out_gain_db"] = gain
+        chain.set_values(vals)
+    match_level(chain, segs, target_levels, fcfg, skip)
+
+
+CAB_SMOOTHNESS = 0.005  # weight of the cab curve's squared second difference (dB^2)
+
+
+def cab_roughness(chain: ToneChain) -> torch.Tensor:
+    """Penalty on a jagged cabinet curve: mean squared second difference of band dB."""
+    if "cab" not in chain.cfg.stages:
+        return torch.zeros((), dtype=torch.float64)
+    b = chain.value("cab.band_db")
+    return CAB_SMOOTHNESS * (b[2:] - 2 * b[1:-1] + b[:-2]).pow(2).mean()
 
 
 class _Fitter:
@@ -151,6 +193,7 @@ class _Fitter:
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+        self.interrupted = False
 
     def evaluate(self, chain: ToneChain) -> tuple[float, dict[str, float]]:
         with torch.no_grad():
@@ -162,19 +205,26 @@ class _Fitter:
         opt = torch.optim.Adam(chain.parameters(), lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
         best, best_state = math.inf, copy.deepcopy(chain.state_dict())
-        for i in range(steps):
-            opt.zero_grad()
-            total, _ = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
-            value = float(total)
-            if value < best:
-                best, best_state = value, copy.deepcopy(chain.state_dict())
-            if not torch.isfinite(total):
-                break
-            total.backward()
-            opt.step()
-            sched.step()
-            if progress:
-                progress(tag, done0 + i + 1, total_steps, best)
+        try:
+            for i in range(steps):
+                opt.zero_grad()
+                total, _ = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
+                total = total + cab_roughness(chain)
+                value = float(total.detach())
+                if value < best:
+                    best, best_state = value, copy.deepcopy(chain.state_dict())
+                if not torch.isfinite(total):
+                    break
+                total.backward()
+                opt.step()
+                sched.step()
+                if progress:
+                    progress(tag, done0 + i + 1, total_steps, best)
+        except KeyboardInterrupt:
+            # keep what this run reached; the caller stops after it
+            self.interrupted = True
+            chain.load_state_dict(best_state)
+            return chain, best
         chain.load_state_dict(best_state)
         final, _ = self.evaluate(chain)
         return chain, final
@@ -206,7 +256,8 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     segs = torch.from_numpy(_segments(xs, sr, preset["n_segments"], preset["segment_s"], rng))
     tfeat = target_features(y, fcfg)
     with torch.no_grad():
-        t_psd = _mean_power_db(torch.from_numpy(y.astype(np.float32))[None], fcfg, 0)
+        t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
+    t_lv = tfeat.level_db
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr)
 
@@ -223,7 +274,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
         # linear candidate: what a match-EQ does, refined on the spectral terms
         lin_stages = tuple(s for s in cfg.stages if s in ("pre_eq", "post_eq", "cab")) or ("cab",)
         lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
-        init_cab_from_match(lin, segs, t_psd, fcfg, skip)
+        init_cab_from_match(lin, segs, t_pow, t_lv, fcfg, skip)
         lin_fitter = _Fitter(segs, UnpairedLoss(tfeat, cfg.weights.spectral_only(),
                                                 seed=cfg.seed), fcfg, skip, cfg.lr)
         lin, _ = lin_fitter.run(lin, preset["steps"], "linear", progress, done, total_steps)
@@ -245,7 +296,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                         vals[f"{stage}.threshold_db"] = thr
                         vals[f"{stage}.ratio"] = 1.5
                 c.set_values(vals)
-                init_cab_from_match(c, segs, t_psd, fcfg, skip)
+                init_cab_from_match(c, segs, t_pow, t_lv, fcfg, skip)
                 tag = f"drive {d:+.0f} dB" if d is not None else "nonlinear"
                 c, val = fitter.run(c, preset["start_steps"], tag, progress, done, total_steps)
                 done += preset["start_steps"]

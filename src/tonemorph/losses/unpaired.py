@@ -80,7 +80,7 @@ class UnpairedLoss(torch.nn.Module):
         self.n_bins = n_bins
         g = torch.Generator().manual_seed(seed)
         t = target
-        self.t_mean = t.logmel_db.mean(0)
+        self.t_mean = t.env_db.mean(0)
         self.t_binned = binned_means(t.level_db, t.env_db, n_bins)
         self.t_level = quantiles(t.level_db)
         self.t_dyn = [quantiles(v) for v in t.dyn_levels_db]
@@ -103,7 +103,7 @@ class UnpairedLoss(torch.nn.Module):
             big = f.level_db.new_tensor(100.0)
             return {k: big for k in self.weights.as_dict()}
         out = {
-            "mean_spec": (f.logmel_db.mean(0) - self.t_mean).abs().mean(),
+            "mean_spec": (f.env_db.mean(0) - self.t_mean).abs().mean(),
             "binned_env": (binned_means(f.level_db, f.env_db, self.n_bins)
                            - self.t_binned).abs().mean(),
             "level": (quantiles(f.level_db) - self.t_level).abs().mean(),
