@@ -31,7 +31,7 @@ class ChainConfig:
     stages: tuple[str, ...] = STAGES
     sample_rate: int = 48000
     cab_taps: int = 2048
-    cab_bands: int = 40
+    cab_bands: int = 64
     cab_fft: int = 8192
 
     def __post_init__(self) -> None:

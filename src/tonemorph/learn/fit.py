@@ -19,10 +19,10 @@ from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
 QUALITY_PRESETS = {
     # segments x seconds of input per step, drive starts, steps per start, final steps
-    "fast": dict(n_segments=4, segment_s=2.0, starts=(6.0, 24.0), start_steps=20, steps=60),
-    "default": dict(n_segments=6, segment_s=2.0, starts=(0.0, 12.0, 24.0, 36.0), start_steps=30,
+    "fast": dict(n_segments=6, segment_s=1.0, starts=(6.0, 24.0), start_steps=20, steps=60),
+    "default": dict(n_segments=10, segment_s=1.2, starts=(0.0, 12.0, 24.0, 36.0), start_steps=30,
                     steps=160),
-    "best": dict(n_segments=10, segment_s=2.5, starts=(-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
+    "best": dict(n_segments=16, segment_s=1.5, starts=(-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
                  start_steps=45, steps=400),
 }
 INIT_FFT = 8192  # resolution of the static spectrum match that starts the cabinet
@@ -117,11 +117,11 @@ def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tenso
 
 
 def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
-                  octaves: float = 1 / 3) -> np.ndarray:
+                  octaves: float = 1 / 12) -> np.ndarray:
     """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide).
 
-    Wide bands on purpose: two performances' long-term spectra differ in fine detail by which
-    notes they play, and that must not end up in the cabinet.
+    Not narrower: two performances' long-term spectra differ in fine detail by which notes
+    they play, and that must not end up in the cabinet.
     """
     n_bins = power.shape[-1]
     f = np.linspace(0, sample_rate / 2, n_bins)
@@ -129,7 +129,9 @@ def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
     p = power.double().numpy()
     out = np.empty(len(band_hz))
     for i, fc in enumerate(band_hz):
-        sigma_hz = max(fc * (2 ** octaves - 1), 2 * df)
+        # below ~400 Hz the spectrum is mostly which fundamentals were played: smooth wider
+        oct_i = max(octaves, 0.5 * min(1.0, 400.0 / fc) ** 2)
+        sigma_hz = max(fc * (2 ** oct_i - 1), 2 * df)
         w = np.exp(-0.5 * ((f - fc) / sigma_hz) ** 2)
         out[i] = 10 * np.log10((w * p).sum() / w.sum() + 1e-20)
     return out
@@ -154,46 +156,57 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     chain.set_values(vals)
 
 
-def init_cab_from_match(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
-                        target_levels: torch.Tensor, fcfg: FeatureConfig, skip: int) -> None:
-    """Set cab bands so the chain's long-term spectrum matches the target's, then the level."""
-    if "cab" in chain.cfg.stages:
-        vals = chain.values()
-        vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
-        vals["out_gain_db"] = 0.0
-        chain.set_values(vals)
-        with torch.no_grad():
-            out_p = _mean_power(chain(segs), INIT_FFT, fcfg.hop, skip)
-        band_hz = chain.cfg.band_hz()
-        sr = fcfg.sample_rate
-        bands = band_power_db(target_power, band_hz, sr) - band_power_db(out_p, band_hz, sr)
-        mid = (band_hz > 100) & (band_hz < 8000)
-        gain = float(np.mean(bands[mid]))
-        rng_cab = next(s for s in chain.specs if s.name == "cab.band_db").range
-        vals["cab.band_db"] = [rng_cab.clamp(b - gain) for b in bands]
-        vals["out_gain_db"] = gain
-        chain.set_values(vals)
-    match_level(chain, segs, target_levels, fcfg, skip)
+def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
+               input_power: torch.Tensor, fcfg: FeatureConfig, skip: int) -> None:
+    """Set the cab curve (zero mean over 100 Hz-8 kHz) to the static match of the chain's output.
 
-
-CAB_SMOOTHNESS = 0.005  # weight of the cab curve's squared second difference (dB^2)
-
-
-def cab_roughness(chain: ToneChain) -> torch.Tensor:
-    """Penalty on a jagged cabinet curve: mean squared second difference of band dB."""
+    The long-term spectrum is matched in closed form, as a match-EQ would, so gradient descent
+    spends itself on what a match-EQ cannot do: level-dependent and dynamic behaviour. The
+    chain's transfer (output over input spectrum) is measured on the training segments and
+    applied to the spectrum of the whole input (`input_power`), because a few seconds of input
+    hold too few notes for a stable long-term spectrum.
+    """
     if "cab" not in chain.cfg.stages:
-        return torch.zeros((), dtype=torch.float64)
-    b = chain.value("cab.band_db")
-    return CAB_SMOOTHNESS * (b[2:] - 2 * b[1:-1] + b[:-2]).pow(2).mean()
+        return
+    vals = chain.values()
+    vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
+    chain.set_values(vals)
+    with torch.no_grad():
+        out_p = _mean_power(chain(segs), INIT_FFT, fcfg.hop, skip)
+        in_p = _mean_power(segs, INIT_FFT, fcfg.hop, skip)
+    band_hz = chain.cfg.band_hz()
+    sr = fcfg.sample_rate
+    transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
+    est_out = band_power_db(input_power, band_hz, sr) + transfer
+    bands = band_power_db(target_power, band_hz, sr) - est_out
+    mid = (band_hz > 100) & (band_hz < 8000)
+    bands = bands - float(np.mean(bands[mid]))
+    rng_cab = next(s for s in chain.specs if s.name == "cab.band_db").range
+    vals["cab.band_db"] = [rng_cab.clamp(b) for b in bands]
+    chain.set_values(vals)
+
+
+FROZEN_PREFIXES = ("cab__", "post_eq__")  # set in closed form (cab) or left flat (tone stack)
+ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 
 
 class _Fitter:
-    """Runs Adam on one chain against the unpaired loss over fixed input segments."""
+    """Adam on one chain against the unpaired loss over fixed input segments, with the cab
+    re-matched in closed form every ANCHOR_EVERY steps."""
 
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
-                 lr: float):
+                 lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
+                 input_power: torch.Tensor):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+        self.target_power, self.target_levels = target_power, target_levels
+        self.input_power = input_power
         self.interrupted = False
+
+    def anchor(self, chain: ToneChain, level: bool = True) -> None:
+        """Closed-form cab match, then (optionally) the output level."""
+        anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip)
+        if level:
+            match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip)
 
     def evaluate(self, chain: ToneChain) -> tuple[float, dict[str, float]]:
         with torch.no_grad():
@@ -202,14 +215,16 @@ class _Fitter:
 
     def run(self, chain: ToneChain, steps: int, tag: str, progress: Progress | None,
             done0: int, total_steps: int) -> tuple[ToneChain, float]:
-        opt = torch.optim.Adam(chain.parameters(), lr=self.lr)
+        params = [p for k, p in chain.raw.items() if not k.startswith(FROZEN_PREFIXES)]
+        opt = torch.optim.Adam(params, lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
         best, best_state = math.inf, copy.deepcopy(chain.state_dict())
         try:
             for i in range(steps):
+                if i % ANCHOR_EVERY == 0:
+                    self.anchor(chain, level=False)
                 opt.zero_grad()
                 total, _ = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
-                total = total + cab_roughness(chain)
                 value = float(total.detach())
                 if value < best:
                     best, best_state = value, copy.deepcopy(chain.state_dict())
@@ -223,9 +238,8 @@ class _Fitter:
         except KeyboardInterrupt:
             # keep what this run reached; the caller stops after it
             self.interrupted = True
-            chain.load_state_dict(best_state)
-            return chain, best
         chain.load_state_dict(best_state)
+        self.anchor(chain)
         final, _ = self.evaluate(chain)
         return chain, final
 
@@ -257,62 +271,56 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     tfeat = target_features(y, fcfg)
     with torch.no_grad():
         t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
+        in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
     t_lv = tfeat.level_db
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
-    fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr)
+    fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow)
 
     nonlinear = any(s in cfg.stages for s in ("drive", "sag", "comp"))
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
-    total_steps = preset["steps"] * (2 if nonlinear else 1)
-    if nonlinear:
-        total_steps += len(starts) * preset["start_steps"]
+    total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
     done = 0
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
-    interrupted = False
-    try:
-        # linear candidate: what a match-EQ does, refined on the spectral terms
-        lin_stages = tuple(s for s in cfg.stages if s in ("pre_eq", "post_eq", "cab")) or ("cab",)
-        lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
-        init_cab_from_match(lin, segs, t_pow, t_lv, fcfg, skip)
-        lin_fitter = _Fitter(segs, UnpairedLoss(tfeat, cfg.weights.spectral_only(),
-                                                seed=cfg.seed), fcfg, skip, cfg.lr)
-        lin, _ = lin_fitter.run(lin, preset["steps"], "linear", progress, done, total_steps)
-        done += preset["steps"]
-        results["linear"] = lin
-        candidates["linear"], _ = fitter.evaluate(lin)
+    # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
+    lin_stages = tuple(s for s in cfg.stages if s in ("pre_eq", "post_eq", "cab")) or ("cab",)
+    lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
+    fitter.anchor(lin)
+    results["linear"] = lin
+    candidates["linear"], _ = fitter.evaluate(lin)
 
-        if nonlinear:
-            best_start, best_val = None, math.inf
-            for d in starts:
-                c = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=sr))
-                vals = c.neutral_values()
-                if d is not None:
-                    vals["drive.drive_db"] = d
-                # dynamics start gently engaged: at ratio 1 or above the signal they get no gradient
-                loud_db = float(torch.quantile(tfeat.level_db, 0.9))
-                for stage, thr in (("sag", INPUT_LEVEL_DB - 6.0), ("comp", loud_db - 10.0)):
-                    if stage in cfg.stages:
-                        vals[f"{stage}.threshold_db"] = thr
-                        vals[f"{stage}.ratio"] = 1.5
-                c.set_values(vals)
-                init_cab_from_match(c, segs, t_pow, t_lv, fcfg, skip)
-                tag = f"drive {d:+.0f} dB" if d is not None else "nonlinear"
-                c, val = fitter.run(c, preset["start_steps"], tag, progress, done, total_steps)
-                done += preset["start_steps"]
-                candidates[f"start {tag}"] = val
-                if val < best_val:
-                    best_start, best_val = c, val
-            assert best_start is not None
-            nl, val = fitter.run(best_start, preset["steps"], "refine", progress, done,
-                                 total_steps)
+    if nonlinear:
+        loud_db = float(torch.quantile(tfeat.level_db, 0.9))
+        best_start, best_val = None, math.inf
+        for d in starts:
+            c = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=sr))
+            vals = c.neutral_values()
+            if d is not None:
+                vals["drive.drive_db"] = d
+            # dynamics start gently engaged: at ratio 1 or above the signal they get no gradient
+            for stage, thr in (("sag", INPUT_LEVEL_DB - 6.0), ("comp", loud_db - 10.0)):
+                if stage in cfg.stages:
+                    vals[f"{stage}.threshold_db"] = thr
+                    vals[f"{stage}.ratio"] = 1.5
+            c.set_values(vals)
+            fitter.anchor(c)
+            tag = f"drive {d:+.0f} dB" if d is not None else "nonlinear"
+            c, val = fitter.run(c, preset["start_steps"], tag, progress, done, total_steps)
+            done += preset["start_steps"]
+            candidates[f"start {tag}"] = val
+            if val < best_val:
+                best_start, best_val = c, val
+            if fitter.interrupted:
+                break
+        if best_start is not None and not fitter.interrupted:
+            best_start, best_val = fitter.run(best_start, preset["steps"], "refine", progress,
+                                              done, total_steps)
             done += preset["steps"]
-            results["nonlinear"] = nl
-            candidates["nonlinear"] = val
-    except KeyboardInterrupt:
-        interrupted = True
-    if not results:
-        raise KeyboardInterrupt
+        if best_start is not None:
+            results["nonlinear"] = best_start
+            candidates["nonlinear"] = best_val
+    if progress:
+        progress("done", total_steps, total_steps, min(candidates.values()))
     chosen = "linear"
     if "nonlinear" in results and (candidates["nonlinear"]
                                    < candidates["linear"] * (1 - cfg.select_margin)):
@@ -320,7 +328,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     chain = results[chosen]
     loss, terms = fitter.evaluate(chain)
     return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,
-                       time.monotonic() - t0, interrupted)
+                       time.monotonic() - t0, fitter.interrupted)
 
 
 __all__ = ["LearnConfig", "LearnResult", "fit_unpaired", "QUALITY_PRESETS", "INPUT_LEVEL_DB",

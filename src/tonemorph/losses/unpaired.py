@@ -1,7 +1,8 @@
 """Unpaired tone loss: compares distributions of frame features of f(x) and of the target y.
 
 Sample-wise losses need aligned pairs; these terms only need the two recordings to share an
-instrument: mean spectrum, level-binned spectral envelope (liftered, so pitch does not count),
+instrument: how the spectral envelope changes with level (liftered, so pitch does not count;
+relative, so the static spectrum is left to the cabinet's closed-form match),
 1-D Wasserstein distances of levels at several time scales, level change and crest factor, and a
 sliced-Wasserstein distance between joint per-frame feature vectors (Kolouri et al., 2019).
 """
@@ -22,7 +23,6 @@ N_PROJECTIONS = 48
 class LossWeights:
     """Weight of each loss term (terms are in dB, or in target standard deviations for joint)."""
 
-    mean_spec: float = 1.0
     binned_env: float = 1.0
     level: float = 0.5
     dynamics: float = 0.5
@@ -32,7 +32,7 @@ class LossWeights:
 
     def spectral_only(self) -> "LossWeights":
         """The same weights with every dynamics term off (for purely linear chains)."""
-        return LossWeights(self.mean_spec, self.binned_env, self.level, 0.0, 0.0, 0.0, 0.0)
+        return LossWeights(self.binned_env, self.level, 0.0, 0.0, 0.0, 0.0)
 
     def as_dict(self) -> dict[str, float]:
         """Weights by term name."""
@@ -80,18 +80,35 @@ class UnpairedLoss(torch.nn.Module):
         self.n_bins = n_bins
         g = torch.Generator().manual_seed(seed)
         t = target
-        self.t_mean = t.env_db.mean(0)
-        self.t_binned = binned_means(t.level_db, t.env_db, n_bins)
+        self.t_binned = self._relative_binned(t)
         self.t_level = quantiles(t.level_db)
         self.t_dyn = [quantiles(v) for v in t.dyn_levels_db]
         self.t_delta = quantiles(t.level_delta_db)
         self.t_crest = quantiles(t.crest_db)
-        joint = t.joint()
+        joint = self._joint(t)
         self.j_mean = joint.mean(0)
         self.j_std = joint.std(0) + 1e-3
         proj = torch.randn(joint.shape[1], N_PROJECTIONS, generator=g)
         self.proj = proj / proj.norm(dim=0, keepdim=True)
         self.t_joint_q = torch.stack([quantiles(c) for c in self._project(joint).T])
+
+    def _relative_binned(self, f: Features) -> torch.Tensor:
+        """Level-binned envelopes minus their mean: how the spectrum changes with level.
+
+        A linear filter after the nonlinearity adds the same dB curve to every frame and
+        cancels here, so this term sees the drive and dynamics, not the cabinet.
+        """
+        b = binned_means(f.level_db, f.env_db, self.n_bins)
+        return b - b.mean(0, keepdim=True)
+
+    @staticmethod
+    def _joint(f: Features) -> torch.Tensor:
+        """Joint frame features with spectral-shape columns centred on their own mean."""
+        j = f.joint()
+        shape_cols = [1] + list(range(4, j.shape[1]))  # centroid and cepstra
+        j = j.clone()
+        j[:, shape_cols] = j[:, shape_cols] - j[:, shape_cols].mean(0, keepdim=True)
+        return j
 
     def _project(self, joint: torch.Tensor) -> torch.Tensor:
         return ((joint - self.j_mean) / self.j_std) @ self.proj
@@ -103,16 +120,14 @@ class UnpairedLoss(torch.nn.Module):
             big = f.level_db.new_tensor(100.0)
             return {k: big for k in self.weights.as_dict()}
         out = {
-            "mean_spec": (f.env_db.mean(0) - self.t_mean).abs().mean(),
-            "binned_env": (binned_means(f.level_db, f.env_db, self.n_bins)
-                           - self.t_binned).abs().mean(),
+            "binned_env": (self._relative_binned(f) - self.t_binned).abs().mean(),
             "level": (quantiles(f.level_db) - self.t_level).abs().mean(),
             "dynamics": torch.stack([(quantiles(v) - q).abs().mean()
                                      for v, q in zip(f.dyn_levels_db, self.t_dyn)]).mean(),
             "delta": (quantiles(f.level_delta_db) - self.t_delta).abs().mean(),
             "crest": (quantiles(f.crest_db) - self.t_crest).abs().mean(),
         }
-        pq = torch.stack([quantiles(c) for c in self._project(f.joint()).T])
+        pq = torch.stack([quantiles(c) for c in self._project(self._joint(f)).T])
         out["joint"] = (pq - self.t_joint_q).abs().mean()
         return out
 
