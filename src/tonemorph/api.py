@@ -87,7 +87,7 @@ def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
                    "channels": y.shape[0]},
         "quality": quality, "seed": seed, "stages_requested": list(st),
         "chosen": res.chosen, "loss": res.loss, "loss_terms": res.loss_terms,
-        "candidates": res.candidates, "steps": res.steps, "seconds": round(res.seconds, 2),
+        "candidates": res.candidates, "selection": res.selection, "steps": res.steps, "seconds": round(res.seconds, 2),
         "interrupted": res.interrupted, "warnings": notes,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -250,7 +250,7 @@ def _step_gain_db(attack_ms: float, release_ms: float, ratio: float = 20.0
     n = s1 + int(10 * release_ms * SR / 1000) // hop * hop + 400 * hop
     x = np.full(n, 10 ** (-60 / 20))
     x[s0:s1] = 10 ** (-10 / 20)  # 10 dB above the threshold
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)
     g = F.compressor_gain(torch.from_numpy(x)[None], SR, f64(-20.0), f64(ratio), f64(attack_ms),
                           f64(release_ms))[0].numpy()
     final_db = (1 / ratio - 1) * 10.0
@@ -280,7 +280,7 @@ def test_compressor_time_constants(attack_ms: float, release_ms: float) -> None:
 def test_compressor_gain_is_causal() -> None:
     rng = np.random.default_rng(3)
     x = torch.from_numpy(rng.standard_normal((1, 4800)) * 0.3)
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)
     args = (SR, f64(-30.0), f64(8.0), f64(2.0), f64(50.0))
     g = F.compressor_gain(x, *args)
     y = x.clone()
@@ -338,7 +338,7 @@ def test_soft_clip_is_tanh_within_1e_4_monotone_and_odd() -> None:
 
 
 def _shape(u: np.ndarray, drive: float, bias: float) -> np.ndarray:
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)
     return F.asym_shaper(torch.from_numpy(u), f64(drive), f64(bias)).numpy()
 
 
@@ -401,7 +401,7 @@ def test_oversample_fir_is_a_halfband_lowpass() -> None:
     assert len(h) == F.OVERSAMPLE_TAPS
     np.testing.assert_allclose(h, h[::-1], atol=1e-15)  # linear phase
     assert h.sum() == pytest.approx(1.0, abs=1e-9)  # unit DC gain at the 2x rate
-    w, resp = scipy.signal.freqz(h, worN=[1000.0, 18000.0, 24000.0, 30000.0, 40000.0],
+    _, resp = scipy.signal.freqz(h, worN=[1000.0, 18000.0, 24000.0, 30000.0, 40000.0],
                                  fs=2 * SR)
     db = 20 * np.log10(np.abs(resp))
     assert abs(db[0]) < 0.01 and abs(db[1]) < 0.5

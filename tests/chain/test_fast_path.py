@@ -7,6 +7,7 @@ the whole parameter ranges of `chain/params.py`.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -15,8 +16,8 @@ import scipy.signal
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
 from signals import guitar_line, sine, white_noise
+
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.fast import FastChain, process_offline
 from tonemorph.chain.params import RANGES, Range
@@ -124,7 +125,7 @@ def test_fast_chain_uneven_blocks_equal_offline() -> None:
     fc = FastChain(chain)
     cuts = np.cumsum(rng.integers(0, 3000, 40))
     cuts = np.concatenate([[0], cuts[cuts < len(x)], [len(x)]])
-    parts = [fc.process(x[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]  # includes empty blocks
+    parts = [fc.process(x[a:b]) for a, b in itertools.pairwise(cuts)]  # includes empty blocks
     np.testing.assert_allclose(np.concatenate(parts), whole, rtol=0,
                                atol=1e-5 * np.max(np.abs(whole)))
 
