@@ -79,7 +79,8 @@ def table(results: dict, split: str = "C") -> str:
         ratio = s["tonemorph"]["mrstft"] / s["matcheq"]["mrstft"]
         lines.append(
             f"| {name} | {r['kind']} | {s['identity']['mrstft']:.3f} | {s['matcheq']['mrstft']:.3f}"
-            f" | {s['matcheq_self']['mrstft']:.3f} | {s['tonemorph']['mrstft']:.3f} | {ratio:.2f} | "
+            f" | {s['matcheq_self']['mrstft']:.3f} | {s['tonemorph']['mrstft']:.3f}"
+            f" | {ratio:.2f} | "
             f"{s['matcheq']['lufs_err']:+.1f} / {s['tonemorph']['lufs_err']:+.1f} | "
             f"{s['matcheq']['crest_err_db']:+.1f} / {s['tonemorph']['crest_err_db']:+.1f} | "
             f"{r['pitch_C']['median_abs_cents']:.2f} | {r['chosen']} | {r['learn_s']:.0f} |")

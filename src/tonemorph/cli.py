@@ -16,7 +16,7 @@ from rich.table import Table
 from tonemorph.errors import TonemorphError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Learn a tone from an example recording (unpaired) and apply it to any take.")
+                  help="Learn a tone from an example recording (unpaired), apply it to any take.")
 console = Console(stderr=True)
 out = Console()
 
@@ -158,8 +158,8 @@ def demo(
     try:
         with _progress_bar() as bar:
             task = bar.add_task("starting", total=1, loss=float("nan"))
-            result = run_demo(out_dir, quality=quality, progress=lambda tag, d, n, l: bar.update(
-                task, description=tag, completed=d, total=n, loss=l))
+            result = run_demo(out_dir, quality=quality, progress=lambda tag, d, n, loss: bar.update(
+                task, description=tag, completed=d, total=n, loss=loss))
     except TonemorphError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,8 @@ from tonemorph.io import (
 MODEL_KIND = "tone"
 TILT_HZ = 1000.0  # pivot of the --tone tilt control
 COMPENSATION_EXCERPT_S = 30.0  # audio used to loudness-compensate --amount
+APPLY_BLOCK = 1 << 16  # samples per block in `Tone.apply`
+NATIVE_RATES_HZ = (32000, 192000)  # takes in this range run at their own rate, no resampling
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,20 @@ class Tone:
         save_model_document(path, self.to_document())
 
     # --- chains ------------------------------------------------------------------------------
-    def torch_chain(self, knobs: Knobs = Knobs()) -> ToneChain:
-        """The differentiable chain with the knobs applied to its parameters."""
-        chain = ToneChain(self.config)
+    def processing_rate(self, sample_rate: int) -> int:
+        """Rate (Hz) a take at `sample_rate` is processed at.
+
+        Parameters are physical (Hz, ms, dB), so the chain is rebuilt at the take's own rate
+        when it is a usual audio rate; other rates are resampled to the learning rate.
+        """
+        lo, hi = NATIVE_RATES_HZ
+        return sample_rate if lo <= sample_rate <= hi else self.config.sample_rate
+
+    def torch_chain(self, knobs: Knobs = Knobs(), sample_rate: int | None = None) -> ToneChain:
+        """The differentiable chain with the knobs applied, at `sample_rate` (default: learned)."""
+        cfg = self.config if sample_rate is None else replace(self.config,
+                                                              sample_rate=sample_rate)
+        chain = ToneChain(cfg)
         vals = dict(self.parameters)
         missing = [s.name for s in chain.specs if s.name not in vals]
         if missing:
@@ -130,10 +143,9 @@ class Tone:
         chain.set_values(vals)
         return chain
 
-    def _tilt_sos(self, tone_db: float) -> np.ndarray | None:
+    def _tilt_sos(self, tone_db: float, sr: int) -> np.ndarray | None:
         if not tone_db:
             return None
-        sr = self.config.sample_rate
         t = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
         rows = [rbj_biquad("low_shelf", t(TILT_HZ), t(-tone_db / 2), t(0.5), sr)[:, 0],
                 rbj_biquad("high_shelf", t(TILT_HZ), t(tone_db / 2), t(0.5), sr)[:, 0]]
@@ -144,22 +156,24 @@ class Tone:
         """Delay (samples at the internal rate) the oversampled shaper adds."""
         return (OVERSAMPLE_TAPS - 1) // 2 if "drive" in self.config.stages else 0
 
-    def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0) -> FastChain:
-        """A streaming block processor (one channel) for these knobs."""
+    def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0,
+                   sample_rate: int | None = None) -> FastChain:
+        """A streaming block processor (one channel) for these knobs at `sample_rate`."""
+        sr = sample_rate or self.config.sample_rate
         k = Knobs(knobs.amount, knobs.drive_db, knobs.tone_db, knobs.level_db + extra_gain_db)
-        chain = self.torch_chain(k)
-        fc = FastChain(chain, extra_post_sos=self._tilt_sos(knobs.tone_db))
+        chain = self.torch_chain(k, sr)
+        fc = FastChain(chain, extra_post_sos=self._tilt_sos(knobs.tone_db, sr))
         fc.in_gain *= 10 ** (self.input_gain_db / 20)
         return fc
 
-    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs) -> float:
+    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs, sr: int) -> float:
         """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness."""
         if knobs.amount >= 1.0:
             return 0.0
         mono = excerpt.mean(0)
-        full = self.fast_chain(Knobs()).process(mono)
-        part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db)).process(mono)
-        sr = self.config.sample_rate
+        full = self.fast_chain(Knobs(), sample_rate=sr).process(mono)
+        part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db),
+                               sample_rate=sr).process(mono)
         l_in, l_full, l_part = (active_rms_db(v[None], sr) for v in (mono, full, part))
         return float(l_in + knobs.amount * (l_full - l_in) - l_part)
 
@@ -183,7 +197,10 @@ class Tone:
         knobs = Knobs(amount, drive_db, tone_db, level_db)
         st = self.stream(sample_rate, x2.shape[0], knobs)
         st.compensate(x2)
-        out = np.concatenate(list(st.run(iter([x2]))), axis=1)
+        # blocks small enough to stay in cache: one huge block is slower, not faster
+        blocks = (x2[:, i: i + APPLY_BLOCK] for i in range(0, x2.shape[1], APPLY_BLOCK))
+        out = np.concatenate(list(st.run(blocks)) or [np.zeros((x2.shape[0], 0), np.float32)],
+                             axis=1)
         return out[0] if one_d else out
 
     def apply_file(self, in_path: str | Path, out_path: str | Path, *, knobs: Knobs = Knobs(),
@@ -261,18 +278,19 @@ class ToneStream:
     def compensate(self, excerpt: np.ndarray) -> None:
         """Set the --amount loudness compensation from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
-        self.compensation_db = self.tone._compensation_db(x, self.knobs)
+        self.compensation_db = self.tone._compensation_db(x, self.knobs,
+                                                          self.tone.processing_rate(self.sr))
 
     def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
-        isr = self.tone.config.sample_rate
+        isr = self.tone.processing_rate(self.sr)
         if self.sr == isr:
             return x
         return soxr.resample(x.T, self.sr, isr, quality="HQ").T.astype(np.float32)
 
     def run(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         """Process an iterator of blocks; yields processed blocks, total length preserved."""
-        isr = self.tone.config.sample_rate
-        chains = [self.tone.fast_chain(self.knobs, self.compensation_db)
+        isr = self.tone.processing_rate(self.sr)
+        chains = [self.tone.fast_chain(self.knobs, self.compensation_db, isr)
                   for _ in range(self.channels)]
         resample = self.sr != isr
         if resample:

@@ -1,4 +1,4 @@
-"""The grey-box tone chain as a torch module: trim, pre-EQ, sag, drive, post-EQ, cab, comp, level."""
+"""The grey-box tone chain as a torch module: trim, pre-EQ, sag, drive, post-EQ, cab, comp, gain."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ NONLINEAR_STAGES = ("sag", "drive", "comp")
 CAB_BAND_LO_HZ, CAB_BAND_HI_HZ = 30.0, 20000.0
 
 # (parameter name, range key) per stage; biquads as (band, kind, parameters).
-PRE_EQ_BANDS = (("hp", "highpass"), ("low", "low_shelf"), ("mid", "peaking"), ("high", "high_shelf"))
+PRE_EQ_BANDS = (("hp", "highpass"), ("low", "low_shelf"), ("mid", "peaking"),
+                ("high", "high_shelf"))
 POST_EQ_BANDS = (("low", "low_shelf"), ("mid", "peaking"), ("high", "high_shelf"))
 _BAND_FREQ_RANGE = {"hp": "hp_cutoff_hz", "low": "shelf_low_hz", "mid": "peak_hz",
                     "high": "shelf_high_hz"}
@@ -164,7 +165,6 @@ class ToneChain(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Process x (B, T) float32 at the chain's sample rate."""
         st = self.cfg.stages
-        sr = self.cfg.sample_rate
         t = x.shape[-1]
         n_fft = 1 << math.ceil(math.log2(t + F.IIR_GRID + self.cfg.cab_taps))
         gain = torch.pow(10.0, self.value("trim_db") / 20).float()

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.signal import oaconvolve
+import scipy.fft as sfft
 
 from tonemorph.chain import _kernels as K
 from tonemorph.chain import functional as F
@@ -45,16 +45,29 @@ class _Shaper:
 
 
 class _Fir:
+    """Streaming FIR by overlap-save with the IR's spectrum computed once."""
+
     def __init__(self, ir: np.ndarray):
         self.ir = ir.astype(np.float32)
         self.hist = np.zeros(len(ir) - 1, np.float32)
+        self.n_fft = 1 << int(np.ceil(np.log2(8 * len(ir))))
+        self.step = self.n_fft - len(ir) + 1
+        self.spec = sfft.rfft(self.ir, self.n_fft)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        m = len(self.hist)
         ext = np.concatenate([self.hist, x])
-        self.hist = ext[len(ext) - len(self.hist):]
-        if len(x) < 256:
+        self.hist = ext[len(ext) - m:]
+        n = len(x)
+        if n < 256:
             return np.convolve(ext, self.ir, mode="valid").astype(np.float32)
-        return oaconvolve(ext, self.ir, mode="valid").astype(np.float32)
+        n_frames = -(-n // self.step)
+        pad = np.zeros(n_frames * self.step + m, np.float32)
+        pad[: len(ext)] = ext
+        idx = np.arange(n_frames)[:, None] * self.step + np.arange(self.n_fft)[None, :]
+        frames = pad[np.minimum(idx, len(pad) - 1)] * (idx < len(pad))
+        y = sfft.irfft(sfft.rfft(frames, axis=-1) * self.spec, self.n_fft, axis=-1)
+        return y[:, m:].reshape(-1)[:n].astype(np.float32)
 
 
 class _Biquads:

@@ -21,7 +21,7 @@ OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x overs
 
 def rbj_biquad(kind: str, freq_hz: torch.Tensor, gain_db: torch.Tensor, q: torch.Tensor,
                sample_rate: float) -> torch.Tensor:
-    """RBJ-cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2] (torch, differentiable)."""
+    """RBJ-cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2] (torch, autograd)."""
     w0 = 2 * math.pi * freq_hz / sample_rate
     cw, sw = torch.cos(w0), torch.sin(w0)
     alpha = sw / (2 * q)
@@ -76,7 +76,7 @@ def log_band_matrix(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> torc
 
 
 def minimum_phase_ir(mag_db: torch.Tensor, n_taps: int) -> torch.Tensor:
-    """Minimum-phase FIR (n_taps) from a magnitude curve in dB on an rfft grid (cepstral folding)."""
+    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid) by cepstral folding."""
     n_fft = 2 * (mag_db.shape[-1] - 1)
     log_mag = mag_db * (math.log(10) / 20)
     cep = torch.fft.irfft(log_mag, n=n_fft)
@@ -200,7 +200,7 @@ def hop_level_db(x: torch.Tensor, hop: int = CONTROL_HOP) -> torch.Tensor:
 
 
 def control_to_audio(gain: torch.Tensor, t: int, hop: int = CONTROL_HOP) -> torch.Tensor:
-    """Causal ramp of control-rate linear gains (B, K) to audio rate: hop k ramps g[k-2]->g[k-1]."""
+    """Causal ramp of control-rate linear gains (B, K) to audio rate: hop k goes g[k-2]->g[k-1]."""
     b, k = gain.shape
     padded = torch.nn.functional.pad(gain, (2, 0), value=1.0)
     start, end = padded[:, :k], padded[:, 1:k + 1]

@@ -6,7 +6,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -353,5 +353,4 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                        time.monotonic() - t0, fitter.interrupted, selection)
 
 
-__all__ = ["LearnConfig", "LearnResult", "fit_unpaired", "QUALITY_PRESETS", "INPUT_LEVEL_DB",
-           "replace"]
+__all__ = ["LearnConfig", "LearnResult", "fit_unpaired", "QUALITY_PRESETS", "INPUT_LEVEL_DB"]
