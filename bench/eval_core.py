@@ -18,26 +18,12 @@ from pathlib import Path
 import numpy as np
 
 import tonemorph
-from scipy.signal import oaconvolve
-
-from tonemorph.dsp.matcheq import active_rms_db, apply_match_eq, match_eq_fir
+from tonemorph.dsp.matcheq import apply_match_eq, fit_match_eq
 from tonemorph.io import read_audio
 from tonemorph.metrics import level_binned_spectra, pitch_cents_error, score
 
 HERE = Path(__file__).resolve().parent
 NONLINEAR_TOL = 0.0
-
-
-def fitted_match_eq(x_fit: np.ndarray, y: np.ndarray, sr: int):
-    """Static match-EQ learned from (x_fit, y) like any model: returns a function to apply."""
-    ir = match_eq_fir(x_fit, y, sr)
-    delay = len(ir) // 2
-
-    def filt(x: np.ndarray) -> np.ndarray:
-        return oaconvolve(x, ir[None], axes=-1)[:, delay: delay + x.shape[1]]
-
-    gain_db = active_rms_db(y, sr) - active_rms_db(filt(x_fit), sr)
-    return lambda x: (filt(x) * 10 ** (gain_db / 20)).astype(np.float32)
 
 
 def run_case(case_dir: Path, quality: str, seed: int, stages: str | None) -> dict:
@@ -56,7 +42,7 @@ def run_case(case_dir: Path, quality: str, seed: int, stages: str | None) -> dic
     out_b = tone.apply(b_in, sr)
     res: dict = {"learn_s": learn_s, "apply_x_realtime": apply_x, "chosen": tone.training["chosen"],
                  "params": {k: v for k, v in tone.parameters.items() if not isinstance(v, list)}}
-    me_model = fitted_match_eq(b_in, a_t, sr)
+    me_model = fit_match_eq(b_in, a_t, sr)
     for split, inp, truth, out in (("B", b_in, b_tr, out_b), ("C", c_in, c_tr, out_c)):
         res[split] = {"identity": score(inp, truth, sr),
                       "matcheq": score(me_model(inp), truth, sr),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tonemorph.api import Progress, learn
-from tonemorph.dsp.matcheq import apply_match_eq
+from tonemorph.dsp.matcheq import apply_match_eq, fit_match_eq
 from tonemorph.errors import OutputPathError
 from tonemorph.io import read_audio, write_audio
 from tonemorph.metrics import score
@@ -44,12 +44,14 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast",
     tone.save(out / "tone.tmodel")
     out_train = tone.apply(x, sr)
     out_hold = tone.apply(hx, sr)
-    matched = apply_match_eq(hx, y, sr)
+    matched = fit_match_eq(x, y, sr)(hx)  # fitted on the same data the tone learned from
+    matched_self = apply_match_eq(hx, y, sr)  # re-fitted on the held-out take itself
     for name, a in (("input", x), ("target", y), ("output", out_train),
                     ("holdout_input", hx), ("holdout_output", out_hold),
                     ("holdout_matcheq", matched), ("holdout_truth", ht)):
         write_audio(out / f"{name}.wav", a, sr, subtype="PCM_24")
     metrics = {"identity": score(hx, ht, sr), "static match-EQ": score(matched, ht, sr),
+               "match-EQ re-fit on take": score(matched_self, ht, sr),
                "tonemorph": score(out_hold, ht, sr)}
     return {"metrics": metrics, "chosen": tone.training["chosen"], "learn_seconds": learn_s,
             "tone": tone}

@@ -111,3 +111,27 @@ def test_bad_parameters_raise_parameter_error() -> None:
         match_eq_curve_db(x, x, SR, max_gain_db=0.0)
     with pytest.raises(ParameterError):
         match_eq_fir(x, x, SR, n_taps=0)
+
+
+def test_fit_match_eq_applies_the_fitted_curve_and_gain_to_a_new_take() -> None:
+    """A match-EQ fitted on one noise take applies the same EQ and gain to another take."""
+    import scipy.signal
+
+    from tonemorph.dsp.biquad import peaking
+    from tonemorph.dsp.matcheq import fit_match_eq
+
+    sr = 48000
+    rng = np.random.default_rng(3)
+    x_fit = rng.standard_normal((1, sr * 8)) * 0.05
+    x_new = rng.standard_normal((1, sr * 8)) * 0.05
+    sos = peaking(1000.0, 9.0, 1.0, sr)[None]
+    y = scipy.signal.sosfilt(sos, x_fit, axis=-1) * 2.0
+    apply = fit_match_eq(x_fit, y, sr)
+    out = apply(x_new)
+    truth = scipy.signal.sosfilt(sos, x_new, axis=-1) * 2.0
+    f, p_out = scipy.signal.welch(out[0], sr, nperseg=4096)
+    _, p_truth = scipy.signal.welch(truth[0], sr, nperseg=4096)
+    band = (f > 200) & (f < 8000)
+    err_db = np.abs(10 * np.log10(p_out[band] / p_truth[band]))
+    assert np.median(err_db) < 0.5
+    assert abs(20 * np.log10(np.std(out) / np.std(truth))) < 0.5

@@ -6,6 +6,8 @@ its active-part RMS is matched to y's. Also the learner's initial EQ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from typing import Literal
 
 import numpy as np
@@ -186,3 +188,22 @@ def apply_match_eq(
     if np.issubdtype(in_dtype, np.floating):
         return result.astype(in_dtype, copy=False)
     return result
+
+
+def fit_match_eq(
+    x_fit: np.ndarray, y: np.ndarray, sample_rate: float, *, n_taps: int = 4096
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Static match-EQ learned from (x_fit, y) like a model: returns a function applying it.
+
+    The linear-phase FIR and the RMS gain are fixed from x_fit, so a new take gets the same
+    curve and gain (unlike `apply_match_eq`, which re-fits on the signal it processes).
+    """
+    ir = match_eq_fir(x_fit, y, sample_rate, n_taps=n_taps)
+    delay = len(ir) // 2
+
+    def filt(x: np.ndarray) -> np.ndarray:
+        a = _as_2d(x, "x")
+        return scipy.signal.oaconvolve(a, ir[None], axes=-1)[:, delay: delay + a.shape[1]]
+
+    gain = 10 ** ((active_rms_db(y, sample_rate) - active_rms_db(filt(x_fit), sample_rate)) / 20)
+    return lambda x: (filt(x) * gain).astype(np.float32)
