@@ -163,7 +163,11 @@ class ToneChain(torch.nn.Module):
 
     # processing -----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Process x (B, T) float32 at the chain's sample rate."""
+        """Process x (B, T) float32 at the chain's sample rate (float64 inside when no grad)."""
+        out_dtype = x.dtype
+        if not torch.is_grad_enabled():
+            # the FFT filters lose precision in float32 when EQ cuts leave little energy
+            x = x.double()
         st = self.cfg.stages
         t = x.shape[-1]
         n_fft = 1 << math.ceil(math.log2(t + F.IIR_GRID + self.cfg.cab_taps))
@@ -186,7 +190,7 @@ class ToneChain(torch.nn.Module):
             x = F.fft_filter(x, resp, n_fft)
         if "comp" in st:
             x = x * self._dyn_gain("comp", x)
-        return x * torch.pow(10.0, self.value("out_gain_db") / 20).float()
+        return (x * torch.pow(10.0, self.value("out_gain_db") / 20).float()).to(out_dtype)
 
     def _dyn_gain(self, stage: str, x: torch.Tensor) -> torch.Tensor:
         v = self.value
