@@ -273,7 +273,6 @@ class ToneStream:
             raise ParameterError("sample_rate and channels must be positive")
         self.tone, self.sr, self.channels, self.knobs = tone, sample_rate, channels, knobs
         self.compensation_db = compensation_db
-        self._chains: list[FastChain] | None = None
 
     def compensate(self, excerpt: np.ndarray) -> None:
         """Set the --amount loudness compensation from an excerpt (channels, n) of the take."""

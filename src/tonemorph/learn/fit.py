@@ -13,7 +13,14 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.errors import ParameterError
-from tonemorph.features.frames import FeatureConfig, Features, frame_features
+from tonemorph.features.frames import (
+    GATE_ABS_DB,
+    GATE_REL_DB,
+    FeatureConfig,
+    Features,
+    frame_features,
+    gate_threshold_db,
+)
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 
 INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
@@ -68,6 +75,17 @@ class LearnResult:
 Progress = Callable[[str, int, int, float], None]
 
 
+ACTIVITY_HOP = 1024  # samples per level measurement when finding the active part of the input
+
+
+def _active_hops(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean square of each ACTIVITY_HOP block of mono x, and which blocks pass the silence gate."""
+    frames = x[: len(x) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
+    ms = (frames ** 2).mean(-1)
+    lvl = 10 * np.log10(ms + 1e-12)
+    return ms, lvl > max(np.percentile(lvl, 95) - GATE_REL_DB, GATE_ABS_DB)
+
+
 def _segments(x: np.ndarray, sr: int, n: int, seg_s: float, rng: np.random.Generator
               ) -> np.ndarray:
     """n segments (n, warm + seg) spread evenly over the active part of mono x."""
@@ -75,10 +93,8 @@ def _segments(x: np.ndarray, sr: int, n: int, seg_s: float, rng: np.random.Gener
     length = warm + int(seg_s * sr)
     if len(x) <= length:
         x = np.pad(x, (0, length - len(x) + 1))
-    hop = 1024
-    frames = np.lib.stride_tricks.sliding_window_view(x[: len(x) // hop * hop], hop)[::hop]
-    lvl = 10 * np.log10((frames ** 2).mean(-1) + 1e-12)
-    active = np.flatnonzero(lvl > max(np.percentile(lvl, 95) - 45.0, -75.0)) * hop
+    _, keep = _active_hops(x)
+    active = np.flatnonzero(keep) * ACTIVITY_HOP
     starts_ok = active[(active >= warm) & (active + length - warm <= len(x))] - warm
     if len(starts_ok) == 0:
         starts_ok = np.array([0])
@@ -95,7 +111,6 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
     with torch.no_grad():
         t = torch.from_numpy(y.astype(np.float32))[None]
         frames = t[:, : t.shape[-1] // hop * hop].reshape(-1, hop)
-        from tonemorph.features.frames import gate_threshold_db
         gate = gate_threshold_db(10 * torch.log10(frames.pow(2).mean(-1) + 1e-10))
         parts = [frame_features(t[:, i: i + n + fcfg.n_fft], fcfg, gate_db=gate)
                  for i in range(0, max(t.shape[-1] - fcfg.n_fft, 1), n)]
@@ -113,7 +128,7 @@ def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tenso
     s = torch.stft(x, n_fft, hop, window=w, center=False, return_complex=True)
     p = s.abs().pow(2).transpose(1, 2).reshape(-1, s.shape[1])
     lvl = 10 * torch.log10(p.mean(-1) + 1e-12)
-    keep = lvl > max(torch.quantile(lvl, 0.95).item() - 45.0, lvl.min().item())
+    keep = lvl > max(torch.quantile(lvl, 0.95).item() - GATE_REL_DB, lvl.min().item())
     return p[keep].mean(0)
 
 
@@ -209,9 +224,12 @@ class _Fitter:
         if level:
             match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip)
 
-    def evaluate(self, chain: ToneChain) -> tuple[float, dict[str, float]]:
+    def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
+                 ) -> tuple[float, dict[str, float]]:
+        """Loss (and its terms) of the chain on the training segments, or on `segs`."""
         with torch.no_grad():
-            total, terms = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
+            out = chain(self.segs if segs is None else segs)
+            total, terms = self.loss(frame_features(out, self.fcfg, self.skip))
         return float(total), terms
 
     def run(self, chain: ToneChain, steps: int, tag: str, progress: Progress | None,
@@ -253,19 +271,14 @@ SELECT_SEGMENTS = 32  # 1 s segments judged when choosing linear vs nonlinear
 
 def _timbre_score(fitter: "_Fitter", chain: ToneChain, segs: torch.Tensor) -> float:
     """Weighted sum of the loss terms that describe timbre (model selection criterion)."""
-    with torch.no_grad():
-        _, terms = fitter.loss(frame_features(chain(segs), fitter.fcfg, fitter.skip))
+    _, terms = fitter.evaluate(chain, segs)
     w = fitter.loss.weights.as_dict()
     return float(sum(w[k] * terms[k] for k in TIMBRE_TERMS))
 
 
 def normalise_input(x: np.ndarray) -> float:
     """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB."""
-    hop = 1024
-    frames = x[: len(x) // hop * hop].reshape(-1, hop)
-    ms = (frames ** 2).mean(-1)
-    lvl = 10 * np.log10(ms + 1e-12)
-    keep = lvl > max(np.percentile(lvl, 95) - 45.0, -75.0)
+    ms, keep = _active_hops(x)
     active_db = 10 * np.log10(ms[keep].mean() + 1e-12)
     return INPUT_LEVEL_DB - float(active_db)
 
