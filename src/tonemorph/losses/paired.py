@@ -1,0 +1,111 @@
+"""Sample-wise losses for paired (aligned) capture: ESR, pre-emphasis, multi-resolution STFT.
+
+ESR and the first-order pre-emphasis follow Wright & Välimäki, "Perceptual loss function for
+neural modelling of audio systems" (ICASSP 2020) and Neural Amp Modeler's trainer; the MR-STFT
+loss follows Yamamoto et al. 2019 (arXiv:1910.11480) as auraloss implements it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tonemorph.errors import ParameterError
+
+PRE_EMPHASIS_COEF = 0.85  # NAM's default first-order pre-emphasis coefficient
+MRSTFT_FFT_SIZES: tuple[int, ...] = (512, 1024, 2048)  # as tonemorph.metrics.mrstft_distance
+MAG_POWER_EPS = 1e-8  # |X| = sqrt(max(|X|^2, eps)), as auraloss STFTLoss
+ESR_EPS = 1e-10  # keeps ESR finite on an all-silent batch
+
+
+def pre_emphasis(x: torch.Tensor, coef: float = PRE_EMPHASIS_COEF) -> torch.Tensor:
+    """First-order high-pass x[n] - coef * x[n-1] along the last axis (one sample shorter)."""
+    if not 0.0 <= coef < 1.0:
+        raise ParameterError(f"pre-emphasis coefficient must be in [0, 1), got {coef}")
+    return x[..., 1:] - coef * x[..., :-1]
+
+
+def esr(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Error-to-signal ratio sum((y - y_hat)^2) / sum(y^2) over the whole tensor (no unit)."""
+    if y_hat.shape != y.shape:
+        raise ParameterError(f"prediction {tuple(y_hat.shape)} and target {tuple(y.shape)} "
+                             "must have the same shape")
+    return (y - y_hat).pow(2).sum() / (y.pow(2).sum() + ESR_EPS)
+
+
+class ESRLoss(torch.nn.Module):
+    """ESR, optionally after pre-emphasis of both signals (coef None: plain ESR)."""
+
+    def __init__(self, pre_emphasis_coef: float | None = PRE_EMPHASIS_COEF):
+        super().__init__()
+        if pre_emphasis_coef is not None and not 0.0 <= pre_emphasis_coef < 1.0:
+            raise ParameterError("pre_emphasis_coef must be None or in [0, 1), "
+                                 f"got {pre_emphasis_coef}")
+        self.coef = pre_emphasis_coef
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.coef is not None:
+            y_hat, y = pre_emphasis(y_hat, self.coef), pre_emphasis(y, self.coef)
+        return esr(y_hat, y)
+
+
+class STFTLoss(torch.nn.Module):
+    """Spectral convergence + mean |ln|Y| - ln|Y_hat|| at one resolution (Hann, centred frames).
+
+    Shape: (B, T) or (T,) for both inputs; norms are taken over the whole batch, as auraloss.
+    """
+
+    def __init__(self, n_fft: int, hop: int | None = None):
+        super().__init__()
+        if n_fft < 16 or n_fft & (n_fft - 1):
+            raise ParameterError(f"n_fft must be a power of two >= 16, got {n_fft}")
+        self.n_fft = n_fft
+        self.hop = hop or n_fft // 4
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def _mag(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.window.to(x.dtype)
+        s = torch.stft(x, self.n_fft, self.hop, window=w, center=True, pad_mode="reflect",
+                       return_complex=True)
+        return torch.sqrt(torch.clamp(s.real.square() + s.imag.square(), min=MAG_POWER_EPS))
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        m_hat, m = self._mag(y_hat), self._mag(y)
+        sc = torch.linalg.vector_norm(m - m_hat) / torch.linalg.vector_norm(m)
+        log_mag = (torch.log(m) - torch.log(m_hat)).abs().mean()
+        return sc + log_mag
+
+
+class MRSTFTLoss(torch.nn.Module):
+    """Mean of STFTLoss over FFT sizes (default 512/1024/2048, hop 1/4): the metric as a loss."""
+
+    def __init__(self, fft_sizes: tuple[int, ...] = MRSTFT_FFT_SIZES):
+        super().__init__()
+        if not fft_sizes:
+            raise ParameterError("MR-STFT needs at least one FFT size")
+        self.losses = torch.nn.ModuleList(STFTLoss(n) for n in fft_sizes)
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return sum(loss(y_hat, y) for loss in self.losses) / len(self.losses)
+
+
+class PairedLoss(torch.nn.Module):
+    """Training loss of paired capture: ESR (pre-emphasised) + mrstft_weight * MR-STFT."""
+
+    def __init__(self, pre_emphasis_coef: float | None = PRE_EMPHASIS_COEF,
+                 mrstft_weight: float = 0.01, fft_sizes: tuple[int, ...] = MRSTFT_FFT_SIZES):
+        super().__init__()
+        if mrstft_weight < 0:
+            raise ParameterError(f"mrstft_weight must be >= 0, got {mrstft_weight}")
+        self.esr = ESRLoss(pre_emphasis_coef)
+        self.mrstft = MRSTFTLoss(fft_sizes) if mrstft_weight > 0 else None
+        self.mrstft_weight = mrstft_weight
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = self.esr(y_hat, y)
+        if self.mrstft is not None:
+            total = total + self.mrstft_weight * self.mrstft(y_hat, y)
+        return total
+
+
+__all__ = ["PRE_EMPHASIS_COEF", "pre_emphasis", "esr", "ESRLoss", "STFTLoss", "MRSTFTLoss",
+           "PairedLoss"]
