@@ -16,8 +16,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
+from tonemorph.chain.functional import OVERSAMPLE_TAPS
+from tonemorph.dsp.align import MAX_LAG_MS, align_pair
 from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.features.frames import FeatureConfig
+from tonemorph.learn.fit import (
+    INIT_FFT,
+    INPUT_LEVEL_DB,
+    QUALITY_PRESETS,
+    _mean_power,
+    anchor_cab,
+    normalise_input,
+)
 from tonemorph.losses.paired import PRE_EMPHASIS_COEF, MRSTFTLoss, PairedLoss, esr
+from tonemorph.metrics import mrstft_distance
+from tonemorph.model import Tone
 
 Progress = Callable[[str, int, int, float], None]
 
@@ -215,4 +229,166 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     return PairedFit(module, final_esr, mr, step, time.monotonic() - t0, history, interrupted)
 
 
-__all__ = ["PairedFit", "fit_module", "predict"]
+# --------------------------------------------------------------------------- grey-box capture
+
+GREYBOX_SECONDS = 40.0  # default wall-time budget of a grey-box capture
+GREYBOX_LR = 0.02  # Adam on the chain's raw (sigmoid-mapped) parameters
+GREYBOX_WARMUP_S = 0.1  # context before each segment: cabinet, EQ tails and envelopes settle
+GREYBOX_SEGMENT = 8192  # with the warm-up this fills the chain's 32768-point FFTs
+GREYBOX_BATCH = 4
+GREYBOX_VAL_SAMPLES = 3 * 48000  # the chain runs slower than a neural net: validate on less
+TRAIN_STARTS = 2  # drive starts trained briefly after the closed-form ranking
+START_SHARE = 0.3  # share of the budget spent on those; the rest refines the best
+TEST_FRACTION = 0.1  # tail of the aligned pair never trained on nor used to pick a state
+ANCHOR_SECONDS = 10.0  # audio used for the closed-form cabinet and level starts
+
+
+def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
+    """Gain (dB) g minimising ||y - g out||^2, as a magnitude (polarity is handled apart)."""
+    num = float(np.dot(out.astype(np.float64), y.astype(np.float64)))
+    den = float(np.dot(out.astype(np.float64), out.astype(np.float64)))
+    if den <= 0 or num <= 0:
+        return 0.0
+    return 20 * math.log10(num / den)
+
+
+def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
+                 y_anchor: np.ndarray, warm: int) -> ToneChain:
+    """A chain at one drive start, cab set to the static spectrum ratio, level matched."""
+    chain = ToneChain(cfg)
+    vals = chain.neutral_values()
+    if drive_db is not None:
+        vals["drive.drive_db"] = drive_db
+    loud_db = 10 * math.log10(float(np.percentile(y_anchor.astype(np.float64) ** 2, 99)) + 1e-12)
+    # dynamics start gently engaged: at ratio 1 or above the signal they get no gradient
+    for stage, thr in (("sag", INPUT_LEVEL_DB - 6.0), ("comp", loud_db - 16.0)):
+        if stage in cfg.stages:
+            vals[f"{stage}.threshold_db"] = thr
+            vals[f"{stage}.ratio"] = 1.5
+    chain.set_values(vals)
+    fcfg = FeatureConfig(sample_rate=cfg.sample_rate)
+    xa = torch.from_numpy(x_anchor)[None]
+    with torch.no_grad():
+        t_pow = _mean_power(torch.from_numpy(y_anchor)[None], INIT_FFT, fcfg.hop, warm)
+        in_pow = _mean_power(xa, INIT_FFT, fcfg.hop, warm)
+    anchor_cab(chain, xa, t_pow, in_pow, fcfg, warm)
+    with torch.no_grad():
+        out = chain(xa)[0].float().numpy()
+    vals = chain.values()
+    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
+    vals["out_gain_db"] = rng.clamp(float(vals["out_gain_db"])
+                                    + _least_squares_gain_db(out[warm:], y_anchor[warm:]))
+    chain.set_values(vals)
+    return chain
+
+
+def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
+                     stages: tuple[str, ...] = STAGES, seconds: float | None = None,
+                     steps: int | None = None, seed: int = 0,
+                     max_lag_ms: float = MAX_LAG_MS, progress: Progress | None = None) -> Tone:
+    """Grey-box capture: fit the tone chain sample-wise to a DI x and its reamp y (1-D, Hz).
+
+    The latency is found and removed first (refusing unrelated files), the input level is
+    normalised as in unpaired learning, the cabinet starts from the static spectrum ratio and
+    several drive starts are trained briefly before the best is refined. Budget: `seconds`
+    of wall time (default GREYBOX_SECONDS) or `steps` (deterministic for a seed). The last
+    TEST_FRACTION of the pair is held out; its ESR and MR-STFT go into `Tone.training`.
+    """
+    if seconds is None and steps is None:
+        seconds = GREYBOX_SECONDS
+    t0 = time.monotonic()
+    xa, ya, al = align_pair(_as_signal(x, "input"), _as_signal(y, "target"), sample_rate,
+                            max_lag_ms=max_lag_ms)
+    if al.polarity < 0:
+        # the chain keeps polarity; fit the non-inverted target and say so in the metadata
+        ya = -ya
+    cfg = ChainConfig(stages=tuple(stages), sample_rate=sample_rate)
+    in_gain_db = normalise_input(xa)
+    xs = (xa * 10 ** (in_gain_db / 20)).astype(np.float32)
+    # the torch chain delays by the oversampler's latency; ToneStream removes it when applying
+    lat = (OVERSAMPLE_TAPS - 1) // 2 if "drive" in cfg.stages else 0
+    yd = np.concatenate([np.zeros(lat, np.float32), ya])[: len(ya)]
+    warm = int(GREYBOX_WARMUP_S * sample_rate)
+    n = len(xs)
+    n_test = int(n * TEST_FRACTION)
+    n_val = min(int(n * VAL_FRACTION), GREYBOX_VAL_SAMPLES)
+    n_train = n - n_test - n_val
+    if n_train < warm + GREYBOX_SEGMENT or n_test < warm + GREYBOX_SEGMENT:
+        raise AudioContentError(
+            f"the aligned pair is only {n / sample_rate:.1f} s long; a paired capture needs "
+            f"at least {(warm + GREYBOX_SEGMENT) / (TEST_FRACTION * sample_rate):.0f} s")
+    x_tr, y_tr = xs[:n_train], yd[:n_train]
+    val = (xs[n_train: n_train + n_val], yd[n_train: n_train + n_val])
+    x_te, y_te = xs[n - n_test:], yd[n - n_test:]
+    n_anchor = min(n_train, int(ANCHOR_SECONDS * sample_rate))
+    x_an, y_an = x_tr[:n_anchor], y_tr[:n_anchor]
+
+    starts: tuple[float | None, ...] = (QUALITY_PRESETS["default"]["starts"]
+                                        if "drive" in cfg.stages else (None,))
+    common = dict(seed=seed, lr=GREYBOX_LR, segment_samples=GREYBOX_SEGMENT,
+                  batch_size=GREYBOX_BATCH, warmup_samples=warm, validation=val)
+    candidates: dict[str, float] = {}
+    # every drive start is anchored in closed form and judged on the validation slice; the
+    # TRAIN_STARTS best are trained briefly, and the best of those is refined
+    anchored = []
+    for d in starts:
+        chain = _start_chain(cfg, d, x_an, y_an, warm)
+        v, _ = _scores(chain, val[0], val[1], warm)
+        tag = f"drive {d:+.0f} dB" if d is not None else "start"
+        candidates[f"{tag} anchored"] = round(v, 6)
+        anchored.append((v, tag, chain))
+    anchored.sort(key=lambda item: item[0])
+    trained = anchored[:TRAIN_STARTS] if len(anchored) > 1 else []
+    best: PairedFit | None = None
+    done_steps = 0
+    interrupted = False
+    for _, tag, chain in trained:
+        fit = fit_module(chain, x_tr, y_tr, sample_rate,
+                         seconds=None if seconds is None else
+                         START_SHARE * seconds / len(trained),
+                         steps=None if steps is None else
+                         max(1, int(START_SHARE * steps / len(trained))),
+                         val_every=20, progress=_tagged(progress, tag), **common)
+        done_steps += fit.steps
+        candidates[tag] = round(fit.esr, 6)
+        if best is None or fit.esr < best.esr:
+            best = fit
+        if fit.interrupted:
+            interrupted = True
+            break
+    chain = best.module if best is not None else anchored[0][2]
+    history = list(best.history) if best else []
+    if not interrupted:
+        rest_s = None if seconds is None else max(seconds - (time.monotonic() - t0), 1.0)
+        rest_steps = None if steps is None else max(steps - done_steps, 1)
+        fit = fit_module(chain, x_tr, y_tr, sample_rate, seconds=rest_s, steps=rest_steps,
+                         progress=_tagged(progress, "refine"), **common)
+        done_steps += fit.steps
+        interrupted = fit.interrupted
+        history += fit.history
+        chain = fit.module
+    test_esr, pred = _scores(chain, x_te, y_te, warm)
+    test_mr = mrstft_distance(pred[warm:], y_te[warm:], sample_rate)
+    training = {
+        "mode": "paired", "arch": "greybox",
+        "latency_samples": al.lag_samples, "latency_ms": round(al.lag_ms, 3),
+        "latency_exact_samples": round(al.lag_exact, 3),
+        "polarity_inverted": al.polarity < 0, "correlation": round(al.correlation, 4),
+        "alignment_agreement": round(al.agreement, 3),
+        "esr": round(test_esr, 6), "mrstft": round(test_mr, 6),
+        "held_out_seconds": round(n_test / sample_rate, 3),
+        "candidates": candidates, "steps": done_steps,
+        "seconds": round(time.monotonic() - t0, 2), "seed": seed,
+        "stages_requested": list(stages), "interrupted": interrupted,
+    }
+    return Tone.from_chain(chain, in_gain_db, training)
+
+
+def _tagged(progress: Progress | None, tag: str) -> Progress | None:
+    """A progress callback that reports under `tag` instead of the engine's own."""
+    if progress is None:
+        return None
+    return lambda _t, done, total, loss: progress(tag, done, total, loss)
+
+
+__all__ = ["PairedFit", "fit_module", "predict", "fit_paired_chain"]
