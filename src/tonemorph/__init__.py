@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from tonemorph.api import learn, parse_stages  # noqa: E402
+from tonemorph.api import NeuralCapture, learn, learn_paired, parse_stages  # noqa: E402
 from tonemorph.errors import (  # noqa: E402
     AudioContentError,
     AudioFileError,
@@ -18,6 +18,8 @@ from tonemorph.model import Knobs, Tone, load  # noqa: E402
 __all__ = [
     "__version__",
     "learn",
+    "learn_paired",
+    "NeuralCapture",
     "load",
     "parse_stages",
     "Tone",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from tonemorph.chain.chain import STAGES
+from tonemorph.dsp.align import check_lengths
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import check_content, read_audio, resample
 from tonemorph.learn.fit import LearnConfig, fit_unpaired
@@ -93,3 +96,85 @@ def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     return Tone.from_chain(res.chain, res.input_gain_db, training)
+
+
+# --------------------------------------------------------------------------- paired capture
+
+PAIRED_ARCHS = ("greybox", "standard", "lite", "feather", "nano", "lstm")
+NEURAL_SECONDS = 300.0  # default training budget of a neural capture (wall time)
+PAIRED_RATE = 48000  # NAM models run at 48 kHz; the grey-box chain is learned there too
+
+
+@dataclass
+class NeuralCapture:
+    """A neural capture (WaveNet or LSTM, NAM layout) and its training record; saves `.nam`."""
+
+    model: torch.nn.Module
+    arch: str
+    sample_rate: int
+    training: dict
+
+    def save(self, path: str | Path, name: str | None = None) -> None:
+        """Write the model as a NAM `.nam` file (version 0.5.4, with training metadata)."""
+        from tonemorph.export.nam import nam_metadata, write_nam
+
+        meta = nam_metadata(name=name or Path(path).stem, esr=self.training.get("esr"),
+                            training=self.training)
+        write_nam(path, self.model, meta, self.sample_rate)
+
+
+def _paired_pair(input: AudioLike, target: AudioLike) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Mono input and target at PAIRED_RATE, checked, with their description for metadata."""
+    x, sr_x, name_x = _load(input, "input")
+    y, sr_y, name_y = _load(target, "target")
+    for role, a, sr in (("input", x, sr_x), ("target", y, sr_y)):
+        check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
+                      recommended_seconds=RECOMMENDED_SECONDS)
+    # a reamp recorded at another rate than its DI is common: bring both to one rate first
+    xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
+    ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)
+    check_lengths(len(xm), len(ym), PAIRED_RATE)
+    info = {"input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3),
+                      "sample_rate": sr_x, "channels": x.shape[0]},
+            "target": {"name": name_y, "seconds": round(y.shape[1] / sr_y, 3),
+                       "sample_rate": sr_y, "channels": y.shape[0]}}
+    return xm, ym, info
+
+
+def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
+                 seconds: float | None = None, steps: int | None = None,
+                 stages: str | tuple[str, ...] | None = None, seed: int = 0,
+                 progress: Progress | None = None) -> "Tone | NeuralCapture":
+    """Capture mode: learn gear from a DI `input` and its reamped recording `target`.
+
+    Latency is found and removed (refusing files that are not one performance). arch
+    "greybox" fits the tone chain and returns a `Tone` (save as `.tmodel`); a NAM
+    architecture (standard, lite, feather, nano, lstm) returns a `NeuralCapture` (save as
+    `.nam`). Budget: `seconds` of wall time (default 40 grey-box, 300 neural) or `steps`.
+    Both results carry `training` with latency_samples, latency_ms, esr and mrstft on a
+    held-out tail.
+    """
+    from tonemorph.learn.paired import capture_module, fit_paired_chain
+
+    if arch not in PAIRED_ARCHS:
+        raise ParameterError(f"unknown architecture {arch!r}; choose from {list(PAIRED_ARCHS)}")
+    x, y, info = _paired_pair(input, target)
+    date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    if arch == "greybox":
+        st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
+        tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
+                                seed=seed, progress=progress)
+        tone.training.update(info, date=date)
+        return tone
+    if stages:
+        raise ParameterError("--chain only applies to the grey-box architecture")
+    from tonemorph.neural import make_model
+
+    torch.manual_seed(seed)
+    model = make_model(arch)
+    if seconds is None and steps is None:
+        seconds = NEURAL_SECONDS
+    _, training = capture_module(model, x, y, PAIRED_RATE, seconds=seconds, steps=steps,
+                                 seed=seed, progress=progress)
+    training.update(info, arch=arch, date=date)
+    return NeuralCapture(model, arch, PAIRED_RATE, training)

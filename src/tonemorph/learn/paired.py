@@ -18,7 +18,7 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.functional import OVERSAMPLE_TAPS
-from tonemorph.dsp.align import MAX_LAG_MS, align_pair
+from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.features.frames import FeatureConfig
 from tonemorph.learn.fit import (
@@ -310,13 +310,8 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     yd = np.concatenate([np.zeros(lat, np.float32), ya])[: len(ya)]
     warm = int(GREYBOX_WARMUP_S * sample_rate)
     n = len(xs)
-    n_test = int(n * TEST_FRACTION)
-    n_val = min(int(n * VAL_FRACTION), GREYBOX_VAL_SAMPLES)
-    n_train = n - n_test - n_val
-    if n_train < warm + GREYBOX_SEGMENT or n_test < warm + GREYBOX_SEGMENT:
-        raise AudioContentError(
-            f"the aligned pair is only {n / sample_rate:.1f} s long; a paired capture needs "
-            f"at least {(warm + GREYBOX_SEGMENT) / (TEST_FRACTION * sample_rate):.0f} s")
+    n_train, n_val, n_test = _three_way(n, warm + GREYBOX_SEGMENT, GREYBOX_VAL_SAMPLES,
+                                        sample_rate)
     x_tr, y_tr = xs[:n_train], yd[:n_train]
     val = (xs[n_train: n_train + n_val], yd[n_train: n_train + n_val])
     x_te, y_te = xs[n - n_test:], yd[n - n_test:]
@@ -370,18 +365,70 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     test_esr, pred = _scores(chain, x_te, y_te, warm)
     test_mr = mrstft_distance(pred[warm:], y_te[warm:], sample_rate)
     training = {
-        "mode": "paired", "arch": "greybox",
-        "latency_samples": al.lag_samples, "latency_ms": round(al.lag_ms, 3),
-        "latency_exact_samples": round(al.lag_exact, 3),
-        "polarity_inverted": al.polarity < 0, "correlation": round(al.correlation, 4),
-        "alignment_agreement": round(al.agreement, 3),
+        "mode": "paired", "arch": "greybox", **alignment_record(al),
         "esr": round(test_esr, 6), "mrstft": round(test_mr, 6),
         "held_out_seconds": round(n_test / sample_rate, 3),
         "candidates": candidates, "steps": done_steps,
         "seconds": round(time.monotonic() - t0, 2), "seed": seed,
         "stages_requested": list(stages), "interrupted": interrupted,
+        "history": [[round(t, 2), round(e, 6)] for t, e in history],
     }
     return Tone.from_chain(chain, in_gain_db, training)
+
+
+def _three_way(n: int, min_samples: int, val_cap: int, sample_rate: int
+               ) -> tuple[int, int, int]:
+    """Sample counts (train, validation, test) of an aligned pair of n samples, in that order."""
+    n_test = int(n * TEST_FRACTION)
+    n_val = min(int(n * VAL_FRACTION), val_cap)
+    n_train = n - n_test - n_val
+    if n_train < min_samples or n_val < min_samples or n_test < min_samples:
+        raise AudioContentError(
+            f"the aligned pair is only {n / sample_rate:.1f} s long; a paired capture needs at "
+            f"least {min_samples / (TEST_FRACTION * sample_rate):.0f} s: record a longer one")
+    return n_train, n_val, n_test
+
+
+def alignment_record(al: Alignment) -> dict:
+    """The latency detection's result as training metadata (samples, ms, quality)."""
+    return {"latency_samples": al.lag_samples, "latency_ms": round(al.lag_ms, 3),
+            "latency_exact_samples": round(al.lag_exact, 3),
+            "polarity_inverted": al.polarity < 0, "correlation": round(al.correlation, 4),
+            "alignment_agreement": round(al.agreement, 3)}
+
+
+def capture_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rate: int, *,
+                   seconds: float | None = None, steps: int | None = None, seed: int = 0,
+                   lr: float = 4e-3, max_lag_ms: float = MAX_LAG_MS,
+                   progress: Progress | None = None) -> tuple[PairedFit, dict]:
+    """Neural capture: align DI x and reamp y (1-D, Hz), train `module`, score a held-out tail.
+
+    Levels are kept as recorded (the model must run at the player's DI level), and so is the
+    polarity (a neural model learns an inversion). Returns the fit and training metadata
+    (latency, held-out ESR and MR-STFT, steps, seconds, ESR history).
+    """
+    t0 = time.monotonic()
+    xa, ya, al = align_pair(_as_signal(x, "input"), _as_signal(y, "target"), sample_rate,
+                            max_lag_ms=max_lag_ms)
+    warm = int(getattr(module, "warmup_samples", 0))
+    n_train, n_val, n_test = _three_way(len(xa), warm + SEGMENT_SAMPLES, VAL_MAX_SAMPLES,
+                                        sample_rate)
+    val = (xa[n_train: n_train + n_val], ya[n_train: n_train + n_val])
+    x_te, y_te = xa[len(xa) - n_test:], ya[len(xa) - n_test:]
+    fit = fit_module(module, xa[:n_train], ya[:n_train], sample_rate, seconds=seconds,
+                     steps=steps, seed=seed, lr=lr, validation=val, progress=progress)
+    test_esr, pred = _scores(fit.module, x_te, y_te, warm)
+    test_mr = mrstft_distance(pred[warm:], y_te[warm:], sample_rate)
+    training = {
+        "mode": "paired", **alignment_record(al),
+        "esr": round(test_esr, 6), "mrstft": round(test_mr, 6),
+        "validation_esr": round(fit.esr, 6),
+        "held_out_seconds": round(n_test / sample_rate, 3), "steps": fit.steps,
+        "seconds": round(time.monotonic() - t0, 2), "seed": seed,
+        "interrupted": fit.interrupted,
+        "history": [[round(t, 2), round(e, 6)] for t, e in fit.history],
+    }
+    return fit, training
 
 
 def _tagged(progress: Progress | None, tag: str) -> Progress | None:
@@ -391,4 +438,5 @@ def _tagged(progress: Progress | None, tag: str) -> Progress | None:
     return lambda _t, done, total, loss: progress(tag, done, total, loss)
 
 
-__all__ = ["PairedFit", "fit_module", "predict", "fit_paired_chain"]
+__all__ = ["PairedFit", "fit_module", "predict", "fit_paired_chain", "capture_module",
+           "alignment_record"]
