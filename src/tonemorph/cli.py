@@ -72,9 +72,15 @@ def learn(
                                         help="stages, e.g. eq,cab or eq,drive,cab,comp"),
     seed: int = typer.Option(0, help="random seed (same seed, same result)"),
     force: bool = typer.Option(False, help="allow overwriting an existing file"),
+    report: Optional[Path] = typer.Option(None, "--report",
+                                          help="also write an HTML report (listen, plots)"),
 ) -> None:
     """Learn the tone of TARGET as an effect chain for INPUT (they may play different notes)."""
     try:
+        if report is not None:
+            from tonemorph.io import check_output_path
+
+            check_output_path(report, [input, target, output], force=force)
         t0 = time.monotonic()
         tone = run_learn(input, target, output, quality=quality, stages=chain, seed=seed,
                          force=force)
@@ -86,6 +92,47 @@ def learn(
     tr = tone.training  # type: ignore[attr-defined]
     out.print(f"wrote {output}  ({tr['chosen']} chain, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
+    if report is not None:
+        _write_report(output, input, target, report, force=force)
+
+
+def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: bool,
+                  excerpt_s: Optional[float] = None, audio_format: str = "flac") -> None:
+    """Build the HTML report with a progress bar; one-line error and exit 2 on failure."""
+    from tonemorph.report import DEFAULT_EXCERPT_S, build_report
+
+    try:
+        with Progress(TextColumn("[bold]report {task.description:<14}"), BarColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("reading", total=6)
+            res = build_report(model, input, target, html, force=force,
+                               excerpt_s=excerpt_s or DEFAULT_EXCERPT_S,
+                               audio_format=audio_format,
+                               progress=lambda tag, d, n: bar.update(task, description=tag,
+                                                                     completed=d, total=n))
+    except TonemorphError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("interrupted; no report written")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    out.print(f"wrote {html}  ({res.size_bytes / 1e6:.2f} MB, self-contained: open it in a "
+              "browser)")
+
+
+@app.command()
+def report(
+    model: Path = typer.Argument(..., help=".tmodel file"),
+    input: Path = typer.Option(..., "--input", "-i", help="your plain take (DI or clean)"),
+    target: Path = typer.Option(..., "--target", "-t", help="the reference tone"),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o",
+                                help="HTML file to write"),
+    excerpt: float = typer.Option(15.0, help="seconds of each A/B/C player"),
+    audio: str = typer.Option("flac", help="player audio: flac (lossless) | ogg (small) | wav"),
+    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+) -> None:
+    """Write one self-contained HTML report: chain, curves, spectra, metrics, A/B/C players."""
+    _write_report(model, input, target, output, force=force, excerpt_s=excerpt,
+                  audio_format=audio)
 
 
 @app.command()
