@@ -23,9 +23,10 @@ BAND_HZ = (80.0, 8000.0)  # guitar DI energy; hum below and hiss above carry no 
 SMOOTH_HZ = 50.0  # width of the magnitude smoothing used for whitening
 ANALYSIS_S = 120.0  # the first this many seconds are enough to find a constant latency
 MIN_PROMINENCE_DB = 6.0  # peak must rise this far above the largest peak chance would give
-N_BLOCKS = 6  # the pair is also cut into this many blocks, each aligned on its own
+N_BLOCKS = 3  # the pair is also cut into this many blocks, each aligned on its own
 BLOCK_TOLERANCE_MS = 0.5  # a block agrees when its lag is this close to the overall one
 MIN_AGREEMENT = 0.6  # fraction of sounding blocks that must agree: one performance, one lag
+MIN_AGREEING_BLOCKS = 2  # two unrelated blocks land on one lag by chance ~0.03 % of the time
 MIN_LENGTH_RATIO = 0.5  # shorter file over longer file below this: not one performance
 MIN_SECONDS = 0.5
 
@@ -50,6 +51,7 @@ class Alignment:
     prominence_db: float
     noise_db: float
     agreement: float
+    agreeing_blocks: int
     polarity: int
 
     @property
@@ -61,7 +63,8 @@ class Alignment:
     def confident(self) -> bool:
         """True when the peak clearly beats chance (see MIN_PROMINENCE_DB)."""
         return (self.prominence_db >= self.noise_db + MIN_PROMINENCE_DB
-                and self.agreement >= MIN_AGREEMENT)
+                and self.agreement >= MIN_AGREEMENT
+                and self.agreeing_blocks >= MIN_AGREEING_BLOCKS)
 
     def describe(self) -> str:
         """One line: latency in samples and ms, polarity, correlation."""
@@ -115,8 +118,8 @@ def _correlation(x: np.ndarray, y: np.ndarray, max_lag: int, sample_rate: int
 
 
 def _block_agreement(x: np.ndarray, y: np.ndarray, lag: int, max_lag: int,
-                     sample_rate: int) -> float:
-    """Fraction of sounding blocks of x whose own best lag (within ±max_lag) is `lag`."""
+                     sample_rate: int) -> tuple[float, int]:
+    """Fraction and number of sounding blocks of x whose own best lag (±max_lag) is `lag`."""
     n_block = len(x) // N_BLOCKS
     rms = [float(np.sqrt(np.mean(x[i * n_block: (i + 1) * n_block] ** 2)))
            for i in range(N_BLOCKS)]
@@ -137,7 +140,7 @@ def _block_agreement(x: np.ndarray, y: np.ndarray, lag: int, max_lag: int,
         ok = np.abs(lags) <= max_lag
         best = int(lags[ok][np.argmax(np.abs(c[ok]))])
         votes.append(abs(best - lag) <= tol)
-    return float(np.mean(votes)) if votes else 0.0
+    return (float(np.mean(votes)) if votes else 0.0), int(np.sum(votes))
 
 
 def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
@@ -171,12 +174,12 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     prominence = 20 * math.log10(a[k] / noise_rms) if noise_rms > 0 else math.inf
     # largest of ~len(a) independent Gaussian values with unit RMS: sqrt(2 ln M)
     noise_db = 20 * math.log10(math.sqrt(2 * math.log(max(len(a), 2))))
-    agreement = _block_agreement(x, y, int(lags[k]), max_lag, sample_rate)
+    agreement, n_agree = _block_agreement(x, y, int(lags[k]), max_lag, sample_rate)
     return Alignment(lag_samples=int(lags[k]), lag_exact=float(lags[k] + frac),
                      sample_rate=int(sample_rate),
                      correlation=float(min(a[k] / energy, 1.0)) if energy > 0 else 0.0,
                      prominence_db=float(prominence), noise_db=float(noise_db),
-                     agreement=agreement,
+                     agreement=agreement, agreeing_blocks=n_agree,
                      polarity=1 if c[k] >= 0 else -1)
 
 

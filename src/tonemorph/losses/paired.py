@@ -32,6 +32,14 @@ def esr(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (y - y_hat).pow(2).sum() / (y.pow(2).sum() + ESR_EPS)
 
 
+ESR_GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "okay"))  # NAM's trainer's grades
+
+
+def esr_grade(value: float) -> str:
+    """NAM's word for an ESR: great < 0.01, not bad < 0.035, okay < 0.1, else poor."""
+    return next((name for limit, name in ESR_GRADES if value < limit), "poor")
+
+
 class ESRLoss(torch.nn.Module):
     """ESR, optionally after pre-emphasis of both signals (coef None: plain ESR)."""
 
@@ -107,5 +115,5 @@ class PairedLoss(torch.nn.Module):
         return total
 
 
-__all__ = ["PRE_EMPHASIS_COEF", "pre_emphasis", "esr", "ESRLoss", "STFTLoss", "MRSTFTLoss",
+__all__ = ["PRE_EMPHASIS_COEF", "pre_emphasis", "esr", "esr_grade", "ESRLoss", "STFTLoss", "MRSTFTLoss",
            "PairedLoss"]

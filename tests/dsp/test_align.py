@@ -1,0 +1,131 @@
+"""Latency detection: known integer and sub-sample offsets (positive, negative, beyond a block)
+through filtering, distortion, noise and polarity inversion; refusal of unrelated files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+from signals import guitar_line, white_noise
+
+from tonemorph.dsp.align import align_pair, check_lengths, detect_latency
+from tonemorph.errors import AudioContentError, ParameterError
+
+SR = 48000
+
+
+def _delay(x: np.ndarray, d: float) -> np.ndarray:
+    """x delayed by d samples (negative: advanced), same length, by an FFT phase ramp."""
+    n = len(x)
+    f = np.fft.rfftfreq(2 * n)
+    return np.fft.irfft(np.fft.rfft(x, 2 * n) * np.exp(-2j * np.pi * f * d), 2 * n)[:n]
+
+
+def _gear(x: np.ndarray, polarity: float = 1.0) -> np.ndarray:
+    """A crude amp: drive into tanh, band-limiting filter, hiss; causal."""
+    sos = scipy.signal.butter(4, [100, 4000], "bandpass", fs=SR, output="sos")
+    y = scipy.signal.sosfilt(sos, np.tanh(8 * x))
+    return polarity * 0.3 * y + 0.01 * np.random.default_rng(1).standard_normal(len(y))
+
+
+@pytest.fixture(scope="module")
+def di() -> np.ndarray:
+    return guitar_line(5.0, SR, seed=1)[0].astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def gear_lag(di: np.ndarray) -> int:
+    """The gear's own delay (filter group delay at the peak) with no added latency."""
+    return detect_latency(di, _gear(di), SR).lag_samples
+
+
+@pytest.mark.parametrize("d", [0, 1, 37, 500, 5000, -3, -700, 30000])
+def test_integer_offsets_through_gear(di: np.ndarray, gear_lag: int, d: int) -> None:
+    # integer delays exactly: shifting the target by d must move the estimate by d
+    y = np.roll(_gear(di), d)
+    if d > 0:
+        y[:d] = 0.0
+    elif d < 0:
+        y[d:] = 0.0
+    al = detect_latency(di, y, SR)
+    assert al.lag_samples == gear_lag + d
+    assert al.confident
+    assert al.lag_ms == pytest.approx(1000 * al.lag_exact / SR)
+
+
+def test_gear_delay_is_small(gear_lag: int) -> None:
+    # the band-pass's group delay is a few samples, not a spurious periodic peak
+    assert 0 <= gear_lag < 30
+
+
+@pytest.mark.parametrize("d", [0.25, 0.5, 12.75, -8.4])
+def test_sub_sample_estimate(di: np.ndarray, d: float) -> None:
+    y = 0.5 * _delay(di, d)
+    al = detect_latency(di, y, SR)
+    assert al.lag_samples == round(d) or abs(al.lag_samples - d) <= 0.5
+    assert al.lag_exact == pytest.approx(d, abs=0.15)
+    assert al.correlation > 0.95  # a pure delay is perfectly correlated
+
+
+def test_matches_brute_force_correlation_on_a_pure_delay() -> None:
+    x = white_noise(1.0, SR, seed=4)[0].astype(np.float64)
+    y = np.concatenate([np.zeros(123), x])[: len(x)]
+    brute = np.correlate(y, x, mode="full")  # index k <-> lag k - (len(x) - 1)
+    expected = int(np.argmax(brute)) - (len(x) - 1)
+    assert detect_latency(x, y, SR).lag_samples == expected == 123
+
+
+def test_polarity_inversion_found(di: np.ndarray) -> None:
+    # the hiss is not inverted with the signal, so compare sub-sample estimates
+    exact = detect_latency(di, _gear(di), SR).lag_exact
+    al = detect_latency(di, np.roll(_gear(di, polarity=-1.0), 250), SR)
+    assert al.polarity == -1 and al.lag_exact == pytest.approx(exact + 250, abs=0.5)
+    assert detect_latency(di, _gear(di), SR).polarity == 1
+
+
+def test_gain_does_not_matter(di: np.ndarray, gear_lag: int) -> None:
+    for g in (1e-3, 1.0, 30.0):
+        assert detect_latency(di, g * _gear(di), SR).lag_samples == gear_lag
+
+
+def test_align_pair_trims_to_aligned_common_part(di: np.ndarray) -> None:
+    y = np.concatenate([np.zeros(321), 0.7 * di])
+    xa, ya, al = align_pair(di, y, SR)
+    assert al.lag_samples == 321 and len(xa) == len(ya) == len(di)
+    np.testing.assert_allclose(ya, 0.7 * xa.astype(np.float32), atol=1e-6)
+    # negative: the target starts before the input
+    xa, ya, al = align_pair(np.concatenate([np.zeros(200), di]), di, SR)
+    assert al.lag_samples == -200
+    np.testing.assert_allclose(ya, xa, atol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_unrelated_performances_refused(di: np.ndarray, seed: int) -> None:
+    # same generator, same pitch range, same tempo feel: only the notes differ
+    other = guitar_line(5.0, SR, seed=seed)[0]
+    assert not detect_latency(di, _gear(other), SR).confident
+    with pytest.raises(AudioContentError, match="do not look like the same performance"):
+        align_pair(di, _gear(other), SR)
+
+
+def test_noise_refused(di: np.ndarray) -> None:
+    with pytest.raises(AudioContentError, match="same performance"):
+        align_pair(di, white_noise(5.0, SR, seed=3)[0], SR)
+
+
+def test_very_different_lengths_refused(di: np.ndarray) -> None:
+    with pytest.raises(AudioContentError, match="same performance.*long"):
+        align_pair(di, di[: len(di) // 3], SR)
+    check_lengths(100, 80, SR)  # a little longer or shorter is normal
+
+
+def test_bad_arguments() -> None:
+    x = white_noise(1.0, SR)[0]
+    with pytest.raises(AudioContentError, match="silent"):
+        detect_latency(x, np.zeros_like(x), SR)
+    with pytest.raises(AudioContentError, match="long"):
+        detect_latency(x[:100], x[:100], SR)
+    with pytest.raises(ParameterError):
+        detect_latency(x, x, SR, max_lag_ms=-1)
+    with pytest.raises(ParameterError, match="1-D"):
+        detect_latency(np.stack([x, x]), x, SR)
