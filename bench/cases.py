@@ -54,7 +54,7 @@ import soundfile as sf
 import soxr
 
 SR = 48000
-CASES_VERSION = "2"  # bump whenever performance generation or chain code changes (cache key)
+CASES_VERSION = "3"  # bump whenever performance generation or chain code changes (cache key)
 PEAK_DBFS = -3.0  # realistic DI level: every clean performance peaks here
 PREROLL_S = 1.0  # silence fed to a chain before the audio (lets plugins settle), trimmed after
 SAFE_PEAK = 0.98  # a case's targets are scaled down together only if a peak would exceed this
@@ -70,6 +70,8 @@ IR_DIR = Path("/usr/share/gx_head/sounds/amps")
 SONICPI_DIR = Path("/usr/share/sonic-pi/samples")
 GX = "http://guitarix.sourceforge.net/plugins/"
 CALF = "http://calf.sourceforge.net/plugins/"
+LSP = "http://lsp-plug.in/plugins/lv2/"
+X42 = "http://gareus.org/oss/lv2/"
 
 LICENSES: dict[str, str] = {
     "FluidR3_GM.sf2": "MIT (Frank Wen, 2000-2002, 2008; Debian package fluid-soundfont-gm)",
@@ -144,6 +146,10 @@ def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
 # --------------------------------------------------------------------------------------------
 
 LV2_CORE = "http://lv2plug.in/ns/lv2core#"
+LV2_ATOM_PORT = b"http://lv2plug.in/ns/ext/atom#AtomPort"
+LV2_ATOM_SEQUENCE = b"http://lv2plug.in/ns/ext/atom#Sequence"
+LV2_ATOM_CHUNK = b"http://lv2plug.in/ns/ext/atom#Chunk"
+ATOM_BUF_BYTES = 8192
 
 
 class _LV2Descriptor(ct.Structure):
@@ -201,6 +207,37 @@ def _lilv_available() -> bool:
     return _lilv() is not None
 
 
+class _LV2Feature(ct.Structure):
+    _fields_ = [("URI", ct.c_char_p), ("data", ct.c_void_p)]
+
+
+_URID_MAP_FN = ct.CFUNCTYPE(ct.c_uint32, ct.c_void_p, ct.c_char_p)
+
+
+class _LV2URIDMap(ct.Structure):
+    _fields_ = [("handle", ct.c_void_p), ("map", _URID_MAP_FN)]
+
+
+class _UridMap:
+    """The ``urid:map`` host feature (some x42/LSP plugins refuse to load without it)."""
+
+    URI = b"http://lv2plug.in/ns/ext/urid#map"
+
+    def __init__(self) -> None:
+        self.ids: dict[bytes, int] = {}
+        self._fn = _URID_MAP_FN(self._map)  # kept alive as long as the plugin instance
+        self._map_struct = _LV2URIDMap(None, self._fn)
+        self._feature = _LV2Feature(self.URI, ct.cast(ct.pointer(self._map_struct), ct.c_void_p))
+        self.features = (ct.POINTER(_LV2Feature) * 2)(ct.pointer(self._feature), None)
+
+    def _map(self, _handle: int, uri: bytes) -> int:
+        return self.map(uri)
+
+    def map(self, uri: bytes) -> int:
+        """The integer id of ``uri`` (ids start at 1; 0 means "no id" in LV2)."""
+        return self.ids.setdefault(bytes(uri), len(self.ids) + 1)
+
+
 def lv2_process(x: np.ndarray, uri: str, controls: dict[str, float],
                 block: int = LV2_BLOCK) -> np.ndarray:
     """Run LV2 plugin ``uri`` over mono ``x`` at 48 kHz (like lv2apply, in blocks).
@@ -219,16 +256,21 @@ def lv2_process(x: np.ndarray, uri: str, controls: dict[str, float],
         raise RuntimeError(f"LV2 plugin not installed: {uri}")
     cls = {k: lib.lilv_new_uri(world, (LV2_CORE + k).encode())
            for k in ("InputPort", "AudioPort", "ControlPort", "connectionOptional")}
+    cls["AtomPort"] = lib.lilv_new_uri(world, LV2_ATOM_PORT)
     n_ports = lib.lilv_plugin_get_num_ports(plugin)
     defaults = np.zeros(n_ports, np.float32)
     lib.lilv_plugin_get_port_ranges_float(plugin, None, None, defaults.ctypes.data)
-    inst = lib.lilv_plugin_instantiate(plugin, float(SR), None)
+    urid = _UridMap()
+    inst = lib.lilv_plugin_instantiate(plugin, float(SR), ct.cast(urid.features, ct.c_void_p))
     if not inst:
         raise RuntimeError(f"could not instantiate {uri}")
     desc, handle = inst.contents.lv2_descriptor.contents, inst.contents.lv2_handle
     values = np.zeros(n_ports, np.float32)
     ins: list[np.ndarray] = []
     outs: list[np.ndarray] = []
+    atom_outs: list[np.ndarray] = []
+    atom_ins: list[np.ndarray] = []
+    seq_type, chunk_type = urid.map(LV2_ATOM_SEQUENCE), urid.map(LV2_ATOM_CHUNK)
     todo = dict(controls)
     for i in range(n_ports):
         port = lib.lilv_plugin_get_port_by_index(plugin, i)
@@ -242,6 +284,12 @@ def lv2_process(x: np.ndarray, uri: str, controls: dict[str, float],
             buf = np.zeros(block, np.float32)
             desc.connect_port(handle, i, buf.ctypes.data)
             (ins if is_input else outs).append(buf)
+        elif lib.lilv_port_is_a(plugin, port, cls["AtomPort"]):
+            # Event ports get an empty sequence (input) or an empty buffer to fill (output).
+            abuf = np.zeros(ATOM_BUF_BYTES // 4, np.uint32)
+            abuf[:2] = (8, seq_type)
+            desc.connect_port(handle, i, abuf.ctypes.data)
+            (atom_ins if is_input else atom_outs).append(abuf)
         elif lib.lilv_port_has_property(plugin, port, cls["connectionOptional"]):
             desc.connect_port(handle, i, None)
         else:
@@ -257,6 +305,10 @@ def lv2_process(x: np.ndarray, uri: str, controls: dict[str, float],
         m = min(block, len(x) - start)
         for buf in ins:
             buf[:m] = x[start: start + m]
+        for abuf in atom_ins:
+            abuf[:4] = (8, seq_type, 0, 0)
+        for abuf in atom_outs:
+            abuf[:2] = (ATOM_BUF_BYTES - 8, chunk_type)
         desc.run(handle, m)
         y[start: start + m] = outs[0][:m]
     if desc.deactivate:
@@ -403,6 +455,13 @@ class Chain:
     summary: str
     stages: list[Stage]
     heldout: bool = False
+    kind: str = ""  # what kind of tone it stands for (clean EQ+cab, fuzz, ...)
+
+    @property
+    def linear(self) -> bool:
+        """True when every stage is linear (no drive, no dynamics)."""
+        return all(isinstance(s, (Cab, Gain)) or (isinstance(s, Sox) and not any(
+            e in ("overdrive", "compand") for e in s.effects)) for s in self.stages)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Run the stages on a mono 48 kHz array, with a silent pre-roll trimmed afterwards."""
@@ -417,8 +476,8 @@ class Chain:
 
     def describe(self) -> dict[str, Any]:
         """Manifest entry for this chain."""
-        return {"summary": self.summary, "heldout": self.heldout,
-                "stages": [s.describe() for s in self.stages]}
+        return {"summary": self.summary, "heldout": self.heldout, "kind": self.kind,
+                "linear": self.linear, "stages": [s.describe() for s in self.stages]}
 
 
 CHAIN_LIST: list[Chain] = [
@@ -431,6 +490,7 @@ CHAIN_LIST: list[Chain] = [
                 "guitarix GxChump (Redeye)"),
             Cab("Marshall JMP 2203  Jose Arredondo mod", gain_db=6.0),
         ],
+        kind="light overdrive (amp crunch)",
     ),
     Chain(
         "comp_dist_cab",
@@ -444,6 +504,7 @@ CHAIN_LIST: list[Chain] = [
             Lv2(GX + "gx_muff_#_muff_", {"TONE": 0.6, "VOLUME": 0.5}, "guitarix GxMuff"),
             Cab("Mesa Boogie Mark V", gain_db=5.0),
         ],
+        kind="compressor into distortion",
     ),
     Chain(
         "heavy_drive_cab",
@@ -457,6 +518,7 @@ CHAIN_LIST: list[Chain] = [
                 "guitarix GxMetal Head"),
             Cab("EVH 5150 III", gain_db=1.0),
         ],
+        kind="high-gain amp + cab",
     ),
     Chain(
         "linear_eq_cab",
@@ -469,6 +531,7 @@ CHAIN_LIST: list[Chain] = [
             Gain(9.0),
             Cab("Engl Retro Tube", gain_db=3.0),
         ],
+        kind="clean EQ + cab",
     ),
     Chain(
         "fuzz_cab",
@@ -479,6 +542,7 @@ CHAIN_LIST: list[Chain] = [
             Cab("Kaos Sludge 15", gain_db=3.0),
         ],
         heldout=True,
+        kind="fuzz",
     ),
     Chain(
         "compand_overdrive",
@@ -493,9 +557,44 @@ CHAIN_LIST: list[Chain] = [
                  "equalizer", "1800", "0.7q", "4", "lowpass", "4500", "lowpass", "6000"]),
         ],
         heldout=True,
+        kind="compander + overdrive, slow release",
+    ),
+]
+CHAIN_LIST += [
+    Chain(
+        "heavy_comp_cab",
+        "LSP Compressor Mono (ratio 12, threshold -34 dBFS, 2 ms attack, 120 ms release, +20 dB "
+        "makeup) -> x42 dpl peak limiter (-1 dBFS) -> Marshall MG 15 cabinet IR; no distortion",
+        [
+            Lv2(LSP + "compressor_mono",
+                {"cr": 12.0, "al": db_to_gain(-34.0), "at": 2.0, "rt": 120.0,
+                 "kn": db_to_gain(-6.0), "mk": db_to_gain(20.0)},
+                "LSP Compressor Mono (al=attack threshold, linear; mk=makeup, linear)"),
+            Lv2(X42 + "dpl#mono", {"gain": 0.0, "threshold": -1.0, "release": 0.05},
+                "x42 dpl Digital Peak Limiter"),
+            Cab("Marshall MG 15", gain_db=4.0),
+        ],
+        kind="heavy compression",
+    ),
+    Chain(
+        "sag_preamp_cab",
+        "LSP Compressor Mono with slow, sag-like time constants (60 ms attack, 1.5 s release, "
+        "ratio 3 above -30 dBFS) -> guitarix Studio Preamp (tube, light overdrive) "
+        "-> Splawn Quick Rod cabinet IR",
+        [
+            Lv2(LSP + "compressor_mono",
+                {"cr": 3.0, "al": db_to_gain(-30.0), "at": 60.0, "rt": 1500.0,
+                 "mk": db_to_gain(6.0)},
+                "LSP Compressor Mono (slow)"),
+            Lv2(GX + "gx_studiopre#studiopre", {"volume": 0.7, "master": 0.5},
+                "guitarix Studio Preamp"),
+            Cab("Splawn Quick Rod", gain_db=8.0),
+        ],
+        kind="sag / slow time constants",
     ),
 ]
 CHAINS: dict[str, Chain] = {c.name: c for c in CHAIN_LIST}
+CHAIN_KINDS = {c.name: c.kind for c in CHAIN_LIST}
 
 
 # --------------------------------------------------------------------------------------------
@@ -717,6 +816,8 @@ class Source:
     program: int = 27
     summary: str = ""
     license: str = ""
+    transpose: int = 0  # semitones added to every generated note (bass: -12)
+    instrument: str = "guitar"  # guitar | bass | keys
 
     def available(self) -> bool:
         """Whether the files this source needs are installed."""
@@ -729,6 +830,8 @@ class Source:
         if self.kind == "midi":
             seed = int(hashlib.sha256(f"{self.name}/{letter}".encode()).hexdigest()[:8], 16)
             notes, bpm = generate_line(seed, duration_s)
+            for n in notes:
+                n.pitch += self.transpose
             mid = work / f"{letter}.mid"
             write_midi(notes, bpm, self.program, mid, seed)
             return normalise_peak(render_midi(mid, duration_s))
@@ -761,6 +864,11 @@ SOURCES: dict[str, Source] = {
                "(A: guit_harmonics+guit_em9, B: guit_e_fifths, C: guit_e_slide; repeated at "
                f"gains {CLIP_GAINS_DB} dB; chords, slides, harmonics: not monophonic)",
                license=LICENSES["sonic-pi-samples guit_*.flac"]),
+        Source("fr3_bass", "midi", 33, "FluidR3_GM program 33 (Electric Bass finger), generated "
+               "monophonic lines an octave down (E1..C5)", LICENSES["FluidR3_GM.sf2"],
+               transpose=-12, instrument="bass"),
+        Source("fr3_epiano", "midi", 4, "FluidR3_GM program 4 (Electric Piano 1, non-guitar), "
+               "generated monophonic lines", LICENSES["FluidR3_GM.sf2"], instrument="keys"),
     ]
 }
 QUICK_SOURCES = ["fr3_clean", "sonicpi_real"]
@@ -777,7 +885,9 @@ def _fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _durations(quick: bool) -> float:
+def _durations(quick: bool, duration_s: float | None = None) -> float:
+    if duration_s is not None:
+        return float(duration_s)
     return 20.0 if quick else 60.0
 
 
@@ -792,10 +902,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def _build_performances(src: Source, out_dir: Path, quick: bool, log: Callable[[str], None]
+def _build_performances(src: Source, out_dir: Path, dur: float, log: Callable[[str], None]
                         ) -> tuple[dict[str, Path], dict[str, Any]]:
-    """Render (or reuse) performances A/B/C of one source into ``<out>/<source>/_perf``."""
-    dur = _durations(quick)
+    """Render (or reuse) performances A/B/C (``dur`` seconds) into ``<out>/<source>/_perf``."""
     perf_dir = out_dir / src.name / "_perf"
     fp = _fingerprint({"v": CASES_VERSION, "source": src.__dict__, "dur": dur,
                        "peak": PEAK_DBFS, "clips": SONICPI_CLIPS, "gains": CLIP_GAINS_DB})
@@ -857,7 +966,7 @@ def _build_case(src: Source, chain: Chain, perf: dict[str, Path], perf_fp: str, 
 
 def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str] | None = None,
                 chains: Sequence[str] | None = None, verify: bool = False, jobs: int = 0,
-                verbose: bool = True) -> list[dict[str, Any]]:
+                verbose: bool = True, duration_s: float | None = None) -> list[dict[str, Any]]:
     """Build (or reuse cached) benchmark cases and write ``<out_dir>/manifest.json``.
 
     Args:
@@ -868,6 +977,7 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
         verify: also measure THD of each chain on sines (soft -30 dBFS, loud -6 dBFS).
         jobs: cases rendered in parallel (0: one per CPU, at most 8).
         verbose: print progress.
+        duration_s: length of each performance in seconds (default: 20 quick, 60 otherwise).
 
     Returns:
         One dict per case: ``id``, ``source``, ``chain``, ``heldout`` (chain kept out of
@@ -886,7 +996,8 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
         if not SOURCES[s].available():
             log(f"  source {s} skipped: its files are not installed")
     t0 = time.perf_counter()
-    perfs = {s.name: _build_performances(s, out, quick, log) for s in srcs}
+    dur = _durations(quick, duration_s)
+    perfs = {s.name: _build_performances(s, out, dur, log) for s in srcs}
     jobs_list = [(s, CHAINS[c]) for s in srcs for c in chain_names]
     workers = jobs if jobs > 0 else max(1, min(8, os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -896,7 +1007,7 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
     checks = {c: verify_chain(CHAINS[c]) for c in chain_names} if verify else None
     manifest = {
         "version": CASES_VERSION, "quick": quick, "sr": SR, "performance_peak_dbfs": PEAK_DBFS,
-        "duration_s": _durations(quick), "run_seconds": round(time.perf_counter() - t0, 1),
+        "duration_s": dur, "run_seconds": round(time.perf_counter() - t0, 1),
         "sources": {s.name: {"summary": s.summary, "license": s.license, "kind": s.kind,
                              "program": s.program if s.kind == "midi" else None,
                              "levels": perfs[s.name][1]["levels"]} for s in srcs},
@@ -925,9 +1036,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--chains", nargs="*", help=f"subset of {list(CHAINS)}")
     ap.add_argument("--verify", action="store_true", help="measure THD of each chain on sines")
     ap.add_argument("--jobs", type=int, default=0, help="parallel cases (0: one per CPU)")
+    ap.add_argument("--duration", type=float, default=None, help="seconds per performance")
     args = ap.parse_args(argv)
     build_cases(args.out, quick=args.quick, sources=args.sources, chains=args.chains,
-                verify=args.verify, jobs=args.jobs)
+                verify=args.verify, jobs=args.jobs, duration_s=args.duration)
     if args.verify:
         checks = json.loads((Path(args.out) / "manifest.json").read_text())["chain_checks"]
         levels = list(next(iter(checks.values()))["thd_curve_pct"])

@@ -1,0 +1,89 @@
+"""Benchmark material (bench/cases.py): the LV2 host against lilv's own, chains, sources."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import cases
+
+LSP_COMP = cases.LSP + "compressor_mono"
+X42_DPL = cases.X42 + "dpl#mono"
+
+
+def _installed(uri: str) -> bool:
+    if not cases._lilv_available() or shutil.which("lv2ls") is None:
+        return False
+    return uri in subprocess.run(["lv2ls"], capture_output=True, text=True).stdout.split()
+
+
+def _tone_burst(seconds: float = 0.6) -> np.ndarray:
+    """A 220 Hz tone whose level steps from -30 to -6 dBFS halfway (exercises dynamics)."""
+    t = np.arange(int(seconds * cases.SR)) / cases.SR
+    level = np.where(t < seconds / 2, cases.db_to_gain(-30.0), cases.db_to_gain(-6.0))
+    return (level * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+
+
+@pytest.mark.skipif(not (_installed(LSP_COMP) and shutil.which("lv2apply")),
+                    reason="needs liblilv, lv2apply and lsp-plugins-lv2")
+def test_lv2_host_matches_lv2apply(tmp_path) -> None:
+    x = _tone_burst()
+    controls = {"cr": 8.0, "al": cases.db_to_gain(-24.0), "at": 1.0, "rt": 50.0}
+    ours = cases.lv2_process(x, LSP_COMP, controls)
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, x, cases.SR, subtype="FLOAT")
+    cmd = ["lv2apply", "-i", str(src), "-o", str(dst)]
+    for k, v in controls.items():
+        cmd += ["-c", k, repr(float(v))]
+    subprocess.run(cmd + [LSP_COMP], check=True, capture_output=True)
+    ref, _ = sf.read(dst, dtype="float32", always_2d=True)
+    np.testing.assert_allclose(ours, ref[: len(ours), 0], atol=1e-6)
+    # and it really compressed: the loud half gains much less than the 24 dB step
+    rise = cases.rms_db(ours[-4800:]) - cases.rms_db(ours[9600:14400])
+    assert rise < 12.0
+
+
+@pytest.mark.skipif(not _installed(X42_DPL), reason="needs liblilv and x42-plugins")
+def test_lv2_host_runs_a_plugin_needing_urid_map_and_atom_ports() -> None:
+    # x42 dpl refuses to load without urid:map and has atom control/notify ports
+    x = _tone_burst()
+    y = cases.lv2_process(x, X42_DPL, {"gain": 12.0, "threshold": -1.0})
+    assert cases.peak_db(y) <= -1.0 + 0.05  # brick-wall ceiling
+    assert cases.peak_db(y[-4800:]) > -1.5  # the loud half (+6 dBFS after gain) sits on it
+    quiet = y[4800:9600]
+    assert abs(cases.peak_db(quiet) - (-30.0 + 12.0)) < 0.5  # below the ceiling: just gain
+
+
+def test_chain_kinds_and_linearity() -> None:
+    assert len(cases.CHAINS) >= 6
+    assert [c.name for c in cases.CHAIN_LIST if c.linear] == ["linear_eq_cab"]
+    assert sum(c.heldout for c in cases.CHAIN_LIST) == 2
+    assert all(c.kind for c in cases.CHAIN_LIST)
+
+
+def test_generated_lines_cover_soft_and_hard_picking() -> None:
+    notes, bpm = cases.generate_line(1234, 30.0)
+    vel = [n.velocity for n in notes]
+    assert min(vel) == 30 and max(vel) == 127
+    assert 80 <= bpm < 150
+    assert all(cases.LOW_NOTE <= n.pitch <= cases.HIGH_NOTE for n in notes)
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not cases.SF2.exists(),
+                    reason="needs fluidsynth and fluid-soundfont-gm")
+def test_bass_source_plays_the_line_an_octave_down(tmp_path) -> None:
+    mido = pytest.importorskip("mido")
+    src = cases.SOURCES["fr3_bass"]
+    x = src.performance("A", 6.0, tmp_path)
+    assert x.shape == (6 * cases.SR,)
+    assert cases.peak_db(x) == pytest.approx(cases.PEAK_DBFS, abs=0.01)
+    played = [m.note for m in mido.MidiFile(tmp_path / "A.mid") if m.type == "note_on"]
+    seed = int(cases.hashlib.sha256(b"fr3_bass/A").hexdigest()[:8], 16)
+    expected = [n.pitch - 12 for n in cases.generate_line(seed, 6.0)[0]]
+    assert played == expected
+    prog = [m.program for m in mido.MidiFile(tmp_path / "A.mid") if m.type == "program_change"]
+    assert prog == [33]
