@@ -103,8 +103,9 @@ def chain_blocks(tone: Tone) -> list[Block]:
         elif stage == "cab":
             b = np.asarray(p["cab.band_db"], dtype=float)
             hz = tone.config.band_hz()
+            peak = (_hz(float(hz[int(np.argmax(b))])) if np.ptp(b) > 0.5 else "none (flat)")
             rows = [("curve", f"{b.size} bands, {b.min():+.1f} .. {b.max():+.1f} dB"),
-                    ("loudest band", _hz(float(hz[int(np.argmax(b))]))),
+                    ("loudest band", peak),
                     ("length", f"{tone.config.cab_taps} taps, "
                                f"{1000 * tone.config.cab_taps / tone.config.sample_rate:.0f} ms")]
         blocks.append(Block(stage, STAGE_TITLES[stage], tuple(rows)))
@@ -180,6 +181,10 @@ color:#495057}
 .block table{border-collapse:collapse;font-size:12.5px}
 .block td{padding:1px 0;vertical-align:top}.block td.k{color:var(--mute);padding-right:8px}
 .arrow{align-self:center;color:#adb5bd;font-size:20px}
+.spark{display:block;margin:2px 0 6px;color:#495057}
+.block.drive .spark{color:var(--out)}.block.cab .spark{color:#c2255c}
+.block.pre_eq .spark{color:#7048e8}.block.post_eq .spark{color:#0ca678}
+.block.sag .spark{color:#f08c00}.block.comp .spark{color:var(--tgt)}
 table.m{border-collapse:collapse;width:100%;font-size:14px}
 table.m th,table.m td{padding:6px 10px;border-bottom:1px solid var(--line);text-align:right}
 table.m th:first-child,table.m td:first-child{text-align:left}
@@ -243,14 +248,55 @@ def _listen(data: ReportData) -> str:
             '<button id="ab" type="button">switch A ⇄ B at the same moment</button>')
 
 
+def _sparkline(x: np.ndarray, y: np.ndarray, lo: float, hi: float, *, logx: bool = False,
+               ref: tuple[np.ndarray, np.ndarray] | None = None) -> str:
+    """A small inline SVG of one curve (y clipped to lo..hi), with an optional grey reference."""
+    w, h = 150.0, 42.0
+    xs = np.log(x) if logx else np.asarray(x, dtype=float)
+
+    def pts(xv: np.ndarray, yv: np.ndarray) -> str:
+        px = (xv - xs[0]) / (xs[-1] - xs[0]) * w
+        py = h - (np.clip(yv, lo, hi) - lo) / (hi - lo) * h
+        return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
+
+    grey = ""
+    if ref is not None:
+        rx = np.log(ref[0]) if logx else np.asarray(ref[0], dtype=float)
+        grey = (f'<polyline points="{pts(rx, np.asarray(ref[1]))}" fill="none" '
+                'stroke="#ced4da" stroke-width="1" stroke-dasharray="3 2"/>')
+    return (f'<svg class="spark" viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" '
+            f'height="{h:.0f}" role="img">{grey}<polyline points="{pts(xs, np.asarray(y))}" '
+            'fill="none" stroke="currentColor" stroke-width="1.8"/></svg>')
+
+
+def _block_curve(data: ReportData, key: str) -> str:
+    """Thumbnail of a block's curve (response, transfer or static curve), or ''."""
+    c = data.curves
+    if key in ("pre_eq", "post_eq", "cab") and f"{key}_db" in c:
+        db = np.asarray(c[f"{key}_db"])
+        if key == "cab":
+            db = db - np.median(db)
+        span = max(6.0, float(np.max(np.abs(db))))
+        flat = np.zeros_like(db)
+        return _sparkline(c["freqs_hz"], db, -span, span, logx=True, ref=(c["freqs_hz"], flat))
+    if key == "drive" and "shaper_y" in c:
+        y = np.asarray(c["shaper_y"])
+        m = float(np.max(np.abs(y))) * 1.1 or 1.0
+        return _sparkline(c["shaper_x"], y, -m, m)
+    if key in ("sag", "comp") and f"{key}_out_db" in c:
+        lv = np.asarray(c["dyn_level_db"])
+        return _sparkline(lv, np.asarray(c[f"{key}_out_db"]), lv[0], lv[-1], ref=(lv, lv))
+    return ""
+
+
 def _chain(data: ReportData) -> str:
     parts = []
     for i, b in enumerate(chain_blocks(data.tone)):
         rows = "".join(f'<tr><td class="k">{_e(k)}</td><td>{_e(v)}</td></tr>' for k, v in b.rows)
         if i:
             parts.append('<span class="arrow">→</span>')
-        parts.append(f'<div class="block {b.key}"><h3>{_e(b.title)}</h3><table>{rows}'
-                     "</table></div>")
+        parts.append(f'<div class="block {b.key}"><h3>{_e(b.title)}</h3>'
+                     f"{_block_curve(data, b.key)}<table>{rows}</table></div>")
     tr = data.tone.training or {}
     learned = ""
     if tr.get("chosen"):

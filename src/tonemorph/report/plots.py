@@ -128,19 +128,26 @@ def level_binned_plot(mel_hz: np.ndarray, spectra_db: Mapping[str, np.ndarray],
     n_bins = next(iter(spectra_db.values())).shape[0]
     names = ["quietest", "quiet", "loud", "loudest"] if n_bins == 4 else [
         f"bin {i + 1}" for i in range(n_bins)]
-    fig, axes = plt.subplots(1, n_bins, figsize=(_WIDTH_IN + 2.4, 2.9), sharey=True,
+    fig, axes = plt.subplots(1, n_bins, figsize=(_WIDTH_IN + 2.4, 3.1), sharey=True,
                              squeeze=False)
+    short = {"input": "in", "output": "out", "target": "ref"}
     for b, ax in enumerate(axes[0]):
         for key, spec in spectra_db.items():
-            e = edges_db[key]
-            ax.plot(mel_hz, spec[b], color=COLORS.get(key), lw=1.5,
-                    label=f"{key} ({e[b]:.0f}..{e[b + 1]:.0f} dBFS)")
+            ax.plot(mel_hz, spec[b], color=COLORS.get(key), lw=1.5, label=key)
         _freq_axis(ax, 40.0, float(mel_hz[-1]))
         ax.set_xticks([100, 1000, 10000])
         ax.set_xticklabels(["100", "1k", "10k"])
-        ax.set_title(f"{names[b]} quarter of frames", loc="left")
-        ax.legend(loc="lower left", frameon=False, fontsize=6.5)
+        ranges = "  ".join(f"{short.get(k, k)} {e[b]:.0f}..{e[b + 1]:.0f}"
+                           for k, e in edges_db.items())
+        ax.set_title(f"{names[b]} quarter\n", loc="left")
+        ax.text(0.0, 1.02, f"{ranges} dBFS", transform=ax.transAxes, fontsize=6.5,
+                color="#6c757d", va="bottom")
+        top = max(float(np.nanmax(s[b])) for s in spectra_db.values())
+        ax.set_ylim(top - 60.0, top + 4.0)  # the log-mel floor (-100 dB) would flatten the rest
     axes[0][0].set_ylabel("log-mel (dB)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+               bbox_to_anchor=(0.5, -0.06))
     fig.tight_layout()
     return _png(fig)
 
@@ -156,15 +163,19 @@ def histogram_plot(values: Sequence[Mapping[str, np.ndarray]], xlabels: Sequence
             continue
         allv = np.concatenate(finite)
         lo, hi = np.percentile(allv, [0.5, 99.5])
-        bins = np.linspace(lo - 1.0, hi + 1.0, 41)
+        bins = np.linspace(lo - 1.0, hi + 1.0, 31)
         for key, v in vals.items():
             if np.size(v):
-                ax.hist(np.clip(v, bins[0], bins[-1]), bins=bins, density=True,
-                        histtype="step", lw=1.8, color=COLORS.get(key),
+                c = COLORS.get(key)
+                clipped = np.clip(v, bins[0], bins[-1])
+                ax.hist(clipped, bins=bins, density=True, histtype="stepfilled", color=c,
+                        alpha=0.12)
+                ax.hist(clipped, bins=bins, density=True, histtype="step", lw=1.8, color=c,
                         label=f"{key} (median {np.median(v):.1f})")
         ax.set_xlabel(xl)
         ax.set_yticks([])
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room for the legend above the bars
         ax.set_title(title, loc="left")
-        ax.legend(loc="upper left", frameon=False)
+        ax.legend(loc="upper left", frameon=False, ncol=1)
     fig.tight_layout()
     return _png(fig)
