@@ -29,6 +29,7 @@ from tonemorph.cli import app
 from tonemorph.errors import OutputPathError, ParameterError
 from tonemorph.learn.fit import LearnResult
 from tonemorph.report import SECTIONS, build_report, chain_blocks
+from tonemorph.report.build import _drive_input_peak
 
 EXCERPT_S = 3.0
 SECONDS = 8.0
@@ -348,3 +349,31 @@ def test_renders_in_headless_chromium(full: dict, tmp_path: Path) -> None:
     assert orange.sum() > 2000
     colours = np.unique(px.reshape(-1, 3)[::7], axis=0)
     assert len(colours) > 500  # text, plots and players, not an empty or error page
+
+
+def test_stereo_and_other_rates_are_mixed_and_resampled(tmp_path: Path) -> None:
+    tone = tone_with({"drive.drive_db": 6.0}, stages=("pre_eq", "drive"))
+    left = guitar_line(4.0, 44100, seed=7)[0]
+    stereo = np.stack([left, 0.5 * left])
+    short_target = guitar_line(2.5, 32000, seed=8)
+    out = tmp_path / "st.html"
+    res = build_report(tone, (stereo, 44100), (short_target, 32000), out, excerpt_s=3.0)
+    page, _ = _parse(out)
+    lengths = {}
+    for key, uri in page.audio.items():
+        y, rate = sf.read(io.BytesIO(_decode(uri)[1]))
+        assert rate == SR
+        lengths[key] = len(y)
+    assert lengths["input"] == lengths["output"] == 3 * SR
+    assert abs(lengths["target"] - 2.5 * SR) <= 2  # shorter than the excerpt: all of it
+    assert res.data.sources == {"input": "<input array>", "target": "<target array>",
+                                "model": "<Tone>"}
+
+
+def test_drive_input_peak_follows_trim_and_input_gain() -> None:
+    x = guitar_line(3.0, SR, seed=9)
+    tone = tone_with({"trim_db": 6.0, "drive.drive_db": 12.0}, stages=("pre_eq", "drive"),
+                     input_gain_db=-3.0)
+    expected = np.percentile(np.abs(x[0]), 99.9) * 10 ** (3.0 / 20)
+    assert _drive_input_peak(tone, x[0].astype(np.float64)) == pytest.approx(expected,
+                                                                                rel=0.02)
