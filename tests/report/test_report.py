@@ -377,3 +377,17 @@ def test_drive_input_peak_follows_trim_and_input_gain() -> None:
     expected = np.percentile(np.abs(x[0]), 99.9) * 10 ** (3.0 / 20)
     assert _drive_input_peak(tone, x[0].astype(np.float64)) == pytest.approx(expected,
                                                                                 rel=0.02)
+
+
+def test_warns_when_the_output_would_clip(tmp_path: Path) -> None:
+    x = guitar_line(3.0, SR, seed=10, level_db=-3.0)
+    hot = tone_with({"out_gain_db": 9.0}, stages=("post_eq",))
+    out = tmp_path / "hot.html"
+    res = build_report(hot, (x, SR), (x, SR), out, excerpt_s=2.0)
+    peak = res.data.stats["output"]["true_peak_dbtp"]
+    assert 6.0 <= peak < 7.0  # -3 dBFS peaks + 9 dB, a little more between samples
+    text = " ".join(_parse(out)[0].text)
+    assert "above full scale" in text and "--level -8" in text  # keeps 1 dB of headroom
+    quiet = tone_with({"out_gain_db": -6.0}, stages=("post_eq",))
+    build_report(quiet, (x, SR), (x, SR), out, excerpt_s=2.0)
+    assert "above full scale" not in " ".join(_parse(out)[0].text)

@@ -140,7 +140,8 @@ def _curves(tone: Tone, x: np.ndarray) -> dict[str, Any]:
     if "drive" in st:
         peak = _drive_input_peak(tone, x)
         g = 10.0 ** (float(tone.parameters["drive.drive_db"]) / 20.0)
-        span = max(3.0 / g, 1.25 * (peak or 0.0))
+        # up to where the curve saturates, but no wider than a few times the playing's peaks
+        span = 3.0 / g if not peak else max(1.25 * peak, min(3.0 / g, 4.0 * peak))
         xs = np.linspace(-span, span, 401)
         out["shaper_x"], out["shaper_y"] = xs, C.shaper_curve(tone, xs)
         out["shaper_input_peak"] = peak

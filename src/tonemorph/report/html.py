@@ -163,6 +163,8 @@ section{background:var(--card);border:1px solid var(--line);border-radius:10px;
 margin:20px 0;padding:18px 22px}
 h2{font-size:18px;margin:0 0 4px}
 p.note{color:var(--mute);margin:2px 0 12px;font-size:13.5px}
+p.warn{background:#fff4e6;border-left:4px solid #f08c00;padding:8px 12px;margin:4px 0 12px;
+font-size:14px}
 .players{display:grid;grid-template-columns:repeat(3,1fr);gap:14px}
 .player{border:1px solid var(--line);border-radius:8px;padding:12px;border-top:4px solid}
 .player.input{border-top-color:var(--in)}.player.output{border-top-color:var(--out)}
@@ -327,8 +329,14 @@ def _metrics(data: ReportData) -> str:
     for key, (label, unit) in STAT_ROWS.items():
         cells = "".join(f"<td>{_num(data.stats[k][key])} {unit}</td>" for k in PLAYERS)
         stats.append(f"<tr><td>{_e(label)}</td>{cells}</tr>")
-    return ('<p class="note">Unpaired distances (the recordings play different notes, so '
-            "nothing is compared sample by sample). Lower is better; signed values are "
+    warn = ""
+    peak = data.stats["output"]["true_peak_dbtp"]
+    if math.isfinite(peak) and peak > 0.0:
+        warn = (f'<p class="warn">The output peaks at {peak:+.1f} dBTP, above full scale: a '
+                f"fixed-point file would clip. Apply with --level {-math.ceil(peak + 1):d} "
+                "(or lower) to keep 1 dB of headroom.</p>")
+    return (warn + '<p class="note">Unpaired distances (the recordings play different notes, '
+            "so nothing is compared sample by sample). Lower is better; signed values are "
             "output or input minus target.</p>"
             '<table class="m"><tr><th>measure</th><th>output vs target</th>'
             "<th>input vs target</th><th></th><th></th></tr>" + "".join(rows) + "</table>"
