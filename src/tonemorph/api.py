@@ -127,13 +127,14 @@ def _paired_pair(input: AudioLike, target: AudioLike) -> tuple[np.ndarray, np.nd
     """Mono input and target at PAIRED_RATE, checked, with their description for metadata."""
     x, sr_x, name_x = _load(input, "input")
     y, sr_y, name_y = _load(target, "target")
+    # lengths compared in seconds: a reamp may be recorded at another rate than its DI
+    check_lengths(round(x.shape[1] * PAIRED_RATE / sr_x), round(y.shape[1] * PAIRED_RATE / sr_y),
+                  PAIRED_RATE)
     for role, a, sr in (("input", x, sr_x), ("target", y, sr_y)):
         check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
                       recommended_seconds=RECOMMENDED_SECONDS)
-    # a reamp recorded at another rate than its DI is common: bring both to one rate first
     xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
     ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)
-    check_lengths(len(xm), len(ym), PAIRED_RATE)
     info = {"input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3),
                       "sample_rate": sr_x, "channels": x.shape[0]},
             "target": {"name": name_y, "seconds": round(y.shape[1] / sr_y, 3),

@@ -74,8 +74,20 @@ def learn(
     force: bool = typer.Option(False, help="allow overwriting an existing file"),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="also write an HTML report (listen, plots)"),
+    paired: bool = typer.Option(False, "--paired",
+                                help="capture mode: TARGET is INPUT reamped through your gear"),
+    arch: str = typer.Option("greybox", "--arch", help="with --paired: greybox (.tmodel) | "
+                             "standard | lite | feather | nano | lstm (.nam)"),
+    seconds: Optional[float] = typer.Option(None, "--seconds",
+                                            help="with --paired: training time budget, s"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="with --paired: training "
+                                        "steps instead of a time budget (reproducible)"),
 ) -> None:
     """Learn the tone of TARGET as an effect chain for INPUT (they may play different notes)."""
+    if paired or arch != "greybox" or seconds is not None or steps is not None:
+        _learn_paired(input, target, output, arch=arch, stages=chain, seed=seed,
+                      seconds=seconds, steps=steps, force=force, paired=paired, report=report)
+        return
     try:
         if report is not None:
             from tonemorph.io import check_output_path
@@ -94,6 +106,56 @@ def learn(
               f"{time.monotonic() - t0:.0f} s)")
     if report is not None:
         _write_report(output, input, target, report, force=force)
+
+
+def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages: Optional[str],
+                  seed: int, seconds: Optional[float], steps: Optional[int], force: bool,
+                  paired: bool, report: Optional[Path]) -> None:
+    """`learn --paired`: capture with a progress bar, print latency and held-out ESR/MR-STFT."""
+    import tonemorph
+    from tonemorph.errors import ParameterError
+    from tonemorph.io import check_output_path
+    from tonemorph.losses.paired import esr_grade
+
+    try:
+        if not paired:
+            raise ParameterError("--arch, --seconds and --steps need --paired (capture mode)")
+        if report is not None:
+            raise ParameterError("--report is for unpaired learning; leave it out with --paired")
+        if arch != "greybox" and output == Path("tone.tmodel"):
+            output = Path("capture.nam")
+        want = ".tmodel" if arch == "greybox" else ".nam"
+        if output.suffix.lower() != want:
+            raise ParameterError(f"a {arch} capture is written as a {want} file; pass "
+                                 f"-o NAME{want}")
+        check_output_path(output, [input, target], force=force)
+        t0 = time.monotonic()
+        with _progress_bar() as bar, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            task = bar.add_task("aligning", total=1, loss=float("nan"))
+
+            def progress(tag: str, done: int, total: int, loss: float) -> None:
+                bar.update(task, description=tag, completed=done, total=total, loss=loss)
+
+            result = tonemorph.learn_paired(input, target, arch=arch, seconds=seconds,
+                                            steps=steps, stages=stages, seed=seed,
+                                            progress=progress)
+        for w in caught:
+            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+        result.save(output)
+    except TonemorphError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("interrupted before any model was ready; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    tr = result.training
+    inverted = ", polarity inverted" if tr.get("polarity_inverted") else ""
+    out.print(f"latency {tr['latency_samples']} samples ({tr['latency_ms']:+.2f} ms){inverted}")
+    out.print(f"held-out {tr['held_out_seconds']:.1f} s: ESR {tr['esr']:.4f} "
+              f"({esr_grade(tr['esr'])}), MR-STFT {tr['mrstft']:.3f}")
+    if tr.get("interrupted"):
+        console.print(f"[yellow]interrupted:[/] saved the best model so far to {output}")
+    out.print(f"wrote {output}  ({arch}, {tr['steps']} steps, {time.monotonic() - t0:.0f} s)")
 
 
 def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: bool,
@@ -137,7 +199,7 @@ def report(
 
 @app.command()
 def apply(
-    model: Path = typer.Argument(..., help=".tmodel file"),
+    model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json file"),
     take: Path = typer.Argument(..., help="audio to process"),
     output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
     amount: float = typer.Option(1.0, help="0 = input (same loudness) .. 1 = full tone"),
@@ -148,19 +210,27 @@ def apply(
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT"),
     force: bool = typer.Option(False, help="allow overwriting the input"),
 ) -> None:
-    """Apply a learned tone to TAKE (any rate, mono or stereo), streaming in blocks."""
+    """Apply a learned tone (or a .nam / AIDA-X model) to TAKE, streaming in blocks."""
     import tonemorph
 
     try:
-        t = tonemorph.load(model)
+        neural = _load_neural(model, (amount, drive, tone, level))
+        t = None if neural else tonemorph.load(model)
         knobs = tonemorph.Knobs(amount, drive, tone, level)
         t0 = time.monotonic()
         with Progress(TextColumn("[bold]applying"), BarColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("apply", total=1)
-            summary = t.apply_file(take, output, knobs=knobs, force=force, sample_rate=sr,
-                                   subtype=subtype,
-                                   progress=lambda d, n: bar.update(task, completed=d, total=n))
+            cb = lambda d, n: bar.update(task, completed=d, total=n)  # noqa: E731
+            if neural:
+                from tonemorph.neural.runner import apply_model_file, torch_threads
+
+                with torch_threads(1):
+                    summary = apply_model_file(neural[0], neural[1], take, output, force=force,
+                                               sample_rate=sr, subtype=subtype, progress=cb)
+            else:
+                summary = t.apply_file(take, output, knobs=knobs, force=force, sample_rate=sr,
+                                       subtype=subtype, progress=cb)
     except TonemorphError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -169,6 +239,110 @@ def apply(
     dt = time.monotonic() - t0
     out.print(f"wrote {output}  ({summary['seconds']:.1f} s of audio, {summary['channels']} ch, "
               f"{summary['sample_rate']} Hz, {summary['seconds'] / max(dt, 1e-9):.0f}x realtime)")
+
+
+def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tuple | None":
+    """(module, rate) of a .nam / AIDA-X file (warnings printed), None for a .tmodel."""
+    from tonemorph.errors import ParameterError
+    from tonemorph.export import load_neural_model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        neural = load_neural_model(model)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    if neural and knobs != (1.0, 0.0, 0.0, 0.0):
+        raise ParameterError("--amount, --drive, --tone and --level work on .tmodel tones; "
+                             f"{model.name} is a neural model, apply it without them")
+    return neural
+
+
+@app.command("export")
+def export_cmd(
+    model: Path = typer.Argument(..., help=".tmodel file to export"),
+    format: str = typer.Option(..., "--format", "-f", help="nam | aidax | ir"),
+    output: Path = typer.Option(..., "--output", "-o", help="file to write"),
+    arch: Optional[str] = typer.Option(
+        None, help="nam: standard|lite|feather|nano|lstm (default standard); "
+                   "aidax: lstm-H|gru-H (default lstm-16)"),
+    sr: Optional[int] = typer.Option(None, "--sr", help="ir: sample rate, Hz (default: model's)"),
+    post_eq: bool = typer.Option(False, "--post-eq", help="ir: include the post-EQ"),
+    minutes: float = typer.Option(10.0, help="nam/aidax: distillation time budget, minutes"),
+    name: Optional[str] = typer.Option(None, help="model name in the metadata"),
+    modeled_by: str = typer.Option("tonemorph", help="author in the metadata"),
+    seed: int = typer.Option(0, help="random seed"),
+    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+) -> None:
+    """Export a tone as a NAM model, an AIDA-X model (both distilled) or a cabinet IR."""
+    import tonemorph
+    from tonemorph.errors import ParameterError
+    from tonemorph.export import export_tone
+    from tonemorph.io import check_output_path
+
+    try:
+        if not 0 < minutes <= 600:
+            raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")
+        check_output_path(output, [model], force=force)
+        t = tonemorph.load(model)
+        if format in ("nam", "aidax"):
+            with _progress_bar() as bar:
+                task = bar.add_task("distilling", total=1, loss=float("nan"))
+
+                def progress(tag: str, done: int, total: int, loss: float) -> None:
+                    bar.update(task, description=f"distil {tag}", completed=done, total=total,
+                               loss=loss)
+
+                s = export_tone(t, output, format, arch=arch, seconds=minutes * 60,
+                                sample_rate=sr, name=name, modeled_by=modeled_by, seed=seed,
+                                progress=progress)
+        else:
+            s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
+    except TonemorphError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("interrupted; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if s.format == "ir":
+        out.print(f"wrote {output}  (cabinet IR, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
+                  f"{s.sample_rate} Hz, minimum phase, float, normalised by "
+                  f"{s.normalise_db:+.1f} dB)")
+        return
+    out.print(f"wrote {output}  ({s.arch}, {s.weights} weights, ESR {s.esr:.4f} on a held-out "
+              f"take: NAM grade '{s.grade}', {s.steps} steps in {s.seconds / 60:.1f} min)")
+    if s.long_time_constants:
+        console.print(f"[yellow]note:[/] this tone has long time constants "
+                      f"({', '.join(s.long_time_constants)}) beyond the 4,093 samples (85 ms) "
+                      "a WaveNet sees; `--arch lstm` can follow them", highlight=False)
+
+
+@app.command("capture-signal")
+def capture_signal_cmd(
+    output: Path = typer.Option(Path("reamp.wav"), "--output", "-o", help="wav file to write"),
+    sr: int = typer.Option(48000, "--sr", help="sample rate, Hz"),
+    subtype: str = typer.Option("PCM_24", help="PCM_16, PCM_24 or FLOAT"),
+    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+) -> None:
+    """Write the standard reamp test signal: play it through your gear and record the result."""
+    from tonemorph.dsp.excitation import capture_signal
+    from tonemorph.errors import ParameterError
+    from tonemorph.io import check_output_path, write_audio
+    from tonemorph.learn.distill import demo_takes
+
+    try:
+        if not 8000 <= sr <= 384000:
+            raise ParameterError(f"--sr must be 8000-384000 Hz, got {sr}")
+        check_output_path(output, [], force=force)
+        takes = demo_takes()
+        if sr != 48000:
+            import soxr
+
+            takes = [soxr.resample(g, 48000, sr, quality="HQ") for g in takes]
+        x, blips = capture_signal(sr, takes)
+        write_audio(output, x[None], sr, subtype=subtype)
+    except TonemorphError as exc:
+        _fail(exc)
+    out.print(f"wrote {output}  ({len(x) / sr:.1f} s at {sr} Hz; alignment blips at "
+              f"{', '.join(f'{b / sr:.2f}' for b in blips)} s)")
 
 
 @app.command()

@@ -50,19 +50,34 @@ def test_integer_offsets_through_gear(di: np.ndarray, gear_lag: int, d: int) -> 
     al = detect_latency(di, y, SR)
     assert al.lag_samples == gear_lag + d
     assert al.confident
-    assert al.lag_ms == pytest.approx(1000 * al.lag_exact / SR)
+    assert al.lag_ms == pytest.approx(1000 * al.lag_samples / SR)
 
 
-def test_gear_delay_is_small(gear_lag: int) -> None:
-    # the band-pass's group delay is a few samples, not a spurious periodic peak
-    assert 0 <= gear_lag < 30
+def test_gear_delay_is_small(di: np.ndarray, gear_lag: int) -> None:
+    # the band-pass's group delay is a few samples, not a spurious periodic peak; the onset
+    # (what is removed) comes no later than the correlation peak
+    peak = detect_latency(di, _gear(di), SR).peak_samples
+    assert 0 <= gear_lag <= peak < 30
+
+
+@pytest.mark.parametrize("delay", [0, 64, 1500])
+def test_onset_of_a_known_causal_response(di: np.ndarray, delay: int) -> None:
+    # the response starts at `delay` but peaks later: the latency removed is the start, so a
+    # causal model never has to predict the future. On white noise the start is exact; guitar
+    # is so predictable from its past that the first, small tap may be missed by one sample.
+    h = np.concatenate([np.zeros(delay), [0.15, 0.4, 0.7, 1.0, 0.5, -0.2, 0.1]])
+    noise = white_noise(3.0, SR, seed=8)[0].astype(np.float64)
+    al = detect_latency(noise, scipy.signal.lfilter(h, [1.0], np.tanh(4 * noise)), SR)
+    assert al.lag_samples == delay and al.peak_samples > delay
+    al = detect_latency(di, scipy.signal.lfilter(h, [1.0], np.tanh(4 * di)), SR)
+    assert delay <= al.lag_samples <= delay + 1 and al.lag_samples <= al.peak_samples
 
 
 @pytest.mark.parametrize("d", [0.25, 0.5, 12.75, -8.4])
 def test_sub_sample_estimate(di: np.ndarray, d: float) -> None:
     y = 0.5 * _delay(di, d)
     al = detect_latency(di, y, SR)
-    assert al.lag_samples == round(d) or abs(al.lag_samples - d) <= 0.5
+    assert abs(al.peak_samples - d) < 1  # (a band-limited fractional delay has no start)
     assert al.lag_exact == pytest.approx(d, abs=0.15)
     assert al.correlation > 0.95  # a pure delay is perfectly correlated
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.linalg
 import scipy.ndimage
 
 from tonemorph.errors import AudioContentError, ParameterError
@@ -29,14 +30,21 @@ MIN_AGREEMENT = 0.6  # fraction of sounding blocks that must agree: one performa
 MIN_AGREEING_BLOCKS = 2  # two unrelated blocks land on one lag by chance ~0.03 % of the time
 MIN_LENGTH_RATIO = 0.5  # shorter file over longer file below this: not one performance
 MIN_SECONDS = 0.5
+ONSET_TAPS = 1024  # linear predictor length of the onset refinement (21 ms at 48 kHz)
+ONSET_SEARCH = (-48, 4)  # lags around the correlation peak tried by the onset refinement
+ONSET_TOLERANCE = 1e-3  # residual rise per sample (relative) that marks a lag too late
+ONSET_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
 class Alignment:
     """Latency of target behind input (positive: the target is late) and how sure we are.
 
-    lag_samples is the integer estimate (target[lag:] lines up with input); lag_exact adds
-    the sub-sample part (parabolic peak fit). correlation is the whitened correlation
+    lag_samples is the latency to remove (target[lag:] lines up with input): where the gear's
+    response starts, the latest lag from which a causal model can still explain the target.
+    The correlation peak comes a little later through a filter (its group delay): it is
+    peak_samples, and lag_exact is its sub-sample position (parabolic fit). correlation is the
+    whitened correlation
     coefficient at the peak (1 for a pure delay, lower through distortion); prominence_db is
     the peak over the correlation's RMS noise floor, noise_db the largest peak chance would
     give at this search range; agreement is the fraction of sounding blocks of the pair
@@ -45,6 +53,7 @@ class Alignment:
     """
 
     lag_samples: int
+    peak_samples: int
     lag_exact: float
     sample_rate: int
     correlation: float
@@ -56,8 +65,8 @@ class Alignment:
 
     @property
     def lag_ms(self) -> float:
-        """Latency in milliseconds (sub-sample estimate)."""
-        return 1000.0 * self.lag_exact / self.sample_rate
+        """Latency to remove in milliseconds."""
+        return 1000.0 * self.lag_samples / self.sample_rate
 
     @property
     def confident(self) -> bool:
@@ -70,8 +79,8 @@ class Alignment:
         """One line: latency in samples and ms, polarity, correlation."""
         inv = ", polarity inverted" if self.polarity < 0 else ""
         return (f"latency {self.lag_samples} samples ({self.lag_ms:+.2f} ms at "
-                f"{self.sample_rate} Hz{inv}; correlation {self.correlation:.2f}, peak "
-                f"{self.prominence_db:.0f} dB over the noise floor)")
+                f"{self.sample_rate} Hz{inv}; correlation peak at {self.lag_exact:.2f} samples, "
+                f"{self.correlation:.2f}, {self.prominence_db:.0f} dB over the noise floor)")
 
 
 def _check(x: np.ndarray, name: str, sample_rate: int) -> np.ndarray:
@@ -143,6 +152,47 @@ def _block_agreement(x: np.ndarray, y: np.ndarray, lag: int, max_lag: int,
     return (float(np.mean(votes)) if votes else 0.0), int(np.sum(votes))
 
 
+def onset_lag(x: np.ndarray, y: np.ndarray, peak: int, sample_rate: int) -> int:
+    """The latest lag near `peak` from which a causal linear predictor still explains y.
+
+    For each lag s the best ONSET_TAPS-tap FIR from x[n - s - k] to y[n] is solved from the
+    correlations (Toeplitz normal equations); its residual is flat while the window covers
+    the response's start and rises once s passes it. The largest s before the rise is kept,
+    so neither a grey-box chain nor a neural net has to predict the future.
+    """
+    n = min(len(x), len(y), int(ONSET_SECONDS * sample_rate))
+    lo, hi = ONSET_SEARCH
+    if n <= ONSET_TAPS + hi - lo:
+        return peak
+    xs, ys = x[:n], y[:n]
+    n_fft = scipy.fft.next_fast_len(2 * n + ONSET_TAPS, real=True)
+    fx, fy = scipy.fft.rfft(xs, n_fft), scipy.fft.rfft(ys, n_fft)
+    auto = scipy.fft.irfft(fx * np.conj(fx), n_fft)[:ONSET_TAPS]
+    cross = scipy.fft.irfft(fy * np.conj(fx), n_fft)  # cross[k] = sum y[m + k] x[m]
+    auto = auto.copy()
+    auto[0] *= 1 + 1e-9  # a touch of ridge: band-limited input makes the system ill-posed
+    energy = float(np.dot(ys, ys))
+    if energy <= 0 or auto[0] <= 0:
+        return peak
+    lags = np.arange(peak + lo, peak + hi + 1)
+    resid = np.empty(len(lags))
+    for i, s in enumerate(lags):
+        p = cross[(s + np.arange(ONSET_TAPS)) % n_fft]
+        h = scipy.linalg.solve_toeplitz(auto, p, check_finite=False)
+        resid[i] = (energy - float(p @ h)) / energy
+    # walk left from the peak while each step back still buys a clear drop in the residual;
+    # where the curve flattens the response has begun (further left it drifts: through
+    # distortion, taps on the input's future can explain a little of the nonlinear part)
+    tol = ONSET_TOLERANCE * float(resid.min()) + 1e-12
+    rise = np.diff(resid)  # rise[i]: residual change from lags[i] to lags[i + 1]
+    i = len(rise) - 1
+    if rise[i] <= tol:
+        return peak  # no clear start found (almost no linear part): keep the peak
+    while i >= 0 and rise[i] > tol:
+        i -= 1
+    return int(lags[i + 1])
+
+
 def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
                    max_lag_ms: float = MAX_LAG_MS) -> Alignment:
     """Latency (samples, ms) of target behind input, both 1-D at sample_rate (Hz).
@@ -175,7 +225,9 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     # largest of ~len(a) independent Gaussian values with unit RMS: sqrt(2 ln M)
     noise_db = 20 * math.log10(math.sqrt(2 * math.log(max(len(a), 2))))
     agreement, n_agree = _block_agreement(x, y, int(lags[k]), max_lag, sample_rate)
-    return Alignment(lag_samples=int(lags[k]), lag_exact=float(lags[k] + frac),
+    onset = onset_lag(x, y, int(lags[k]), sample_rate)
+    return Alignment(lag_samples=onset, peak_samples=int(lags[k]),
+                     lag_exact=float(lags[k] + frac),
                      sample_rate=int(sample_rate),
                      correlation=float(min(a[k] / energy, 1.0)) if energy > 0 else 0.0,
                      prominence_db=float(prominence), noise_db=float(noise_db),
@@ -205,19 +257,24 @@ def align_pair(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     if not al.confident:
         raise AudioContentError(
             "these files do not look like the same performance: the input and the target "
-            f"do not correlate at any offset within ±{max_lag_ms:.0f} ms (best peak "
-            f"{al.prominence_db:.0f} dB over the noise floor, chance gives {al.noise_db:.0f} dB, "
-            f"needs {al.noise_db + MIN_PROMINENCE_DB:.0f} dB); pass the DI that was played "
-            "through the gear and the recording of exactly that playback")
+            f"do not line up at any offset within ±{max_lag_ms:.0f} ms ({al.agreeing_blocks} "
+            f"of {N_BLOCKS} parts agree on one, correlation {al.correlation:.2f}); pass the DI "
+            "that was played through the gear and the recording of exactly that playback")
+    x, y = apply_lag(input, target, al.lag_samples)
+    return x, y, al
+
+
+def apply_lag(input: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input, target) float32 trimmed so target[lag:] lines up with input, common length."""
     x = np.asarray(input, dtype=np.float32)
     y = np.asarray(target, dtype=np.float32)
-    lag = al.lag_samples
     if lag >= 0:
         y = y[lag:]
     else:
         x = x[-lag:]
     n = min(len(x), len(y))
-    return x[:n], y[:n], al
+    return x[:n], y[:n]
 
 
-__all__ = ["Alignment", "detect_latency", "align_pair", "check_lengths", "MAX_LAG_MS"]
+__all__ = ["Alignment", "detect_latency", "onset_lag", "align_pair", "apply_lag", "check_lengths",
+           "MAX_LAG_MS"]

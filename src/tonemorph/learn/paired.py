@@ -18,7 +18,7 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.functional import OVERSAMPLE_TAPS
-from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair
+from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.features.frames import FeatureConfig
 from tonemorph.learn.fit import (
@@ -240,7 +240,7 @@ GREYBOX_VAL_SAMPLES = 3 * 48000  # the chain runs slower than a neural net: vali
 TRAIN_STARTS = 2  # drive starts trained briefly after the closed-form ranking
 START_SHARE = 0.3  # share of the budget spent on those; the rest refines the best
 TEST_FRACTION = 0.1  # tail of the aligned pair never trained on nor used to pick a state
-ANCHOR_SECONDS = 10.0  # audio used for the closed-form cabinet and level starts
+ANCHOR_SECONDS = 5.0  # audio used for the closed-form cabinet and level starts
 
 
 def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
@@ -297,27 +297,13 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     if seconds is None and steps is None:
         seconds = GREYBOX_SECONDS
     t0 = time.monotonic()
-    xa, ya, al = align_pair(_as_signal(x, "input"), _as_signal(y, "target"), sample_rate,
-                            max_lag_ms=max_lag_ms)
-    if al.polarity < 0:
-        # the chain keeps polarity; fit the non-inverted target and say so in the metadata
-        ya = -ya
+    x, y = _as_signal(x, "input"), _as_signal(y, "target")
+    xa, _, al = align_pair(x, y, sample_rate, max_lag_ms=max_lag_ms)
     cfg = ChainConfig(stages=tuple(stages), sample_rate=sample_rate)
     in_gain_db = normalise_input(xa)
-    xs = (xa * 10 ** (in_gain_db / 20)).astype(np.float32)
-    # the torch chain delays by the oversampler's latency; ToneStream removes it when applying
-    lat = (OVERSAMPLE_TAPS - 1) // 2 if "drive" in cfg.stages else 0
-    yd = np.concatenate([np.zeros(lat, np.float32), ya])[: len(ya)]
     warm = int(GREYBOX_WARMUP_S * sample_rate)
-    n = len(xs)
-    n_train, n_val, n_test = _three_way(n, warm + GREYBOX_SEGMENT, GREYBOX_VAL_SAMPLES,
-                                        sample_rate)
-    x_tr, y_tr = xs[:n_train], yd[:n_train]
-    val = (xs[n_train: n_train + n_val], yd[n_train: n_train + n_val])
-    x_te, y_te = xs[n - n_test:], yd[n - n_test:]
-    n_anchor = min(n_train, int(ANCHOR_SECONDS * sample_rate))
-    x_an, y_an = x_tr[:n_anchor], y_tr[:n_anchor]
-
+    x_tr, y_tr, val, (x_te, y_te), (x_an, y_an) = _greybox_data(
+        x, y, al.lag_samples, al.polarity, in_gain_db, cfg, sample_rate)
     starts: tuple[float | None, ...] = (QUALITY_PRESETS["default"]["starts"]
                                         if "drive" in cfg.stages else (None,))
     common = dict(seed=seed, lr=GREYBOX_LR, segment_samples=GREYBOX_SEGMENT,
@@ -364,6 +350,7 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         chain = fit.module
     test_esr, pred = _scores(chain, x_te, y_te, warm)
     test_mr = mrstft_distance(pred[warm:], y_te[warm:], sample_rate)
+    n_test = len(x_te)
     training = {
         "mode": "paired", "arch": "greybox", **alignment_record(al),
         "esr": round(test_esr, 6), "mrstft": round(test_mr, 6),
@@ -374,6 +361,29 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         "history": [[round(t, 2), round(e, 6)] for t, e in history],
     }
     return Tone.from_chain(chain, in_gain_db, training)
+
+
+def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain_db: float,
+                  cfg: ChainConfig, sample_rate: int) -> tuple:
+    """Aligned, level-normalised pair split into train, validation, test and anchor parts.
+
+    The target is delayed by the chain's oversampler latency (the torch chain has it; the
+    streaming apply removes it) and made non-inverted (the chain keeps polarity).
+    """
+    xa, ya = apply_lag(x, y, lag)
+    if polarity < 0:
+        ya = -ya
+    xs = (xa * 10 ** (in_gain_db / 20)).astype(np.float32)
+    lat = (OVERSAMPLE_TAPS - 1) // 2 if "drive" in cfg.stages else 0
+    yd = np.concatenate([np.zeros(lat, np.float32), ya])[: len(ya)]
+    warm = int(GREYBOX_WARMUP_S * sample_rate)
+    n = len(xs)
+    n_train, n_val, n_test = _three_way(n, warm + GREYBOX_SEGMENT, GREYBOX_VAL_SAMPLES,
+                                        sample_rate)
+    n_anchor = min(n_train, int(ANCHOR_SECONDS * sample_rate))
+    val = slice(n_train, n_train + n_val)
+    return (xs[:n_train], yd[:n_train], (xs[val], yd[val]), (xs[n - n_test:], yd[n - n_test:]),
+            (xs[:n_anchor], yd[:n_anchor]))
 
 
 def _three_way(n: int, min_samples: int, val_cap: int, sample_rate: int
@@ -392,7 +402,7 @@ def _three_way(n: int, min_samples: int, val_cap: int, sample_rate: int
 def alignment_record(al: Alignment) -> dict:
     """The latency detection's result as training metadata (samples, ms, quality)."""
     return {"latency_samples": al.lag_samples, "latency_ms": round(al.lag_ms, 3),
-            "latency_exact_samples": round(al.lag_exact, 3),
+            "correlation_peak_samples": round(al.lag_exact, 3),
             "polarity_inverted": al.polarity < 0, "correlation": round(al.correlation, 4),
             "alignment_agreement": round(al.agreement, 3)}
 

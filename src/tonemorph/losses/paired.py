@@ -72,7 +72,9 @@ class STFTLoss(torch.nn.Module):
 
     def _mag(self, x: torch.Tensor) -> torch.Tensor:
         w = self.window.to(x.dtype)
-        s = torch.stft(x, self.n_fft, self.hop, window=w, center=True, pad_mode="reflect",
+        # as tonemorph.metrics: reflect padding, or zeros when the signal is too short for it
+        mode = "reflect" if x.shape[-1] > self.n_fft // 2 else "constant"
+        s = torch.stft(x, self.n_fft, self.hop, window=w, center=True, pad_mode=mode,
                        return_complex=True)
         return torch.sqrt(torch.clamp(s.real.square() + s.imag.square(), min=MAG_POWER_EPS))
 

@@ -1,0 +1,176 @@
+"""The paired training engine on a known linear system, grey-box capture of a known chain, and
+`tonemorph learn --paired` end to end on small generated files (latency, ESR, refusals)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+import torch
+from signals import guitar_line, white_noise
+from tones import SR, chain_with, render
+from typer.testing import CliRunner
+
+import tonemorph
+from tonemorph.cli import app
+from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.learn.paired import fit_module, predict
+from tonemorph.losses.paired import esr
+
+runner = CliRunner()
+
+
+class Fir(torch.nn.Module):
+    """A causal FIR y[n] = sum_k w[k] x[n - k] as a (B, T) -> (B, T) module."""
+
+    def __init__(self, taps: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(taps))
+        self.warmup_samples = taps - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xp = torch.nn.functional.pad(x[:, None], (len(self.w) - 1, 0))
+        return torch.nn.functional.conv1d(xp, self.w.flip(0)[None, None])[:, 0]
+
+
+H = np.array([0.6, -0.3, 0.2, 0.1, -0.05, 0.02])  # the unknown system of the engine tests
+
+
+@pytest.fixture(scope="module")
+def fir_pair() -> tuple[np.ndarray, np.ndarray]:
+    x = white_noise(1.0, SR, amplitude=0.3, seed=5)[0]
+    return x, scipy.signal.lfilter(H, [1.0], x).astype(np.float32)
+
+
+def test_engine_recovers_a_known_fir(fir_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = fir_pair
+    fit = fit_module(Fir(len(H)), x, y, SR, steps=60, lr=0.05, mrstft_weight=0.0,
+                     pre_emphasis=None, segment_samples=512, batch_size=4, val_every=20)
+    w = fit.module.w.detach().numpy()
+    np.testing.assert_allclose(w, H, atol=0.02)
+    assert fit.esr < 1e-3 < fit.history[0][1]  # from ESR 1 (zero weights) to near 0
+    assert fit.steps == 60 and fit.mrstft < 0.2
+    # the trained module is what scipy computes with its weights
+    ref = scipy.signal.lfilter(w, [1.0], x)
+    np.testing.assert_allclose(predict(fit.module, x), ref, atol=1e-5)
+
+
+def test_engine_with_default_loss_reduces_esr(fir_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = fir_pair
+    fit = fit_module(Fir(len(H)), x, y, SR, steps=20, lr=0.05, segment_samples=1024,
+                     batch_size=2, val_every=10)
+    assert fit.esr < 0.5 * fit.history[0][1]
+    assert fit.esr == pytest.approx(min(e for _, e in fit.history), rel=1e-6)
+
+
+def test_engine_is_deterministic_for_a_seed(fir_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = fir_pair
+    kw = dict(steps=6, lr=0.05, mrstft_weight=0.0, segment_samples=256, batch_size=2,
+              val_every=3)
+    a = fit_module(Fir(len(H)), x, y, SR, seed=3, **kw).module.w.detach().numpy()
+    b = fit_module(Fir(len(H)), x, y, SR, seed=3, **kw).module.w.detach().numpy()
+    c = fit_module(Fir(len(H)), x, y, SR, seed=4, **kw).module.w.detach().numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_predict_in_chunks_equals_one_call() -> None:
+    m = Fir(len(H))
+    with torch.no_grad():
+        m.w.copy_(torch.from_numpy(H).float())
+    x = white_noise(0.1, SR, seed=9)[0]
+    with torch.no_grad():
+        whole = m(torch.from_numpy(x)[None])[0].numpy()
+    np.testing.assert_allclose(predict(m, x, m.warmup_samples, chunk=333), whole, atol=1e-6)
+
+
+def test_engine_refuses_bad_pairs(fir_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = fir_pair
+    with pytest.raises(ParameterError, match="one length"):
+        fit_module(Fir(3), x, y[:-5], SR, steps=1)
+    with pytest.raises(AudioContentError, match="too short"):
+        fit_module(Fir(3), x[:2000], y[:2000], SR, steps=1)
+    with pytest.raises(ParameterError):
+        fit_module(Fir(3), x, y, SR, steps=0)
+    with pytest.raises(AudioContentError, match="NaN"):
+        fit_module(Fir(3), np.full(len(x), np.nan, np.float32), y, SR, steps=1)
+
+
+# ------------------------------------------------------------------ grey-box capture, CLI
+
+STAGES = ("drive", "cab")
+TRUTH = {"drive.drive_db": 24.0, "drive.bias": 0.1, "out_gain_db": -3.0,
+         "cab.band_db": list(np.linspace(6.0, -12.0, 64))}
+LATENCY = 77  # samples the "interface" adds on top of the chain's own oversampler latency
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One CLI grey-box capture of a known chain (the expensive part, run once)."""
+    d = tmp_path_factory.mktemp("paired")
+    chain = chain_with(TRUTH, STAGES)
+    x = guitar_line(7.0, SR, seed=3)
+    y = np.concatenate([np.zeros((1, LATENCY), np.float32), render(chain, x)], axis=1)
+    sf.write(d / "di.wav", x[0], SR, subtype="FLOAT")
+    sf.write(d / "reamp.wav", y[0], SR, subtype="FLOAT")
+    res = runner.invoke(app, ["learn", "--input", str(d / "di.wav"), "--target",
+                              str(d / "reamp.wav"), "--paired", "--steps", "8", "--chain",
+                              "drive,cab", "-o", str(d / "cap.tmodel")])
+    return {"dir": d, "result": res, "chain": chain}
+
+
+def test_cli_paired_reports_latency_and_held_out_scores(capture: dict) -> None:
+    res = capture["result"]
+    assert res.exit_code == 0, res.output
+    # the chain's oversampler adds 23 samples of its own: the gear's latency is their sum
+    assert f"latency {LATENCY + 23} samples (+2.08 ms)" in res.output
+    assert "ESR" in res.output and "MR-STFT" in res.output
+    doc = json.loads((capture["dir"] / "cap.tmodel").read_text())
+    tr = doc["training"]
+    assert tr["mode"] == "paired" and tr["latency_samples"] == LATENCY + 23
+    assert tr["esr"] < 0.05 and tr["input"]["name"] == "di.wav"
+
+
+def test_greybox_capture_recovers_the_chain(capture: dict) -> None:
+    # on another take, the captured tone (fast path, latency removed) matches the true chain
+    tone = tonemorph.load(capture["dir"] / "cap.tmodel")
+    x = guitar_line(3.0, SR, seed=11)
+    truth = render(capture["chain"], x)[0, 23:]
+    out = tone.apply(x[0], SR)[: len(truth)]
+    e = float(esr(torch.from_numpy(out).double(), torch.from_numpy(truth).double()))
+    assert e < 0.05
+    # the input was normalised by input_gain_db: the drive that hits the shaper is the same
+    p = tone.parameters
+    drive = p["drive.drive_db"] + p["trim_db"] + tone.input_gain_db
+    assert drive == pytest.approx(TRUTH["drive.drive_db"], abs=4)
+
+
+def test_cli_refuses_unrelated_files(capture: dict) -> None:
+    d = capture["dir"]
+    sf.write(d / "other.wav", guitar_line(7.0, SR, seed=21)[0], SR)
+    res = runner.invoke(app, ["learn", "--input", str(d / "other.wav"), "--target",
+                              str(d / "reamp.wav"), "--paired", "-o", str(d / "x.tmodel")])
+    assert res.exit_code == 2
+    errors = [line for line in res.output.splitlines() if "error" in line]
+    assert len(errors) == 1 and "do not look like the same performance" in errors[0]
+    assert not (d / "x.tmodel").exists()
+
+
+def test_cli_paired_argument_errors(capture: dict) -> None:
+    d = capture["dir"]
+    args = ["learn", "--input", str(d / "di.wav"), "--target", str(d / "reamp.wav")]
+    res = runner.invoke(app, args + ["--arch", "lite", "-o", str(d / "y.tmodel")])
+    assert res.exit_code == 2 and "--paired" in res.output
+    res = runner.invoke(app, args + ["--paired", "--arch", "lite", "-o", str(d / "y.tmodel")])
+    assert res.exit_code == 2 and ".nam" in res.output
+    res = runner.invoke(app, args + ["--paired", "--arch", "huge", "-o", str(d / "y.nam")])
+    assert res.exit_code == 2 and "architecture" in res.output
+
+
+def test_api_refuses_very_different_lengths() -> None:
+    x = guitar_line(12.0, SR, seed=1)
+    with pytest.raises(AudioContentError, match="same performance"):
+        tonemorph.learn_paired((x, SR), (x[:, : int(SR * 5.5)], SR))
