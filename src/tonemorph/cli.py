@@ -345,6 +345,53 @@ def capture_signal_cmd(
               f"{', '.join(f'{b / sr:.2f}' for b in blips)} s)")
 
 
+@app.command("master")
+def master_cmd(
+    mix: Path = typer.Argument(..., help="the mix (premaster) to master"),
+    reference: Path = typer.Option(..., "--reference", "-r", help="released track to match"),
+    output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
+    lufs: Optional[float] = typer.Option(None, help="loudness target, LUFS (default: the "
+                                         "reference's)"),
+    ceiling: float = typer.Option(-1.0, help="true-peak ceiling, dBTP"),
+    amount: float = typer.Option(1.0, help="0 = unchanged .. 1 = full match"),
+    only: Optional[str] = typer.Option(None, help="match only some of eq,loudness,width,dynamics"),
+    phase: str = typer.Option("linear", help="EQ phase: minimum | linear"),
+    mono_bass: Optional[float] = typer.Option(None, "--mono-bass", help="mono below this, Hz"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write a JSON report"),
+    album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
+                                               "consistently (written as <mix>-mastered.<ext>)"),
+    force: bool = typer.Option(False, help="allow overwriting an input"),
+) -> None:
+    """Master MIX to sound like REFERENCE: loudness, balance, width, density, true-peak safe."""
+    from tonemorph.master import master
+    from tonemorph.master.report import summary_rows
+
+    try:
+        with Progress(TextColumn("[bold]{task.description:<16}"), BarColumn(),
+                      TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("reading", total=1)
+            rep = master(mix, reference, output, lufs=lufs, ceiling_dbtp=ceiling, amount=amount,
+                         only=only, phase=phase, mono_bass_hz=mono_bass, album=album or (),
+                         report=report, force=force,
+                         progress=lambda tag, d, n: bar.update(task, description=tag,
+                                                               completed=d, total=n))
+    except TonemorphError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        console.print("interrupted; nothing written")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    table = Table(title=f"{mix.name} -> {output.name} (reference {reference.name})")
+    for col in ("", "mix", "master", "reference"):
+        table.add_column(col, justify="left" if not col else "right")
+    for row in summary_rows(rep):
+        table.add_row(*row)
+    out.print(table)
+    for note in rep.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    written = ", ".join(str(t.output) for t in rep.tracks)
+    out.print(f"wrote {written}  ({rep.seconds:.1f} s)")
+
+
 @app.command()
 def info(model: Path = typer.Argument(..., help=".tmodel file")) -> None:
     """Show a model's chain, parameters in units, and training summary."""

@@ -1,0 +1,57 @@
+"""Word-length reduction with TPDF dither (Lipshitz, Wannamaker & Vanderkooy, JAES 1992)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tonemorph.errors import ParameterError
+
+__all__ = ["PCM_BITS", "bits_of_subtype", "tpdf", "quantize", "Ditherer"]
+
+#: Bits of the integer subtypes soundfile writes (float and lossy subtypes need no dither).
+PCM_BITS: dict[str, int] = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+
+
+def bits_of_subtype(subtype: str) -> int | None:
+    """Bits of an integer soundfile subtype ("PCM_16" -> 16); None for float or lossy ones."""
+    return PCM_BITS.get(subtype.upper())
+
+
+def _check_bits(bits: int) -> int:
+    """Validate a word length in bits."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 32:
+        raise ParameterError(f"bits must be an integer within 2..32, got {bits!r}.")
+    return int(bits)
+
+
+def tpdf(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Triangular-PDF noise in LSB: the sum of two independent uniforms on [-0.5, 0.5)."""
+    return rng.random(shape) - rng.random(shape)
+
+
+def quantize(
+    x: np.ndarray, bits: int, *, rng: np.random.Generator | None = None, dither: bool = True
+) -> np.ndarray:
+    """Round audio (full scale 1) to the grid k / 2**(bits-1), TPDF-dithered unless dither=False.
+
+    The result is clipped to the integer range [-1, 1 - 2**(1-bits)], so a file writer scaling by
+    2**(bits-1) stores exactly these integers. Returns float64 of x's shape.
+    """
+    b = _check_bits(bits)
+    scale = float(2 ** (b - 1))
+    v = np.asarray(x, dtype=np.float64) * scale
+    if dither:
+        v = v + tpdf(v.shape, rng if rng is not None else np.random.default_rng())
+    return np.clip(np.round(v), -scale, scale - 1.0) / scale
+
+
+class Ditherer:
+    """Streaming `quantize` with its own seeded generator (same seed, same output)."""
+
+    def __init__(self, bits: int, seed: int = 0):
+        self.bits = _check_bits(bits)
+        self._rng = np.random.default_rng(seed)
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Quantise a block (any shape) to `bits` with TPDF dither."""
+        return quantize(x, self.bits, rng=self._rng)

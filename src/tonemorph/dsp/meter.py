@@ -1,0 +1,233 @@
+"""Streaming BS.1770 loudness: integrated LUFS and short-term levels of audio fed in blocks.
+
+Gives the same integrated loudness as `tonemorph.dsp.loudness.integrated_lufs` on the whole
+signal (same K-weighting and 400 ms blocks at 75 % overlap), keeping only one number per 100 ms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+
+from tonemorph.dsp.loudness import LUFS_FLOOR, _k_weighting_sos
+from tonemorph.errors import AudioContentError, ParameterError
+
+__all__ = ["LoudnessMeter", "TruePeakMeter", "StatsMeter", "gated_lufs"]
+
+_SEGMENT_S = 0.1
+_BLOCK_SEGMENTS = 4
+_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
+
+
+def gated_lufs(block_power: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from weighted 400 ms block powers with the BS.1770 gates."""
+    z = np.asarray(block_power, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(z)
+    gated = block_lufs >= LUFS_FLOOR
+    if not np.any(gated):
+        return LUFS_FLOOR
+    relative = -0.691 + 10.0 * math.log10(float(z[gated].mean())) - 10.0
+    gated = (block_lufs > relative) & (block_lufs > LUFS_FLOOR)
+    if not np.any(gated):
+        return LUFS_FLOOR
+    return max(-0.691 + 10.0 * math.log10(float(z[gated].mean())), LUFS_FLOOR)
+
+
+class LoudnessMeter:
+    """Feed (channels, n) blocks with `add`; read `integrated_lufs()` or `block_lufs()` any time."""
+
+    def __init__(self, sample_rate: float, channels: int):
+        if not (math.isfinite(sample_rate) and sample_rate > 0):
+            raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
+        if not 1 <= channels <= 5:
+            raise ParameterError(f"loudness is defined for 1..5 channels, got {channels}.")
+        self.sample_rate = float(sample_rate)
+        self.channels = int(channels)
+        self._sos = _k_weighting_sos(self.sample_rate)
+        self._zi = np.zeros((self._sos.shape[0], channels, 2))
+        self._weights = _WEIGHTS[:channels]
+        self._n = 0  # samples fed
+        self._segments: list[float] = []  # weighted power summed over each finished 100 ms
+        self._acc = 0.0  # weighted power of the current segment so far
+
+    def _bound(self, k: int) -> int:
+        """First sample of segment k (as pyloudnorm places its 400 ms blocks)."""
+        return int(_SEGMENT_S * k * self.sample_rate)
+
+    def add(self, x: np.ndarray) -> None:
+        """Feed a (channels, n) block."""
+        block = np.asarray(x, dtype=np.float64)
+        if block.ndim == 1:
+            block = block[None, :]
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ParameterError(f"block must be ({self.channels}, samples), got {np.shape(x)}.")
+        weighted, self._zi = scipy.signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
+        power = self._weights @ np.square(weighted)
+        pos = 0
+        n = power.size
+        while pos < n:
+            end = self._bound(len(self._segments) + 1) - self._n
+            take = min(n - pos, end - pos) if end > pos else 0
+            if take > 0:
+                self._acc += float(np.sum(power[pos : pos + take]))
+                pos += take
+            if self._n + pos >= self._bound(len(self._segments) + 1):
+                self._segments.append(self._acc)
+                self._acc = 0.0
+        self._n += n
+
+    @property
+    def samples(self) -> int:
+        """Samples (per channel) fed so far."""
+        return self._n
+
+    def block_power(self) -> np.ndarray:
+        """Weighted mean-square power of every complete 400 ms block (75 % overlap)."""
+        rate = self.sample_rate
+        n_blocks = int(np.round((self._n / rate - _BLOCK_SEGMENTS * _SEGMENT_S) / _SEGMENT_S)) + 1
+        if n_blocks < 1:
+            return np.zeros(0)
+        seg = np.zeros(n_blocks + _BLOCK_SEGMENTS)
+        done = np.asarray(self._segments)[: seg.size]
+        seg[: done.size] = done
+        if done.size < seg.size and self._bound(done.size) < self._n:
+            seg[done.size] = self._acc  # the partial last segment, as the offline meter sums it
+        z = sum(seg[k : k + n_blocks] for k in range(_BLOCK_SEGMENTS))
+        return z / (_BLOCK_SEGMENTS * _SEGMENT_S * rate)
+
+    def block_lufs(self) -> np.ndarray:
+        """Momentary loudness (LUFS) of every 400 ms block; -inf for silent blocks."""
+        with np.errstate(divide="ignore"):
+            return -0.691 + 10.0 * np.log10(self.block_power())
+
+    def integrated_lufs(self) -> float:
+        """Integrated loudness (LUFS) of everything fed so far."""
+        if self._n < int(math.ceil(_BLOCK_SEGMENTS * _SEGMENT_S * self.sample_rate)):
+            raise AudioContentError(
+                f"integrated loudness needs at least 0.4 s of audio, got {self._n / self.sample_rate:.3f} s."
+            )
+        return gated_lufs(self.block_power())
+
+
+class TruePeakMeter:
+    """Streaming true peak (dBTP): max |x| over the 4x interpolation of blocks fed with `add`.
+
+    Same interpolator as `scipy.signal.resample_poly(x, 4, 1)` (and so as
+    `tonemorph.dsp.loudness.true_peak_dbtp`), with the signal taken as zero before the first
+    and after the last sample; never below the sample peak. Sections whose samples bound their
+    interpolated values (|u| <= sum|h_phase| * max|x| nearby) below the peak found so far are
+    skipped: exact, and several times faster on music.
+    """
+
+    _CHUNK = 2048
+
+    def __init__(self, channels: int):
+        from tonemorph.dsp.limiter import OVERSAMPLING, interpolator_taps
+
+        self._up = OVERSAMPLING
+        self._h = interpolator_taps()
+        self._half = (self._h.size - 1) // (2 * OVERSAMPLING)  # input samples each side
+        self._l1 = max(float(np.sum(np.abs(self._h[k::OVERSAMPLING])))
+                       for k in range(OVERSAMPLING))
+        self._hist = np.zeros((int(channels), 2 * self._half))
+        self.peak = 0.0
+
+    def _scan(self, ext: np.ndarray) -> None:
+        """Raise the peak by the interpolated values at times [half, n - half) of ext."""
+        half, n = self._half, ext.shape[1]
+        env = np.max(np.abs(ext), axis=0)
+        chunks = []
+        for s in range(half, n - half, self._CHUNK):
+            e = min(s + self._CHUNK, n - half)
+            chunks.append((float(env[s - half : e + half].max()), s, e))
+        for bound, s, e in sorted(chunks, reverse=True):
+            if bound * self._l1 <= self.peak:
+                break
+            y = scipy.signal.upfirdn(self._h, ext[:, s - half : e + half], self._up, axis=-1)
+            valid = y[:, self._h.size - 1 : self._up * (e - s + 2 * half)]
+            self.peak = max(self.peak, float(np.max(np.abs(valid), initial=0.0)))
+
+    def add(self, x: np.ndarray) -> None:
+        """Feed a (channels, n) block."""
+        block = np.asarray(x, dtype=np.float64)
+        if block.ndim == 1:
+            block = block[None, :]
+        if block.shape[1] == 0:
+            return
+        self.peak = max(self.peak, float(np.max(np.abs(block))))
+        ext = np.concatenate([self._hist, block], axis=1)
+        self._hist = ext[:, -2 * self._half :]
+        self._scan(ext)
+
+    def dbtp(self) -> float:
+        """True peak so far (dBTP) with the signal's end taken as zeros; -200 for silence."""
+        peak = self.peak
+        tail = np.concatenate([self._hist, np.zeros_like(self._hist)], axis=1)
+        saved = self.peak
+        self._scan(tail)
+        peak, self.peak = self.peak, saved
+        return 20.0 * math.log10(peak) if peak > 0 else -200.0
+
+
+class StatsMeter:
+    """Streaming crest factor (as `crest_factor_db`, gated) and width (side/mid power, dB).
+
+    Crest: sample peak over the RMS of the 100 ms frames passing `active_frames`; frames are
+    non-overlapping from sample 0, a partial last frame is dropped.
+    """
+
+    def __init__(self, sample_rate: float, channels: int):
+        self._frame = max(1, int(round(0.1 * sample_rate)))
+        self.channels = int(channels)
+        self._frames: list[float] = []
+        self._acc = 0.0
+        self._count = 0
+        self._peak = 0.0
+        self._mid = 0.0
+        self._side = 0.0
+
+    def add(self, x: np.ndarray) -> None:
+        """Feed a (channels, n) block."""
+        block = np.asarray(x, dtype=np.float64)
+        if block.ndim == 1:
+            block = block[None, :]
+        if block.shape[1] == 0:
+            return
+        self._peak = max(self._peak, float(np.max(np.abs(block))))
+        if self.channels == 2:
+            self._mid += float(np.sum(np.square(block[0] + block[1]))) / 4.0
+            self._side += float(np.sum(np.square(block[0] - block[1]))) / 4.0
+        power = np.mean(np.square(block), axis=0)
+        pos = 0
+        while pos < power.size:
+            take = min(self._frame - self._count, power.size - pos)
+            self._acc += float(np.sum(power[pos : pos + take]))
+            self._count += take
+            pos += take
+            if self._count == self._frame:
+                self._frames.append(self._acc / self._frame)
+                self._acc, self._count = 0.0, 0
+
+    def crest_db(self) -> float:
+        """Crest factor (dB) so far; 0 for silence."""
+        from tonemorph.dsp.loudness import active_frames
+
+        if self._peak == 0.0:
+            return 0.0
+        frames = np.asarray(self._frames if self._frames else [self._acc / self._frame])
+        with np.errstate(divide="ignore"):
+            levels = 10.0 * np.log10(frames)
+        mask = active_frames(np.maximum(levels, -200.0))
+        ms = float(np.mean(frames[mask])) if np.any(mask) else float(np.mean(frames))
+        return 20.0 * math.log10(self._peak) - 10.0 * math.log10(ms)
+
+    def width_db(self) -> float | None:
+        """Side-to-mid power ratio (dB) of a stereo signal; None for mono, -200 when no side."""
+        if self.channels != 2:
+            return None
+        if self._side <= 1e-20:
+            return -200.0
+        return 10.0 * math.log10(self._side / max(self._mid, 1e-20))

@@ -1,0 +1,126 @@
+"""Streaming analysis of a track (loudness, true peak, where it is loudest) and its excerpts.
+
+A whole file is read once in blocks: memory stays bounded for any length. Fitting then works on
+excerpts: the loudest few-second sections, which dominate integrated loudness and show the
+density a master was made for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tonemorph.dsp.loudness import LUFS_FLOOR
+from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
+from tonemorph.errors import AudioContentError
+from tonemorph.io import AudioInfo, AudioReader, check_content
+
+__all__ = ["TrackScan", "scan", "excerpt_windows", "read_excerpts", "EXCERPT_WINDOW_S"]
+
+EXCERPT_WINDOW_S = 5.0
+_SEGMENT_S = 0.1
+_BLOCK = 1 << 16
+_FADE_S = 0.005
+
+
+@dataclass(frozen=True)
+class TrackScan:
+    """One pass over a file: header, loudness (LUFS), true peak (dBTP), 100 ms powers, crest (dB),
+    width (side/mid dB)."""
+
+    info: AudioInfo
+    lufs: float
+    true_peak_dbtp: float
+    segment_power: np.ndarray  # K-weighted power of each 100 ms segment
+    crest_db: float | None = None
+    width_db: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.info.duration_s
+
+
+def scan(path, *, role: str, progress=None) -> TrackScan:
+    """Read a file once in blocks: loudness, true peak, 100 ms segment powers."""
+    with AudioReader(path, role=role) as reader:
+        info = reader.info
+        if info.channels > 5:
+            raise AudioContentError(
+                f"{role} file {info.path} has {info.channels} channels; mastering takes mono or "
+                "stereo files, mix it down first"
+            )
+        meter = LoudnessMeter(info.sample_rate, info.channels)
+        peak = TruePeakMeter(info.channels)
+        stats = StatsMeter(info.sample_rate, info.channels)
+        done = 0
+        for block in reader.blocks(_BLOCK):
+            meter.add(block)
+            peak.add(block)
+            stats.add(block)
+            done += block.shape[1]
+            if progress is not None:
+                progress(done, info.frames)
+    if meter.samples < int(math.ceil(0.4 * info.sample_rate)):
+        raise AudioContentError(
+            f"{role} file {info.path} is {meter.samples / info.sample_rate:.2f} s long; "
+            "loudness needs at least 0.4 s, use a longer recording"
+        )
+    lufs = meter.integrated_lufs()
+    if lufs <= LUFS_FLOOR:
+        raise AudioContentError(
+            f"{role} file {info.path} is silent (below {LUFS_FLOOR:.0f} LUFS); check the file"
+        )
+    segments = np.asarray(meter._segments, dtype=np.float64) / (_SEGMENT_S * info.sample_rate)
+    return TrackScan(info, lufs, peak.dbtp(), segments, stats.crest_db(), stats.width_db())
+
+
+def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,
+                    total_s: float) -> list[tuple[int, int]]:
+    """Non-overlapping 5 s windows (start, stop in frames) of highest loudness, in time order.
+
+    Greedy: the loudest 5 s window, then the loudest one not overlapping it, ... until total_s
+    seconds are chosen. A file no longer than total_s is one window.
+    """
+    if frames <= total_s * sample_rate or segment_power.size == 0:
+        return [(0, frames)]
+    win = max(1, int(round(EXCERPT_WINDOW_S / _SEGMENT_S)))
+    if segment_power.size <= win:
+        return [(0, frames)]
+    sums = np.convolve(segment_power, np.ones(win), mode="valid")
+    taken = np.zeros(sums.size, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) * EXCERPT_WINDOW_S < total_s and not taken.all():
+        masked = np.where(taken, -np.inf, sums)
+        k = int(np.argmax(masked))
+        chosen.append(k)
+        taken[max(0, k - win + 1) : k + win] = True
+    seg = _SEGMENT_S * sample_rate
+    out = []
+    for k in sorted(chosen):
+        start = int(k * seg)
+        out.append((start, min(frames, start + int(win * seg))))
+    return out
+
+
+def read_excerpts(path, windows: list[tuple[int, int]], *, role: str) -> np.ndarray:
+    """Read the windows of a file and join them (5 ms fades at every join): float32 (channels, n)."""
+    parts = []
+    with AudioReader(path, role=role) as reader:
+        fade = max(1, int(_FADE_S * reader.sample_rate))
+        for start, stop in windows:
+            reader.seek(start)
+            x = reader.read(stop - start)
+            if len(windows) > 1 and x.shape[1] > 2 * fade:
+                ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+                x[:, :fade] *= ramp
+                x[:, -fade:] *= ramp[::-1]
+            parts.append(x)
+    return np.concatenate(parts, axis=1)
+
+
+def check_excerpt(x: np.ndarray, sample_rate: int, *, role: str, min_seconds: float) -> list[str]:
+    """Refuse silent or too-short audio (`tonemorph.io.check_content`); returns warnings."""
+    return list(check_content(x, sample_rate, role=role, min_seconds=min_seconds).warnings)

@@ -1,0 +1,90 @@
+"""Settings of a mastering run: one frozen dataclass, checked on construction."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tonemorph.errors import ParameterError
+
+__all__ = ["ASPECTS", "MasterConfig", "parse_only", "MIN_REFERENCE_S"]
+
+#: Aspects of the reference a run can match (`--only`).
+ASPECTS: tuple[str, ...] = ("eq", "loudness", "width", "dynamics")
+
+#: Shortest reference accepted (seconds): less does not hold a representative loud section.
+MIN_REFERENCE_S = 10.0
+
+
+def parse_only(only: str | Iterable[str] | None) -> frozenset[str]:
+    """Aspects to match from "eq,loudness" or an iterable of names; None means all."""
+    if only is None:
+        return frozenset(ASPECTS)
+    names = only.split(",") if isinstance(only, str) else list(only)
+    chosen = {str(n).strip().lower() for n in names if str(n).strip()}
+    unknown = sorted(chosen - set(ASPECTS))
+    if unknown or not chosen:
+        raise ParameterError(
+            f"--only takes a comma-separated list of {', '.join(ASPECTS)}; got {only!r}."
+        )
+    return frozenset(chosen)
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    """What to match and how: loudness target (LUFS), ceiling (dBTP), amount 0..1, EQ design.
+
+    ``lufs=None`` takes the reference's integrated loudness. ``amount`` scales every matched
+    change (EQ curve, width change, compression and saturation, loudness gain) from none (0) to
+    full (1). ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
+    """
+
+    lufs: float | None = None
+    ceiling_dbtp: float = -1.0
+    amount: float = 1.0
+    only: frozenset[str] = field(default_factory=lambda: frozenset(ASPECTS))
+    phase: str = "linear"
+    mono_bass_hz: float | None = None
+    eq_taps: int = 4096
+    eq_smoothing_octaves: float = 1.0 / 3.0
+    eq_max_db: float = 12.0
+    excerpt_s: float = 24.0
+    fit_steps: int = 60
+    lookahead_ms: float = 1.5
+    release_ms: float = 80.0
+    max_limiting_db: float = 9.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.lufs is not None and not (math.isfinite(self.lufs) and -60.0 <= self.lufs <= 0.0):
+            raise ParameterError(f"--lufs must be within -60..0 LUFS, got {self.lufs!r}; e.g. -9.")
+        if not (math.isfinite(self.ceiling_dbtp) and -20.0 <= self.ceiling_dbtp <= 0.0):
+            raise ParameterError(
+                f"--ceiling must be within -20..0 dBTP, got {self.ceiling_dbtp!r}; e.g. -1.0."
+            )
+        if not (math.isfinite(self.amount) and 0.0 <= self.amount <= 1.0):
+            raise ParameterError(f"--amount must be within 0..1, got {self.amount!r}.")
+        object.__setattr__(self, "only", parse_only(self.only))
+        if self.phase not in ("minimum", "linear"):
+            raise ParameterError(f"--phase must be 'minimum' or 'linear', got {self.phase!r}.")
+        if self.mono_bass_hz is not None and not (
+            math.isfinite(self.mono_bass_hz) and 20.0 <= self.mono_bass_hz <= 500.0
+        ):
+            raise ParameterError(
+                f"--mono-bass must be within 20..500 Hz, got {self.mono_bass_hz!r}; e.g. 120."
+            )
+        if not (isinstance(self.eq_taps, int) and 256 <= self.eq_taps <= 65536):
+            raise ParameterError(f"eq_taps must be an integer within 256..65536, got {self.eq_taps!r}.")
+        if not (5.0 <= self.excerpt_s <= 600.0):
+            raise ParameterError(f"excerpt_s must be within 5..600 s, got {self.excerpt_s!r}.")
+        if not (isinstance(self.fit_steps, int) and 0 <= self.fit_steps <= 2000):
+            raise ParameterError(f"fit_steps must be an integer within 0..2000, got {self.fit_steps!r}.")
+        if not (0.0 < self.max_limiting_db <= 24.0):
+            raise ParameterError(
+                f"max_limiting_db must be within 0..24 dB, got {self.max_limiting_db!r}."
+            )
+
+    def matches(self, aspect: str) -> bool:
+        """Whether `aspect` ("eq", "loudness", "width", "dynamics") is matched."""
+        return aspect in self.only

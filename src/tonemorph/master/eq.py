@@ -1,0 +1,113 @@
+"""Spectral balance per mid and side: smooth match curves, FIR design, streaming FIR filtering."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.fft
+
+from tonemorph.dsp.fir import linear_phase_from_magnitude, minimum_phase_from_magnitude
+from tonemorph.dsp.matcheq import long_term_spectrum_db, match_eq_curve_db
+from tonemorph.errors import ParameterError
+
+__all__ = [
+    "REPORT_BANDS_HZ",
+    "centre_curve",
+    "match_curve_db",
+    "design_fir",
+    "FirStream",
+    "band_values",
+]
+
+#: Octave bands (Hz) the report gives the EQ curves at.
+REPORT_BANDS_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+
+_N_FFT = 4096
+_LOW_HOLD_HZ = 30.0  # below this (and above 0.9 Nyquist or 18 kHz) the curve is held flat:
+_HIGH_HOLD_HZ = 18000.0  # long-term spectra there are mostly noise floor and rumble
+
+
+def centre_curve(freqs: np.ndarray, curve_db: np.ndarray, power_db: np.ndarray) -> np.ndarray:
+    """Shift a curve (dB) so a signal with long-term power spectrum power_db keeps its power."""
+    weight = 10.0 ** ((power_db - np.max(power_db)) / 10.0)
+    gain = float(np.sum(weight * 10.0 ** (curve_db / 10.0)) / np.sum(weight))
+    return curve_db - 10.0 * math.log10(gain)
+
+
+def match_curve_db(
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_rate: float,
+    *,
+    smoothing_octaves: float = 1.0 / 3.0,
+    max_gain_db: float = 12.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth EQ curve (dB, rfft grid of 4096) giving x y's spectral balance at x's power.
+
+    The static match-EQ curve (`tonemorph.dsp.matcheq.match_eq_curve_db`) with its broadband
+    level removed (loudness is matched elsewhere), held flat below 30 Hz and above 18 kHz, and
+    clamped to ±max_gain_db. Returns (freqs_hz, curve_db).
+    """
+    if not (math.isfinite(max_gain_db) and max_gain_db > 0):
+        raise ParameterError(f"max_gain_db must be a positive number of dB, got {max_gain_db!r}.")
+    freqs, curve = match_eq_curve_db(
+        x, y, sample_rate, n_fft=_N_FFT, smoothing_octaves=smoothing_octaves,
+        max_gain_db=2.0 * max_gain_db,
+    )
+    hi_hold = min(_HIGH_HOLD_HZ, 0.9 * sample_rate / 2)
+    lo_i = int(np.searchsorted(freqs, _LOW_HOLD_HZ))
+    hi_i = int(np.searchsorted(freqs, hi_hold))
+    curve[:lo_i] = curve[lo_i]
+    curve[hi_i:] = curve[hi_i - 1]
+    _, px = long_term_spectrum_db(x, sample_rate, n_fft=_N_FFT, name="mix")
+    curve = centre_curve(freqs, curve, px)
+    return freqs, np.clip(curve, -max_gain_db, max_gain_db)
+
+
+def design_fir(curve_db: np.ndarray, n_taps: int, phase: str) -> tuple[np.ndarray, int]:
+    """FIR for an rfft-grid curve (dB): (ir, latency in samples); linear phase delays taps//2."""
+    if phase == "linear":
+        return linear_phase_from_magnitude(curve_db, n_taps), n_taps // 2
+    if phase == "minimum":
+        return minimum_phase_from_magnitude(curve_db, n_taps), 0
+    raise ParameterError(f"phase must be 'minimum' or 'linear', got {phase!r}.")
+
+
+def band_values(freqs: np.ndarray, curve_db: np.ndarray, bands_hz=REPORT_BANDS_HZ) -> list[float]:
+    """The curve (dB) at each band centre (Hz), interpolated in log frequency."""
+    f = np.maximum(np.asarray(freqs, dtype=np.float64), 1e-3)
+    return [float(np.interp(math.log(b), np.log(f), curve_db)) for b in bands_hz]
+
+
+class FirStream:
+    """Streaming FIR, one IR per channel, by overlap-save with the IRs' spectra computed once.
+
+    ``irs`` is (channels, taps); `process` takes (channels, n) blocks of any size.
+    """
+
+    def __init__(self, irs: np.ndarray):
+        h = np.asarray(irs, dtype=np.float64)
+        if h.ndim != 2 or h.shape[1] < 1:
+            raise ParameterError(f"irs must be (channels, taps), got {h.shape}.")
+        self.channels, self.taps = h.shape
+        self.n_fft = 1 << int(math.ceil(math.log2(4 * self.taps)))
+        self.step = self.n_fft - self.taps + 1
+        self._spec = scipy.fft.rfft(h, self.n_fft, axis=-1)
+        self._hist = np.zeros((self.channels, self.taps - 1))
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Filter a (channels, n) block; returns (channels, n) float64."""
+        block = np.asarray(x, dtype=np.float64)
+        n = block.shape[1]
+        ext = np.concatenate([self._hist, block], axis=1)
+        m = self.taps - 1
+        self._hist = ext[:, ext.shape[1] - m :] if m else ext[:, :0]
+        out = np.empty((self.channels, n))
+        for start in range(0, n, self.step):
+            stop = min(start + self.step, n)
+            seg = ext[:, start : stop + m]
+            y = scipy.fft.irfft(scipy.fft.rfft(seg, self.n_fft, axis=-1) * self._spec,
+                                self.n_fft, axis=-1)
+            out[:, start:stop] = y[:, m : m + stop - start]
+        return out

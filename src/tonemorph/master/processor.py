@@ -1,0 +1,145 @@
+"""The mastering chain as fitted: input gain -> mid/side EQ -> width, mono bass -> density ->
+output gain -> true-peak limiter. Streams (channels, n) blocks of any size; mono or stereo."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter
+from tonemorph.dsp.stereo import MonoBass
+from tonemorph.errors import ParameterError
+from tonemorph.master.density import NEUTRAL, DensityParams, DynamicsStage
+from tonemorph.master.eq import FirStream
+
+__all__ = ["MasterPlan", "MasterProcessor", "render"]
+
+
+@dataclass(frozen=True)
+class MasterPlan:
+    """Everything the chain applies, fitted once (per album) and applied to whole files.
+
+    ``mid_ir``/``side_ir`` are EQ FIRs (None: no EQ), ``eq_latency`` their delay in samples;
+    ``side_gain`` scales the side signal (width); gains in dB.
+    """
+
+    sample_rate: int
+    channels: int
+    input_gain_db: float = 0.0
+    mid_ir: np.ndarray | None = None
+    side_ir: np.ndarray | None = None
+    eq_latency: int = 0
+    side_gain: float = 1.0
+    mono_bass_hz: float | None = None
+    density: DensityParams = NEUTRAL
+    output_gain_db: float = 0.0
+    limiter: LimiterConfig = LimiterConfig()
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 2):
+            raise ParameterError(
+                f"mastering takes mono or stereo audio, got {self.channels} channels; "
+                "mix down to stereo first."
+            )
+
+    def with_output_gain(self, gain_db: float) -> MasterPlan:
+        """The same plan with another output gain (dB)."""
+        return replace(self, output_gain_db=float(gain_db))
+
+    def pre_limiter(self) -> MasterPlan:
+        """The plan up to the output gain: unity output gain, limiter skipped by `render`."""
+        return replace(self, output_gain_db=0.0)
+
+
+class MasterProcessor:
+    """Streaming `MasterPlan`: `process` returns as many samples as given, `latency` late.
+
+    With ``limit=False`` the output gain and limiter are left out (for measuring the level
+    before them).
+    """
+
+    def __init__(self, plan: MasterPlan, *, limit: bool = True):
+        self.plan = plan
+        ch = plan.channels
+        self._in_gain = 10.0 ** (plan.input_gain_db / 20.0)
+        self._out_gain = 10.0 ** (plan.output_gain_db / 20.0)
+        self._eq = None
+        if plan.mid_ir is not None:
+            irs = [plan.mid_ir] if ch == 1 else [plan.mid_ir, plan.side_ir]
+            self._eq = FirStream(np.stack(irs))
+        self._mono_bass = (
+            MonoBass(plan.sample_rate, plan.mono_bass_hz)
+            if ch == 2 and plan.mono_bass_hz is not None else None
+        )
+        self._dyn = DynamicsStage(plan.density, plan.sample_rate, ch)
+        self._limiter = TruePeakLimiter(plan.sample_rate, ch, plan.limiter) if limit else None
+        self.latency = (
+            (plan.eq_latency if self._eq is not None else 0)
+            + self._dyn.latency
+            + (self._limiter.latency if self._limiter is not None else 0)
+        )
+
+    @property
+    def limiter(self) -> TruePeakLimiter | None:
+        """The limiter stage (for its gain-reduction statistics)."""
+        return self._limiter
+
+    @property
+    def dynamics(self) -> DynamicsStage:
+        """The density stage (for its gain-reduction statistics)."""
+        return self._dyn
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Process a (channels, n) block (full scale 1); returns (channels, n) float64."""
+        y = np.asarray(x, dtype=np.float64) * self._in_gain
+        if y.shape[0] != self.plan.channels:
+            raise ParameterError(
+                f"block has {y.shape[0]} channels, the plan was fitted for {self.plan.channels}."
+            )
+        if self.plan.channels == 2:
+            ms = np.stack([(y[0] + y[1]) * 0.5, (y[0] - y[1]) * 0.5])
+            if self._eq is not None:
+                ms = self._eq.process(ms)
+            ms[1] *= self.plan.side_gain
+            y = np.stack([ms[0] + ms[1], ms[0] - ms[1]])
+            if self._mono_bass is not None:
+                y = self._mono_bass.process(y)
+        elif self._eq is not None:
+            y = self._eq.process(y)
+        y = self._dyn.process(y)
+        if self._limiter is not None:
+            y = self._limiter.process(y * self._out_gain)
+        return y
+
+    def flush(self) -> np.ndarray:
+        """Feed `latency` zeros and return the delayed tail (channels, latency)."""
+        return self.process(np.zeros((self.plan.channels, self.latency)))
+
+
+def render(plan: MasterPlan, x: np.ndarray, *, limit: bool = True,
+           block: int = 1 << 16) -> np.ndarray:
+    """Offline `MasterProcessor` over (channels, samples) audio, latency removed.
+
+    Blocks are processed in float64; the result has x's float dtype (float32 stays float32).
+    """
+    audio = np.asarray(x)
+    dtype = audio.dtype if audio.dtype in (np.float32, np.float64) else np.float64
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    proc = MasterProcessor(plan, limit=limit)
+    parts = [proc.process(audio[:, i : i + block]).astype(dtype, copy=False)
+             for i in range(0, audio.shape[1], block)]
+    parts.append(proc.flush().astype(dtype, copy=False))
+    return np.concatenate(parts, axis=1)[:, proc.latency : proc.latency + audio.shape[1]]
+
+
+def db_to_gain(db: float) -> float:
+    """dB to a linear amplitude factor."""
+    return 10.0 ** (db / 20.0)
+
+
+def gain_to_db(gain: float) -> float:
+    """Linear amplitude factor to dB (-200 for 0)."""
+    return 20.0 * math.log10(gain) if gain > 0 else -200.0
