@@ -15,12 +15,17 @@ from tonemorph.errors import (  # noqa: E402
 )
 from tonemorph.model import Knobs, Tone, load  # noqa: E402
 
+# the function shadows the subpackage attribute: `tonemorph.master(...)` masters a mix, and
+# `from tonemorph.master import MasterConfig` still reaches the package
+from tonemorph.master.run import master  # noqa: E402
+
 __all__ = [
     "__version__",
     "learn",
     "learn_paired",
     "NeuralCapture",
     "load",
+    "master",
     "parse_stages",
     "Tone",
     "Knobs",
