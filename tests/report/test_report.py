@@ -334,7 +334,8 @@ def test_renders_in_headless_chromium(full: dict, tmp_path: Path) -> None:
     proc = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+         "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+         f"--user-data-dir={tmp_path / 'profile'}",
          f"--screenshot={shot}", f"--window-size={w},{h}", full["out"].as_uri()],
         capture_output=True, text=True, timeout=120)
     assert shot.exists(), proc.stderr[-2000:]
