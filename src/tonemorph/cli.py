@@ -168,7 +168,7 @@ def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: 
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("reading", total=6)
             res = build_report(model, input, target, html, force=force,
-                               excerpt_s=excerpt_s or DEFAULT_EXCERPT_S,
+                               excerpt_s=DEFAULT_EXCERPT_S if excerpt_s is None else excerpt_s,
                                audio_format=audio_format,
                                progress=lambda tag, d, n: bar.update(task, description=tag,
                                                                      completed=d, total=n))
@@ -190,7 +190,7 @@ def report(
                                 help="HTML file to write"),
     excerpt: float = typer.Option(15.0, help="seconds of each A/B/C player"),
     audio: str = typer.Option("flac", help="player audio: flac (lossless) | ogg (small) | wav"),
-    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+    force: bool = typer.Option(False, help="allow the output to overwrite an input file"),
 ) -> None:
     """Write one self-contained HTML report: chain, curves, spectra, metrics, A/B/C players."""
     _write_report(model, input, target, output, force=force, excerpt_s=excerpt,
