@@ -4,7 +4,9 @@ Every method gets the same data a user would have: the clean take B and the tone
 chain(A). Only the paired oracle also sees chain(B) (it is the practical upper bound, not a
 competitor). Each returns the processed held-out take C plus what it cost:
 
-- ``learn_s``: wall time to fit (seconds), ``apply_x_realtime``: C's duration / apply time,
+- ``learn_s``: wall time to fit (seconds), ``learn_cpu_s``: CPU time of this process while
+  fitting (all its threads; on a shared machine the steadier number),
+  ``apply_x_realtime``: C's duration / apply wall time,
 - ``peak_mem_mb``: peak resident memory above the level before the method ran (MiB, from the
   kernel's high-water mark, reset through ``/proc/self/clear_refs``; NaN where not available).
 """
@@ -80,6 +82,7 @@ class MethodRun:
     apply_x_realtime: float
     peak_mem_mb: float
     info: dict[str, Any] = field(default_factory=dict)
+    learn_cpu_s: float = math.nan
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -88,15 +91,22 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
+def _cpu_timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``fn()``, its wall time and this process's CPU time while it ran (seconds)."""
+    c0 = time.process_time()
+    out, wall = _timed(fn)
+    return out, wall, time.process_time() - c0
+
+
 def measure(fit: Callable[[], Any], apply: Callable[[Any, np.ndarray], np.ndarray],
             x_c: np.ndarray, info: Callable[[Any], dict[str, Any]] | None = None) -> MethodRun:
     """Run ``fit()`` then ``apply(model, x_c)``, timing both and probing peak memory."""
     with MemoryProbe() as mem:
-        model, learn_s = _timed(fit)
+        model, learn_s, cpu_s = _cpu_timed(fit)
         out, apply_s = _timed(lambda: apply(model, x_c))
     xr = (x_c.shape[-1] / SR) / max(apply_s, 1e-9)
     return MethodRun(np.asarray(out, np.float32).reshape(-1), learn_s, xr, mem.peak_mb,
-                     info(model) if info else {})
+                     info(model) if info else {}, cpu_s)
 
 
 # ----------------------------------------------------------------------------- methods
@@ -151,9 +161,9 @@ def run_matchering(case: dict[str, np.ndarray]) -> MethodRun:
         return np.pad(y, (0, max(0, n - len(y))))[:n]
 
     with MemoryProbe() as mem:
-        out, secs = _timed(process)
+        out, secs, cpu_s = _cpu_timed(process)
     return MethodRun(out.astype(np.float32), secs, (x_c.shape[-1] / SR) / secs, mem.peak_mb,
-                     {"note": "fitted on C itself (no reusable model)"})
+                     {"note": "fitted on C itself (no reusable model)"}, cpu_s)
 
 
 def run_tonemorph(case: dict[str, np.ndarray], quality: str, seed: int = 0) -> MethodRun:

@@ -49,18 +49,22 @@ MODES: dict[str, dict[str, Any]] = {
     "full": {"sources": list(cases_mod.SOURCES), "qualities": list(QUALITIES),
              "duration_s": 60.0, "oracle_s": 60.0},
 }
+# Cases run in this order (every kind early, so an interrupted run's partial JSON is useful).
+CHAIN_ORDER = ["linear_eq_cab", "amp_crunch", "fuzz_cab", "heavy_comp_cab", "heavy_drive_cab",
+               "compand_overdrive", "sag_preamp_cab", "comp_dist_cab"]
 
 # Metric -> which way is better. "abs": smaller magnitude is better (signed errors).
 METRIC_DIRECTIONS: dict[str, str] = {
     "mrstft": "lower", "mrstft_best_gain": "lower", "logmel_db": "lower",
     "level_binned_db": "lower", "lufs_err": "abs", "crest_err_db": "abs",
     "pitch_median_cents": "lower", "pitch_pct_within_50": "higher", "gap_closed": "higher",
-    "learn_s": "lower", "apply_x_realtime": "higher", "peak_mem_mb": "lower",
+    "learn_s": "lower", "learn_cpu_s": "lower", "apply_x_realtime": "higher",
+    "peak_mem_mb": "lower",
 }
 SMOKE_PRESET = dict(n_segments=2, segment_s=0.6, starts=(12.0,), start_steps=2, steps=4)
 COMPARE_REL_TOL = 0.03  # changes smaller than 3 % (or 0.05 absolute for signed dB/LU) are "same"
 COST_REL_TOL = 0.25  # wall times and memory on a shared machine: only large changes count
-COST_METRICS = ("learn_s", "apply_x_realtime", "peak_mem_mb")
+COST_METRICS = ("learn_s", "learn_cpu_s", "apply_x_realtime", "peak_mem_mb")
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -131,8 +135,8 @@ def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
     log(f"    oracle: {time.monotonic() - t0:.0f} s ({runs['oracle'].info.get('backend')})")
     for name, run in runs.items():
         m = score_output(run.out_c, case["C_truth"], case["C_input"])
-        m.update(learn_s=run.learn_s, apply_x_realtime=run.apply_x_realtime,
-                 peak_mem_mb=run.peak_mem_mb)
+        m.update(learn_s=run.learn_s, learn_cpu_s=run.learn_cpu_s,
+                 apply_x_realtime=run.apply_x_realtime, peak_mem_mb=run.peak_mem_mb)
         extra = {k: v for k, v in run.info.items() if k != "tone"}
         rec["methods"][name] = {"metrics": m, "info": _jsonable(extra)}
     me = rec["methods"]["matcheq"]["metrics"]["mrstft"]
@@ -268,18 +272,23 @@ def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, u
 def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
               chains: Sequence[str] | None = None, qualities: Sequence[str] | None = None,
               duration_s: float | None = None, oracle_s: float | None = None,
-              use_matchering: bool = True, seed: int = 0, jobs: int = 2) -> dict[str, Any]:
+              use_matchering: bool = True, seed: int = 0, jobs: int = 2,
+              partial_path: Path | None = None,
+              resume: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build (or reuse) the cases of ``mode`` and run every method on each; the run's JSON.
 
     ``jobs`` cases run at once, each in its own process with one compute thread (learn wall
     times are then single-threaded times); ``jobs=1`` runs in this process with default threads.
+    After each case the run so far is written to ``partial_path``; ``resume`` (the cases of
+    such a file) skips the cases it already holds.
     """
     cfg = dict(MODES[mode])
     cfg["sources"] = list(sources or cfg["sources"])
     cfg["qualities"] = list(qualities or cfg["qualities"])
     cfg["duration_s"] = float(duration_s or cfg["duration_s"])
     cfg["oracle_s"] = float(oracle_s or cfg["oracle_s"])
-    cfg["chains"] = list(chains or cases_mod.CHAINS)
+    cfg["chains"] = list(chains or sorted(
+        cases_mod.CHAINS, key=lambda c: CHAIN_ORDER.index(c) if c in CHAIN_ORDER else 99))
     mg_note = M.matchering_available()
     use_mg = use_matchering and mg_note is None
     t_start = time.monotonic()
@@ -300,20 +309,40 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
     }
     run["jobs"] = jobs
     args = (cfg["qualities"], cfg["oracle_s"], use_mg, seed)
+    done = {cid: rec for cid, rec in (resume or {}).items()
+            if cid in {i["id"] for i in case_infos}}
+    todo = [info for info in case_infos if info["id"] not in done]
+    run["resumed_cases"] = sorted(done)
+    if done:
+        print(f"resuming: {len(done)} cases taken from the partial run", flush=True)
+
+    def finished(rec: dict[str, Any]) -> None:
+        done[rec["id"]] = rec
+        if partial_path is not None:
+            _write_text(partial_path, json.dumps({**run, "cases": done}, indent=1))
+
     if jobs <= 1:
-        recs = [_case_job(info, *args) for info in case_infos]
+        for info in todo:
+            finished(_case_job(info, *args))
     else:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                                  initializer=_worker_init) as pool:
-            futures = [pool.submit(_case_job, info, *args) for info in case_infos]
-            recs = [f.result() for f in futures]
-    for info, rec in zip(case_infos, recs, strict=True):
-        run["cases"][info["id"]] = rec
+            futures = [pool.submit(_case_job, info, *args) for info in todo]
+            for f in as_completed(futures):
+                finished(f.result())
+    run["cases"] = {info["id"]: done[info["id"]] for info in case_infos}
     run["run_seconds"] = round(time.monotonic() - t_start, 1)
     return _jsonable(run)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (temp file + rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,7 +366,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, help="an earlier run's JSON to compare against")
     ap.add_argument("--compare-only", type=Path,
                     help="compare this JSON with --compare without running anything")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse the finished cases of an interrupted run (<stem>.partial.json)")
+    ap.add_argument("--render", type=Path,
+                    help="rewrite the tables and plots of an earlier run's JSON, run nothing")
     args = ap.parse_args(argv)
+    if args.render:
+        run = json.loads(args.render.read_text())
+        plots = suite_report.plot_all(run, args.render.parent, args.render.stem)
+        _write_text(args.md, suite_report.markdown(run, args.render, plots, base=args.md.parent))
+        print(f"wrote {args.md} and {len(plots)} plots")
+        return 0
     if args.compare_only:
         if not args.compare:
             ap.error("--compare-only needs --compare OLD.json")
@@ -346,20 +385,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     old = json.loads(args.compare.read_text()) if args.compare else None
     cases_dir = args.cases or HERE / "cases" / args.mode
-    run = run_suite(args.mode, cases_dir, args.sources, args.chains, args.qualities,
-                    args.duration, args.oracle_seconds, not args.no_matchering, args.seed,
-                    args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"suite_{args.mode}{'_' + args.tag if args.tag else ''}"
+    partial = args.out / f"{stem}.partial.json"
+    resume = (json.loads(partial.read_text())["cases"] if args.resume and partial.exists()
+              else None)
+    run = run_suite(args.mode, cases_dir, args.sources, args.chains, args.qualities,
+                    args.duration, args.oracle_seconds, not args.no_matchering, args.seed,
+                    args.jobs, partial, resume)
     json_path = args.out / f"{stem}.json"
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(run, indent=1))
-    os.replace(tmp, json_path)
+    _write_text(json_path, json.dumps(run, indent=1))
     plots = suite_report.plot_all(run, args.out, stem)
     md = suite_report.markdown(run, json_path, plots, base=args.md.parent)
-    tmp_md = args.md.with_suffix(".md.tmp")
-    tmp_md.write_text(md)
-    os.replace(tmp_md, args.md)
+    _write_text(args.md, md)
+    partial.unlink(missing_ok=True)
     print(md)
     print(f"wrote {json_path}, {args.md} and {len(plots)} plots in {run['run_seconds']:.0f} s")
     if old is not None:

@@ -97,7 +97,8 @@ METRIC_COLUMNS = [
     ("crest_err_db", "\\|crest err\\| dB", ".2f", True),
     ("pitch_median_cents", "pitch median cents", ".2f", False),
     ("pitch_pct_within_50", "pitch % within 50 c", ".1f", False),
-    ("learn_s", "learn s", ".1f", False), ("apply_x_realtime", "apply x realtime", ".0f", False),
+    ("learn_s", "learn s", ".1f", False), ("learn_cpu_s", "learn CPU s", ".1f", False),
+    ("apply_x_realtime", "apply x realtime", ".0f", False),
     ("peak_mem_mb", "peak mem MiB", ".0f", False),
 ]
 
@@ -153,8 +154,10 @@ def markdown(run: dict[str, Any], json_path: Path, plots: dict[str, Path],
         f"Run {run['date']} at commit `{run['git_commit']}` on {run['machine']['cpus']} CPUs; "
         f"{len(ids)} cases ({', '.join(s['sources'])} x {len(s['chains'])} chains), "
         f"{s['duration_s']:.0f} s performances, tonemorph qualities {', '.join(s['qualities'])}, "
-        f"oracle budget {s['oracle_s']:.0f} s per case; whole run {run['run_seconds'] / 60:.1f} "
-        f"min. JSON: `{rel(json_path)}`.",
+        f"oracle budget {s['oracle_s']:.0f} s per case; whole run "
+        f"{_f(run.get('run_seconds', math.nan) / 60, '.1f')} min"
+        f"{' (interrupted: partial run)' if 'run_seconds' not in run else ''}. "
+        f"JSON: `{rel(json_path)}`.",
         "",
         "Protocol: target = chain(A), input = B, everything scored on held-out take C against "
         "chain(C) (latency aligned, no loudness normalisation). Match-EQ is fitted on (B, "
