@@ -283,20 +283,24 @@ def test_cli_report_writes_and_prints_the_size(full: dict, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("case", ["missing model", "overwrite input", "bad audio format",
-                                  "missing target"])
+                                  "missing target", "bad excerpt"])
 def test_cli_report_bad_input_is_one_line(full: dict, tmp_path: Path, case: str) -> None:
     args = {"model": str(full["model"]), "input": str(full["input"]),
-            "target": str(full["target"]), "out": str(tmp_path / "r.html"), "audio": "flac"}
+            "target": str(full["target"]), "out": str(tmp_path / "r.html"), "audio": "flac",
+            "excerpt": "15"}
     if case == "missing model":
         args["model"] = str(tmp_path / "nope.tmodel")
     elif case == "overwrite input":
         args["out"] = args["input"]
     elif case == "bad audio format":
         args["audio"] = "mp3"
-    else:
+    elif case == "missing target":
         args["target"] = str(tmp_path / "nope.wav")
+    else:
+        args["excerpt"] = "-1"
     res = runner.invoke(app, ["report", args["model"], "-i", args["input"], "-t",
-                              args["target"], "-o", args["out"], "--audio", args["audio"]])
+                              args["target"], "-o", args["out"], "--audio", args["audio"],
+                              "--excerpt", args["excerpt"]])
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert len([ln for ln in res.output.splitlines() if ln.startswith("error")]) == 1
