@@ -64,6 +64,8 @@ class LoudnessMeter:
             block = block[None, :]
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise ParameterError(f"block must be ({self.channels}, samples), got {np.shape(x)}.")
+        if block.shape[1] == 0:
+            return
         weighted, self._zi = scipy.signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
         power = self._weights @ np.square(weighted)
         pos = 0

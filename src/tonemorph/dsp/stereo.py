@@ -80,6 +80,8 @@ class MonoBass:
     def process(self, x: np.ndarray) -> np.ndarray:
         """Process a (2, n) block; returns (2, n) float64."""
         ms = mid_side(np.asarray(x, dtype=np.float64))
+        if ms.shape[1] == 0:
+            return ms
         ms[1], self._zi = scipy.signal.sosfilt(self.sos, ms[1], zi=self._zi)
         return left_right(ms)
 

@@ -1,0 +1,188 @@
+"""`tonemorph.master` end to end on generated stereo files: loudness within 0.5 LU, true peak
+under the ceiling (4x resample_poly), rate/bit depth kept with dither, aspects, amount, album,
+report, and the mastering-specific bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+import scipy.signal
+import soundfile as sf
+from master_music import dense, stereo_music
+
+import tonemorph
+from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
+from tonemorph.master import MasterConfig
+
+SR = 16000
+
+
+def lufs(x: np.ndarray, rate: int) -> float:
+    return pyloudnorm.Meter(rate).integrated_loudness(np.asarray(x, np.float64).T)
+
+
+def dbtp(x: np.ndarray) -> float:
+    up = scipy.signal.resample_poly(np.asarray(x, np.float64), 4, 1, axis=-1)
+    return 20 * np.log10(max(np.max(np.abs(up)), np.max(np.abs(x))))
+
+
+def read(path: Path) -> tuple[np.ndarray, int]:
+    x, rate = sf.read(path, dtype="float64", always_2d=True)
+    return x.T, rate
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    d = tmp_path_factory.mktemp("master")
+    mix = stereo_music(9.0, SR, seed=1, peak=0.3)
+    ref = dense(stereo_music(12.0, SR, seed=2), SR)
+    paths = {"dir": d, "mix": d / "mix.wav", "ref": d / "ref.wav", "mix48": d / "mix48.wav",
+             "ref_mono": d / "ref_mono.wav", "short_ref": d / "short.wav",
+             "loud_mix": d / "loud.wav", "mix2": d / "mix2.wav"}
+    sf.write(paths["mix"], mix.T, SR, subtype="PCM_16")
+    sf.write(paths["ref"], ref.T, SR, subtype="PCM_16")
+    sf.write(paths["mix48"], stereo_music(9.0, 48000, seed=3, peak=0.3).T, 48000,
+             subtype="PCM_24")
+    sf.write(paths["ref_mono"], ref.mean(axis=0), SR, subtype="FLOAT")
+    sf.write(paths["short_ref"], ref[:, : 8 * SR].T, SR, subtype="PCM_16")
+    sf.write(paths["loud_mix"], dense(stereo_music(9.0, SR, seed=4), SR).T, SR,
+             subtype="FLOAT")
+    sf.write(paths["mix2"], 0.5 * stereo_music(9.0, SR, seed=5, peak=0.3).T, SR,
+             subtype="PCM_16")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def mastered(files: dict) -> dict:
+    out = files["dir"] / "out.wav"
+    rep = tonemorph.master(files["mix"], files["ref"], out, report=files["dir"] / "rep.json")
+    return {"out": out, "report": rep}
+
+
+def test_matches_loudness_under_the_ceiling_keeping_format(files: dict, mastered: dict) -> None:
+    y, rate = read(mastered["out"])
+    ref, _ = read(files["ref"])
+    assert rate == SR and sf.info(mastered["out"]).subtype == "PCM_16"
+    assert abs(lufs(y, SR) - lufs(ref, SR)) <= 0.5
+    assert dbtp(y) <= -1.0
+    # TPDF-dithered to 16 bits: every sample on the grid
+    np.testing.assert_array_equal(y * 32768, np.round(y * 32768))
+    rep = mastered["report"]
+    assert rep.track.dithered_bits == 16
+    assert rep.track.after.lufs == pytest.approx(lufs(y, SR), abs=1e-6)
+
+
+def test_dense_reference_gets_density_not_only_limiting(files: dict, mastered: dict) -> None:
+    d = mastered["report"].settings["density"]
+    assert d["ratio"] > 1.2 or d["clip_db"] < 30.0
+    y, _ = read(mastered["out"])
+    x, _ = read(files["mix"])
+    ref, _ = read(files["ref"])
+    from tonemorph.dsp.loudness import crest_factor_db
+
+    # closer to the reference's crest factor than the mix was
+    assert abs(crest_factor_db(y, SR) - crest_factor_db(ref, SR)) < abs(
+        crest_factor_db(x, SR) - crest_factor_db(ref, SR))
+
+
+def test_report_json_says_what_changed(files: dict, mastered: dict) -> None:
+    doc = json.loads((files["dir"] / "rep.json").read_text())
+    assert doc["format"] == "tonemorph-master-report"
+    st = doc["settings"]
+    assert len(st["eq_mid_db"]) == len(st["eq_bands_hz"]) == 10
+    assert {"lufs", "true_peak_dbtp", "crest_db", "width_db"} <= set(doc["tracks"][0]["after"])
+    assert doc["tracks"][0]["output"].endswith("out.wav")
+    assert doc["target_lufs"] == pytest.approx(doc["reference_measures"]["lufs"])
+
+
+def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
+    out = files["dir"] / "out48.flac"
+    rep = tonemorph.master(files["mix48"], files["ref"], out, lufs=-16.0, ceiling_dbtp=-2.0,
+                           phase="minimum", mono_bass_hz=120.0)
+    info = sf.info(out)
+    assert info.samplerate == 48000 and info.subtype == "PCM_24"
+    y, _ = read(out)
+    assert abs(lufs(y, 48000) + 16.0) <= 0.5
+    assert dbtp(y) <= -2.0
+    assert rep.settings["mono_bass_hz"] == 120.0
+
+
+def test_amount_zero_changes_nothing_but_peaks(files: dict) -> None:
+    rep = tonemorph.master(files["mix"], files["ref"], None, amount=0.0)
+    x, _ = read(files["mix"])
+    y = rep.track.audio
+    assert y.shape == x.shape
+    assert abs(lufs(y, SR) - lufs(x, SR)) < 0.1
+    assert rep.settings["density"]["ratio"] == 1.0
+    assert max(abs(v) for v in rep.settings["eq_mid_db"]) < 1e-9
+
+
+def test_only_eq_keeps_the_loudness(files: dict) -> None:
+    rep = tonemorph.master(files["mix"], files["ref"], None, only="eq")
+    x, _ = read(files["mix"])
+    assert abs(lufs(rep.track.audio, SR) - lufs(x, SR)) <= 0.5
+    assert rep.matched == ["eq"]
+    assert rep.settings["density"]["ratio"] == 1.0 and rep.settings["side_gain_db"] == 0.0
+
+
+def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
+    rep = tonemorph.master(files["mix"], files["ref_mono"], None)
+    assert any("mono" in n for n in rep.notes)
+    assert rep.settings["side_gain_db"] == 0.0  # width kept
+    y = rep.track.audio
+    assert y.shape[0] == 2 and dbtp(y) <= -1.0
+    ref, _ = read(files["ref_mono"])
+    assert abs(lufs(y, SR) - (lufs(ref, SR) + 3.01)) <= 0.5  # dual mono on two speakers
+
+
+def test_mix_louder_than_the_reference_is_turned_down(files: dict) -> None:
+    rep = tonemorph.master(files["loud_mix"], files["ref"], None, lufs=-20.0)
+    assert any("already louder" in n for n in rep.notes)
+    y = rep.track.audio
+    assert abs(lufs(y, SR) + 20.0) <= 0.5 and dbtp(y) <= -1.0
+
+
+def test_unreachable_target_reports_the_shortfall(files: dict) -> None:
+    rep = tonemorph.master(files["mix"], files["ref"], None, lufs=-2.0,
+                           config=MasterConfig(lufs=-2.0, max_limiting_db=6.0, fit_steps=5))
+    y = rep.track.audio
+    assert dbtp(y) <= -1.0
+    assert rep.shortfall_lu > 0.5
+    assert any("cannot be reached" in n for n in rep.notes)
+
+
+def test_album_mode_one_consistent_chain(files: dict) -> None:
+    out = files["dir"] / "album.wav"
+    rep = tonemorph.master(files["mix"], files["ref"], out, album=[files["mix2"]])
+    second = files["dir"] / "mix2-mastered.wav"
+    assert len(rep.tracks) == 2 and second.exists() and out.exists()
+    a, _ = read(out)
+    b, _ = read(second)
+    x1, _ = read(files["mix"])
+    x2, _ = read(files["mix2"])
+    # one chain for both: the quieter mix stays quieter (the shared compressor narrows the
+    # gap, as one analogue chain would), and the album as a whole meets the target
+    diff_in, diff_out = lufs(x1, SR) - lufs(x2, SR), lufs(a, SR) - lufs(b, SR)
+    assert 0.5 < diff_out <= diff_in + 0.1
+    album = np.concatenate([a, b], axis=1)
+    assert abs(lufs(album, SR) - rep.target_lufs) <= 0.5
+    assert dbtp(a) <= -1.0 and dbtp(b) <= -1.0
+
+
+def test_bad_inputs(files: dict) -> None:
+    out = files["dir"] / "bad.wav"
+    with pytest.raises(AudioContentError, match="at least 10 s"):
+        tonemorph.master(files["mix"], files["short_ref"], out)
+    with pytest.raises(OutputPathError, match="overwrite"):
+        tonemorph.master(files["mix"], files["ref"], files["mix"])
+    with pytest.raises(ParameterError, match="amount"):
+        tonemorph.master(files["mix"], files["ref"], out, amount=1.5)
+    with pytest.raises(ParameterError, match="only"):
+        tonemorph.master(files["mix"], files["ref"], out, only="eq,reverb")
+    with pytest.raises(ParameterError, match="ceiling"):
+        tonemorph.master(files["mix"], files["ref"], out, ceiling_dbtp=2.0)
+    assert not out.exists()
