@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from signals import guitar_line, sine, white_noise
 
+from tonemorph.dsp.loudness import true_peak_dbtp as whole
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.report import analysis as A
 
@@ -106,3 +107,12 @@ def test_encode_audio_decodes_to_the_same_length_and_rate(fmt: str) -> None:
     assert A.data_uri(payload, "audio/x").startswith("data:audio/x;base64,")
     with pytest.raises(ParameterError):
         A.encode_audio(x, 44100, "mp3")
+
+
+def test_chunked_true_peak_equals_the_whole_signal_computation() -> None:
+    x = 0.3 * white_noise(0.5, SR, seed=11)[0].astype(np.float64)
+    # an inter-sample peak straddling a chunk border: +1, +1 samples make the true peak > 1
+    x[1999], x[2000] = 0.99, 0.99
+    for chunk in (1000, 1999, 2000, 4096, len(x)):
+        assert A.true_peak_dbtp(x, SR, chunk=chunk) == pytest.approx(whole(x, SR), abs=1e-9)
+    assert whole(x, SR) > 20 * np.log10(0.99) + 0.5

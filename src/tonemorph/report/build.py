@@ -16,7 +16,7 @@ import torch
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
-from tonemorph.io import check_output_path, read_audio, resample
+from tonemorph.io import AudioReader, check_output_path, resample
 from tonemorph.io.audio import _umask
 from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
@@ -30,6 +30,7 @@ DEFAULT_EXCERPT_S = 15.0
 DEFAULT_ANALYSIS_S = 300.0  # longer files are measured on their first 5 minutes
 MIN_SECONDS = 1.0
 SHAPER_PEAK_PERCENTILE = 99.9
+DRIVE_PEAK_S = 60.0  # seconds of input measured for where the playing sits on the drive curve
 LEVEL_BINS = 4
 DYN_LEVEL_DB = (-70.0, 0.0)
 
@@ -89,9 +90,11 @@ class ReportResult:
 
 
 def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, str]:
-    """Mono float64 audio (first max_s seconds), its rate (Hz), and a display name."""
+    """Mono float32 audio (first max_s seconds), its rate (Hz), and a display name."""
     if isinstance(source, (str, Path)):
-        audio, sr, _ = read_audio(source, role=role)
+        with AudioReader(source, role=role) as reader:  # only what is measured: bounded memory
+            sr = reader.sample_rate
+            audio = reader.read(int(max_s * sr))
         name = Path(source).name
     elif isinstance(source, tuple) and len(source) == 2:
         audio, sr = np.asarray(source[0], dtype=np.float32), int(source[1])
@@ -103,7 +106,7 @@ def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, 
         name = f"<{role} array>"
     else:
         raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
-    mono = audio.mean(axis=0, dtype=np.float64)[: int(max_s * sr)]
+    mono = audio[:, : int(max_s * sr)].mean(axis=0, dtype=np.float32)
     if mono.size < MIN_SECONDS * sr or not np.any(mono):
         raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s or silent; "
                                 "the report needs audible audio")
@@ -115,10 +118,13 @@ def _drive_input_peak(tone: Tone, x: np.ndarray) -> float | None:
     before = tuple(s for s in tone.config.stages if s in ("pre_eq", "sag"))
     if "drive" not in tone.config.stages:
         return None
-    chain = ToneChain(ChainConfig(stages=before, sample_rate=tone.config.sample_rate))
+    sr = tone.config.sample_rate
+    chain = ToneChain(ChainConfig(stages=before, sample_rate=sr))
     vals = {**tone.parameters, "out_gain_db": 0.0}
     chain.set_values(vals)
-    x_in = x * 10.0 ** (tone.input_gain_db / 20.0)
+    # the most active minute is representative and keeps the offline torch pass small
+    start, stop = A.excerpt_window(x, sr, DRIVE_PEAK_S)
+    x_in = x[start:stop] * 10.0 ** (tone.input_gain_db / 20.0)
     with torch.no_grad():
         u = chain(torch.from_numpy(x_in.astype(np.float32))[None]).numpy()[0]
     return float(np.percentile(np.abs(u), SHAPER_PEAK_PERCENTILE))
@@ -177,10 +183,10 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
     step("reading", 0, total)
     x_raw, sr_x, name_x = _load(input, "input", analysis_s)
     y_raw, sr_y, name_y = _load(target, "target", analysis_s)
-    x = resample(x_raw, sr_x, sr).astype(np.float64)
-    y = resample(y_raw, sr_y, sr).astype(np.float64)
+    x = resample(x_raw, sr_x, sr)
+    y = resample(y_raw, sr_y, sr)
     step("applying", 1, total)
-    out = t.apply(x.astype(np.float32), sr).astype(np.float64)
+    out = t.apply(x, sr)
     sig = {"input": x, "output": out, "target": y}
     data = ReportData(
         title=title or f"{name_x} → {name_y}",
