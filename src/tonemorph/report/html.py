@@ -103,9 +103,11 @@ def chain_blocks(tone: Tone) -> list[Block]:
         elif stage == "cab":
             b = np.asarray(p["cab.band_db"], dtype=float)
             hz = tone.config.band_hz()
-            peak = (_hz(float(hz[int(np.argmax(b))])) if np.ptp(b) > 0.5 else "none (flat)")
+            # a resonance only when one region stands out above the typical band level
+            peak = (_hz(float(hz[int(np.argmax(b))])) if b.max() - np.median(b) > 1.0
+                    else "none")
             rows = [("curve", f"{b.size} bands, {b.min():+.1f} .. {b.max():+.1f} dB"),
-                    ("loudest band", peak),
+                    ("resonance", peak),
                     ("length", f"{tone.config.cab_taps} taps, "
                                f"{1000 * tone.config.cab_taps / tone.config.sample_rate:.0f} ms")]
         blocks.append(Block(stage, STAGE_TITLES[stage], tuple(rows)))
