@@ -22,6 +22,7 @@ from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
 from tonemorph.report import analysis as A
 from tonemorph.report import curves as C
+from tonemorph.report.html import render_html, render_images
 
 __all__ = ["ReportData", "ReportResult", "analyze", "build_report", "DEFAULT_EXCERPT_S",
            "DEFAULT_ANALYSIS_S"]
@@ -222,8 +223,6 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
                             "gain_db": 20.0 * float(np.log10(np.max(np.abs(a))
                                                              / np.max(np.abs(cuts[k]))))}
     step("plotting", 5, total)
-    from tonemorph.report.html import render_images
-
     data.images = render_images(data)
     step("done", total, total)
     return data
@@ -268,8 +267,6 @@ def build_report(tone: Tone | str | Path, input: AudioLike, target: AudioLike,
     `tone` is a Tone or a .tmodel path; input/target are files or (audio, sample_rate) tuples.
     Refuses to overwrite an input (OutputPathError) unless `force`.
     """
-    from tonemorph.report.html import render_html
-
     out = Path(out_html)
     inputs = [p for p in (tone, input, target) if isinstance(p, (str, Path))]
     check_output_path(out, inputs, force=force)
