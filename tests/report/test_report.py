@@ -236,6 +236,8 @@ def test_metrics_table_numbers(full: dict) -> None:
 
 def test_linear_tone_report_says_what_is_missing(tmp_path: Path) -> None:
     tone = tone_with({"post_eq.high_db": -4.0}, stages=("post_eq", "cab"))
+    tone.training = {"chosen": "linear", "interrupted": True,
+                     "warnings": ["target peaks at 0 dBFS: it may be clipped"]}
     x = guitar_line(4.0, SR, seed=3)
     y = guitar_line(4.0, SR, seed=4)
     out = tmp_path / "lin.html"
@@ -243,8 +245,9 @@ def test_linear_tone_report_says_what_is_missing(tmp_path: Path) -> None:
     page, _ = _parse(out)
     assert page.sections == list(SECTIONS)
     assert len(page.images) == 3  # eq, spectra, loudness
-    assert "no drive stage" in " ".join(page.text) and "no sag or compressor" in " ".join(
-        page.text)
+    text = " ".join(page.text)
+    assert "no drive stage" in text and "no sag or compressor" in text
+    assert "learning was interrupted" in text and "may be clipped" in text
     for uri in page.audio.values():
         mime, payload = _decode(uri)
         assert mime == "audio/ogg"

@@ -308,8 +308,12 @@ def _chain(data: ReportData) -> str:
                    f"{_e(tr.get('target', {}).get('name', '?'))}, quality "
                    f"{_e(tr.get('quality', '?'))}, {_e(tr.get('chosen'))} chain chosen, "
                    f"{_e(tr.get('seconds', '?'))} s.")
+    notes = [str(w) for w in tr.get("warnings", []) or []]
+    if tr.get("interrupted"):
+        notes.insert(0, "learning was interrupted: this is the best model found until then")
+    warn = "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     return (f'<p class="note">Signal flows left to right; every knob in its unit.{learned}</p>'
-            f'<div class="chain">{"".join(parts)}</div>')
+            f'{warn}<div class="chain">{"".join(parts)}</div>')
 
 
 def _metrics(data: ReportData) -> str:
