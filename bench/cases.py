@@ -11,10 +11,14 @@ Each *case* is one source instrument played through one target effect chain:
     <out>/manifest.json                  cases, chain settings, THD checks, licenses
 
 Performances are generated MIDI lines (seeded, monophonic, soft and hard picking, sustained notes,
-fast runs, rests) rendered with FluidSynth + FluidR3_GM (MIT), plus a "real" source joined from the
-CC0 guitar clips of ``sonic-pi-samples``. Target chains use only third-party effects run offline as
-subprocesses (LV2 plugins through ``lv2apply``, ``sox``) and guitarix cabinet impulse responses
-(GPL-2+, used here only to make benchmark targets, never shipped).
+fast runs, rests) rendered with FluidSynth + FluidR3_GM (MIT): clean and jazz electric guitar,
+electric bass (an octave down) and electric piano (the non-guitar instrument), plus a "real"
+source joined from the CC0 guitar clips of ``sonic-pi-samples``. Target chains use only
+third-party effects run offline as subprocesses (LV2 plugins from guitarix, Calf, LSP and x42
+through a small lilv host or ``lv2apply``, ``sox``) and guitarix cabinet impulse responses
+(GPL-2+, used here only to make benchmark targets, never shipped). Each chain has a ``kind``
+(clean EQ + cab, light overdrive, high-gain, fuzz, heavy compression, sag / slow time
+constants, ...); two are ``heldout`` (kept out of all tuning, reported separately).
 
 Everything is deterministic and cached: a case is rebuilt only when its files are missing or its
 fingerprint (settings + quick flag + version) changed.
