@@ -47,7 +47,7 @@ class MasterConfig:
     phase: str = "linear"
     mono_bass_hz: float | None = None
     eq_taps: int = 4096
-    eq_smoothing_octaves: float = 1.0 / 3.0
+    eq_smoothing_octaves: float = 1.0 / 6.0
     eq_max_db: float = 12.0
     excerpt_s: float = 24.0
     fit_steps: int = 60

@@ -203,6 +203,23 @@ def fit_settings(
     return settings
 
 
+def peak_to_loudness_ceiling(cfg: MasterConfig, target_lufs: float, ref_peak_dbtp: float,
+                             ref_lufs: float) -> float:
+    """Limiter ceiling (dBTP) giving the output the reference's peak-to-loudness ratio.
+
+    Density is peak level relative to loudness: a reference peaking well below the ceiling
+    (a quiet, open master) is matched by holding peaks as far below its loudness as the
+    reference does. Never above cfg.ceiling_dbtp; `amount` moves it from the ceiling (0) to
+    the matched value (1); only when dynamics are matched.
+    """
+    if not cfg.matches("dynamics") or cfg.amount <= 0:
+        return cfg.ceiling_dbtp
+    matched = target_lufs + (ref_peak_dbtp - ref_lufs)
+    if matched >= cfg.ceiling_dbtp:
+        return cfg.ceiling_dbtp
+    return cfg.ceiling_dbtp + cfg.amount * (matched - cfg.ceiling_dbtp)
+
+
 def _centre(x: np.ndarray, n: int) -> np.ndarray:
     """The middle n samples of x (all of it when shorter)."""
     if x.shape[-1] <= n:
@@ -560,6 +577,11 @@ def master(
     tick("fitting", 0, 1)
     settings = fit_settings(mix_ex, ref_ex, rate, cfg, ref_is_mono=ref_is_mono, notes=notes)
     tick("fitting", 1, 1)
+    ceiling = peak_to_loudness_ceiling(cfg, target, ref_scan.true_peak_dbtp, ref_lufs)
+    if ceiling < cfg.ceiling_dbtp - 0.05:
+        settings = replace(settings, limiter=replace(settings.limiter, ceiling_dbtp=ceiling))
+        notes.append(f"peaks held at {ceiling:.1f} dBTP, below the {cfg.ceiling_dbtp:.1f} dBTP "
+                     "ceiling: the reference's peak-to-loudness ratio")
 
     # ---- apply up to the limiter (once), then gain + limiter until the loudness is right
     pres: list[_PreLimit] = []
