@@ -1,0 +1,55 @@
+"""Exporters, one module per format: `nam` (Neural Amp Modeler), `aidax` (AIDA-X / RTNeural
+JSON), `ir` (cabinet impulse response). `export_tone` distils and writes a learned tone;
+`load_neural_model` reads a `.nam` / AIDA-X file back for `tonemorph apply`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tonemorph.export._tone import FORMATS, ExportSummary, export_tone
+
+_SNIFF_BYTES = 4096
+
+
+def neural_model_kind(path: str | os.PathLike[str]) -> str | None:
+    """'nam' or 'aidax' when `path` holds such a model (by extension, else by content); None
+    for anything else (a `.tmodel` included)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext == ".nam":
+        return "nam"
+    if ext == ".aidax":
+        return "aidax"
+    if ext == ".tmodel" or not p.is_file():
+        return None
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return None
+    if not head.lstrip().startswith(b"{") or b'"tonemorph-model"' in head:
+        return None
+    if b'"architecture"' in head:
+        return "nam"
+    if b'"in_shape"' in head:
+        return "aidax"
+    return None
+
+
+def load_neural_model(path: str | os.PathLike[str]):
+    """(torch module, sample rate Hz) of a `.nam` or AIDA-X file; None when it is neither."""
+    kind = neural_model_kind(path)
+    if kind == "nam":
+        from tonemorph.export.nam import build_model, read_nam
+
+        nf = read_nam(path)
+        return build_model(nf, str(path)), nf.sample_rate
+    if kind == "aidax":
+        from tonemorph.export.aidax import read_aidax
+
+        return read_aidax(path), 48000
+    return None
+
+
+__all__ = ["FORMATS", "ExportSummary", "export_tone", "neural_model_kind", "load_neural_model"]

@@ -1,0 +1,73 @@
+"""Cabinet impulse response export: the learned cabinet stage (optionally with the post-EQ) as
+a minimum-phase float `.wav` IR, normalised so its loudest frequency has 0 dB gain."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tonemorph.chain.functional import minimum_phase_ir, sos_response
+from tonemorph.errors import ParameterError
+from tonemorph.io import write_audio
+from tonemorph.model import Tone
+
+IR_FORMAT_VERSION = 1  # layout of what we write: mono float32 WAV, min-phase, peak response 0 dB
+IR_SUBTYPE = "FLOAT"
+MIN_IR_RATE, MAX_IR_RATE = 8000, 384000
+
+
+@dataclass(frozen=True)
+class CabIR:
+    """A cabinet IR: taps (float64), rate (Hz), the gain (dB) applied to normalise it."""
+
+    ir: np.ndarray
+    sample_rate: int
+    normalise_db: float
+
+    @property
+    def length_ms(self) -> float:
+        """Duration of the IR in milliseconds."""
+        return 1000.0 * len(self.ir) / self.sample_rate
+
+
+def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
+           normalise: bool = True) -> CabIR:
+    """The tone's cabinet (x post-EQ when `post_eq`) as a minimum-phase IR at `sample_rate`
+    (default: the model's rate), the same filter `Tone.apply` runs at that rate."""
+    if "cab" not in tone.config.stages:
+        raise ParameterError("this tone has no cabinet stage (learned with --chain without "
+                             "cab); there is no IR to export")
+    sr = int(sample_rate or tone.config.sample_rate)
+    if not MIN_IR_RATE <= sr <= MAX_IR_RATE:
+        raise ParameterError(f"IR sample rate must be {MIN_IR_RATE}-{MAX_IR_RATE} Hz, got {sr}")
+    chain = tone.torch_chain(sample_rate=sr)
+    with torch.no_grad():
+        if post_eq and "post_eq" in tone.config.stages:
+            curve = chain._cab_interp @ chain.value("cab.band_db")
+            eq = sos_response(chain.eq_sos("post_eq"), chain.cfg.cab_fft).abs()
+            curve = curve + 20 * torch.log10(torch.clamp(eq, min=1e-9))
+            ir = minimum_phase_ir(curve, chain.cfg.cab_taps).numpy()
+        else:
+            ir = chain.cab_ir().numpy()
+    gain_db = 0.0
+    if normalise:
+        peak = float(np.max(np.abs(np.fft.rfft(ir, 1 << 16))))
+        if peak <= 0:
+            raise ParameterError("the cabinet response is all zeros; nothing to export")
+        gain_db = -20 * np.log10(peak)
+        ir = ir / peak
+    return CabIR(np.asarray(ir, np.float64), sr, float(gain_db))
+
+
+def write_ir(path: str | os.PathLike[str], tone: Tone, sample_rate: int | None = None, *,
+             post_eq: bool = False) -> CabIR:
+    """Write the cabinet IR as a mono float32 `.wav` (atomically); returns it."""
+    c = cab_ir(tone, sample_rate, post_eq=post_eq)
+    write_audio(path, c.ir.astype(np.float32)[None], c.sample_rate, subtype=IR_SUBTYPE)
+    return c
+
+
+__all__ = ["CabIR", "cab_ir", "write_ir", "IR_FORMAT_VERSION"]

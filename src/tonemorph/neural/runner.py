@@ -1,0 +1,196 @@
+"""Run a neural model (WaveNet, LSTM, RTNeural) on audio: streaming blocks with state, any
+take rate (resampled to and from the model's rate), channels processed independently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+from tonemorph.errors import ParameterError
+from tonemorph.io import AtomicAudioWriter, AudioReader, check_output_path
+from tonemorph.neural import _kernels
+from tonemorph.neural.recurrent import NamLSTM, RnnDense
+from tonemorph.neural.wavenet import WaveNet
+
+CHUNK = 1 << 14  # samples per WaveNet pass: activations stay in cache, history overhead small
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with torch limited to `n` intra-op threads (None: leave as is).
+
+    Measured on the 2-core bench machine under load: small convolutions with 2 threads ran
+    3-10x slower than with 1 (threads wait on each other), so 1 is the default for our work.
+    """
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+class BlockProcessor:
+    """Stateful processor of (channels, n) float32 blocks at the model's rate.
+
+    Consecutive blocks of any size give the same output as one pass over the whole signal.
+    WaveNet keeps the last receptive_field - 1 input samples; recurrent models keep their state
+    (LSTMs run in a compiled per-sample kernel, equal to torch's LSTM within float32 rounding).
+    """
+
+    def __init__(self, model: torch.nn.Module, channels: int):
+        if channels < 1:
+            raise ParameterError(f"channels must be >= 1, got {channels}")
+        self.model = model.eval()
+        self.channels = channels
+        if isinstance(model, WaveNet):
+            self._hist = torch.zeros(channels, model.receptive_field - 1)
+        elif isinstance(model, NamLSTM):
+            self._rnn = _kernels.LstmWeights.from_torch(model.core, model.head)
+            self._state = [self._rnn.initial_state(model.h0.numpy(), model.c0.numpy())
+                           for _ in range(channels)]
+        elif isinstance(model, RnnDense):
+            if model.unit == "LSTM":
+                self._rnn = _kernels.LstmWeights.from_torch(model.rnn, model.dense)
+                zero = np.zeros((1, model.hidden_size))
+                self._state = [self._rnn.initial_state(zero, zero) for _ in range(channels)]
+            else:
+                self._rnn = _kernels.GruWeights.from_torch(model.rnn, model.dense)
+                self._state = [self._rnn.initial_state() for _ in range(channels)]
+            self._gain = np.float32(10 ** (model.out_gain_db / 20))
+        else:
+            raise ParameterError(f"no runner for {type(model).__name__}")
+
+    @torch.inference_mode()
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Next block (channels, n) -> (channels, n) float32."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[0] != self.channels:
+            raise ParameterError(f"expected {self.channels} channels, got {x.shape[0]}")
+        if x.shape[1] == 0:
+            return x.copy()
+        m = self.model
+        if isinstance(m, WaveNet):
+            outs = []
+            for i in range(0, x.shape[1], CHUNK):
+                ext = torch.cat([self._hist, torch.from_numpy(x[:, i: i + CHUNK])], dim=1)
+                outs.append(m.forward_valid(ext).numpy())
+                self._hist = ext[:, ext.shape[1] - self._hist.shape[1]:]
+            return np.concatenate(outs, axis=1)
+        y = np.stack([self._rnn.run(x[c], self._state[c]) for c in range(self.channels)])
+        if isinstance(m, RnnDense):
+            y = y * self._gain + (x if m.in_skip else 0.0)
+        return y.astype(np.float32)
+
+
+class NeuralStream:
+    """Streams (channels, n) blocks at `sample_rate` through a model at `model_rate`."""
+
+    def __init__(self, model: torch.nn.Module, model_rate: int, sample_rate: int,
+                 channels: int):
+        if sample_rate <= 0 or model_rate <= 0:
+            raise ParameterError("sample rates must be positive")
+        self.proc = BlockProcessor(model, channels)
+        self.model_rate, self.sr, self.channels = model_rate, sample_rate, channels
+
+    def run(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """Process an iterator of blocks; yields processed blocks, total length preserved."""
+        resample = self.sr != self.model_rate
+        if resample:
+            down = soxr.ResampleStream(self.sr, self.model_rate, self.channels,
+                                       dtype="float32", quality="HQ")
+            up = soxr.ResampleStream(self.model_rate, self.sr, self.channels,
+                                     dtype="float32", quality="HQ")
+        n_in = n_out = 0
+
+        def proc(x: np.ndarray, last: bool = False) -> np.ndarray:
+            if resample:
+                x = np.ascontiguousarray(down.resample_chunk(x.T, last=last).T)
+            y = self.proc.process(x)
+            if resample:
+                y = up.resample_chunk(np.ascontiguousarray(y.T), last=last).T
+            return y
+
+        for b in blocks:
+            if b.shape[0] != self.channels:
+                raise ParameterError(f"expected {self.channels} channels, got {b.shape[0]}")
+            n_in += b.shape[1]
+            y = proc(np.ascontiguousarray(b, dtype=np.float32))[:, : max(n_in - n_out, 0)]
+            n_out += y.shape[1]
+            if y.shape[1]:
+                yield y
+        if resample:  # flush the resamplers' delay with silence
+            tail = [proc(np.zeros((self.channels, 256), np.float32)),
+                    proc(np.zeros((self.channels, 0), np.float32), last=True)]
+            rest = np.concatenate(tail, axis=1)[:, : max(n_in - n_out, 0)]
+            missing = n_in - n_out - rest.shape[1]
+            if missing > 0:
+                rest = np.concatenate([rest, np.zeros((self.channels, missing), np.float32)], 1)
+            if rest.shape[1]:
+                yield rest
+
+
+def apply_model(model: torch.nn.Module, model_rate: int, audio: np.ndarray, sample_rate: int,
+                block: int = 1 << 16) -> np.ndarray:
+    """Process audio (channels, samples) or (samples,) at `sample_rate`; same shape out."""
+    x = np.asarray(audio, dtype=np.float32)
+    one_d = x.ndim == 1
+    x2 = x[None] if one_d else x
+    if x2.ndim != 2:
+        raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
+    st = NeuralStream(model, model_rate, sample_rate, x2.shape[0])
+    parts = list(st.run(x2[:, i: i + block] for i in range(0, x2.shape[1], block)))
+    out = np.concatenate(parts or [np.zeros((x2.shape[0], 0), np.float32)], axis=1)
+    return out[0] if one_d else out
+
+
+def apply_model_file(model: torch.nn.Module, model_rate: int, in_path: str | Path,
+                     out_path: str | Path, *, force: bool = False,
+                     sample_rate: int | None = None, subtype: str | None = None,
+                     block_s: float = 5.0,
+                     progress: Callable[[int, int], None] | None = None) -> dict:
+    """Process a file in blocks (bounded memory), write atomically, keep rate/bit depth."""
+    check_output_path(out_path, [in_path], force=force)
+    with AudioReader(in_path, role="take") as r:
+        info = r.info
+        sr_out = sample_rate or info.sample_rate
+        st = NeuralStream(model, model_rate, info.sample_rate, info.channels)
+        block = max(int(block_s * info.sample_rate), 1024)
+        done = 0
+
+        def blocks() -> Iterator[np.ndarray]:
+            nonlocal done
+            for b in r.blocks(block):
+                done += b.shape[1]
+                if progress:
+                    progress(done, info.frames)
+                yield b
+
+        with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,
+                               like=info) as w:
+            outs = st.run(blocks())
+            if sr_out != info.sample_rate:
+                rs = soxr.ResampleStream(info.sample_rate, sr_out, info.channels,
+                                         dtype="float32", quality="HQ")
+                for o in outs:
+                    w.write(rs.resample_chunk(np.ascontiguousarray(o.T)).T)
+                w.write(rs.resample_chunk(np.zeros((0, info.channels), np.float32),
+                                          last=True).T)
+            else:
+                for o in outs:
+                    w.write(o)
+            written = w.frames_written
+    return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
+            "channels": info.channels, "seconds": info.frames / info.sample_rate,
+            "frames_written": written, "subtype": subtype or info.subtype}
+
+
+__all__ = ["torch_threads", "BlockProcessor", "NeuralStream", "apply_model", "apply_model_file"]
