@@ -29,6 +29,7 @@ from tonemorph.cli import app
 from tonemorph.errors import OutputPathError, ParameterError
 from tonemorph.learn.fit import LearnResult
 from tonemorph.report import SECTIONS, build_report, chain_blocks
+from tonemorph.report.analysis import short_term_levels_db
 from tonemorph.report.build import _drive_input_peak
 
 EXCERPT_S = 3.0
@@ -232,6 +233,9 @@ def test_metrics_table_numbers(full: dict) -> None:
     y, rate = sf.read(full["target"])
     assert st["target"]["lufs"] == pytest.approx(meter.integrated_loudness(y), abs=0.01)
     assert "closer" in " ".join(full["page"].text)
+    # the histogram data behind the loudness plot: 400 ms levels of the target, gated
+    np.testing.assert_allclose(full["data"]["distributions"]["short_term_db"]["target"],
+                               short_term_levels_db(y.astype(np.float32), rate), atol=1e-3)
 
 
 def test_linear_tone_report_says_what_is_missing(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ class ReportData:
             "title": self.title, "sources": self.sources, "sample_rate": self.sample_rate,
             "created": self.created, "parameters": self.tone.parameters,
             "input_gain_db": self.tone.input_gain_db, "stages": list(self.tone.config.stages),
-            "curves": self.curves, "level_binned": self.spectra, "metrics": self.metrics,
+            "curves": self.curves, "level_binned": self.spectra,
+            "distributions": self.distributions, "metrics": self.metrics,
             "stats": self.stats, "excerpts": self.excerpts, "excerpt_lufs": self.excerpt_lufs,
         })
 
