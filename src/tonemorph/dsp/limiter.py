@@ -20,6 +20,7 @@ from tonemorph.errors import ParameterError
 
 __all__ = [
     "OVERSAMPLING",
+    "interval_peaks",
     "LimiterConfig",
     "TruePeakLimiter",
     "limit",
@@ -32,7 +33,7 @@ _GUARD = 8  # samples of flat minimum gain either side of a peak
 
 
 def interpolator_taps() -> np.ndarray:
-    """4x interpolation FIR (81 taps, DC gain 4); phase 0 is the identity.
+    """4x interpolation FIR (81 taps, DC gain 4); phase 0 is a scaled identity (x 1.0006).
 
     The design of ``scipy.signal.resample_poly(x, 4, 1)`` (Kaiser beta 5, 10 zero crossings per
     side), which `tonemorph.dsp.loudness.true_peak_dbtp` meters with: meters disagree by tenths
@@ -79,9 +80,11 @@ def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
     n_ph, p = phases.shape
     peak = np.zeros(n)
     acc = np.empty(n)
+    # phase 0's taps are sinc zeros but its centre (1.0006 for this window): a scaled sample
+    centre = abs(phases[0, p // 2])
     for c in range(n_ch):
         for i in range(n):
-            v = abs(ext[c, p - 1 + i - p // 2])
+            v = centre * abs(ext[c, p - 1 + i - p // 2])
             if v > peak[i]:
                 peak[i] = v
         for k in range(1, n_ph):
@@ -173,17 +176,10 @@ class TruePeakLimiter:
         self.config = config
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
-        h = interpolator_taps()
-        p = _TAPS_PER_PHASE
         # phase k holds taps k, k+4, ...: its output at input t is the interpolated value at
-        # time t - P/2 + k/4 (h is symmetric about tap 2P)
-        # (phase 0 is the identity: its taps are sinc zeros except 1 at j = P/2)
-        phases = np.zeros((OVERSAMPLING, p))
-        for k in range(OVERSAMPLING):
-            taps = h[k::OVERSAMPLING][:p]
-            phases[k, : taps.size] = taps
-        self._phases = phases
-        self._p = p
+        # time t - P/2 + k/4 (phase 0: sinc zeros except its centre at j = P/2)
+        self._phases = _phase_taps()
+        self._p = _TAPS_PER_PHASE
         self.attack = max(1, int(round(config.lookahead_ms * 1e-3 * sample_rate)))
         # the hold also covers GUARD samples either side of the attack window, so the gain is
         # flat at its minimum across the interpolator's main lobes around a peak: the
@@ -224,8 +220,13 @@ class TruePeakLimiter:
         n = self.samples_processed
         return float(self._fstate[4]) / n if n else 0.0
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Limit a (channels, n) block; returns (channels, n) float64, `latency` samples late."""
+    def process(self, x: np.ndarray, *, peaks: np.ndarray | None = None) -> np.ndarray:
+        """Limit a (channels, n) block; returns (channels, n) float64, `latency` samples late.
+
+        ``peaks`` (n,) may pass the detector's interval peaks of this block, computed before
+        (`interval_peaks` of the same audio, scaled like it): the gain search of the mastering
+        chain runs one excerpt at many gains, and the peaks scale with the gain.
+        """
         block = np.asarray(x, dtype=np.float64)
         if block.ndim == 1 and self.channels == 1:
             block = block[None, :]
@@ -240,7 +241,10 @@ class TruePeakLimiter:
         if n:
             ext = np.concatenate([self._hist, block], axis=1)
             self._hist = ext[:, n:]
-            peaks = _interval_peaks(ext, self._phases, n)
+            if peaks is None:
+                peaks = _interval_peaks(ext, self._phases, n)
+            elif np.shape(peaks) != (n,):
+                raise ParameterError(f"peaks must have shape ({n},), got {np.shape(peaks)}.")
             _gain_kernel(
                 np.ascontiguousarray(block), peaks, self._ceiling, self._a_rel, self._delay,
                 self._dq_val, self._dq_idx, self._box, self._istate, self._fstate, out,
@@ -250,6 +254,31 @@ class TruePeakLimiter:
     def flush(self) -> np.ndarray:
         """Feed `latency` zeros and return the delayed tail (channels, latency)."""
         return self.process(np.zeros((self.channels, self.latency)))
+
+
+def interval_peaks(x: np.ndarray, *, pad: int = 0) -> np.ndarray:
+    """The detector's peak per sample of (channels, n) audio from silence, then `pad` zeros.
+
+    Entry i is the peak over channels of |x| and the three 4x-interpolated points of the
+    interval starting P/2 = 10 samples before sample i (the detector's own delay); these are
+    what `TruePeakLimiter.process` computes, for ``peaks=``.
+    """
+    audio = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    p = _TAPS_PER_PHASE
+    ext = np.concatenate([np.zeros((audio.shape[0], p - 1)), audio,
+                          np.zeros((audio.shape[0], pad))], axis=1)
+    return _interval_peaks(ext, _phase_taps(), audio.shape[1] + pad)
+
+
+def _phase_taps() -> np.ndarray:
+    """Interpolator taps per phase (OVERSAMPLING, P); phase k at input t is time t - P/2 + k/4."""
+    h = interpolator_taps()
+    p = _TAPS_PER_PHASE
+    phases = np.zeros((OVERSAMPLING, p))
+    for k in range(OVERSAMPLING):
+        taps = h[k::OVERSAMPLING][:p]
+        phases[k, : taps.size] = taps
+    return phases
 
 
 def limit(

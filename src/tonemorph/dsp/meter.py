@@ -118,39 +118,31 @@ class TruePeakMeter:
     """Streaming true peak (dBTP): max |x| over the 4x interpolation of blocks fed with `add`.
 
     Same interpolator as `scipy.signal.resample_poly(x, 4, 1)` (and so as
-    `tonemorph.dsp.loudness.true_peak_dbtp`), with the signal taken as zero before the first
-    and after the last sample; never below the sample peak. Sections whose samples bound their
-    interpolated values (|u| <= sum|h_phase| * max|x| nearby) below the peak found so far are
-    skipped: exact, and several times faster on music.
+    `tonemorph.dsp.loudness.true_peak_dbtp`), computed by the limiter's compiled detector, with
+    the signal taken as zero before the first and after the last sample and only the
+    interpolated points within the signal counted; never below the sample peak.
     """
 
-    _CHUNK = 2048
-
     def __init__(self, channels: int):
-        from tonemorph.dsp.limiter import OVERSAMPLING, interpolator_taps
+        from tonemorph.dsp.limiter import _TAPS_PER_PHASE, _phase_taps
 
-        self._up = OVERSAMPLING
-        self._h = interpolator_taps()
-        self._half = (self._h.size - 1) // (2 * OVERSAMPLING)  # input samples each side
-        self._l1 = max(float(np.sum(np.abs(self._h[k::OVERSAMPLING])))
-                       for k in range(OVERSAMPLING))
-        self._hist = np.zeros((int(channels), 2 * self._half))
+        self._phases = _phase_taps()
+        self._p = _TAPS_PER_PHASE
+        self._hist = np.zeros((int(channels), self._p - 1))
+        self._seen = 0  # samples fed
         self.peak = 0.0
 
-    def _scan(self, ext: np.ndarray) -> None:
-        """Raise the peak by the interpolated values at times [half, n - half) of ext."""
-        half, n = self._half, ext.shape[1]
-        env = np.max(np.abs(ext), axis=0)
-        chunks = []
-        for s in range(half, n - half, self._CHUNK):
-            e = min(s + self._CHUNK, n - half)
-            chunks.append((float(env[s - half : e + half].max()), s, e))
-        for bound, s, e in sorted(chunks, reverse=True):
-            if bound * self._l1 <= self.peak:
-                break
-            y = scipy.signal.upfirdn(self._h, ext[:, s - half : e + half], self._up, axis=-1)
-            valid = y[:, self._h.size - 1 : self._up * (e - s + 2 * half)]
-            self.peak = max(self.peak, float(np.max(np.abs(valid), initial=0.0)))
+    def _peaks(self, block: np.ndarray) -> np.ndarray:
+        """Interval peaks for the new samples of block (intervals before sample 0 dropped)."""
+        from tonemorph.dsp.limiter import _interval_peaks
+
+        n = block.shape[1]
+        ext = np.concatenate([self._hist, block], axis=1)
+        peaks = _interval_peaks(ext, self._phases, n)
+        self._hist = ext[:, n:]
+        lead = max(0, self._p // 2 - self._seen)  # intervals starting before the signal
+        self._seen += n
+        return peaks[lead:]
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
@@ -159,18 +151,16 @@ class TruePeakMeter:
             block = block[None, :]
         if block.shape[1] == 0:
             return
-        self.peak = max(self.peak, float(np.max(np.abs(block))))
-        ext = np.concatenate([self._hist, block], axis=1)
-        self._hist = ext[:, -2 * self._half :]
-        self._scan(ext)
+        self.peak = max(self.peak, float(np.max(np.abs(block))),
+                        float(np.max(self._peaks(block), initial=0.0)))
 
     def dbtp(self) -> float:
         """True peak so far (dBTP) with the signal's end taken as zeros; -200 for silence."""
-        peak = self.peak
-        tail = np.concatenate([self._hist, np.zeros_like(self._hist)], axis=1)
-        saved = self.peak
-        self._scan(tail)
-        peak, self.peak = self.peak, saved
+        hist, seen = self._hist.copy(), self._seen
+        # the last P/2 intervals need P/2 samples after the end (zeros)
+        tail = self._peaks(np.zeros((self._hist.shape[0], self._p // 2)))
+        self._hist, self._seen = hist, seen
+        peak = max(self.peak, float(np.max(tail, initial=0.0)))
         return 20.0 * math.log10(peak) if peak > 0 else -200.0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from tonemorph.dsp.dither import Ditherer, bits_of_subtype
 from tonemorph.dsp.fir import next_pow2
-from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter
+from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter, interval_peaks
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter, gated_lufs
 from tonemorph.dsp.stereo import side_to_mid_db
@@ -237,18 +237,17 @@ def _lufs(x: np.ndarray, sample_rate: int) -> float:
 
 
 def _limited_lufs(pre: np.ndarray, sample_rate: int, gain_db: float,
-                  limiter: LimiterConfig) -> tuple[float, float]:
-    """(LUFS, max limiter gain reduction dB) of pre-limiter audio after gain and limiting."""
+                  limiter: LimiterConfig, peaks: np.ndarray | None = None) -> tuple[float, float]:
+    """(LUFS, max limiter gain reduction dB) of pre-limiter audio after gain and limiting.
+
+    ``peaks``: the detector's `interval_peaks` of pre (padded by the limiter latency), reused
+    across gains.
+    """
     lim = TruePeakLimiter(sample_rate, pre.shape[0], limiter)
-    meter = LoudnessMeter(sample_rate, pre.shape[0])
     gain = 10.0 ** (gain_db / 20.0)
-    skip = lim.latency
-    for i in range(0, pre.shape[1], _BLOCK):
-        y = lim.process(pre[:, i : i + _BLOCK] * gain)
-        meter.add(y[:, skip:])
-        skip = max(0, skip - y.shape[1])
-    meter.add(lim.flush()[:, skip:])
-    return meter.integrated_lufs(), lim.max_gain_reduction_db
+    padded = np.concatenate([pre, np.zeros((pre.shape[0], lim.latency))], axis=1)
+    y = lim.process(padded * gain, peaks=None if peaks is None else peaks * gain)
+    return _lufs(y[:, lim.latency :], sample_rate), lim.max_gain_reduction_db
 
 
 def find_output_gain(
@@ -268,6 +267,7 @@ def find_output_gain(
     """
     goal = target_lufs + offset_lu
     pre_lufs = _lufs(pre, sample_rate)
+    peaks = interval_peaks(pre, pad=TruePeakLimiter(sample_rate, pre.shape[0], limiter).latency)
     lo, hi = -math.inf, math.inf
     lo_lufs = -math.inf
     gain = goal - pre_lufs
@@ -275,7 +275,7 @@ def find_output_gain(
     capped = False
     best = (gain, -math.inf)
     for _ in range(10):
-        lufs, gr = _limited_lufs(pre, sample_rate, gain, limiter)
+        lufs, gr = _limited_lufs(pre, sample_rate, gain, limiter, peaks)
         if gr > max_limiting_db:
             hi, capped = gain, True
             gain = 0.5 * (lo + hi) if math.isfinite(lo) else gain - 2.0
