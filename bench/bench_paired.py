@@ -31,10 +31,10 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import cases  # noqa: E402
+import cases
 
-from tonemorph.dsp.align import align_pair, apply_lag  # noqa: E402
-from tonemorph.learn.paired import (  # noqa: E402
+from tonemorph.dsp.align import align_pair, apply_lag
+from tonemorph.learn.paired import (
     SEGMENT_SAMPLES,
     VAL_MAX_SAMPLES,
     _three_way,
@@ -42,8 +42,8 @@ from tonemorph.learn.paired import (  # noqa: E402
     fit_paired_chain,
     predict,
 )
-from tonemorph.losses.paired import esr_grade  # noqa: E402
-from tonemorph.metrics import mrstft_distance  # noqa: E402
+from tonemorph.losses.paired import esr_grade
+from tonemorph.metrics import mrstft_distance
 
 SR = 48000
 INTERFACE_LATENCY = 150  # samples added to the reamp, as an audio interface round trip would

@@ -145,7 +145,7 @@ def _paired_pair(input: AudioLike, target: AudioLike) -> tuple[np.ndarray, np.nd
 def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
                  seconds: float | None = None, steps: int | None = None,
                  stages: str | tuple[str, ...] | None = None, seed: int = 0,
-                 progress: Progress | None = None) -> "Tone | NeuralCapture":
+                 progress: Progress | None = None) -> Tone | NeuralCapture:
     """Capture mode: learn gear from a DI `input` and its reamped recording `target`.
 
     Latency is found and removed (refusing files that are not one performance). arch

@@ -408,7 +408,13 @@ def info(model: Path = typer.Argument(..., help=".tmodel file")) -> None:
         table.add_row(k, v)
     out.print(table)
     tr = t.training
-    if tr:
+    if tr.get("mode") == "paired":
+        out.print(f"captured from {tr.get('input', {}).get('name')} -> "
+                  f"{tr.get('target', {}).get('name')} (paired): latency "
+                  f"{tr.get('latency_samples')} samples, held-out ESR {tr.get('esr')}, MR-STFT "
+                  f"{tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
+                  f"{tr.get('date')}")
+    elif tr:
         out.print(f"learned from {tr.get('input', {}).get('name')} -> "
                   f"{tr.get('target', {}).get('name')}, quality {tr.get('quality')}, "
                   f"{tr.get('chosen')} chain chosen, loss {tr.get('loss', float('nan')):.3f}, "

@@ -53,7 +53,7 @@ def test_pre_emphasis_is_the_first_order_fir() -> None:
 def test_esr_loss_with_pre_emphasis() -> None:
     rng = np.random.default_rng(1)
     y, y_hat = rng.standard_normal(800), rng.standard_normal(800)
-    f = lambda v: scipy.signal.lfilter([1.0, -0.85], [1.0], v)[1:]  # noqa: E731
+    f = lambda v: scipy.signal.lfilter([1.0, -0.85], [1.0], v)[1:]
     ref = np.sum((f(y) - f(y_hat)) ** 2) / np.sum(f(y) ** 2)
     assert float(ESRLoss(0.85)(_t(y_hat), _t(y))) == pytest.approx(ref, rel=1e-10)
     plain = np.sum((y - y_hat) ** 2) / np.sum(y ** 2)

@@ -205,7 +205,7 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     if not (math.isfinite(max_lag_ms) and max_lag_ms > 0):
         raise ParameterError(f"max_lag_ms must be a positive number of ms, got {max_lag_ms}")
     x, y = _check(input, "input", sample_rate), _check(target, "target", sample_rate)
-    max_lag = int(round(max_lag_ms * 1e-3 * sample_rate))
+    max_lag = round(max_lag_ms * 1e-3 * sample_rate)
     n_an = int(ANALYSIS_S * sample_rate)
     x, y = x[:n_an], y[: n_an + max_lag]
     c, energy = _correlation(x, y, max_lag, sample_rate)
@@ -276,5 +276,12 @@ def apply_lag(input: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarr
     return x[:n], y[:n]
 
 
-__all__ = ["Alignment", "detect_latency", "onset_lag", "align_pair", "apply_lag", "check_lengths",
-           "MAX_LAG_MS"]
+__all__ = [
+    "MAX_LAG_MS",
+    "Alignment",
+    "align_pair",
+    "apply_lag",
+    "check_lengths",
+    "detect_latency",
+    "onset_lag",
+]

@@ -118,7 +118,7 @@ def _split(x: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarra
     if len(x) - n_val < need or n_val < need:
         raise AudioContentError(
             f"the pair is too short to train on ({len(x)} samples); it needs at least "
-            f"{int(math.ceil(need / VAL_FRACTION))} samples: record a longer capture")
+            f"{math.ceil(need / VAL_FRACTION)} samples: record a longer capture")
     return x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
 
 
@@ -306,8 +306,8 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         x, y, al.lag_samples, al.polarity, in_gain_db, cfg, sample_rate)
     starts: tuple[float | None, ...] = (QUALITY_PRESETS["default"]["starts"]
                                         if "drive" in cfg.stages else (None,))
-    common = dict(seed=seed, lr=GREYBOX_LR, segment_samples=GREYBOX_SEGMENT,
-                  batch_size=GREYBOX_BATCH, warmup_samples=warm, validation=val)
+    common = {"seed": seed, "lr": GREYBOX_LR, "segment_samples": GREYBOX_SEGMENT,
+              "batch_size": GREYBOX_BATCH, "warmup_samples": warm, "validation": val}
     candidates: dict[str, float] = {}
     # every drive start is anchored in closed form and judged on the validation slice; the
     # TRAIN_STARTS best are trained briefly, and the best of those is refined
@@ -448,5 +448,11 @@ def _tagged(progress: Progress | None, tag: str) -> Progress | None:
     return lambda _t, done, total, loss: progress(tag, done, total, loss)
 
 
-__all__ = ["PairedFit", "fit_module", "predict", "fit_paired_chain", "capture_module",
-           "alignment_record"]
+__all__ = [
+    "PairedFit",
+    "alignment_record",
+    "capture_module",
+    "fit_module",
+    "fit_paired_chain",
+    "predict",
+]

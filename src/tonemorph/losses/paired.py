@@ -117,5 +117,13 @@ class PairedLoss(torch.nn.Module):
         return total
 
 
-__all__ = ["PRE_EMPHASIS_COEF", "pre_emphasis", "esr", "esr_grade", "ESRLoss", "STFTLoss", "MRSTFTLoss",
-           "PairedLoss"]
+__all__ = [
+    "PRE_EMPHASIS_COEF",
+    "ESRLoss",
+    "MRSTFTLoss",
+    "PairedLoss",
+    "STFTLoss",
+    "esr",
+    "esr_grade",
+    "pre_emphasis",
+]
