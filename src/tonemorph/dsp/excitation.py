@@ -154,7 +154,7 @@ def capture_signal(sample_rate: int = 48000,
     sr = int(sample_rate)
     if sr < 8000:
         raise ValueError(f"sample_rate must be >= 8000 Hz, got {sr}")
-    parts: list[np.ndarray] = [blip_train(sr)]
+    parts: list[np.ndarray] = []
     for level in (-30.0, -18.0, -6.0):
         parts += [log_sweep(20.0, min(20000.0, 0.45 * sr), 5.0, sr, level), _silence(0.5, sr)]
     for i, level in enumerate((-48.0, -36.0, -24.0, -15.0, -6.0)):
@@ -168,11 +168,11 @@ def capture_signal(sample_rate: int = 48000,
         for level in (-24.0, -12.0, -3.0):
             parts += [g * (db_to_gain(level) / peak), _silence(0.5, sr)]
     body = _normalise_peak(np.concatenate(parts), CAPTURE_PEAK_DBFS)
-    tail = blip_train(sr)
-    x = np.concatenate([body, tail, _silence(BLIP_GAP_S, sr)]).astype(np.float32)
+    head = blip_train(sr)
+    x = np.concatenate([head, body, blip_train(sr), _silence(BLIP_GAP_S, sr)]).astype(np.float32)
     gap = int(BLIP_GAP_S * sr)
     blips = [gap * (i + 1) for i in range(BLIP_COUNT)]
-    blips += [len(body) + gap * (i + 1) for i in range(BLIP_COUNT)]
+    blips += [len(head) + len(body) + gap * (i + 1) for i in range(BLIP_COUNT)]
     return x, blips
 
 

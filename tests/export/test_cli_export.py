@@ -1,0 +1,129 @@
+"""CLI: export (nam / aidax / ir), capture-signal, and apply of a `.nam` file equal to the
+source model (export -> import -> apply)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+from signals import guitar_line
+from tones import tone_with
+from typer.testing import CliRunner
+
+from tonemorph.cli import app
+from tonemorph.export.nam import nam_metadata, read_nam, write_nam
+from tonemorph.neural import WaveNet
+from tonemorph.neural.runner import BlockProcessor
+
+runner = CliRunner()
+
+
+def _nano(seed: int = 0) -> WaveNet:
+    m = WaveNet.preset("nano")
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.25)
+    return m
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a - b) ** 2) / np.mean(b ** 2)))
+
+
+def test_apply_nam_equals_source_model(tmp_path: Path) -> None:
+    m = _nano()
+    model = tmp_path / "amp.nam"
+    write_nam(model, m, nam_metadata(name="amp"))
+    x = np.concatenate([guitar_line(1.0, 48000, seed=1), guitar_line(1.0, 48000, seed=2)])
+    take = tmp_path / "take.wav"
+    sf.write(take, x.T, 48000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    res = runner.invoke(app, ["apply", str(model), str(take), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    y, sr = sf.read(out, dtype="float32", always_2d=True)
+    assert sr == 48000 and sf.info(out).subtype == "FLOAT"
+    with torch.no_grad():
+        ref = m(torch.from_numpy(x)).numpy()
+    assert _rel(y.T, ref) < 1e-5
+
+
+def test_apply_nam_at_another_rate_keeps_rate_and_depth(tmp_path: Path) -> None:
+    m = _nano(1)
+    model = tmp_path / "amp.nam"
+    write_nam(model, m)
+    x = guitar_line(1.5, 44100, seed=3)[0]
+    take = tmp_path / "take.wav"
+    sf.write(take, x, 44100, subtype="PCM_24")
+    out = tmp_path / "out.wav"
+    res = runner.invoke(app, ["apply", str(model), str(take), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    y, sr = sf.read(out, dtype="float64")
+    assert sr == 44100 and sf.info(out).subtype == "PCM_24" and len(y) == len(x)
+    xr, _ = sf.read(take, dtype="float32")
+    x48 = soxr.resample(xr, 44100, 48000, quality="HQ").astype(np.float32)
+    ref = soxr.resample(BlockProcessor(m, 1).process(x48[None])[0], 48000, 44100, quality="HQ")
+    n = min(len(ref), len(y))
+    assert _rel(y[:n], ref[:n]) < 1e-3
+
+
+def test_apply_nam_refuses_knobs_and_warns_on_newer_version(tmp_path: Path) -> None:
+    model = tmp_path / "amp.nam"
+    write_nam(model, _nano())
+    take = tmp_path / "take.wav"
+    sf.write(take, guitar_line(0.5, 48000)[0], 48000)
+    res = runner.invoke(app, ["apply", str(model), str(take), "-o", str(tmp_path / "o.wav"),
+                              "--drive", "3"])
+    assert res.exit_code == 2 and "neural model" in res.output
+    doc = json.loads(model.read_text())
+    doc["version"] = "0.6.1"
+    newer = tmp_path / "newer.nam"
+    newer.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["apply", str(newer), str(take), "-o", str(tmp_path / "o.wav")])
+    assert res.exit_code == 0 and "newer" in res.output
+    doc["architecture"] = "Transformer"
+    newer.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["apply", str(newer), str(take), "-o", str(tmp_path / "o.wav")])
+    assert res.exit_code == 2 and "only WaveNet and LSTM" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_export_nam_and_ir_from_a_tmodel(tmp_path: Path) -> None:
+    tone = tone_with({"drive.drive_db": 6.0, "cab.band_db": [-3.0] * 64,
+                      "comp.ratio": 3.0, "comp.release_ms": 300.0},
+                     stages=("drive", "cab", "comp"))
+    tm = tmp_path / "tone.tmodel"
+    tone.save(tm)
+    nam = tmp_path / "tone.nam"
+    res = runner.invoke(app, ["export", str(tm), "--format", "nam", "--arch", "nano",
+                              "--minutes", "0.02", "-o", str(nam)])
+    assert res.exit_code == 0, res.output
+    assert "ESR" in res.output and "NAM grade" in res.output
+    assert "--arch lstm" in res.output  # 300 ms release is beyond a WaveNet's 85 ms
+    nf = read_nam(nam)
+    assert nf.version == "0.5.4" and nf.sample_rate == 48000 and len(nf.weights) == 842
+    md = nf.metadata
+    assert md["gear_type"] == "amp_cab" and md["tone_type"] in ("clean", "overdrive")
+    assert md["training"]["nam_grade"] in ("great", "not bad", "okay", "poor")
+    assert np.isfinite(md["training"]["validation_esr"]) and np.isfinite(md["loudness"])
+    ir = tmp_path / "cab.wav"
+    res = runner.invoke(app, ["export", str(tm), "--format", "ir", "--sr", "44100", "-o",
+                              str(ir)])
+    assert res.exit_code == 0 and "2048 samples" in res.output
+    assert sf.info(ir).samplerate == 44100 and sf.info(ir).subtype == "FLOAT"
+    res = runner.invoke(app, ["export", str(tm), "--format", "onnx", "-o", str(ir)])
+    assert res.exit_code == 2 and "unknown export format" in res.output
+
+
+def test_capture_signal_command(tmp_path: Path) -> None:
+    out = tmp_path / "reamp.wav"
+    res = runner.invoke(app, ["capture-signal", "-o", str(out), "--sr", "44100"])
+    assert res.exit_code == 0, res.output
+    x, sr = sf.read(out, dtype="float64")
+    assert sr == 44100 and sf.info(out).subtype == "PCM_24"
+    assert 60 < len(x) / sr < 300 and np.max(np.abs(x)) <= 10 ** (-1 / 20) + 1e-4
+    assert "blips at 0.50, 1.00" in res.output
