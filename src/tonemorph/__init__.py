@@ -15,9 +15,9 @@ from tonemorph.errors import (  # noqa: E402
 )
 from tonemorph.model import Knobs, Tone, load  # noqa: E402
 
-# the function shadows the subpackage attribute: `tonemorph.master(...)` masters a mix, and
-# `from tonemorph.master import MasterConfig` still reaches the package
-from tonemorph.master.run import master  # noqa: E402
+# a callable package: `tonemorph.master(mix, reference, out)` masters a mix (it calls
+# `tonemorph.master.run.master`), and `tonemorph.master.MasterConfig` etc. stay reachable
+from tonemorph import master  # noqa: E402
 
 __all__ = [
     "__version__",

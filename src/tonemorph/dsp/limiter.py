@@ -263,11 +263,22 @@ def interval_peaks(x: np.ndarray, *, pad: int = 0) -> np.ndarray:
     interval starting P/2 = 10 samples before sample i (the detector's own delay); these are
     what `TruePeakLimiter.process` computes, for ``peaks=``.
     """
-    audio = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    audio = np.atleast_2d(np.asarray(x))
     p = _TAPS_PER_PHASE
-    ext = np.concatenate([np.zeros((audio.shape[0], p - 1)), audio,
-                          np.zeros((audio.shape[0], pad))], axis=1)
-    return _interval_peaks(ext, _phase_taps(), audio.shape[1] + pad)
+    phases = _phase_taps()
+    n = audio.shape[1]
+    out = np.empty(n + pad)
+    hist = np.zeros((audio.shape[0], p - 1))
+    block = 1 << 16  # bounded memory on long excerpts
+    for i in range(0, n + pad, block):
+        stop = min(i + block, n + pad)
+        new = np.zeros((audio.shape[0], stop - i))
+        if i < n:
+            new[:, : min(stop, n) - i] = audio[:, i : min(stop, n)]
+        ext = np.concatenate([hist, new], axis=1)
+        out[i:stop] = _interval_peaks(ext, phases, stop - i)
+        hist = ext[:, ext.shape[1] - (p - 1) :]
+    return out
 
 
 def _phase_taps() -> np.ndarray:

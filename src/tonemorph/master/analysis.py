@@ -15,9 +15,10 @@ import numpy as np
 from tonemorph.dsp.loudness import LUFS_FLOOR
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.errors import AudioContentError
-from tonemorph.io import AudioInfo, AudioReader, check_content
+from tonemorph.io import AudioInfo, AudioReader
 
-__all__ = ["TrackScan", "scan", "excerpt_windows", "read_excerpts", "EXCERPT_WINDOW_S"]
+__all__ = ["TrackScan", "scan", "excerpt_windows", "read_excerpts", "active_seconds", "check_active",
+           "EXCERPT_WINDOW_S"]
 
 EXCERPT_WINDOW_S = 5.0
 _SEGMENT_S = 0.1
@@ -121,6 +122,23 @@ def read_excerpts(path, windows: list[tuple[int, int]], *, role: str) -> np.ndar
     return np.concatenate(parts, axis=1)
 
 
-def check_excerpt(x: np.ndarray, sample_rate: int, *, role: str, min_seconds: float) -> list[str]:
-    """Refuse silent or too-short audio (`tonemorph.io.check_content`); returns warnings."""
-    return list(check_content(x, sample_rate, role=role, min_seconds=min_seconds).warnings)
+def active_seconds(segment_power: np.ndarray) -> float:
+    """Seconds of sound in a scan: 100 ms segments above -70 LUFS and within 50 dB of the loud
+    level (95th percentile), as `tonemorph.io.check_content` counts them."""
+    with np.errstate(divide="ignore"):
+        level = -0.691 + 10.0 * np.log10(np.asarray(segment_power))
+    finite = level[np.isfinite(level)]
+    if finite.size == 0:
+        return 0.0
+    gate = max(float(np.percentile(finite, 95.0)) - 50.0, LUFS_FLOOR)
+    return float(np.count_nonzero(level > gate)) * _SEGMENT_S
+
+
+def check_active(scan_: TrackScan, *, role: str, min_seconds: float) -> None:
+    """Refuse a file with less than min_seconds of sound (seconds counted by `active_seconds`)."""
+    seconds = active_seconds(scan_.segment_power)
+    if seconds < min_seconds:
+        raise AudioContentError(
+            f"{role} file {scan_.info.path} has {seconds:.1f} s of sound; need at least "
+            f"{min_seconds:g} s, use a longer recording"
+        )

@@ -15,7 +15,6 @@ from tonemorph.dsp.fir import (
     smooth_log_spectrum,
 )
 from tonemorph.dsp.loudness import active_frames, frame_rms_db
-from tonemorph.dsp.matcheq import long_term_spectrum_db
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -81,9 +80,9 @@ def match_curve_db(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smooth EQ curve (dB, rfft grid of 4096) giving x y's spectral balance at x's power.
 
-    The static match-EQ curve (`tonemorph.dsp.matcheq.match_eq_curve_db`) with its broadband
-    level removed (loudness is matched elsewhere), held flat below 30 Hz and above 18 kHz, and
-    clamped to ±max_gain_db. Returns (freqs_hz, curve_db).
+    The difference of the fractional-octave smoothed mean log spectra (`mean_log_spectrum_db`),
+    with its broadband level removed (loudness is matched elsewhere), held flat below 30 Hz
+    and above 18 kHz, and clamped to ±max_gain_db. Returns (freqs_hz, curve_db).
     """
     if not (math.isfinite(max_gain_db) and max_gain_db > 0):
         raise ParameterError(f"max_gain_db must be a positive number of dB, got {max_gain_db!r}.")
@@ -96,8 +95,7 @@ def match_curve_db(
     hi_i = int(np.searchsorted(freqs, hi_hold))
     curve[:lo_i] = curve[lo_i]
     curve[hi_i:] = curve[hi_i - 1]
-    _, px = long_term_spectrum_db(x, sample_rate, n_fft=_N_FFT, name="mix")
-    curve = centre_curve(freqs, curve, px)
+    curve = centre_curve(freqs, curve, sx)
     return freqs, np.clip(curve, -max_gain_db, max_gain_db)
 
 

@@ -28,7 +28,7 @@ from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import AtomicAudioWriter, AudioReader, check_output_path, resample
 from tonemorph.master.analysis import (
     TrackScan,
-    check_excerpt,
+    check_active,
     excerpt_windows,
     read_excerpts,
     scan,
@@ -244,10 +244,19 @@ def _limited_lufs(pre: np.ndarray, sample_rate: int, gain_db: float,
     across gains.
     """
     lim = TruePeakLimiter(sample_rate, pre.shape[0], limiter)
+    meter = LoudnessMeter(sample_rate, pre.shape[0])
     gain = 10.0 ** (gain_db / 20.0)
-    padded = np.concatenate([pre, np.zeros((pre.shape[0], lim.latency))], axis=1)
-    y = lim.process(padded * gain, peaks=None if peaks is None else peaks * gain)
-    return _lufs(y[:, lim.latency :], sample_rate), lim.max_gain_reduction_db
+    n = pre.shape[1]
+    skip = lim.latency
+    for i in range(0, n + lim.latency, _BLOCK):
+        stop = min(i + _BLOCK, n + lim.latency)
+        block = np.zeros((pre.shape[0], stop - i))
+        if i < n:
+            block[:, : min(stop, n) - i] = pre[:, i : min(stop, n)]
+        y = lim.process(block * gain, peaks=None if peaks is None else peaks[i:stop] * gain)
+        meter.add(y[:, skip:])
+        skip = max(0, skip - y.shape[1])
+    return meter.integrated_lufs(), lim.max_gain_reduction_db
 
 
 def find_output_gain(
@@ -516,9 +525,11 @@ def master(
     ref_scan = scan(ref_path, role="reference",
                     progress=lambda d, n: tick("reading reference", d, n))
     _check_reference_length(ref_scan.info, ref_path)
+    check_active(ref_scan, role="reference", min_seconds=5.0)
     scans: list[TrackScan] = []
     for i, m in enumerate(mixes):
         scans.append(scan(m, role="mix", progress=lambda d, n: tick("reading mix", d, n)))
+        check_active(scans[-1], role="mix", min_seconds=1.0)
     rate = scans[0].info.sample_rate
     channels = scans[0].info.channels
     for s in scans:
@@ -535,7 +546,6 @@ def master(
     ref_ex = read_excerpts(ref_path, excerpt_windows(
         ref_scan.segment_power, ref_scan.info.sample_rate, ref_scan.info.frames, cfg.excerpt_s),
         role="reference")
-    notes += check_excerpt(ref_ex, ref_scan.info.sample_rate, role="reference", min_seconds=5.0)
     ref_ex = resample(ref_ex, ref_scan.info.sample_rate, rate)
     ref_is_mono = ref_ex.shape[0] == 1 and channels == 2
     if ref_ex.shape[0] > 2:
@@ -558,7 +568,6 @@ def master(
     for s, m in zip(scans, mixes):
         ex = read_excerpts(m, excerpt_windows(s.segment_power, s.info.sample_rate, s.info.frames,
                                               per_track_s), role="mix")
-        notes += check_excerpt(ex, s.info.sample_rate, role="mix", min_seconds=1.0)
         mix_parts.append(resample(ex, s.info.sample_rate, rate))
     mix_ex = np.concatenate(mix_parts, axis=1)
 
