@@ -23,11 +23,34 @@ _DILATIONS_10 = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _DILATIONS_LITE_1 = (1, 2, 4, 8, 16, 32, 64)
 _DILATIONS_LITE_2 = (128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
+class _NumpyTanh(torch.autograd.Function):
+    """tanh through numpy: this torch CPU build's tanh measured ~20x slower than np.tanh
+    (8.9 ms vs 0.4 ms for 1.1 M floats, one core), and tanh was 31 % of a WaveNet forward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        y = torch.from_numpy(np.tanh(x.detach().contiguous().numpy()))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+def tanh(x: torch.Tensor) -> torch.Tensor:
+    """Exact tanh, computed by numpy for CPU float tensors (faster), else by torch."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return _NumpyTanh.apply(x)
+    return torch.tanh(x)
+
+
 #: activation names NAM's core knows, mapped to the exact function (the plugin's "Fasttanh"
 #: approximates tanh; we run exact tanh, an ESR of ~1e-4 against the plugin is expected).
 ACTIVATIONS = {
-    "Tanh": torch.tanh,
-    "Fasttanh": torch.tanh,
+    "Tanh": tanh,
+    "Fasttanh": tanh,
     "ReLU": torch.relu,
     "Sigmoid": torch.sigmoid,
     "Hardtanh": lambda x: torch.clamp(x, -1.0, 1.0),
