@@ -149,8 +149,8 @@ def nam_predict(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
 
 
 def run_chain(name: str, case_dir: Path, seconds: float, greybox_s: float, seed: int,
-              reamp: np.ndarray) -> dict:
-    """All methods on one chain."""
+              reamp: np.ndarray, neural: bool = True) -> dict:
+    """All methods on one chain (only the grey-box capture when `neural` is False)."""
     chain = cases.CHAINS[name]
     y = chain.process(reamp)
     # one output gain for the pair and the held-out truth: NAM refuses targets that reach 0 dBFS
@@ -175,6 +175,8 @@ def run_chain(name: str, case_dir: Path, seconds: float, greybox_s: float, seed:
         **score(tone.apply(xc, SR), yc, own_lag), "train_s": round(gb_s, 1),
         "steps": tone.training["steps"], "esr_capture_tail": tone.training["esr"]}
     print(f"[{name}] grey-box {gb_s:.0f} s: {res['methods']['tonemorph grey-box']}", flush=True)
+    if not neural:
+        return res
 
     from tonemorph.neural import make_model
 
@@ -225,6 +227,9 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if any(v.get("history") for v in r["methods"].values())]
+    if not results:
+        return
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5), squeeze=False)
     for ax, r in zip(axes[0], results):
         for m, v in r["methods"].items():
@@ -243,6 +248,8 @@ def plot(results: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--chains", default="amp_crunch,heavy_drive_cab")
+    ap.add_argument("--greybox-chains", default="linear_eq_cab",
+                    help="chains captured by the grey-box only (simple ones, run first)")
     ap.add_argument("--cases", default=str(HERE / "cases" / "quick"),
                     help="bench cases folder (held-out C takes)")
     ap.add_argument("--source", default="fr3_clean")
@@ -252,18 +259,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "paired"))
     ap.add_argument("--reamp-seconds", type=float, default=None,
                     help="use only the start of the reamp signal (smoke tests)")
+    ap.add_argument("--deadline", default=None,
+                    help="HH:MM UTC: shrink the budget (not below 60 s) and the chain list to "
+                         "finish by then")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
+    chains = [c for c in args.chains.split(",") if c]
+    gb_chains = [c for c in args.greybox_chains.split(",") if c]
+    if args.deadline:
+        now = time.gmtime()
+        hh, mm = (int(v) for v in args.deadline.split(":"))
+        left = (hh * 60 + mm) * 60 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
+        left -= len(gb_chains) * (args.greybox_seconds + 60.0)
+        per_chain_extra = args.greybox_seconds + 150.0  # rendering, alignment, scoring, NAM setup
+        while chains and left / len(chains) < per_chain_extra + 2 * 60.0:
+            chains = chains[:-1]
+        if chains:
+            args.seconds = min(args.seconds, (left / len(chains) - per_chain_extra) / 2)
+        print(f"deadline {args.deadline}: {len(chains)} chain(s), {args.seconds:.0f} s budget",
+              flush=True)
     from tonemorph.dsp.excitation import capture_signal
 
     reamp, _ = capture_signal(SR)
     if args.reamp_seconds:
         reamp = reamp[: int(args.reamp_seconds * SR)]
     results = []
-    for name in args.chains.split(","):
+    for name in gb_chains + chains:
         case_dir = Path(args.cases) / args.source / name
         results.append(run_chain(name, case_dir, args.seconds, args.greybox_seconds,
-                                 args.seed, reamp))
+                                 args.seed, reamp, neural=name in chains))
         out = Path(args.out)
         meta = {"budget_s": args.seconds, "greybox_budget_s": args.greybox_seconds,
                 "threads": torch.get_num_threads(), "seed": args.seed,

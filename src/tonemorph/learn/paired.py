@@ -14,21 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.signal
 import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.functional import OVERSAMPLE_TAPS
 from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.features.frames import FeatureConfig
-from tonemorph.learn.fit import (
-    INIT_FFT,
-    INPUT_LEVEL_DB,
-    QUALITY_PRESETS,
-    _mean_power,
-    anchor_cab,
-    normalise_input,
-)
+from tonemorph.learn.fit import INIT_FFT, INPUT_LEVEL_DB, QUALITY_PRESETS, normalise_input
 from tonemorph.losses.paired import PRE_EMPHASIS_COEF, MRSTFTLoss, PairedLoss, esr
 from tonemorph.metrics import mrstft_distance
 from tonemorph.model import Tone
@@ -240,7 +233,7 @@ GREYBOX_VAL_SAMPLES = 3 * 48000  # the chain runs slower than a neural net: vali
 TRAIN_STARTS = 2  # drive starts trained briefly after the closed-form ranking
 START_SHARE = 0.3  # share of the budget spent on those; the rest refines the best
 TEST_FRACTION = 0.1  # tail of the aligned pair never trained on nor used to pick a state
-ANCHOR_SECONDS = 3.0  # audio used for the closed-form cabinet and level starts
+ANCHOR_SECONDS = 6.0  # audio used for the closed-form cabinet and level starts
 
 
 def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
@@ -250,6 +243,43 @@ def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
     if den <= 0 or num <= 0:
         return 0.0
     return 20 * math.log10(num / den)
+
+
+def _anchor_cab_paired(chain: ToneChain, x: torch.Tensor, y: np.ndarray, warm: int) -> None:
+    """Set the cab curve to the measured transfer from the chain's pre-cab output to y.
+
+    With a pair the static match is the H1 estimate cross-spectrum / auto-spectrum (Welch),
+    which keeps only what is coherent with the input, unlike a ratio of power spectra (which
+    also counts distortion products as cabinet). Averaged in each band's log-frequency cell;
+    zero mean over 100 Hz-8 kHz, the output gain takes the level.
+    """
+    if "cab" not in chain.cfg.stages:
+        return
+    sr = chain.cfg.sample_rate
+    vals = chain.values()
+    vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
+    chain.set_values(vals)
+    with torch.no_grad():
+        u = chain(x)[0].double().numpy()[warm:]
+    t = y[warm:].astype(np.float64)
+    f, p_uy = scipy.signal.csd(u, t, fs=sr, nperseg=INIT_FFT)
+    _, p_uu = scipy.signal.welch(u, fs=sr, nperseg=INIT_FFT)
+    power = np.abs(p_uy) ** 2 / np.maximum(p_uu, 1e-30) ** 2
+    band_hz = chain.cfg.band_hz()
+    edges = np.concatenate([[band_hz[0] / 1.1], np.sqrt(band_hz[1:] * band_hz[:-1]),
+                            [band_hz[-1] * 1.1]])
+    log_f = np.log(np.maximum(f, 1.0))
+    curve = 10 * np.log10(power + 1e-30)
+    bands = np.empty(len(band_hz))
+    for i in range(len(band_hz)):
+        cell = (f >= edges[i]) & (f < edges[i + 1])
+        bands[i] = (10 * np.log10(power[cell].mean() + 1e-30) if cell.any()
+                    else float(np.interp(np.log(band_hz[i]), log_f, curve)))
+    mid = (band_hz > 100) & (band_hz < 8000)
+    bands -= float(np.mean(bands[mid]))
+    rng = next(s for s in chain.specs if s.name == "cab.band_db").range
+    vals["cab.band_db"] = [rng.clamp(float(b)) for b in bands]
+    chain.set_values(vals)
 
 
 def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
@@ -266,12 +296,8 @@ def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
             vals[f"{stage}.threshold_db"] = thr
             vals[f"{stage}.ratio"] = 1.5
     chain.set_values(vals)
-    fcfg = FeatureConfig(sample_rate=cfg.sample_rate)
     xa = torch.from_numpy(x_anchor)[None]
-    with torch.no_grad():
-        t_pow = _mean_power(torch.from_numpy(y_anchor)[None], INIT_FFT, fcfg.hop, warm)
-        in_pow = _mean_power(xa, INIT_FFT, fcfg.hop, warm)
-    anchor_cab(chain, xa, t_pow, in_pow, fcfg, warm)
+    _anchor_cab_paired(chain, xa, y_anchor, warm)
     with torch.no_grad():
         out = chain(xa)[0].float().numpy()
     vals = chain.values()
