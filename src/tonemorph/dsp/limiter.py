@@ -71,33 +71,36 @@ class LimiterConfig:
 
 @numba.njit(cache=True, fastmath=True)
 def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
-    """Peak over channels of each new sample's interval: |x| and the 3 interpolated points.
+    """Peak over channels of each new sample's interval: the scaled sample and 3 interpolated
+    points.
 
     ext is (channels, P - 1 + n): P - 1 history samples, then the n new ones. Entry i is the
-    peak of the interval starting P/2 samples before new sample i (loops ordered to vectorise).
+    peak of the interval starting P/2 samples before new sample i. The three phases are
+    accumulated together per sample over the window read forwards (measured 2x faster than
+    one pass per tap).
     """
     n_ch = ext.shape[0]
-    n_ph, p = phases.shape
+    p = phases.shape[1]
     peak = np.zeros(n)
-    acc = np.empty(n)
+    h1 = phases[1, ::-1].copy()
+    h2 = phases[2, ::-1].copy()
+    h3 = phases[3, ::-1].copy()
     # phase 0's taps are sinc zeros but its centre (1.0006 for this window): a scaled sample
     centre = abs(phases[0, p // 2])
     for c in range(n_ch):
+        row = ext[c]
         for i in range(n):
-            v = centre * abs(ext[c, p - 1 + i - p // 2])
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            for q in range(p):
+                xv = row[i + q]
+                a1 += h1[q] * xv
+                a2 += h2[q] * xv
+                a3 += h3[q] * xv
+            v = max(abs(a1), abs(a2), abs(a3), centre * abs(row[i + p - 1 - p // 2]))
             if v > peak[i]:
                 peak[i] = v
-        for k in range(1, n_ph):
-            acc[:] = 0.0
-            for j in range(p):
-                h = phases[k, j]
-                off = p - 1 - j
-                for i in range(n):
-                    acc[i] += h * ext[c, off + i]
-            for i in range(n):
-                v = abs(acc[i])
-                if v > peak[i]:
-                    peak[i] = v
     return peak
 
 

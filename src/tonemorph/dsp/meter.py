@@ -123,26 +123,44 @@ class TruePeakMeter:
     interpolated points within the signal counted; never below the sample peak.
     """
 
+    _CHUNK = 2048
+
     def __init__(self, channels: int):
         from tonemorph.dsp.limiter import _TAPS_PER_PHASE, _phase_taps
 
         self._phases = _phase_taps()
         self._p = _TAPS_PER_PHASE
+        self._l1 = max(float(np.sum(np.abs(ph))) for ph in self._phases)
         self._hist = np.zeros((int(channels), self._p - 1))
         self._seen = 0  # samples fed
         self.peak = 0.0
 
-    def _peaks(self, block: np.ndarray) -> np.ndarray:
-        """Interval peaks for the new samples of block (intervals before sample 0 dropped)."""
+    def _peaks(self, block: np.ndarray) -> float:
+        """Highest interval peak among the new samples of block (intervals before sample 0
+        dropped). Chunks whose samples bound their interpolated values (sum |taps| * max |x|)
+        at or below the peak found so far are skipped: exact, and faster on music."""
         from tonemorph.dsp.limiter import _interval_peaks
 
         n = block.shape[1]
+        p = self._p
         ext = np.concatenate([self._hist, block], axis=1)
-        peaks = _interval_peaks(ext, self._phases, n)
         self._hist = ext[:, n:]
-        lead = max(0, self._p // 2 - self._seen)  # intervals starting before the signal
+        lead = max(0, p // 2 - self._seen)  # intervals starting before the signal
         self._seen += n
-        return peaks[lead:]
+        env = np.max(np.abs(ext), axis=0)
+        chunks = []
+        for a in range(0, n, self._CHUNK):
+            b = min(a + self._CHUNK, n)
+            chunks.append((float(env[a : b + p - 1].max()), a, b))
+        best = self.peak
+        for bound, a, b in sorted(chunks, reverse=True):
+            if bound * self._l1 <= best:
+                break
+            peaks = _interval_peaks(ext[:, a : b + p - 1], self._phases, b - a)
+            if a < lead:
+                peaks = peaks[lead - a :]
+            best = max(best, float(np.max(peaks, initial=0.0)))
+        return best
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
@@ -151,16 +169,15 @@ class TruePeakMeter:
             block = block[None, :]
         if block.shape[1] == 0:
             return
-        self.peak = max(self.peak, float(np.max(np.abs(block))),
-                        float(np.max(self._peaks(block), initial=0.0)))
+        self.peak = max(self.peak, float(np.max(np.abs(block))))
+        self.peak = self._peaks(block)
 
     def dbtp(self) -> float:
         """True peak so far (dBTP) with the signal's end taken as zeros; -200 for silence."""
         hist, seen = self._hist.copy(), self._seen
         # the last P/2 intervals need P/2 samples after the end (zeros)
-        tail = self._peaks(np.zeros((self._hist.shape[0], self._p // 2)))
+        peak = self._peaks(np.zeros((self._hist.shape[0], self._p // 2)))
         self._hist, self._seen = hist, seen
-        peak = max(self.peak, float(np.max(tail, initial=0.0)))
         return 20.0 * math.log10(peak) if peak > 0 else -200.0
 
 
