@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import tonemorph
+import tonemorph.chain.chain
 from tonemorph.demo import demo_audio
-from tonemorph.export.nam import nam_metadata, read_nam, build_model, write_nam
+from tonemorph.export.nam import build_model, nam_metadata, read_nam, write_nam
 from tonemorph.learn.distill import distill, esr_of, holdout_take, long_time_constants, render_chain
 from tonemorph.neural import make_model
 from tonemorph.neural.runner import BlockProcessor
@@ -47,12 +48,24 @@ def main() -> None:
     ap.add_argument("--archs", nargs="+", default=["standard", "lite", "lstm"])
     ap.add_argument("--minutes", nargs="+", type=float, default=[25.0, 12.0, 8.0])
     ap.add_argument("--tag", default="distill")
+    ap.add_argument("--drop-stages", nargs="*", default=[],
+                    help="distil the tone without these stages (e.g. sag comp: no long "
+                         "time constants)")
     args = ap.parse_args()
     if len(args.minutes) != len(args.archs):
         raise SystemExit("give one --minutes value per --archs entry")
     OUT.mkdir(exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     tone = demo_tone(args.tmodel)
+    if args.drop_stages:
+        from dataclasses import replace
+
+        stages = tuple(s for s in tone.config.stages if s not in args.drop_stages)
+        keep = {s.name for s in tonemorph.chain.chain.param_specs(
+            replace(tone.config, stages=stages))}
+        tone = tonemorph.Tone(replace(tone.config, stages=stages),
+                              {k: v for k, v in tone.parameters.items() if k in keep},
+                              tone.input_gain_db, tone.training)
     xh = holdout_take()
     yh = render_chain(tone, xh)
     rows = []
@@ -83,10 +96,12 @@ def main() -> None:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores shared, "
                        "torch 1 thread", "tone": str(args.tmodel.name),
-            "stages": list(tone.config.stages), "tonemorph": tonemorph.__version__}
+            "stages": list(tone.config.stages), "dropped": args.drop_stages,
+            "tonemorph": tonemorph.__version__}
     (RESULTS / f"{args.tag}.json").write_text(json.dumps({"meta": meta, "rows": rows},
                                                          indent=1) + "\n")
-    lines = [f"# Distillation: demo tone -> neural models ({meta['date']})", "",
+    dropped = f", without {' and '.join(args.drop_stages)}" if args.drop_stages else ""
+    lines = [f"# Distillation: demo tone{dropped} -> neural models ({meta['date']})", "",
              f"Tone `{meta['tone']}` (stages {', '.join(meta['stages'])}); {meta['machine']}. "
              "ESR = sum((chain - model)^2) / sum(chain^2) on the held-out demo take "
              "(8 s, never trained on or used for model selection), 48 kHz, the chain's "

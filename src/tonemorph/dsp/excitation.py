@@ -198,5 +198,14 @@ def distill_excitation(sample_rate: int = 48000, guitar: Sequence[np.ndarray] = 
     return np.clip(np.concatenate(parts), -1.0, 1.0).astype(np.float32)
 
 
-__all__ = ["capture_signal", "distill_excitation", "log_sweep", "noise_burst", "pluck",
-           "chord", "guitar_phrases", "blip_train", "db_to_gain"]
+__all__ = [
+    "blip_train",
+    "capture_signal",
+    "chord",
+    "db_to_gain",
+    "distill_excitation",
+    "guitar_phrases",
+    "log_sweep",
+    "noise_burst",
+    "pluck",
+]

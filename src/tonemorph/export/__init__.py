@@ -52,4 +52,4 @@ def load_neural_model(path: str | os.PathLike[str]):
     return None
 
 
-__all__ = ["FORMATS", "ExportSummary", "export_tone", "neural_model_kind", "load_neural_model"]
+__all__ = ["FORMATS", "ExportSummary", "export_tone", "load_neural_model", "neural_model_kind"]

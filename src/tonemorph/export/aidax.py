@@ -141,5 +141,10 @@ def read_aidax(path: str | os.PathLike[str]) -> RnnDense:
     return from_aidax_document(read_json(path, "AIDA-X model"), source=str(path))
 
 
-__all__ = ["AIDAX_FORMAT_VERSION", "to_aidax_document", "from_aidax_document", "write_aidax",
-           "read_aidax"]
+__all__ = [
+    "AIDAX_FORMAT_VERSION",
+    "from_aidax_document",
+    "read_aidax",
+    "to_aidax_document",
+    "write_aidax",
+]

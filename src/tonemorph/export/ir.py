@@ -70,4 +70,4 @@ def write_ir(path: str | os.PathLike[str], tone: Tone, sample_rate: int | None =
     return c
 
 
-__all__ = ["CabIR", "cab_ir", "write_ir", "IR_FORMAT_VERSION"]
+__all__ = ["IR_FORMAT_VERSION", "CabIR", "cab_ir", "write_ir"]

@@ -190,6 +190,18 @@ def load_nam(path: str | os.PathLike[str]) -> torch.nn.Module:
     return build_model(read_nam(path), str(path))
 
 
-__all__ = ["NAM_VERSION", "NAM_SAMPLE_RATE", "NAM_GRADES", "NamFile", "NamVersionWarning",
-           "nam_grade", "nam_metadata", "to_nam_file", "write_nam", "parse_nam", "read_nam",
-           "load_nam", "build_model"]
+__all__ = [
+    "NAM_GRADES",
+    "NAM_SAMPLE_RATE",
+    "NAM_VERSION",
+    "NamFile",
+    "NamVersionWarning",
+    "build_model",
+    "load_nam",
+    "nam_grade",
+    "nam_metadata",
+    "parse_nam",
+    "read_nam",
+    "to_nam_file",
+    "write_nam",
+]

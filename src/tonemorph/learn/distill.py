@@ -169,5 +169,13 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
                          list(fit.history), notes, fit.interrupted)
 
 
-__all__ = ["DistillResult", "distill", "render_chain", "long_time_constants", "esr_of",
-           "demo_takes", "holdout_take", "DISTILL_RATE"]
+__all__ = [
+    "DISTILL_RATE",
+    "DistillResult",
+    "demo_takes",
+    "distill",
+    "esr_of",
+    "holdout_take",
+    "long_time_constants",
+    "render_chain",
+]

@@ -30,5 +30,13 @@ def make_model(arch: str) -> torch.nn.Module:
                          "or lstm-LAYERSxHIDDEN")
 
 
-__all__ = ["WaveNet", "LayerArrayConfig", "WAVENET_PRESETS", "NamLSTM", "RnnDense",
-           "AIDAX_HIDDEN_SIZES", "ARCHITECTURES", "make_model"]
+__all__ = [
+    "AIDAX_HIDDEN_SIZES",
+    "ARCHITECTURES",
+    "WAVENET_PRESETS",
+    "LayerArrayConfig",
+    "NamLSTM",
+    "RnnDense",
+    "WaveNet",
+    "make_model",
+]

@@ -51,7 +51,7 @@ class LstmWeights:
     head_b: float
 
     @classmethod
-    def from_torch(cls, core: torch.nn.LSTM, head: torch.nn.Linear) -> "LstmWeights":
+    def from_torch(cls, core: torch.nn.LSTM, head: torch.nn.Linear) -> LstmWeights:
         """Pack a torch LSTM (input size 1) and its Linear(H, 1) head."""
         hid, n = core.hidden_size, core.num_layers
         w = np.zeros((n, 4 * hid, 2 * hid), np.float32)
@@ -118,10 +118,10 @@ class GruWeights:
     head_b: float
 
     @classmethod
-    def from_torch(cls, core: torch.nn.GRU, head: torch.nn.Linear) -> "GruWeights":
+    def from_torch(cls, core: torch.nn.GRU, head: torch.nn.Linear) -> GruWeights:
         """Pack a torch GRU (1 layer, input size 1) and its Linear(H, 1) head."""
         with torch.no_grad():
-            f = lambda t: np.ascontiguousarray(t.numpy(), np.float32)  # noqa: E731
+            f = lambda t: np.ascontiguousarray(t.numpy(), np.float32)
             return cls(f(core.weight_ih_l0[:, 0]), f(core.weight_hh_l0), f(core.bias_ih_l0),
                        f(core.bias_hh_l0), f(head.weight.reshape(-1)),
                        float(head.bias.reshape(-1)[0]))

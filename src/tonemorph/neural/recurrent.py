@@ -178,4 +178,4 @@ class RnnDense(torch.nn.Module):
         return (y + x if self.in_skip else y), new_state
 
 
-__all__ = ["NamLSTM", "RnnDense", "from_nam_config", "AIDAX_HIDDEN_SIZES", "SETTLE_SAMPLES"]
+__all__ = ["AIDAX_HIDDEN_SIZES", "SETTLE_SAMPLES", "NamLSTM", "RnnDense", "from_nam_config"]

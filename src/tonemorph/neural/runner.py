@@ -244,4 +244,4 @@ def apply_model_file(model: torch.nn.Module, model_rate: int, in_path: str | Pat
             "frames_written": written, "subtype": subtype or info.subtype}
 
 
-__all__ = ["torch_threads", "BlockProcessor", "NeuralStream", "apply_model", "apply_model_file"]
+__all__ = ["BlockProcessor", "NeuralStream", "apply_model", "apply_model_file", "torch_threads"]

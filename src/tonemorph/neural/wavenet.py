@@ -80,7 +80,7 @@ class LayerArrayConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LayerArrayConfig":
+    def from_dict(cls, d: dict) -> LayerArrayConfig:
         """Parse a `.nam` layer-array dict; ModelFileError when a key is missing or odd."""
         try:
             cfg = cls(int(d["input_size"]), int(d["condition_size"]), int(d["head_size"]),
@@ -190,7 +190,7 @@ class WaveNet(torch.nn.Module):
         self.register_buffer("head_scale", torch.tensor(float(head_scale)))
 
     @classmethod
-    def preset(cls, name: str) -> "WaveNet":
+    def preset(cls, name: str) -> WaveNet:
         """A freshly initialised NAM preset: standard, lite, feather or nano."""
         if name not in WAVENET_PRESETS:
             raise ParameterError(f"unknown WaveNet preset {name!r}; choose from "
@@ -271,4 +271,4 @@ def from_nam_config(config: dict) -> WaveNet:
     return WaveNet(layers, float(config.get("head_scale", NAM_HEAD_SCALE)))
 
 
-__all__ = ["WaveNet", "LayerArrayConfig", "WAVENET_PRESETS", "ACTIVATIONS", "from_nam_config"]
+__all__ = ["ACTIVATIONS", "WAVENET_PRESETS", "LayerArrayConfig", "WaveNet", "from_nam_config"]
