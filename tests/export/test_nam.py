@@ -180,3 +180,23 @@ def test_not_a_nam_file(tmp_path: Path) -> None:
 def test_grades() -> None:
     assert [nam_grade(e) for e in (0.005, 0.02, 0.05, 0.2)] == ["great", "not bad", "okay",
                                                                "poor"]
+
+
+def test_minimal_file_shaped_like_nam_cores_own_test() -> None:
+    """1-channel, kernel 1, ReLU, no 'head' key: y = relu(x + x) by hand (rechannel 1, conv 1,
+    bias 0, mixer 1, 1x1 weight 1 bias 0, head 1, head_scale 1)."""
+    doc = {"version": "0.5.3", "metadata": {}, "architecture": "WaveNet",
+           "config": {"layers": [{"input_size": 1, "condition_size": 1, "head_size": 1,
+                                  "channels": 1, "kernel_size": 1, "dilations": [1],
+                                  "activation": "ReLU", "gated": False, "head_bias": False}],
+                      "head_scale": 1.0},
+           "weights": [1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]}
+    nf = parse_nam(doc)
+    assert nf.sample_rate == 48000
+    from tonemorph.export.nam import build_model
+
+    x = torch.tensor([[-1.0, 0.5, 0.25, -0.1]])
+    with torch.no_grad():
+        y = build_model(nf)(x)
+    torch.testing.assert_close(y, torch.tensor([[0.0, 1.0, 0.5, 0.0]]))
+    np.testing.assert_allclose(nam_wavenet(doc, x[0].numpy()), [0.0, 1.0, 0.5, 0.0])
