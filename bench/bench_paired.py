@@ -148,6 +148,26 @@ def nam_predict(net: torch.nn.Module, x: np.ndarray) -> np.ndarray:
         return net(torch.from_numpy(x.astype(np.float32))).numpy().reshape(-1)[: len(x)]
 
 
+LINEAR_FFT = 8192  # Welch segment and FIR length of the linear reference fits
+
+
+def linear_references(xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best linear FIRs from an aligned pair: unconstrained (H1 = S_xy / S_xx) and minimum
+    phase with the same magnitude (what a grey-box cabinet can be at best)."""
+    import scipy.signal
+
+    from tonemorph.dsp.fir import minimum_phase_from_magnitude
+
+    _, p_xy = scipy.signal.csd(xa, ya, fs=SR, nperseg=LINEAR_FFT)
+    _, p_xx = scipy.signal.welch(xa, fs=SR, nperseg=LINEAR_FFT)
+    h1 = p_xy / np.maximum(p_xx, 1e-30)
+    free = np.fft.irfft(h1, LINEAR_FFT)
+    minph = minimum_phase_from_magnitude(20 * np.log10(np.abs(h1) + 1e-12), LINEAR_FFT)
+    out = scipy.signal.fftconvolve(xa, minph)[: len(xa)]
+    minph = minph * float(np.dot(out, ya) / np.dot(out, out))  # least-squares level
+    return free, minph
+
+
 def run_chain(name: str, case_dir: Path, seconds: float, greybox_s: float, seed: int,
               reamp: np.ndarray, neural: bool = True) -> dict:
     """All methods on one chain (only the grey-box capture when `neural` is False)."""
@@ -167,6 +187,12 @@ def run_chain(name: str, case_dir: Path, seconds: float, greybox_s: float, seed:
                  "reamp_seconds": round(len(reamp) / SR, 1),
                  "held_out_seconds": round(len(xc) / SR, 1), "methods": {}}
     res["methods"]["identity"] = score(xc, yc, own_lag)
+    import scipy.signal
+
+    free, minph = linear_references(xa, ya)
+    for label, h in (("linear FIR, free phase (H1)", free),
+                     ("linear FIR, minimum phase", minph)):
+        res["methods"][label] = score(scipy.signal.fftconvolve(xc, h)[: len(xc)], yc, own_lag)
 
     t0 = time.monotonic()
     tone = fit_paired_chain(reamp, y_lat, SR, seconds=greybox_s, seed=seed)

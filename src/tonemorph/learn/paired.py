@@ -230,6 +230,7 @@ GREYBOX_WARMUP_S = 0.1  # context before each segment: cabinet, EQ tails and env
 GREYBOX_SEGMENT = 8192  # with the warm-up this fills the chain's 32768-point FFTs
 GREYBOX_BATCH = 4
 GREYBOX_VAL_SAMPLES = 3 * 48000  # the chain runs slower than a neural net: validate on less
+DYNAMICS_START_RATIO = 1.2  # sag / compressor ratio of the drive starts
 TRAIN_STARTS = 2  # drive starts trained briefly after the closed-form ranking
 START_SHARE = 0.3  # share of the budget spent on those; the rest refines the best
 TEST_FRACTION = 0.1  # tail of the aligned pair never trained on nor used to pick a state
@@ -290,11 +291,12 @@ def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
     if drive_db is not None:
         vals["drive.drive_db"] = drive_db
     loud_db = 10 * math.log10(float(np.percentile(y_anchor.astype(np.float64) ** 2, 99)) + 1e-12)
-    # dynamics start gently engaged: at ratio 1 or above the signal they get no gradient
+    # dynamics start barely engaged (at ratio 1 or above the signal they get no gradient);
+    # the clean start (no drive) keeps them off: it stands for a linear capture
     for stage, thr in (("sag", INPUT_LEVEL_DB - 6.0), ("comp", loud_db - 16.0)):
-        if stage in cfg.stages:
+        if stage in cfg.stages and drive_db is not None:
             vals[f"{stage}.threshold_db"] = thr
-            vals[f"{stage}.ratio"] = 1.5
+            vals[f"{stage}.ratio"] = DYNAMICS_START_RATIO
     chain.set_values(vals)
     xa = torch.from_numpy(x_anchor)[None]
     _anchor_cab_paired(chain, xa, y_anchor, warm)
@@ -330,7 +332,8 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     warm = int(GREYBOX_WARMUP_S * sample_rate)
     x_tr, y_tr, val, (x_te, y_te), (x_an, y_an) = _greybox_data(
         x, y, al.lag_samples, al.polarity, in_gain_db, cfg, sample_rate)
-    starts: tuple[float | None, ...] = (QUALITY_PRESETS["default"]["starts"]
+    # None: the drive left neutral (clean, nearly linear), beside the unpaired learner's starts
+    starts: tuple[float | None, ...] = ((None, *QUALITY_PRESETS["default"]["starts"])
                                         if "drive" in cfg.stages else (None,))
     common = {"seed": seed, "lr": GREYBOX_LR, "segment_samples": GREYBOX_SEGMENT,
               "batch_size": GREYBOX_BATCH, "warmup_samples": warm, "validation": val}
@@ -341,7 +344,7 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     for d in starts:
         chain = _start_chain(cfg, d, x_an, y_an, warm)
         v, _ = _scores(chain, val[0], val[1], warm)
-        tag = f"drive {d:+.0f} dB" if d is not None else "start"
+        tag = f"drive {d:+.0f} dB" if d is not None else "clean"
         candidates[f"{tag} anchored"] = round(v, 6)
         anchored.append((v, tag, chain))
     anchored.sort(key=lambda item: item[0])
