@@ -368,9 +368,9 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
             break
     chain = best.module if best is not None else anchored[0][2]
     history = list(best.history) if best else []
-    if not interrupted:
-        rest_s = None if seconds is None else max(seconds - (time.monotonic() - t0), 1.0)
-        rest_steps = None if steps is None else max(steps - done_steps, 1)
+    rest_s = None if seconds is None else max(seconds - (time.monotonic() - t0), 1.0)
+    rest_steps = None if steps is None else steps - done_steps
+    if not interrupted and (rest_steps is None or rest_steps > 0):
         fit = fit_module(chain, x_tr, y_tr, sample_rate, seconds=rest_s, steps=rest_steps,
                          progress=_tagged(progress, "refine"), **common)
         done_steps += fit.steps
