@@ -26,7 +26,8 @@ def _check_bits(bits: int) -> int:
 
 def tpdf(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Triangular-PDF noise in LSB: the sum of two independent uniforms on [-0.5, 0.5)."""
-    return rng.random(shape) - rng.random(shape)
+    u = rng.random((2, *shape), dtype=np.float32)  # float32 draws: half the cost, 24-bit exact
+    return (u[0] - u[1]).astype(np.float64)
 
 
 def quantize(

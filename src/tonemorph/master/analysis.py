@@ -8,7 +8,7 @@ density a master was made for.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,8 +28,13 @@ _FADE_S = 0.005
 
 @dataclass(frozen=True)
 class TrackScan:
-    """One pass over a file: header, loudness (LUFS), true peak (dBTP), 100 ms powers, crest (dB),
-    width (side/mid dB)."""
+    """One pass over a file: header, loudness (LUFS), peak (dB), 100 ms powers, crest (dB),
+    width (side/mid dB).
+
+    ``true_peak_dbtp`` is the sample peak after `scan`; `with_excerpt_peak` raises it to the
+    4x true peak of the excerpts (the loudest sections), which is where true peaks are: the
+    full-file 4x pass of a dense master costs more than the rest of the analysis.
+    """
 
     info: AudioInfo
     lufs: float
@@ -37,6 +42,13 @@ class TrackScan:
     segment_power: np.ndarray  # K-weighted power of each 100 ms segment
     crest_db: float | None = None
     width_db: float | None = None
+
+    def with_excerpt_peak(self, excerpt: np.ndarray) -> TrackScan:
+        """The scan with true_peak_dbtp = max(sample peak, 4x true peak of the excerpt)."""
+        meter = TruePeakMeter(excerpt.shape[0])
+        for i in range(0, excerpt.shape[1], _BLOCK):
+            meter.add(excerpt[:, i : i + _BLOCK])
+        return replace(self, true_peak_dbtp=max(self.true_peak_dbtp, meter.dbtp()))
 
     @property
     def duration_s(self) -> float:
@@ -54,12 +66,12 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
                 "stereo files, mix it down first"
             )
         meter = LoudnessMeter(info.sample_rate, info.channels)
-        peak = TruePeakMeter(info.channels)
+        sample_peak = 0.0
         stats = StatsMeter(info.sample_rate, info.channels)
         done = 0
         for block in reader.blocks(_BLOCK):
             meter.add(block)
-            peak.add(block)
+            sample_peak = max(sample_peak, float(np.max(np.abs(block))))
             stats.add(block)
             done += block.shape[1]
             if progress is not None:
@@ -75,7 +87,8 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
             f"{role} file {info.path} is silent (below {LUFS_FLOOR:.0f} LUFS); check the file"
         )
     segments = np.asarray(meter._segments, dtype=np.float64) / (_SEGMENT_S * info.sample_rate)
-    return TrackScan(info, lufs, peak.dbtp(), segments, stats.crest_db(), stats.width_db())
+    peak_db = 20.0 * math.log10(sample_peak) if sample_peak > 0 else -200.0
+    return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db())
 
 
 def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,

@@ -49,7 +49,7 @@ class MasterConfig:
     eq_taps: int = 4096
     eq_smoothing_octaves: float = 1.0 / 6.0
     eq_max_db: float = 12.0
-    excerpt_s: float = 24.0
+    excerpt_s: float = 20.0
     fit_steps: int = 60
     lookahead_ms: float = 1.5
     release_ms: float = 80.0

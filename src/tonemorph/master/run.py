@@ -546,6 +546,7 @@ def master(
     ref_ex = read_excerpts(ref_path, excerpt_windows(
         ref_scan.segment_power, ref_scan.info.sample_rate, ref_scan.info.frames, cfg.excerpt_s),
         role="reference")
+    ref_scan = ref_scan.with_excerpt_peak(ref_ex)
     ref_ex = resample(ref_ex, ref_scan.info.sample_rate, rate)
     ref_is_mono = ref_ex.shape[0] == 1 and channels == 2
     if ref_ex.shape[0] > 2:
@@ -565,9 +566,10 @@ def master(
         ref_ex = ref_ex.mean(axis=0, keepdims=True)
     per_track_s = max(10.0, cfg.excerpt_s / len(mixes))
     mix_parts = []
-    for s, m in zip(scans, mixes):
+    for i, (s, m) in enumerate(zip(scans, mixes)):
         ex = read_excerpts(m, excerpt_windows(s.segment_power, s.info.sample_rate, s.info.frames,
                                               per_track_s), role="mix")
+        scans[i] = s.with_excerpt_peak(ex)
         mix_parts.append(resample(ex, s.info.sample_rate, rate))
     mix_ex = np.concatenate(mix_parts, axis=1)
 
