@@ -30,6 +30,7 @@ __all__ = [
 OVERSAMPLING = 4
 _TAPS_PER_PHASE = 20  # even, so the interpolator delay is a whole number of samples
 _GUARD = 8  # samples of flat minimum gain either side of a peak
+_CHUNK = 2048  # samples per bound check of the detector
 
 
 def interpolator_taps() -> np.ndarray:
@@ -183,6 +184,7 @@ class TruePeakLimiter:
         # time t - P/2 + k/4 (phase 0: sinc zeros except its centre at j = P/2)
         self._phases = _phase_taps()
         self._p = _TAPS_PER_PHASE
+        self._l1 = max(float(np.sum(np.abs(ph))) for ph in self._phases)
         self.attack = max(1, int(round(config.lookahead_ms * 1e-3 * sample_rate)))
         # the hold also covers GUARD samples either side of the attack window, so the gain is
         # flat at its minimum across the interpolator's main lobes around a peak: the
@@ -245,7 +247,7 @@ class TruePeakLimiter:
             ext = np.concatenate([self._hist, block], axis=1)
             self._hist = ext[:, n:]
             if peaks is None:
-                peaks = _interval_peaks(ext, self._phases, n)
+                peaks = self._peaks(ext, n)
             elif np.shape(peaks) != (n,):
                 raise ParameterError(f"peaks must have shape ({n},), got {np.shape(peaks)}.")
             _gain_kernel(
@@ -253,6 +255,24 @@ class TruePeakLimiter:
                 self._dq_val, self._dq_idx, self._box, self._istate, self._fstate, out,
             )
         return out
+
+    def _peaks(self, ext: np.ndarray, n: int) -> np.ndarray:
+        """Interval peaks of the n new samples of ext; exact where they can reach the ceiling.
+
+        A chunk whose samples bound its interpolated values (sum |taps| * max |x|) at or below
+        the ceiling needs no gain, so its scaled sample peaks (also below) stand in: the gain,
+        and so the output, is the same as with the exact peaks.
+        """
+        p = self._p
+        env = np.max(np.abs(ext), axis=0)
+        peaks = np.empty(n)
+        for a in range(0, n, _CHUNK):
+            b = min(a + _CHUNK, n)
+            if float(env[a : b + p - 1].max()) * self._l1 <= self._ceiling:
+                peaks[a:b] = env[a + p - 1 - p // 2 : b + p - 1 - p // 2]
+            else:
+                peaks[a:b] = _interval_peaks(ext[:, a : b + p - 1], self._phases, b - a)
+        return peaks
 
     def flush(self) -> np.ndarray:
         """Feed `latency` zeros and return the delayed tail (channels, latency)."""
