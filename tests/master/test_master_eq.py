@@ -47,3 +47,21 @@ def test_fir_stream_equals_convolution(phase: str, block: int) -> None:
                        axis=1)
     ref = np.stack([scipy.signal.lfilter(ir, 1.0, x[0]), scipy.signal.lfilter(ir[::-1], 1.0, x[1])])
     np.testing.assert_allclose(y, ref, atol=1e-10)
+
+
+def test_streaming_spectrum_equals_the_offline_mean_log_spectrum() -> None:
+    from tonemorph.master.eq import SpectrumAccumulator, mean_log_spectrum_db
+
+    x = stereo_music(4.0, 16000, seed=7).astype(np.float64)
+    x[:, :8000] = 0.0  # leading silence is gated out of both
+    acc = SpectrumAccumulator(16000, 2)
+    for i in range(0, x.shape[1], 777):
+        acc.add(x[:, i : i + 777])
+    _, mid = acc.mean_log_db("mid")
+    _, mid_ref = mean_log_spectrum_db(x.mean(axis=0), 16000)
+    _, side = acc.mean_log_db("side")
+    _, side_ref = mean_log_spectrum_db((x[0] - x[1]) / 2, 16000)
+    np.testing.assert_allclose(mid, mid_ref, atol=1e-9)
+    np.testing.assert_allclose(side, side_ref, atol=1e-9)
+    pooled = acc.merge(acc)
+    np.testing.assert_allclose(pooled.mean_log_db("mid")[1], mid, atol=1e-9)

@@ -16,6 +16,7 @@ from tonemorph.dsp.loudness import LUFS_FLOOR
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
+from tonemorph.master.eq import SpectrumAccumulator
 
 __all__ = ["TrackScan", "scan", "excerpt_windows", "read_excerpts", "active_seconds", "check_active",
            "EXCERPT_WINDOW_S"]
@@ -42,6 +43,7 @@ class TrackScan:
     segment_power: np.ndarray  # K-weighted power of each 100 ms segment
     crest_db: float | None = None
     width_db: float | None = None
+    spectra: SpectrumAccumulator | None = None
 
     def with_excerpt_peak(self, excerpt: np.ndarray) -> TrackScan:
         """The scan with true_peak_dbtp = max(sample peak, 4x true peak of the excerpt)."""
@@ -68,11 +70,14 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
         meter = LoudnessMeter(info.sample_rate, info.channels)
         sample_peak = 0.0
         stats = StatsMeter(info.sample_rate, info.channels)
+        spectra = SpectrumAccumulator(info.sample_rate, info.channels) if info.channels <= 2 else None
         done = 0
         for block in reader.blocks(_BLOCK):
             meter.add(block)
             sample_peak = max(sample_peak, float(np.max(np.abs(block))))
             stats.add(block)
+            if spectra is not None:
+                spectra.add(block)
             done += block.shape[1]
             if progress is not None:
                 progress(done, info.frames)
@@ -88,7 +93,7 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
         )
     segments = np.asarray(meter._segments, dtype=np.float64) / (_SEGMENT_S * info.sample_rate)
     peak_db = 20.0 * math.log10(sample_peak) if sample_peak > 0 else -200.0
-    return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db())
+    return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db(), spectra)
 
 
 def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,

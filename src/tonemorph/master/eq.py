@@ -21,6 +21,9 @@ __all__ = [
     "REPORT_BANDS_HZ",
     "centre_curve",
     "match_curve_db",
+    "mean_log_spectrum_db",
+    "curve_from_spectra",
+    "SpectrumAccumulator",
     "design_fir",
     "FirStream",
     "band_values",
@@ -88,15 +91,9 @@ def match_curve_db(
         raise ParameterError(f"max_gain_db must be a positive number of dB, got {max_gain_db!r}.")
     freqs, sx = mean_log_spectrum_db(x, sample_rate)
     _, sy = mean_log_spectrum_db(y, sample_rate)
-    curve = (smooth_log_spectrum(sy, freqs, smoothing_octaves, domain="db")
-             - smooth_log_spectrum(sx, freqs, smoothing_octaves, domain="db"))
-    hi_hold = min(_HIGH_HOLD_HZ, 0.9 * sample_rate / 2)
-    lo_i = int(np.searchsorted(freqs, _LOW_HOLD_HZ))
-    hi_i = int(np.searchsorted(freqs, hi_hold))
-    curve[:lo_i] = curve[lo_i]
-    curve[hi_i:] = curve[hi_i - 1]
-    curve = centre_curve(freqs, curve, sx)
-    return freqs, np.clip(curve, -max_gain_db, max_gain_db)
+    return freqs, curve_from_spectra(freqs, sx, sy, sample_rate,
+                                     smoothing_octaves=smoothing_octaves,
+                                     max_gain_db=max_gain_db)
 
 
 def design_fir(curve_db: np.ndarray, n_taps: int, phase: str) -> tuple[np.ndarray, int]:
@@ -145,3 +142,100 @@ class FirStream:
                                 self.n_fft, axis=-1)
             out[:, start:stop] = y[:, m : m + stop - start]
         return out
+
+
+class SpectrumAccumulator:
+    """Streaming `mean_log_spectrum_db` of a whole file, of its mid and (stereo) side.
+
+    Frames of n_fft, hop n_fft/2, from sample 0 (a partial last frame is dropped). Each frame's
+    log power spectrum is summed into a 1 dB bin of the frame's level, so the silence gate of
+    `active_frames` (absolute -70 dB, relative -40 dB) can be applied at the end without keeping
+    the frames. Memory: two (n_levels, n_fft/2+1) sums, whatever the length.
+    """
+
+    _LEVELS = 131  # frame levels -130..0 dBFS (and above, clamped)
+
+    def __init__(self, sample_rate: float, channels: int, n_fft: int = _N_FFT):
+        self.sample_rate = float(sample_rate)
+        self.channels = int(channels)
+        self.n_fft = int(n_fft)
+        self._hop = self.n_fft // 2
+        self._window = scipy.signal.get_window("hann", self.n_fft)
+        bins = self.n_fft // 2 + 1
+        self._parts = 2 if channels == 2 else 1
+        self._log = np.zeros((self._parts, self._LEVELS, bins))
+        self._count = np.zeros(self._LEVELS)
+        self._power = np.zeros(self._LEVELS)
+        self._buf = np.zeros((channels, 0))
+
+    def add(self, x: np.ndarray) -> None:
+        """Feed a (channels, n) block."""
+        buf = np.concatenate([self._buf, np.asarray(x, dtype=np.float64)], axis=1)
+        n_frames = 0 if buf.shape[1] < self.n_fft else 1 + (buf.shape[1] - self.n_fft) // self._hop
+        if n_frames:
+            frames = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft, axis=-1)[
+                :, : n_frames * self._hop : self._hop]  # (channels, frames, n_fft)
+            power = np.mean(np.square(frames), axis=(0, 2))
+            with np.errstate(divide="ignore"):
+                level = 10.0 * np.log10(power)
+            idx = np.clip(np.round(level + 130.0), 0, self._LEVELS - 1).astype(np.int64)
+            idx[~np.isfinite(level)] = 0
+            np.add.at(self._count, idx, 1.0)
+            np.add.at(self._power, idx, power)
+            if self.channels == 2:
+                parts = [(frames[0] + frames[1]) * 0.5, (frames[0] - frames[1]) * 0.5]
+            else:
+                parts = [frames.mean(axis=0)]
+            for k, part in enumerate(parts):
+                spec = scipy.fft.rfft(part * self._window, axis=-1)
+                logp = 10.0 * np.log10(spec.real**2 + spec.imag**2 + 1e-20)
+                np.add.at(self._log[k], idx, logp)
+        keep = n_frames * self._hop
+        self._buf = buf[:, keep:]
+
+    def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
+        """The two accumulations pooled (same rate, channels and n_fft)."""
+        if (other.sample_rate, other.channels, other.n_fft) != (
+            self.sample_rate, self.channels, self.n_fft
+        ):
+            raise ParameterError("spectra of different rates or channel counts cannot be pooled")
+        out = SpectrumAccumulator(self.sample_rate, self.channels, self.n_fft)
+        out._log = self._log + other._log
+        out._count = self._count + other._count
+        out._power = self._power + other._power
+        return out
+
+    def mean_log_db(self, part: str = "mid") -> tuple[np.ndarray, np.ndarray]:
+        """(freqs_hz, mean log spectrum dB) of the active frames' "mid" or "side"."""
+        k = 0 if part == "mid" else 1
+        if k >= self._parts:
+            raise ParameterError("a mono file has no side spectrum")
+        levels = np.arange(self._LEVELS) - 130.0
+        above = (levels > -70.0) & (self._count > 0)
+        if not np.any(above):
+            raise ParameterError("the audio is silent: no spectrum to match")
+        mean_db = 10.0 * np.log10(self._power[above].sum() / self._count[above].sum())
+        active = above & (levels > mean_db - 40.0)
+        spectrum = self._log[k][active].sum(axis=0) / self._count[active].sum()
+        return scipy.fft.rfftfreq(self.n_fft, 1.0 / self.sample_rate), spectrum
+
+
+def curve_from_spectra(
+    freqs: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    sample_rate: float,
+    *,
+    smoothing_octaves: float = 1.0 / 6.0,
+    max_gain_db: float = 12.0,
+) -> np.ndarray:
+    """EQ curve (dB) from mean log spectra sx (mix) and sy (reference), as `match_curve_db`."""
+    curve = (smooth_log_spectrum(sy, freqs, smoothing_octaves, domain="db")
+             - smooth_log_spectrum(sx, freqs, smoothing_octaves, domain="db"))
+    hi_hold = min(_HIGH_HOLD_HZ, 0.9 * sample_rate / 2)
+    lo_i = int(np.searchsorted(freqs, _LOW_HOLD_HZ))
+    hi_i = int(np.searchsorted(freqs, hi_hold))
+    curve[:lo_i] = curve[lo_i]
+    curve[hi_i:] = curve[hi_i - 1]
+    curve = centre_curve(freqs, curve, sx)
+    return np.clip(curve, -max_gain_db, max_gain_db)

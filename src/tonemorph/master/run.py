@@ -35,7 +35,13 @@ from tonemorph.master.analysis import (
 )
 from tonemorph.master.config import MIN_REFERENCE_S, MasterConfig
 from tonemorph.master.density import NEUTRAL, DensityParams, fit_density
-from tonemorph.master.eq import REPORT_BANDS_HZ, band_values, design_fir, match_curve_db
+from tonemorph.master.eq import (
+    REPORT_BANDS_HZ,
+    band_values,
+    curve_from_spectra,
+    design_fir,
+    match_curve_db,
+)
 from tonemorph.master.processor import MasterPlan, MasterProcessor, render
 from tonemorph.master.report import MasterReport, Measures, TrackReport
 
@@ -145,11 +151,14 @@ def fit_settings(
     *,
     ref_is_mono: bool = False,
     notes: list[str] | None = None,
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> MasterSettings:
     """Fit EQ, width and density on excerpts (channels, n) of the mix and the reference.
 
     Both at sample_rate; a stereo mix is matched per mid and side, a mono one on its only
-    channel against the reference's mid. Loudness (the output gain) is left to
+    channel against the reference's mid. ``spectra`` may give whole-file mean log spectra
+    ((freqs_hz, dB) for "mix_mid", "ref_mid", and "mix_side", "ref_side" for stereo) to match
+    the EQ on instead of the excerpts. Loudness (the output gain) is left to
     `find_output_gain`.
     """
     notes = notes if notes is not None else []
@@ -165,14 +174,20 @@ def fit_settings(
     mix_side_db = side_to_mid_db(mix) if stereo else -200.0
     near_mono = mix_side_db < _MONO_SIDE_DB
     if cfg.matches("eq"):
-        freqs, mid_db = match_curve_db(mix_mid, ref_mid, sample_rate,
-                                       smoothing_octaves=cfg.eq_smoothing_octaves,
-                                       max_gain_db=cfg.eq_max_db)
+        eq_args = {"smoothing_octaves": cfg.eq_smoothing_octaves, "max_gain_db": cfg.eq_max_db}
+
+        def curve(part: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if spectra is not None and f"mix_{part}" in spectra and f"ref_{part}" in spectra:
+                f, sx = spectra[f"mix_{part}"]
+                fy, sy = spectra[f"ref_{part}"]
+                sy = np.interp(f, fy, sy)  # the reference may have another rate
+                return f, curve_from_spectra(f, sx, sy, sample_rate, **eq_args)
+            return match_curve_db(x, y, sample_rate, **eq_args)
+
+        freqs, mid_db = curve("mid", mix_mid, ref_mid)
         side_db = None
         if stereo and not ref_is_mono and not near_mono:
-            _, side_db = match_curve_db(_side(mix), _side(ref), sample_rate,
-                                        smoothing_octaves=cfg.eq_smoothing_octaves,
-                                        max_gain_db=cfg.eq_max_db)
+            _, side_db = curve("side", _side(mix), _side(ref))
             side_db = side_db * amount
         settings = replace(settings, eq_freqs_hz=freqs, eq_mid_db=mid_db * amount,
                            eq_side_db=side_db)
@@ -586,7 +601,9 @@ def master(
 
     # ---- fit (progress has no steps here: one tick before and after)
     tick("fitting", 0, 1)
-    settings = fit_settings(mix_ex, ref_ex, rate, cfg, ref_is_mono=ref_is_mono, notes=notes)
+    spectra = _whole_file_spectra(scans, ref_scan, channels, ref_is_mono)
+    settings = fit_settings(mix_ex, ref_ex, rate, cfg, ref_is_mono=ref_is_mono, notes=notes,
+                            spectra=spectra)
     tick("fitting", 1, 1)
     ceiling = peak_to_loudness_ceiling(cfg, target, ref_scan.true_peak_dbtp, ref_lufs)
     if ceiling < cfg.ceiling_dbtp - 0.05:
@@ -667,6 +684,23 @@ def master(
     if report is not None:
         doc.save(report)
     return doc
+
+
+def _whole_file_spectra(scans: Sequence[TrackScan], ref: TrackScan, channels: int,
+                        ref_is_mono: bool) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Mean log spectra of the whole mix (album pooled) and reference, for the EQ match."""
+    if ref.spectra is None or any(s.spectra is None for s in scans):
+        return None
+    if len({s.info.sample_rate for s in scans}) != 1:
+        return None  # album at mixed rates: the excerpts (resampled) are matched instead
+    pooled = scans[0].spectra
+    for s in scans[1:]:
+        pooled = pooled.merge(s.spectra)
+    out = {"mix_mid": pooled.mean_log_db("mid"), "ref_mid": ref.spectra.mean_log_db("mid")}
+    if channels == 2 and not ref_is_mono and ref.info.channels == 2:
+        out["mix_side"] = pooled.mean_log_db("side")
+        out["ref_side"] = ref.spectra.mean_log_db("side")
+    return out
 
 
 def _pooled_lufs(scans: Sequence[TrackScan]) -> float:
