@@ -45,10 +45,10 @@ def centre_curve(freqs: np.ndarray, curve_db: np.ndarray, power_db: np.ndarray) 
 
 
 def mean_log_spectrum_db(x: np.ndarray, sample_rate: float, *, n_fft: int = _N_FFT,
-                         chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                         hop: int | None = None, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Mean over active frames of the frame power spectrum in dB (a geometric-mean spectrum).
 
-    Hann frames of n_fft, hop n_fft/2, channels' power summed, silent frames gated out
+    Hann frames of n_fft, hop n_fft/2 (or `hop`), channels' power summed, silent frames gated out
     (`active_frames`). Averaging dB rather than power keeps a few loud events (a cymbal
     crash, a kick) from setting the balance of the whole track, as listeners weigh it.
     Returns (freqs_hz, spectrum_db).
@@ -56,7 +56,7 @@ def mean_log_spectrum_db(x: np.ndarray, sample_rate: float, *, n_fft: int = _N_F
     audio = np.atleast_2d(np.asarray(x, dtype=np.float64))
     if audio.shape[1] < n_fft:
         audio = np.pad(audio, ((0, 0), (0, n_fft - audio.shape[1])))
-    hop = n_fft // 2
+    hop = n_fft // 2 if hop is None else int(hop)
     n_frames = 1 + (audio.shape[1] - n_fft) // hop
     window = scipy.signal.get_window("hann", n_fft)
     level = frame_rms_db(audio, n_fft, hop)[:n_frames]
@@ -147,7 +147,8 @@ class FirStream:
 class SpectrumAccumulator:
     """Streaming `mean_log_spectrum_db` of a whole file, of its mid and (stereo) side.
 
-    Frames of n_fft, hop n_fft/2, from sample 0 (a partial last frame is dropped). Each frame's
+    Frames of n_fft, hop n_fft (no overlap: half the FFTs of the offline function's default,
+    for the same mean), from sample 0 (a partial last frame is dropped). Each frame's
     log power spectrum is summed into a 1 dB bin of the frame's level, so the silence gate of
     `active_frames` (absolute -70 dB, relative -40 dB) can be applied at the end without keeping
     the frames. Memory: two (n_levels, n_fft/2+1) sums, whatever the length.
@@ -159,7 +160,7 @@ class SpectrumAccumulator:
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
         self.n_fft = int(n_fft)
-        self._hop = self.n_fft // 2
+        self._hop = self.n_fft
         self._window = scipy.signal.get_window("hann", self.n_fft)
         bins = self.n_fft // 2 + 1
         self._parts = 2 if channels == 2 else 1
@@ -180,8 +181,9 @@ class SpectrumAccumulator:
                 level = 10.0 * np.log10(power)
             idx = np.clip(np.round(level + 130.0), 0, self._LEVELS - 1).astype(np.int64)
             idx[~np.isfinite(level)] = 0
-            np.add.at(self._count, idx, 1.0)
-            np.add.at(self._power, idx, power)
+            for row, i in enumerate(idx):
+                self._count[i] += 1.0
+                self._power[i] += power[row]
             if self.channels == 2:
                 parts = [(frames[0] + frames[1]) * 0.5, (frames[0] - frames[1]) * 0.5]
             else:
@@ -189,7 +191,8 @@ class SpectrumAccumulator:
             for k, part in enumerate(parts):
                 spec = scipy.fft.rfft(part * self._window, axis=-1)
                 logp = 10.0 * np.log10(spec.real**2 + spec.imag**2 + 1e-20)
-                np.add.at(self._log[k], idx, logp)
+                for row, i in enumerate(idx):
+                    self._log[k, i] += logp[row]
         keep = n_frames * self._hop
         self._buf = buf[:, keep:]
 
