@@ -117,11 +117,12 @@ def esr_of(pred: np.ndarray, target: np.ndarray, skip: int = 0) -> float:
 def distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None = DEFAULT_SECONDS,
             steps: int | None = None, seed: int = 0, lr: float = 4e-3,
             excitation: np.ndarray | None = None, holdout: np.ndarray | None = None,
-            threads: int | None = 1, segment_samples: int = SEGMENT_SAMPLES,
-            progress: Progress | None = None) -> DistillResult:
+            threads: int | None = 1, segment_samples: int | None = None,
+            batch_size: int | None = None, progress: Progress | None = None) -> DistillResult:
     """Train `module` (any (B, T) -> (B, T) model) to reproduce `tone` at 48 kHz.
 
-    Budget: `seconds` of training wall time or `steps`; `segment_samples` scored per segment. `excitation`/`holdout` default to the
+    Budget: `seconds` of training wall time or `steps`; each step scores `batch_size`
+    segments of `segment_samples` (default 4 x 32768). `excitation`/`holdout` default to the
     bundled takes + synthetic material and the held-out demo take. Returns the module with the
     best validation state, its held-out ESR and NAM grade. `threads`: torch threads while
     training (see `tonemorph.neural.runner.torch_threads`).
@@ -131,13 +132,14 @@ def distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None = DEFA
     with torch_threads(threads):
         return _distill(tone, module, seconds=seconds, steps=steps, seed=seed, lr=lr,
                         excitation=excitation, holdout=holdout,
-                        segment_samples=segment_samples, progress=progress)
+                        segment_samples=segment_samples, batch_size=batch_size,
+                        progress=progress)
 
 
 def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
              steps: int | None, seed: int, lr: float, excitation: np.ndarray | None,
-             holdout: np.ndarray | None, segment_samples: int,
-             progress: Progress | None) -> DistillResult:
+             holdout: np.ndarray | None, segment_samples: int | None,
+             batch_size: int | None, progress: Progress | None) -> DistillResult:
     from tonemorph.export.nam import nam_grade
     from tonemorph.learn.paired import fit_module
     from tonemorph.neural.runner import BlockProcessor
@@ -153,9 +155,11 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
     xv = _levels(guitar_phrases(VALIDATION_SECONDS, DISTILL_RATE, seed=9173), (-18.0, -3.0))
     yv = render_chain(tone, xv)
     warm = int(getattr(module, "warmup_samples", 0))
+    segment_samples = segment_samples or SEGMENT_SAMPLES
+    batch_size = batch_size or BATCH_SIZE
     seg = min(segment_samples, max(len(x) // 4 - warm, 64))
     fit = fit_module(module, x, y, DISTILL_RATE, seconds=seconds, steps=steps, seed=seed, lr=lr,
-                     segment_samples=seg, batch_size=BATCH_SIZE, validation=(xv, yv),
+                     segment_samples=seg, batch_size=batch_size, validation=(xv, yv),
                      progress=progress)
     model = fit.module.eval()
     if hasattr(model, "settle"):
