@@ -267,6 +267,9 @@ def export_cmd(
                    "aidax: lstm-H|gru-H (default lstm-16)"),
     sr: Optional[int] = typer.Option(None, "--sr", help="ir: sample rate, Hz (default: model's)"),
     post_eq: bool = typer.Option(False, "--post-eq", help="ir: include the post-EQ"),
+    without_cab: bool = typer.Option(False, "--without-cab",
+                                     help="nam/aidax: leave the cabinet out (use with the ir "
+                                          "export: amp + IR)"),
     minutes: float = typer.Option(10.0, help="nam/aidax: distillation time budget, minutes"),
     name: Optional[str] = typer.Option(None, help="model name in the metadata"),
     modeled_by: str = typer.Option("tonemorph", help="author in the metadata"),
@@ -294,7 +297,7 @@ def export_cmd(
 
                 s = export_tone(t, output, format, arch=arch, seconds=minutes * 60,
                                 sample_rate=sr, name=name, modeled_by=modeled_by, seed=seed,
-                                progress=progress)
+                                without_cab=without_cab, progress=progress)
         else:
             s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
     except TonemorphError as exc:

@@ -127,3 +127,14 @@ def test_capture_signal_command(tmp_path: Path) -> None:
     assert sr == 44100 and sf.info(out).subtype == "PCM_24"
     assert 60 < len(x) / sr < 300 and np.max(np.abs(x)) <= 10 ** (-1 / 20) + 1e-4
     assert "blips at 0.50, 1.00" in res.output
+
+
+def test_export_without_cab_is_an_amp(tmp_path: Path) -> None:
+    from tonemorph.export import export_tone
+
+    tone = tone_with({"drive.drive_db": 6.0, "cab.band_db": [-3.0] * 64},
+                     stages=("drive", "cab"))
+    s = export_tone(tone, tmp_path / "amp.nam", "nam", arch="nano", seconds=None, steps=2,
+                    without_cab=True)
+    nf = read_nam(tmp_path / "amp.nam")
+    assert nf.metadata["gear_type"] == "amp" and s.steps == 2 and len(nf.weights) == 842

@@ -56,3 +56,16 @@ def test_render_chain_is_the_fast_chain_with_latency_kept() -> None:
     np.testing.assert_array_equal(y, ref)
     with pytest.raises(ParameterError):
         distill(tone, NamLSTM(4), seconds=None, steps=None, excitation=x, holdout=x)
+
+
+def test_tone_without_a_stage() -> None:
+    from tonemorph.learn.distill import tone_without
+
+    tone = tone_with(CRUNCH)
+    amp = tone_without(tone, ["cab"])
+    assert "cab" not in amp.config.stages and "cab.band_db" not in amp.parameters
+    x = guitar_line(0.2, 48000)[0]
+    ref = tone_with(CRUNCH, stages=tuple(s for s in tone.config.stages if s != "cab"))
+    np.testing.assert_array_equal(render_chain(amp, x), render_chain(ref, x))
+    with pytest.raises(ParameterError, match="no stage"):
+        tone_without(amp, ["cab"])

@@ -89,11 +89,12 @@ def parse_aidax_arch(arch: str) -> tuple[str, int]:
 def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str | None = None,
                 seconds: float | None = DEFAULT_SECONDS, steps: int | None = None,
                 sample_rate: int | None = None, post_eq: bool = False, name: str | None = None,
-                modeled_by: str = "tonemorph", seed: int = 0,
+                modeled_by: str = "tonemorph", seed: int = 0, without_cab: bool = False,
                 progress: Progress | None = None) -> ExportSummary:
     """Write `tone` as `fmt` ('nam', 'aidax' or 'ir') to `path`; neural formats are distilled
-    for `seconds` of training (or `steps`) and report their held-out ESR."""
-    from tonemorph.learn.distill import distill, holdout_take, long_time_constants
+    for `seconds` of training (or `steps`) and report their held-out ESR. `without_cab`
+    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR)."""
+    from tonemorph.learn.distill import distill, holdout_take, long_time_constants, tone_without
 
     if fmt not in FORMATS:
         raise ParameterError(f"unknown export format {fmt!r}; choose from {list(FORMATS)}")
@@ -108,6 +109,8 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
                              ir_ms=c.length_ms, normalise_db=c.normalise_db)
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; --sr {sample_rate} does not apply")
+    if without_cab:
+        tone = tone_without(tone, ["cab"])
     if fmt == "nam":
         from tonemorph.export.nam import nam_metadata, write_nam
         from tonemorph.neural import make_model

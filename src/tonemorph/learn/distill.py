@@ -83,6 +83,22 @@ def render_chain(tone: Tone, x: np.ndarray, block: int = 1 << 16) -> np.ndarray:
     return np.concatenate(parts or [np.zeros(0, np.float32)]).astype(np.float32)
 
 
+def tone_without(tone: Tone, stages: tuple[str, ...] | list[str]) -> Tone:
+    """The same tone with some stages removed (e.g. 'cab', to export amp and IR separately)."""
+    from dataclasses import replace
+
+    from tonemorph.chain.chain import param_specs
+
+    unknown = [s for s in stages if s not in tone.config.stages]
+    if unknown:
+        raise ParameterError(f"the tone has no stage(s) {unknown}; it has "
+                             f"{list(tone.config.stages)}")
+    cfg = replace(tone.config, stages=tuple(s for s in tone.config.stages if s not in stages))
+    keep = {s.name for s in param_specs(cfg)}
+    return Tone(cfg, {k: v for k, v in tone.parameters.items() if k in keep},
+                tone.input_gain_db, dict(tone.training))
+
+
 def long_time_constants(tone: Tone, receptive_field: int, sample_rate: int = DISTILL_RATE
                         ) -> list[str]:
     """Dynamics stages whose attack/release (ms) outlast what a model of that receptive field
