@@ -41,8 +41,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tonemorph.dsp.loudness import crest_factor_db, integrated_lufs, true_peak_dbtp  # noqa: E402
-from tonemorph.metrics import level_binned_error_db  # noqa: E402
+from tonemorph.dsp.loudness import crest_factor_db, integrated_lufs, true_peak_dbtp
+from tonemorph.metrics import level_binned_error_db
 
 SINGULARITY = Path("/usr/share/games/singularity/music")
 HYPERROGUE = Path("/usr/share/hyperrogue/music")

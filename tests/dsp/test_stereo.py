@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from signals import sine, white_noise
 
-from tonemorph.dsp.stereo import MonoBass, left_right, mid_side, mono_bass, set_width, side_to_mid_db
+from tonemorph.dsp.stereo import (
+    MonoBass,
+    left_right,
+    mid_side,
+    mono_bass,
+    set_width,
+    side_to_mid_db,
+)
 from tonemorph.errors import ParameterError
 
 SR = 44100

@@ -64,7 +64,7 @@ def test_fit_finds_density_on_a_dense_reference() -> None:
     assert params.ratio > 1.5 or params.clip_db < 0.0
     # the fitted stage, applied, makes the mix's crest factor approach the reference's
     y = DynamicsStage(params, SR, 1).process(mix[None])[0]
-    crest = lambda v: 20 * np.log10(np.max(np.abs(v)) / np.sqrt(np.mean(v**2)))  # noqa: E731
+    crest = lambda v: 20 * np.log10(np.max(np.abs(v)) / np.sqrt(np.mean(v**2)))
     assert abs(crest(y) - crest(ref)) < 0.5 * abs(crest(mix) - crest(ref))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from tonemorph.errors import ParameterError
 
-__all__ = ["PCM_BITS", "bits_of_subtype", "tpdf", "quantize", "Ditherer"]
+__all__ = ["PCM_BITS", "Ditherer", "bits_of_subtype", "quantize", "tpdf"]
 
 #: Bits of the integer subtypes soundfile writes (float and lossy subtypes need no dither).
 PCM_BITS: dict[str, int] = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}

@@ -20,11 +20,11 @@ from tonemorph.errors import ParameterError
 
 __all__ = [
     "OVERSAMPLING",
-    "interval_peaks",
     "LimiterConfig",
     "TruePeakLimiter",
-    "limit",
     "interpolator_taps",
+    "interval_peaks",
+    "limit",
 ]
 
 OVERSAMPLING = 4
@@ -100,8 +100,7 @@ def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
                 a2 += h2[q] * xv
                 a3 += h3[q] * xv
             v = max(abs(a1), abs(a2), abs(a3), centre * abs(row[i + p - 1 - p // 2]))
-            if v > peak[i]:
-                peak[i] = v
+            peak[i] = max(peak[i], v)
     return peak
 
 
@@ -155,8 +154,7 @@ def _gain_kernel(
             out[c, i] = g * delay[c, dpos]
             delay[c, dpos] = x[c, i]
         dpos = (dpos + 1) % d_len
-        if g < g_min:
-            g_min = g
+        g_min = min(g_min, g)
         gr_sum += -20.0 * math.log10(max(g, 1e-12))
         t += 1
     istate[0], istate[2], istate[3], istate[4], istate[5] = t, dpos, head, qlen, bpos

@@ -14,7 +14,7 @@ import scipy.signal
 from tonemorph.dsp.loudness import LUFS_FLOOR, _k_weighting_sos
 from tonemorph.errors import AudioContentError, ParameterError
 
-__all__ = ["LoudnessMeter", "TruePeakMeter", "StatsMeter", "gated_lufs"]
+__all__ = ["LoudnessMeter", "StatsMeter", "TruePeakMeter", "gated_lufs"]
 
 _SEGMENT_S = 0.1
 _BLOCK_SEGMENTS = 4

@@ -10,12 +10,12 @@ import scipy.signal
 from tonemorph.errors import ParameterError
 
 __all__ = [
-    "mid_side",
-    "left_right",
-    "side_to_mid_db",
-    "set_width",
     "MonoBass",
+    "left_right",
+    "mid_side",
     "mono_bass",
+    "set_width",
+    "side_to_mid_db",
 ]
 
 _EPS_POWER = 1e-20

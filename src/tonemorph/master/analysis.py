@@ -18,8 +18,15 @@ from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
 from tonemorph.master.eq import SpectrumAccumulator
 
-__all__ = ["TrackScan", "scan", "excerpt_windows", "read_excerpts", "active_seconds", "check_active",
-           "EXCERPT_WINDOW_S"]
+__all__ = [
+    "EXCERPT_WINDOW_S",
+    "TrackScan",
+    "active_seconds",
+    "check_active",
+    "excerpt_windows",
+    "read_excerpts",
+    "scan",
+]
 
 EXCERPT_WINDOW_S = 5.0
 _SEGMENT_S = 0.1

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from tonemorph.errors import ParameterError
 
-__all__ = ["ASPECTS", "MasterConfig", "parse_only", "MIN_REFERENCE_S"]
+__all__ = ["ASPECTS", "MIN_REFERENCE_S", "MasterConfig", "parse_only"]
 
 #: Aspects of the reference a run can match (`--only`).
 ASPECTS: tuple[str, ...] = ("eq", "loudness", "width", "dynamics")

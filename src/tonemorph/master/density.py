@@ -21,12 +21,12 @@ from tonemorph.chain._kernels import shaper_2x_block
 from tonemorph.errors import ParameterError
 
 __all__ = [
-    "DensityParams",
     "NEUTRAL",
-    "DynamicsStage",
-    "fit_density",
-    "density_features",
     "SHAPER_LATENCY",
+    "DensityParams",
+    "DynamicsStage",
+    "density_features",
+    "fit_density",
 ]
 
 _HOP = 32  # control hop (samples), as `tonemorph.chain.functional.CONTROL_HOP`

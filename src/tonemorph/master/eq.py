@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import scipy.fft
-
 import scipy.signal
 
 from tonemorph.dsp.fir import (
@@ -19,14 +18,14 @@ from tonemorph.errors import ParameterError
 
 __all__ = [
     "REPORT_BANDS_HZ",
+    "FirStream",
+    "SpectrumAccumulator",
+    "band_values",
     "centre_curve",
+    "curve_from_spectra",
+    "design_fir",
     "match_curve_db",
     "mean_log_spectrum_db",
-    "curve_from_spectra",
-    "SpectrumAccumulator",
-    "design_fir",
-    "FirStream",
-    "band_values",
 ]
 
 #: Octave bands (Hz) the report gives the EQ curves at.

@@ -4,7 +4,7 @@ output gain -> true-peak limiter. Streams (channels, n) blocks of any size; mono
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class MasterPlan:
     mono_bass_hz: float | None = None
     density: DensityParams = NEUTRAL
     output_gain_db: float = 0.0
-    limiter: LimiterConfig = LimiterConfig()
+    limiter: LimiterConfig = field(default_factory=LimiterConfig)
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):

@@ -13,7 +13,7 @@ import numpy as np
 
 from tonemorph.errors import OutputPathError
 
-__all__ = ["Measures", "TrackReport", "MasterReport", "summary_rows"]
+__all__ = ["MasterReport", "Measures", "TrackReport", "summary_rows"]
 
 
 @dataclass(frozen=True)

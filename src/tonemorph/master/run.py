@@ -47,11 +47,11 @@ from tonemorph.master.report import MasterReport, Measures, TrackReport
 
 __all__ = [
     "MasterSettings",
-    "master",
-    "fit_settings",
-    "plan_for",
-    "find_output_gain",
     "default_output_path",
+    "find_output_gain",
+    "fit_settings",
+    "master",
+    "plan_for",
 ]
 
 Progress = Callable[[str, int, int], None]
