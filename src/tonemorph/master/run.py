@@ -61,7 +61,7 @@ _FIT_RATE_REF = 44100
 _MONO_SIDE_DB = -40.0  # side this far below mid: the mix is (near) mono, width is not matched
 _MAX_SIDE_GAIN = 2.5
 _FIT_MAX_RATE = 24000
-_DENSITY_FIT_S = 10.0  # seconds of the excerpts the density stage is fitted on (memory: torch)
+_DENSITY_FIT_S = 8.0  # seconds of the excerpts the density stage is fitted on (memory: torch)
 _LUFS_TOLERANCE = 0.25  # LU: a second pass corrects the gain beyond this
 _MAX_PASSES = 3
 
