@@ -395,12 +395,40 @@ def master_cmd(
     out.print(f"wrote {written}  ({rep.seconds:.1f} s)")
 
 
+def _info_nam(model: Path) -> None:
+    """Print a .nam file's architecture, size and metadata."""
+    from tonemorph.export.nam import read_nam
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nf = read_nam(model)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    table = Table(title=str(model), show_header=True)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    md = nf.metadata
+    tr = md.get("training") or {}
+    rows = [("architecture", nf.architecture), ("version", nf.version),
+            ("weights", str(len(nf.weights))), ("sample rate", f"{nf.sample_rate} Hz")]
+    rows += [(k, str(md[k])) for k in ("name", "modeled_by", "gear_type", "tone_type",
+                                       "loudness", "gain") if md.get(k) is not None]
+    if tr.get("validation_esr") is not None:
+        rows.append(("ESR", f"{tr['validation_esr']:.4f} ({tr.get('nam_grade', '')})"))
+    for k, v in rows:
+        table.add_row(k, v)
+    out.print(table)
+
+
 @app.command()
-def info(model: Path = typer.Argument(..., help=".tmodel file")) -> None:
+def info(model: Path = typer.Argument(..., help=".tmodel or .nam file")) -> None:
     """Show a model's chain, parameters in units, and training summary."""
     import tonemorph
+    from tonemorph.export import neural_model_kind
 
     try:
+        if neural_model_kind(model) == "nam":
+            return _info_nam(model)
         t = tonemorph.load(model)
     except TonemorphError as exc:
         _fail(exc)

@@ -138,3 +138,10 @@ def test_export_without_cab_is_an_amp(tmp_path: Path) -> None:
                     without_cab=True)
     nf = read_nam(tmp_path / "amp.nam")
     assert nf.metadata["gear_type"] == "amp" and s.steps == 2 and len(nf.weights) == 842
+
+
+def test_info_shows_a_nam_file() -> None:
+    data = Path(__file__).parent / "data" / "golden_nano.nam"
+    res = runner.invoke(app, ["info", str(data)])
+    assert res.exit_code == 0, res.output
+    assert "WaveNet" in res.output and "842" in res.output and "0.5.4" in res.output
