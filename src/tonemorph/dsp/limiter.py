@@ -215,7 +215,7 @@ class TruePeakLimiter:
     @property
     def max_gain_reduction_db(self) -> float:
         """Largest gain reduction applied so far (dB, >= 0)."""
-        return -20.0 * math.log10(max(float(self._fstate[3]), 1e-12))
+        return max(0.0, -20.0 * math.log10(max(float(self._fstate[3]), 1e-12)))
 
     @property
     def mean_gain_reduction_db(self) -> float:
