@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 import cases as cases_mod  # noqa: E402
 import methods as M  # noqa: E402
 import suite_report  # noqa: E402
+from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: E402,F401  (re-exported)
 
 SUITE_VERSION = 1
 SR = M.SR
@@ -68,17 +69,6 @@ COST_METRICS = ("learn_s", "learn_cpu_s", "apply_x_realtime", "peak_mem_mb")
 
 
 # ----------------------------------------------------------------------------- scoring
-
-
-def gap_closed(matcheq: float, method: float, oracle: float) -> float:
-    """(match-EQ - method) / (match-EQ - oracle); NaN unless the oracle beats the match-EQ.
-
-    1 means the method reached the paired oracle, 0 means no better than the match-EQ,
-    negative means worse than the match-EQ. Inputs are distances (lower is better).
-    """
-    if not all(math.isfinite(v) for v in (matcheq, method, oracle)) or oracle >= matcheq:
-        return math.nan
-    return (matcheq - method) / (matcheq - oracle)
 
 
 def score_output(out: np.ndarray, truth: np.ndarray, inp: np.ndarray) -> dict[str, float]:
@@ -373,6 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.render:
         run = json.loads(args.render.read_text())
+        for case in run["cases"].values():  # derived values follow the current definition
+            for m, r in case["methods"].items():
+                r["metrics"]["gap_closed"] = suite_report._gap(case, m)
+        _write_text(args.render, json.dumps(_jsonable(run), indent=1))
         plots = suite_report.plot_all(run, args.render.parent, args.render.stem)
         _write_text(args.md, suite_report.markdown(run, args.render, plots, base=args.md.parent))
         print(f"wrote {args.md} and {len(plots)} plots")
