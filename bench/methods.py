@@ -63,7 +63,7 @@ class MemoryProbe:
     peak_mb: float = math.nan
     ok: bool = False
 
-    def __enter__(self) -> "MemoryProbe":
+    def __enter__(self) -> MemoryProbe:
         self.ok = reset_peak_rss()
         self.start_mb = _status_kib("VmRSS") / 1024
         return self

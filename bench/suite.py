@@ -34,10 +34,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import cases as cases_mod  # noqa: E402
-import methods as M  # noqa: E402
-import suite_report  # noqa: E402
-from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: E402,F401  (re-exported)
+import cases as cases_mod
+import methods as M
+import suite_report
+from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: F401  (re-exported)
 
 SUITE_VERSION = 1
 SR = M.SR
@@ -249,7 +249,7 @@ def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, u
     if "smoke" in qualities:
         register_smoke_quality()
     held = " (held out)" if info["heldout"] else ""
-    log = lambda m: print(f"[{info['id']}] {m}", flush=True)  # noqa: E731
+    log = lambda m: print(f"[{info['id']}] {m}", flush=True)
     log(f"start{held}")
     rec = run_case(info, qualities, oracle_s, use_mg, seed, log=log)
     rec["case_s"] = round(time.monotonic() - t0, 1)

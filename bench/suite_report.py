@@ -185,7 +185,7 @@ def markdown(run: dict[str, Any], json_path: Path, plots: dict[str, Path],
     tuned = [c for c in ids if not run["cases"][c]["heldout"]]
     held = [c for c in ids if run["cases"][c]["heldout"]]
     s = run["settings"]
-    rel = lambda p: os.path.relpath(p, base)  # noqa: E731
+    rel = lambda p: os.path.relpath(p, base)
     out = [
         f"# Benchmark suite results ({run['mode']} mode)",
         "",

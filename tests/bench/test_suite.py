@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 import math
 
+import methods
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-import methods
 import suite
 import suite_report
-
+from hypothesis import given
+from hypothesis import strategies as st
 
 # ----------------------------------------------------------------------------- gap closed
 
