@@ -176,7 +176,7 @@ def build_model(nf: NamFile, source: str = "model") -> torch.nn.Module:
                  else recurrent.from_nam_config(nf.config))
         model.import_weights(nf.weights)
     except ModelFileError as exc:
-        raise ModelFileError(f"{source}: {exc}") from exc
+        raise ModelFileError(f"{source} is not a usable Neural Amp Modeler model: {exc}") from exc
     return model.eval()
 
 
