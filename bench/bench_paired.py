@@ -296,8 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         now = time.gmtime()
         hh, mm = (int(v) for v in args.deadline.split(":"))
         left = (hh * 60 + mm) * 60 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
-        left -= len(gb_chains) * (args.greybox_seconds + 60.0)
-        per_chain_extra = args.greybox_seconds + 150.0  # rendering, alignment, scoring, NAM setup
+        per_chain_extra = args.greybox_seconds + 90.0  # rendering, alignment, scoring, NAM setup
+        gb_cost = args.greybox_seconds + 40.0
+        # the first full comparison comes first, then the grey-box-only chains, then the rest
+        if left < per_chain_extra + 2 * 60.0 + len(gb_chains) * gb_cost:
+            gb_chains = []
+        left -= len(gb_chains) * gb_cost
         while chains and left / len(chains) < per_chain_extra + 2 * 60.0:
             chains = chains[:-1]
         if chains:
