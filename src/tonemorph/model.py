@@ -17,13 +17,8 @@ from tonemorph.chain.fast import FastChain
 from tonemorph.chain.functional import OVERSAMPLE_TAPS, rbj_biquad
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
-from tonemorph.io import (
-    AtomicAudioWriter,
-    AudioReader,
-    check_output_path,
-    load_model_document,
-    save_model_document,
-)
+from tonemorph.io import AudioReader, load_model_document, save_model_document
+from tonemorph.io.process import process_file
 
 MODEL_KIND = "tone"
 TILT_HZ = 1000.0  # pivot of the --tone tilt control
@@ -208,43 +203,18 @@ class Tone:
                    block_s: float = 5.0,
                    progress: Callable[[int, int], None] | None = None) -> dict:
         """Process a file in blocks (bounded memory) and write it atomically; returns a summary."""
-        check_output_path(out_path, [in_path], force=force)
-        with AudioReader(in_path, role="take") as r:
-            info = r.info
-            sr_out = sample_rate or info.sample_rate
-            excerpt = r.read(int(COMPENSATION_EXCERPT_S * info.sample_rate))
-            r.seek(0)
-            st = self.stream(info.sample_rate, info.channels, knobs)
-            st.compensate(excerpt)
-            block = max(int(block_s * info.sample_rate), 1024)
-            done = 0
+        streams: list[ToneStream] = []
 
-            def blocks() -> Iterator[np.ndarray]:
-                nonlocal done
-                for b in r.blocks(block):
-                    done += b.shape[1]
-                    if progress:
-                        progress(done, info.frames)
-                    yield b
+        def make(r: AudioReader) -> Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]:
+            st = self.stream(r.sample_rate, r.channels, knobs)
+            st.compensate(r.read(int(COMPENSATION_EXCERPT_S * r.sample_rate)))
+            streams.append(st)
+            return st.run
 
-            with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,
-                                   like=info) as w:
-                outs = st.run(blocks())
-                if sr_out != info.sample_rate:
-                    rs = soxr.ResampleStream(info.sample_rate, sr_out, info.channels,
-                                             dtype="float32", quality="HQ")
-                    for o in outs:
-                        w.write(rs.resample_chunk(o.T).T)
-                    w.write(rs.resample_chunk(np.zeros((0, info.channels), np.float32),
-                                              last=True).T)
-                else:
-                    for o in outs:
-                        w.write(o)
-                written = w.frames_written
-        return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
-                "channels": info.channels, "seconds": info.frames / info.sample_rate,
-                "frames_written": written, "subtype": subtype or info.subtype,
-                "compensation_db": st.compensation_db}
+        summary = process_file(in_path, out_path, make, force=force, sample_rate=sample_rate,
+                               subtype=subtype, block_s=block_s, progress=progress)
+        summary["compensation_db"] = streams[0].compensation_db
+        return summary
 
     # --- reporting ---------------------------------------------------------------------------
     def summary(self) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from tonemorph.io.model_file import (
     load_model_document,
     save_model_document,
 )
+from tonemorph.io.process import process_file
 
 __all__ = [
     "EXTENSION_FORMATS",
@@ -38,6 +39,7 @@ __all__ = [
     "choose_subtype",
     "load_model_document",
     "open_stream",
+    "process_file",
     "read_audio",
     "resample",
     "save_model_document",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as tF
 
 from tonemorph.errors import ParameterError
-from tonemorph.io import AtomicAudioWriter, AudioReader, check_output_path
+from tonemorph.io.process import process_file
 from tonemorph.neural import _kernels
 from tonemorph.neural.recurrent import NamLSTM, RnnDense
 from tonemorph.neural.wavenet import ACTIVATIONS, WaveNet
@@ -209,39 +209,11 @@ def apply_model_file(model: torch.nn.Module, model_rate: int, in_path: str | Pat
                      block_s: float = 5.0,
                      progress: Callable[[int, int], None] | None = None) -> dict:
     """Process a file in blocks (bounded memory), write atomically, keep rate/bit depth."""
-    check_output_path(out_path, [in_path], force=force)
-    with AudioReader(in_path, role="take") as r:
-        info = r.info
-        sr_out = sample_rate or info.sample_rate
-        st = NeuralStream(model, model_rate, info.sample_rate, info.channels)
-        block = max(int(block_s * info.sample_rate), 1024)
-        done = 0
-
-        def blocks() -> Iterator[np.ndarray]:
-            nonlocal done
-            for b in r.blocks(block):
-                done += b.shape[1]
-                if progress:
-                    progress(done, info.frames)
-                yield b
-
-        with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,
-                               like=info) as w:
-            outs = st.run(blocks())
-            if sr_out != info.sample_rate:
-                rs = soxr.ResampleStream(info.sample_rate, sr_out, info.channels,
-                                         dtype="float32", quality="HQ")
-                for o in outs:
-                    w.write(rs.resample_chunk(np.ascontiguousarray(o.T)).T)
-                w.write(rs.resample_chunk(np.zeros((0, info.channels), np.float32),
-                                          last=True).T)
-            else:
-                for o in outs:
-                    w.write(o)
-            written = w.frames_written
-    return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
-            "channels": info.channels, "seconds": info.frames / info.sample_rate,
-            "frames_written": written, "subtype": subtype or info.subtype}
+    return process_file(
+        in_path, out_path,
+        lambda r: NeuralStream(model, model_rate, r.sample_rate, r.channels).run,
+        force=force, sample_rate=sample_rate, subtype=subtype, block_s=block_s,
+        progress=progress)
 
 
 __all__ = ["BlockProcessor", "NeuralStream", "apply_model", "apply_model_file", "torch_threads"]
