@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import tonemorph
 from tonemorph.cli import app
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.learn.paired import fit_module, predict
+from tonemorph.learn.paired import _loudest_start, fit_module, fit_paired_chain, predict
 from tonemorph.losses.paired import esr
 
 runner = CliRunner()
@@ -193,3 +193,78 @@ def test_cli_paired_neural_writes_a_nam_file(capture: dict) -> None:
     assert abs(tr["latency_samples"] - (LATENCY + 23)) <= 1
     assert np.isfinite(tr["esr"]) and tr["nam_grade"] in ("great", "not bad", "okay", "poor")
     assert len(doc["weights"]) == 842  # NAM's nano WaveNet
+
+
+# ------------------------------------------------------------------ heavy gain: loudness kept
+
+
+class Gain(torch.nn.Module):
+    """y = g x with one trainable gain (starts at 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.g = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.g * x
+
+
+def test_engine_selection_with_mrstft_is_not_won_by_silence() -> None:
+    # a target uncorrelated with the input, of the same spectrum and level: ESR training
+    # shrinks the gain towards 0 (the ESR-optimal gain), so ESR alone keeps the quietest state;
+    # with MR-STFT in the selection score the kept state stays near the target's level
+    x = white_noise(1.0, SR, amplitude=0.3, seed=5)[0]
+    y = white_noise(1.0, SR, amplitude=0.3, seed=6)[0]
+    kw = {"steps": 40, "lr": 0.05, "mrstft_weight": 0.0, "pre_emphasis": None,
+          "segment_samples": 1024, "batch_size": 2, "val_every": 5}
+    by_esr = fit_module(Gain(), x, y, SR, **kw)
+    by_score = fit_module(Gain(), x, y, SR, select_mrstft_weight=1.0, **kw)
+    g_esr, g_score = float(by_esr.module.g.detach()), float(by_score.module.g.detach())
+    assert abs(g_esr) < 0.5 < g_score
+    assert by_esr.esr == pytest.approx(min(e for _, e in by_esr.history), rel=1e-6)
+    assert by_score.score >= by_score.esr  # the score adds a non-negative MR-STFT term
+    with pytest.raises(ParameterError, match="select_mrstft_weight"):
+        fit_module(Gain(), x, y, SR, select_mrstft_weight=-1.0, **kw)
+
+
+def test_loudest_window_matches_a_plain_loop() -> None:
+    rng = np.random.default_rng(2)
+    y = (rng.standard_normal(5000) * np.repeat(rng.uniform(0, 1, 50), 100)).astype(np.float32)
+    length, hop = 700, 30
+    energy = [float(np.sum(y[s: s + length].astype(np.float64) ** 2))
+              for s in range(0, len(y) - length + 1, hop)]
+    assert _loudest_start(y, length, hop) == hop * int(np.argmax(energy))
+    assert _loudest_start(y, 6000, hop) == 0
+
+
+LP_SOS = scipy.signal.butter(2, 2500, "low", fs=SR, output="sos")
+
+
+def _allpass_sos(f_hz: float, q: float = 0.7) -> np.ndarray:
+    """RBJ cookbook second-order allpass at f_hz (Hz) as one sos row."""
+    w = 2 * np.pi * f_hz / SR
+    a, c = np.sin(w) / (2 * q), np.cos(w)
+    return np.array([1 - a, -2 * c, 1 + a, 1 + a, -2 * c, 1 - a]) / (1 + a)
+
+
+# phase dispersion the grey-box chain (minimum-phase stages) cannot follow sample by sample
+DISPERSION_SOS = np.stack([_allpass_sos(f) for f in (150, 400, 900, 1800, 3500)])
+
+
+def _hard_clip_amp(x: np.ndarray) -> np.ndarray:
+    """Another topology than the chain's: hard clip, lowpass 2.5 kHz, an allpass cascade."""
+    u = scipy.signal.sosfilt(LP_SOS, np.clip(30 * x, -0.5, 0.5))
+    return scipy.signal.sosfilt(DISPERSION_SOS, u).astype(np.float32)
+
+
+def test_greybox_capture_keeps_the_loudness_of_a_heavy_clipper() -> None:
+    # the waveform cannot be matched, so an ESR-judged capture came out 7-9 dB too quiet
+    x = guitar_line(8.0, SR, seed=3)[0]
+    tone = fit_paired_chain(x, _hard_clip_amp(x), SR, steps=20)
+    x_new = np.concatenate([guitar_line(3.0, SR, seed=s)[0] for s in (11, 12, 13)])
+    y_new = _hard_clip_amp(x_new)
+    out = tone.apply(x_new, SR)[: len(y_new)]
+    level_db = 10 * np.log10(np.mean(out.astype(np.float64) ** 2)
+                             / np.mean(y_new.astype(np.float64) ** 2))
+    assert abs(level_db) < 2.0
+    assert np.isfinite(tone.training["output_level_change_db"])

@@ -54,6 +54,7 @@ class PairedFit:
     seconds: float
     history: list[tuple[float, float]] = field(default_factory=list)
     interrupted: bool = False
+    score: float = math.nan  # the selection score of the kept state (see fit_module)
 
 
 def _as_signal(a: np.ndarray, name: str) -> np.ndarray:
@@ -93,6 +94,18 @@ def _scores(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, warm: int
     return e, pred
 
 
+def _selection(e: float, pred: np.ndarray, y: np.ndarray, warm: int,
+               mrstft_weight: float) -> float:
+    """Validation score ESR + mrstft_weight * MR-STFT (lower is better; NaN-safe).
+
+    ESR alone can be won by a quiet output where the waveform cannot be followed sample by
+    sample (the ESR-optimal gain of an uncorrelated prediction is 0); MR-STFT cannot.
+    """
+    if mrstft_weight <= 0 or not math.isfinite(e):
+        return e
+    return e + mrstft_weight * _mrstft(pred[warm:], y[warm:])
+
+
 def _mrstft(pred: np.ndarray, y: np.ndarray) -> float:
     """MR-STFT distance (the torch loss, no gradient) between two 1-D signals."""
     with torch.no_grad():
@@ -127,7 +140,8 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
                mrstft_weight: float = 0.01, segment_samples: int = SEGMENT_SAMPLES,
                batch_size: int = BATCH_SIZE, warmup_samples: int | None = None,
                validation: tuple[np.ndarray, np.ndarray] | None = None,
-               val_every: int = VAL_EVERY, progress: Progress | None = None) -> PairedFit:
+               val_every: int = VAL_EVERY, select_mrstft_weight: float = 0.0,
+               progress: Progress | None = None) -> PairedFit:
     """Train `module` so module(x) matches y sample by sample (Adam, cosine schedule).
 
     x, y: aligned 1-D float32 signals of one length at `sample_rate` (Hz). Budget: `seconds`
@@ -135,7 +149,9 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     Each step scores `batch_size` random segments of `segment_samples`, each preceded by
     `warmup_samples` (default: the module's `warmup_samples` attribute, else 0) of context
     that is run but not scored. Validation: `validation` (x, y) or the last VAL_FRACTION of
-    the pair (which is then not trained on). Ctrl-C stops training and keeps the best state.
+    the pair (which is then not trained on). The kept state is the one with the lowest
+    validation ESR + `select_mrstft_weight` * MR-STFT (0: plain ESR). Ctrl-C stops training
+    and keeps the best state.
     """
     x, y = _as_signal(x, "x"), _as_signal(y, "y")
     if len(x) != len(y):
@@ -145,6 +161,8 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
         raise ParameterError(f"sample_rate must be positive (Hz), got {sample_rate}")
     if (seconds is not None and seconds <= 0) or (steps is not None and steps <= 0):
         raise ParameterError("seconds and steps must be positive when given")
+    if select_mrstft_weight < 0:
+        raise ParameterError(f"select_mrstft_weight must be >= 0, got {select_mrstft_weight}")
     if segment_samples < 64 or batch_size < 1 or val_every < 1:
         raise ParameterError("segment_samples must be >= 64, batch_size and val_every >= 1")
     if seconds is None and steps is None:
@@ -170,6 +188,7 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     module.train()
 
     best_esr, best_pred = _scores(module, xv, yv, warm)
+    best_score = _selection(best_esr, best_pred, yv, warm, select_mrstft_weight)
     best_state = copy.deepcopy(module.state_dict())
     history = [(time.monotonic() - t0, best_esr)]
     step, interrupted = 0, False
@@ -208,8 +227,10 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
                 v, pred = _scores(module, xv, yv, warm)
                 module.train()
                 history.append((time.monotonic() - t0, v))
-                if v < best_esr:
-                    best_esr, best_state, best_pred = v, copy.deepcopy(module.state_dict()), pred
+                sc = _selection(v, pred, yv, warm, select_mrstft_weight)
+                if sc < best_score:
+                    best_esr, best_score, best_pred = v, sc, pred
+                    best_state = copy.deepcopy(module.state_dict())
                 elif not math.isfinite(v):
                     # diverged: go back to the best state and keep going from there
                     module.load_state_dict(best_state)
@@ -219,7 +240,8 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     module.load_state_dict(best_state)
     module.eval()
     mr = _mrstft(best_pred[warm:], yv[warm:])
-    return PairedFit(module, best_esr, mr, step, time.monotonic() - t0, history, interrupted)
+    return PairedFit(module, best_esr, mr, step, time.monotonic() - t0, history, interrupted,
+                     best_score)
 
 
 # --------------------------------------------------------------------------- grey-box capture
@@ -235,6 +257,10 @@ TRAIN_STARTS = 2  # drive starts trained briefly after the closed-form ranking
 START_SHARE = 0.3  # share of the budget spent on those; the rest refines the best
 TEST_FRACTION = 0.1  # tail of the aligned pair never trained on nor used to pick a state
 ANCHOR_SECONDS = 6.0  # audio used for the closed-form cabinet and level starts
+# MR-STFT weight in the grey-box's training loss and in its choice of start and state: with
+# heavy gain the waveform cannot be followed sample by sample and ESR alone prefers a quiet
+# output (the bench's paired oracle came out 25 LU too quiet on an amp crunch with 0.01)
+GREYBOX_MRSTFT_WEIGHT = 1.0
 
 
 def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
@@ -244,6 +270,19 @@ def _least_squares_gain_db(out: np.ndarray, y: np.ndarray) -> float:
     if den <= 0 or num <= 0:
         return 0.0
     return 20 * math.log10(num / den)
+
+
+def _rms_match_gain_db(out: np.ndarray, y: np.ndarray) -> float:
+    """Gain (dB) that gives `out` the RMS of `y` (0 when either is silent).
+
+    Not the least-squares gain: that one shrinks with the correlation, down to silence for an
+    output that is right in spectrum but not sample by sample (heavy distortion).
+    """
+    p_out = float(np.mean(out.astype(np.float64) ** 2))
+    p_y = float(np.mean(y.astype(np.float64) ** 2))
+    if p_out <= 0 or p_y <= 0:
+        return 0.0
+    return 10 * math.log10(p_y / p_out)
 
 
 def _anchor_cab_paired(chain: ToneChain, x: torch.Tensor, y: np.ndarray, warm: int) -> None:
@@ -285,7 +324,7 @@ def _anchor_cab_paired(chain: ToneChain, x: torch.Tensor, y: np.ndarray, warm: i
 
 def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
                  y_anchor: np.ndarray, warm: int) -> ToneChain:
-    """A chain at one drive start, cab set to the static spectrum ratio, level matched."""
+    """A chain at one drive start, cab set to the static spectrum ratio, RMS level matched."""
     chain = ToneChain(cfg)
     vals = chain.neutral_values()
     if drive_db is not None:
@@ -300,14 +339,55 @@ def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
     chain.set_values(vals)
     xa = torch.from_numpy(x_anchor)[None]
     _anchor_cab_paired(chain, xa, y_anchor, warm)
-    with torch.no_grad():
-        out = chain(xa)[0].float().numpy()
-    vals = chain.values()
-    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
-    vals["out_gain_db"] = rng.clamp(float(vals["out_gain_db"])
-                                    + _least_squares_gain_db(out[warm:], y_anchor[warm:]))
-    chain.set_values(vals)
+    _set_level(chain, x_anchor, y_anchor, warm)
     return chain
+
+
+def _set_level(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int,
+               keep_current: bool = False) -> str:
+    """Set the output gain in closed form: the least-squares or the RMS-matching one on (x, y).
+
+    Whichever has the lower selection score (ESR + MR-STFT) is kept, or the current gain when
+    `keep_current` and it scores best. The least-squares gain is ESR-optimal but shrinks with
+    the correlation (to silence for an output right in spectrum but not sample by sample, as
+    with heavy distortion); the RMS match keeps the loudness. Returns which one was kept.
+    """
+    e, pred = _scores(chain, x, y, warm)
+    vals = chain.values()
+    now_db = float(vals["out_gain_db"])
+    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
+    options = {"least squares": _least_squares_gain_db(pred[warm:], y[warm:]),
+               "rms": _rms_match_gain_db(pred[warm:], y[warm:])}
+    scores = {}
+    for name, g in options.items():
+        # the chain is linear in its output gain: score the scaled prediction, no rerun
+        scale = 10 ** ((rng.clamp(now_db + g) - now_db) / 20)
+        p = (pred * scale).astype(np.float32)
+        e_g = float(esr(torch.from_numpy(p[warm:]).double(), torch.from_numpy(y[warm:]).double()))
+        scores[name] = _selection(e_g, p, y, warm, GREYBOX_MRSTFT_WEIGHT)
+    if keep_current:
+        scores["current"] = _selection(e, pred, y, warm, GREYBOX_MRSTFT_WEIGHT)
+    pick = min(scores, key=scores.__getitem__)
+    if pick != "current":
+        vals["out_gain_db"] = rng.clamp(now_db + options[pick])
+        chain.set_values(vals)
+    return pick
+
+
+def _match_rms(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int) -> float:
+    """Move the output gain so chain(x) has the RMS of y; returns the change (dB).
+
+    Sample-wise training still pulls the level down where the waveform cannot be followed
+    (its ESR term); where it can, the RMS-matching gain is within a hair of the least-squares
+    one (1 / correlation), so this costs a clean capture next to nothing.
+    """
+    _, pred = _scores(chain, x, y, warm)
+    vals = chain.values()
+    now_db = float(vals["out_gain_db"])
+    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
+    vals["out_gain_db"] = rng.clamp(now_db + _rms_match_gain_db(pred[warm:], y[warm:]))
+    chain.set_values(vals)
+    return float(vals["out_gain_db"]) - now_db
 
 
 def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
@@ -336,14 +416,18 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     starts: tuple[float | None, ...] = ((None, *QUALITY_PRESETS["default"]["starts"])
                                         if "drive" in cfg.stages else (None,))
     common = {"seed": seed, "lr": GREYBOX_LR, "segment_samples": GREYBOX_SEGMENT,
-              "batch_size": GREYBOX_BATCH, "warmup_samples": warm, "validation": val}
+              "batch_size": GREYBOX_BATCH, "warmup_samples": warm, "validation": val,
+              "mrstft_weight": GREYBOX_MRSTFT_WEIGHT,
+              "select_mrstft_weight": GREYBOX_MRSTFT_WEIGHT}
     candidates: dict[str, float] = {}
-    # every drive start is anchored in closed form and judged on the validation slice; the
-    # TRAIN_STARTS best are trained briefly, and the best of those is refined
+    # every drive start is anchored in closed form and judged on the validation slice (ESR +
+    # MR-STFT, as the states in training); the TRAIN_STARTS best are trained briefly, and the
+    # best of those is refined
     anchored = []
     for d in starts:
         chain = _start_chain(cfg, d, x_an, y_an, warm)
-        v, _ = _scores(chain, val[0], val[1], warm)
+        v, pred = _scores(chain, val[0], val[1], warm)
+        v = _selection(v, pred, val[1], warm, GREYBOX_MRSTFT_WEIGHT)
         tag = f"drive {d:+.0f} dB" if d is not None else "clean"
         candidates[f"{tag} anchored"] = round(v, 6)
         anchored.append((v, tag, chain))
@@ -360,8 +444,8 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
                          max(1, int(START_SHARE * steps / len(trained))),
                          val_every=20, progress=_tagged(progress, tag), **common)
         done_steps += fit.steps
-        candidates[tag] = round(fit.esr, 6)
-        if best is None or fit.esr < best.esr:
+        candidates[tag] = round(fit.score, 6)
+        if best is None or fit.score < best.score:
             best = fit
         if fit.interrupted:
             interrupted = True
@@ -377,6 +461,8 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         interrupted = fit.interrupted
         history += fit.history
         chain = fit.module
+    # the loudness of the held-out validation slice, matched in closed form
+    level_db = _match_rms(chain, val[0], val[1], warm)
     test_esr, pred = _scores(chain, x_te, y_te, warm)
     test_mr = mrstft_distance(pred[warm:], y_te[warm:], sample_rate)
     n_test = len(x_te)
@@ -387,6 +473,7 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         "candidates": candidates, "steps": done_steps,
         "seconds": round(time.monotonic() - t0, 2), "seed": seed,
         "stages_requested": list(stages), "interrupted": interrupted,
+        "output_level_change_db": round(level_db, 3),
         "history": [[round(t, 2), round(e, 6)] for t, e in history],
     }
     return Tone.from_chain(chain, in_gain_db, training)
@@ -397,7 +484,10 @@ def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain
     """Aligned, level-normalised pair split into train, validation, test and anchor parts.
 
     The target is delayed by the chain's oversampler latency (the torch chain has it; the
-    streaming apply removes it) and made non-inverted (the chain keeps polarity).
+    streaming apply removes it) and made non-inverted (the chain keeps polarity). The test
+    part is the tail; validation and anchor are the loudest windows of the rest (a quiet
+    intro or outro would otherwise set the level and judge the drive where nothing clips),
+    and training is what is left around the validation window, joined.
     """
     xa, ya = apply_lag(x, y, lag)
     if polarity < 0:
@@ -409,10 +499,25 @@ def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain
     n = len(xs)
     n_train, n_val, n_test = _three_way(n, warm + GREYBOX_SEGMENT, GREYBOX_VAL_SAMPLES,
                                         sample_rate)
+    hop = max(1, sample_rate // 10)
+    v0 = _loudest_start(yd[: n - n_test], n_val, hop)
+    keep = np.r_[0:v0, v0 + n_val: n - n_test]
+    x_tr, y_tr = xs[keep], yd[keep]
     n_anchor = min(n_train, int(ANCHOR_SECONDS * sample_rate))
-    val = slice(n_train, n_train + n_val)
-    return (xs[:n_train], yd[:n_train], (xs[val], yd[val]), (xs[n - n_test:], yd[n - n_test:]),
-            (xs[:n_anchor], yd[:n_anchor]))
+    a0 = _loudest_start(y_tr, n_anchor, hop)
+    anchor = slice(a0, a0 + n_anchor)
+    val = slice(v0, v0 + n_val)
+    return (x_tr, y_tr, (xs[val], yd[val]), (xs[n - n_test:], yd[n - n_test:]),
+            (x_tr[anchor], y_tr[anchor]))
+
+
+def _loudest_start(y: np.ndarray, length: int, hop: int) -> int:
+    """Start (samples, a multiple of hop) of the `length`-sample window of y with most energy."""
+    if length >= len(y):
+        return 0
+    c = np.concatenate([[0.0], np.cumsum(y.astype(np.float64) ** 2)])
+    starts = np.arange(0, len(y) - length + 1, hop)
+    return int(starts[np.argmax(c[starts + length] - c[starts])])
 
 
 def _three_way(n: int, min_samples: int, val_cap: int, sample_rate: int
