@@ -46,7 +46,7 @@ QUALITIES = ("fast", "default", "best")
 MODES: dict[str, dict[str, Any]] = {
     # quick: one source type, default quality, all chains (<= 20 min on 2 cores)
     "quick": {"sources": ["fr3_clean"], "qualities": ["default"], "duration_s": 60.0,
-              "oracle_s": 20.0},
+              "oracle_s": 40.0},
     "full": {"sources": list(cases_mod.SOURCES), "qualities": list(QUALITIES),
              "duration_s": 60.0, "oracle_s": 60.0},
 }
