@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 import tonemorph
 from tonemorph.cli import app
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.learn.paired import _loudest_start, fit_module, fit_paired_chain, predict
+from tonemorph.learn.paired import (
+    SCORED_PER_STEP,
+    _loudest_start,
+    fit_module,
+    fit_paired_chain,
+    predict,
+    segment_plan,
+)
 from tonemorph.losses.paired import esr
 
 runner = CliRunner()
@@ -268,3 +275,20 @@ def test_greybox_capture_keeps_the_loudness_of_a_heavy_clipper() -> None:
                              / np.mean(y_new.astype(np.float64) ** 2))
     assert abs(level_db) < 2.0
     assert np.isfinite(tone.training["output_level_change_db"])
+
+
+@pytest.mark.parametrize("warm", [0, 1, 1023, 4092, 4096, 30000])
+def test_segment_plan_keeps_scored_samples_and_bounds_the_warmup(warm: int) -> None:
+    seg, batch = segment_plan(warm)
+    assert seg * batch == SCORED_PER_STEP
+    assert seg >= 8192 and seg & (seg - 1) == 0
+    # warm-up at most 1/8 of a segment unless the segment is already a whole step
+    assert warm <= seg / 8 or batch == 1
+
+
+def test_segment_plan_for_a_nam_wavenet_and_short_audio() -> None:
+    assert segment_plan(4092) == (32768, 4)  # NAM WaveNet presets: receptive field 4,093
+    assert segment_plan(0) == (8192, 16)
+    # a short training signal shrinks the segment (down to 8192) so that one fits
+    assert segment_plan(4092, available=20000) == (8192, 16)
+    assert segment_plan(4092, available=4092 + 16384) == (16384, 8)

@@ -19,6 +19,7 @@ from tonemorph.losses.paired import (
     esr,
     esr_grade,
     pre_emphasis,
+    reference_power,
 )
 from tonemorph.metrics import mrstft_distance
 
@@ -92,6 +93,24 @@ def test_paired_loss_is_the_weighted_sum() -> None:
     expected = float(ESRLoss(0.85)(a, b)) + 0.5 * float(MRSTFTLoss()(a, b))
     assert float(PairedLoss(0.85, 0.5)(a, b)) == pytest.approx(expected, rel=1e-12)
     assert float(PairedLoss(None, 0.0)(a, b)) == pytest.approx(float(esr(a, b)), rel=1e-12)
+
+
+def test_reference_power_makes_the_esr_a_fixed_scale_mse() -> None:
+    y = np.asarray(guitar_line(0.3, SR, seed=8), np.float64).reshape(-1)
+    y_hat = 0.9 * y + 0.01 * np.asarray(white_noise(0.3, SR, seed=9)).reshape(-1)
+    e = y[1:] - 0.85 * y[:-1]
+    assert reference_power(y, 0.85) == pytest.approx(float(np.mean(e * e)), rel=1e-12)
+    assert reference_power(_t(y), None) == pytest.approx(float(np.mean(y * y)), rel=1e-12)
+    # with the whole signal's power as reference, the loss of the whole signal is its ESR
+    p = reference_power(y, 0.85)
+    whole = float(ESRLoss(0.85, reference_power=p)(_t(y_hat)[None], _t(y)[None]))
+    assert whole == pytest.approx(float(ESRLoss(0.85)(_t(y_hat), _t(y))), rel=1e-9)
+    # a quiet batch (-40 dB) with the same relative error weighs 10,000 times less, not the same
+    quiet = float(ESRLoss(0.85, reference_power=p)(_t(0.01 * y_hat), _t(0.01 * y)))
+    assert quiet == pytest.approx(whole * 1e-4, rel=1e-6)
+    assert float(ESRLoss(0.85)(_t(0.01 * y_hat), _t(0.01 * y))) == pytest.approx(whole, rel=1e-6)
+    with pytest.raises(ParameterError, match="silent"):
+        ESRLoss(0.85, reference_power=0.0)
 
 
 def test_gradients_are_exact() -> None:

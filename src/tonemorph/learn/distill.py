@@ -29,9 +29,6 @@ TRAIN_TAKES = ("demo_input.flac", "demo_target.flac")
 VALIDATION_SECONDS = 4.0  # per level; selects the best state during training
 DEFAULT_SECONDS = 600.0
 LONG_FRACTION = 0.5  # a release longer than this share of the receptive field is "long"
-#: segments of 32768 scored samples: the WaveNet's 4,092-sample warm-up costs 11 %, not 33 %
-SEGMENT_SAMPLES = 32768
-BATCH_SIZE = 4
 
 
 @dataclass
@@ -138,7 +135,8 @@ def distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None = DEFA
     """Train `module` (any (B, T) -> (B, T) model) to reproduce `tone` at 48 kHz.
 
     Budget: `seconds` of training wall time or `steps`; each step scores `batch_size`
-    segments of `segment_samples` (default 4 x 32768). `excitation`/`holdout` default to the
+    segments of `segment_samples` (default `tonemorph.learn.paired.segment_plan`: 4 x 32768
+    for a NAM WaveNet). `excitation`/`holdout` default to the
     bundled takes + synthetic material and the held-out demo take. Returns the module with the
     best validation state, its held-out ESR and NAM grade. `threads`: torch threads while
     training (see `tonemorph.neural.runner.torch_threads`).
@@ -157,7 +155,7 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
              holdout: np.ndarray | None, segment_samples: int | None,
              batch_size: int | None, progress: Progress | None) -> DistillResult:
     from tonemorph.export.nam import nam_grade
-    from tonemorph.learn.paired import fit_module
+    from tonemorph.learn.paired import fit_module, segment_plan
     from tonemorph.neural.runner import BlockProcessor
 
     if seconds is None and steps is None:
@@ -171,8 +169,9 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
     xv = _levels(guitar_phrases(VALIDATION_SECONDS, DISTILL_RATE, seed=9173), (-18.0, -3.0))
     yv = render_chain(tone, xv)
     warm = int(getattr(module, "warmup_samples", 0))
-    segment_samples = segment_samples or SEGMENT_SAMPLES
-    batch_size = batch_size or BATCH_SIZE
+    plan = segment_plan(warm, len(x))
+    segment_samples = segment_samples or plan[0]
+    batch_size = batch_size or plan[1]
     seg = min(segment_samples, max(len(x) // 4 - warm, 64))
     fit = fit_module(module, x, y, DISTILL_RATE, seconds=seconds, steps=steps, seed=seed, lr=lr,
                      segment_samples=seg, batch_size=batch_size, validation=(xv, yv),
