@@ -58,6 +58,25 @@ def test_render_chain_is_the_fast_chain_with_latency_kept() -> None:
         distill(tone, NamLSTM(4), seconds=None, steps=None, excitation=x, holdout=x)
 
 
+def test_recurrent_models_learn_the_chain_without_its_latency() -> None:
+    from tonemorph.learn.distill import _pair, target_advance
+    from tonemorph.neural import WaveNet
+
+    tone = tone_with(SIMPLE, stages=("drive", "post_eq"))
+    assert tone.latency_samples == 23  # the shaper's 2x oversampling filter at 48 kHz
+    assert target_advance(tone, NamLSTM(4)) == 23
+    assert target_advance(tone, WaveNet.preset("nano")) == 0  # it sees 4,093 samples back
+    clean = tone_with({"post_eq.high_db": -6.0}, stages=("post_eq",))
+    assert target_advance(clean, NamLSTM(4)) == 0
+    x = guitar_line(0.2, 48000)[0]
+    xa, ya = _pair(tone, x, 23)
+    np.testing.assert_array_equal(ya, render_chain(tone, x)[23:])
+    assert len(xa) == len(ya) == len(x) - 23
+    # what the LSTM learns is what `apply` plays: the tone with its latency removed
+    played = tone.apply(x, 48000)
+    assert np.sqrt(np.mean((played[: len(ya)] - ya) ** 2)) < 1e-3 * np.sqrt(np.mean(ya ** 2))
+
+
 def test_tone_without_a_stage() -> None:
     from tonemorph.learn.distill import tone_without
 
