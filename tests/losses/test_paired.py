@@ -93,6 +93,8 @@ def test_paired_loss_is_the_weighted_sum() -> None:
     expected = float(ESRLoss(0.85)(a, b)) + 0.5 * float(MRSTFTLoss()(a, b))
     assert float(PairedLoss(0.85, 0.5)(a, b)) == pytest.approx(expected, rel=1e-12)
     assert float(PairedLoss(None, 0.0)(a, b)) == pytest.approx(float(esr(a, b)), rel=1e-12)
+    both = float(ESRLoss(0.85)(a, b)) + 0.5 * float(esr(a, b))
+    assert float(PairedLoss(0.85, 0.0, plain_weight=0.5)(a, b)) == pytest.approx(both, rel=1e-12)
 
 
 def test_reference_power_makes_the_esr_a_fixed_scale_mse() -> None:

@@ -126,23 +126,32 @@ class MRSTFTLoss(torch.nn.Module):
 
 
 class PairedLoss(torch.nn.Module):
-    """Training loss of paired capture: ESR (pre-emphasised) + mrstft_weight * MR-STFT.
+    """Training loss of paired capture: ESR (pre-emphasised) + plain_weight * plain ESR
+    + mrstft_weight * MR-STFT.
 
-    `reference_power`: the ESR's fixed denominator (see ESRLoss), else per batch.
+    `reference_power` / `plain_reference_power`: the ESRs' fixed denominators (see ESRLoss),
+    else per batch.
     """
 
     def __init__(self, pre_emphasis_coef: float | None = PRE_EMPHASIS_COEF,
                  mrstft_weight: float = 0.01, fft_sizes: tuple[int, ...] = MRSTFT_FFT_SIZES,
-                 reference_power: float | None = None):
+                 reference_power: float | None = None, plain_weight: float = 0.0,
+                 plain_reference_power: float | None = None):
         super().__init__()
-        if mrstft_weight < 0:
-            raise ParameterError(f"mrstft_weight must be >= 0, got {mrstft_weight}")
+        if mrstft_weight < 0 or plain_weight < 0:
+            raise ParameterError(f"mrstft_weight and plain_weight must be >= 0, got "
+                                 f"{mrstft_weight} and {plain_weight}")
         self.esr = ESRLoss(pre_emphasis_coef, reference_power)
+        # NAM trains on plain + pre-emphasised error: the held-out ESR is plain
+        self.plain = ESRLoss(None, plain_reference_power) if plain_weight > 0 else None
+        self.plain_weight = plain_weight
         self.mrstft = MRSTFTLoss(fft_sizes) if mrstft_weight > 0 else None
         self.mrstft_weight = mrstft_weight
 
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = self.esr(y_hat, y)
+        if self.plain is not None:
+            total = total + self.plain_weight * self.plain(y_hat, y)
         if self.mrstft is not None:
             total = total + self.mrstft_weight * self.mrstft(y_hat, y)
         return total
