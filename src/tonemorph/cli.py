@@ -315,7 +315,8 @@ def export_cmd(
     if s.long_time_constants:
         console.print(f"[yellow]note:[/] this tone has long time constants "
                       f"({', '.join(s.long_time_constants)}) beyond the 4,093 samples (85 ms) "
-                      "a WaveNet sees; `--arch lstm` can follow them", highlight=False)
+                      "a WaveNet sees; `--arch lstm` can follow them, but learns slower: compare "
+                      "its ESR with the one above", highlight=False)
 
 
 @app.command("capture-signal")
