@@ -181,11 +181,11 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     `segment_plan`), each preceded by `warmup_samples` (default: the module's
     `warmup_samples` attribute, else 0) of context that is run but not scored. The loss is
     the pre-emphasised squared error over the training target's power (+ `plain_weight` x
-    the plain one, + MR-STFT); gradient
-    norms are clipped at CLIP_FACTOR x their recent median. Validation: `validation` (x, y)
-    or the last VAL_FRACTION of the pair (which is then not trained on). The kept state is the one with the lowest
-    validation ESR + `select_mrstft_weight` * MR-STFT (0: plain ESR). Ctrl-C stops training
-    and keeps the best state.
+    the plain one, + MR-STFT); gradient norms are clipped at CLIP_FACTOR x their recent
+    median. Validation: `validation` (x, y) or the last VAL_FRACTION of the pair (which is
+    then not trained on). The kept state is the one with the lowest validation ESR +
+    `select_mrstft_weight` * MR-STFT (0: plain ESR). Ctrl-C stops training and keeps the
+    best state.
     """
     x, y = _as_signal(x, "x"), _as_signal(y, "y")
     if len(x) != len(y):
