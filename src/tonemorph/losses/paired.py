@@ -55,8 +55,8 @@ class ESRLoss(torch.nn.Module):
 
     With `reference_power` (see `reference_power`) the squared error's mean is divided by that
     fixed power instead of by the batch's own energy: the ESR of the whole training signal
-    in expectation, without the blow-up of a batch of quiet segments (a batch at -40 dB
-    weighs 10,000 times more under per-batch ESR; measured: loss spikes of 30x and gradient
+    in expectation, without the blow-up of a batch of quiet segments (under per-batch ESR a
+    batch at -40 dB weighs as much as a loud one, 10,000 times its share; measured: loss spikes of 30x and gradient
     norms of 200x the median with 4-segment batches of a distillation excitation).
     """
 
