@@ -14,7 +14,7 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.fast import FastChain
-from tonemorph.chain.functional import OVERSAMPLE_TAPS, rbj_biquad
+from tonemorph.chain.functional import rbj_biquad
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
@@ -149,7 +149,7 @@ class Tone:
     @property
     def latency_samples(self) -> int:
         """Delay (samples at the internal rate) the oversampled shaper adds."""
-        return (OVERSAMPLE_TAPS - 1) // 2 if "drive" in self.config.stages else 0
+        return self.config.latency_samples
 
     def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0,
                    sample_rate: int | None = None) -> FastChain:

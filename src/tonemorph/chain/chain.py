@@ -45,6 +45,11 @@ class ChainConfig:
         """True when any stage can change the signal nonlinearly."""
         return any(s in self.stages for s in NONLINEAR_STAGES)
 
+    @property
+    def latency_samples(self) -> int:
+        """Delay (samples at sample_rate) the shaper's oversampling filter adds."""
+        return (F.OVERSAMPLE_TAPS - 1) // 2 if "drive" in self.stages else 0
+
     def band_hz(self) -> np.ndarray:
         """Log-spaced centre frequencies (Hz) of the cabinet curve's control points."""
         return np.geomspace(CAB_BAND_LO_HZ, CAB_BAND_HI_HZ, self.cab_bands)

@@ -18,7 +18,6 @@ import scipy.signal
 import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
-from tonemorph.chain.functional import OVERSAMPLE_TAPS
 from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.learn.fit import INIT_FFT, INPUT_LEVEL_DB, QUALITY_PRESETS, normalise_input
@@ -393,35 +392,40 @@ def _start_chain(cfg: ChainConfig, drive_db: float | None, x_anchor: np.ndarray,
     return chain
 
 
-def _set_level(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int,
-               keep_current: bool = False) -> str:
+def _gain_change_db(chain: ToneChain, delta_db: float) -> float:
+    """What a move of the output gain by `delta_db` (dB) becomes after its range's clamp."""
+    now_db = float(chain.values()["out_gain_db"])
+    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
+    return rng.clamp(now_db + delta_db) - now_db
+
+
+def _shift_out_gain(chain: ToneChain, delta_db: float) -> float:
+    """Move the output gain by `delta_db` (dB, clamped to its range); returns the move made."""
+    change = _gain_change_db(chain, delta_db)
+    vals = chain.values()
+    vals["out_gain_db"] = float(vals["out_gain_db"]) + change
+    chain.set_values(vals)
+    return change
+
+
+def _set_level(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int) -> None:
     """Set the output gain in closed form: the least-squares or the RMS-matching one on (x, y).
 
-    Whichever has the lower selection score (ESR + MR-STFT) is kept, or the current gain when
-    `keep_current` and it scores best. The least-squares gain is ESR-optimal but shrinks with
-    the correlation (to silence for an output right in spectrum but not sample by sample, as
-    with heavy distortion); the RMS match keeps the loudness. Returns which one was kept.
+    Whichever has the lower selection score (ESR + MR-STFT) is kept. The least-squares gain
+    is ESR-optimal but shrinks with the correlation (to silence for an output right in
+    spectrum but not sample by sample, as with heavy distortion); the RMS match keeps the
+    loudness.
     """
-    e, pred = _scores(chain, x, y, warm)
-    vals = chain.values()
-    now_db = float(vals["out_gain_db"])
-    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
+    _, pred = _scores(chain, x, y, warm)
     options = {"least squares": _least_squares_gain_db(pred[warm:], y[warm:]),
                "rms": _rms_match_gain_db(pred[warm:], y[warm:])}
     scores = {}
     for name, g in options.items():
         # the chain is linear in its output gain: score the scaled prediction, no rerun
-        scale = 10 ** ((rng.clamp(now_db + g) - now_db) / 20)
-        p = (pred * scale).astype(np.float32)
+        p = (pred * 10 ** (_gain_change_db(chain, g) / 20)).astype(np.float32)
         e_g = float(esr(torch.from_numpy(p[warm:]).double(), torch.from_numpy(y[warm:]).double()))
         scores[name] = _selection(e_g, p, y, warm, GREYBOX_MRSTFT_WEIGHT)
-    if keep_current:
-        scores["current"] = _selection(e, pred, y, warm, GREYBOX_MRSTFT_WEIGHT)
-    pick = min(scores, key=scores.__getitem__)
-    if pick != "current":
-        vals["out_gain_db"] = rng.clamp(now_db + options[pick])
-        chain.set_values(vals)
-    return pick
+    _shift_out_gain(chain, options[min(scores, key=scores.__getitem__)])
 
 
 def _match_rms(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int) -> float:
@@ -432,12 +436,7 @@ def _match_rms(chain: ToneChain, x: np.ndarray, y: np.ndarray, warm: int) -> flo
     one (1 / correlation), so this costs a clean capture next to nothing.
     """
     _, pred = _scores(chain, x, y, warm)
-    vals = chain.values()
-    now_db = float(vals["out_gain_db"])
-    rng = next(sp for sp in chain.specs if sp.name == "out_gain_db").range
-    vals["out_gain_db"] = rng.clamp(now_db + _rms_match_gain_db(pred[warm:], y[warm:]))
-    chain.set_values(vals)
-    return float(vals["out_gain_db"]) - now_db
+    return _shift_out_gain(chain, _rms_match_gain_db(pred[warm:], y[warm:]))
 
 
 def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
@@ -543,7 +542,7 @@ def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain
     if polarity < 0:
         ya = -ya
     xs = (xa * 10 ** (in_gain_db / 20)).astype(np.float32)
-    lat = (OVERSAMPLE_TAPS - 1) // 2 if "drive" in cfg.stages else 0
+    lat = cfg.latency_samples
     yd = np.concatenate([np.zeros(lat, np.float32), ya])[: len(ya)]
     warm = int(GREYBOX_WARMUP_S * sample_rate)
     n = len(xs)
