@@ -84,6 +84,15 @@ def test_engine_is_deterministic_for_a_seed(fir_pair: tuple[np.ndarray, np.ndarr
     assert not np.array_equal(a, c)
 
 
+def test_engine_refuses_silent_targets(fir_pair: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = fir_pair
+    kw = {"steps": 2, "segment_samples": 256, "batch_size": 2}
+    with pytest.raises(AudioContentError, match="validation target is silent"):
+        fit_module(Fir(len(H)), x, np.zeros_like(y), SR, **kw)
+    with pytest.raises(AudioContentError, match="training target is silent"):
+        fit_module(Fir(len(H)), x, np.zeros_like(y), SR, validation=(x, y), **kw)
+
+
 def test_predict_in_chunks_equals_one_call() -> None:
     m = Fir(len(H))
     with torch.no_grad():
