@@ -363,12 +363,18 @@ def test_apply_file_refuses_to_overwrite_its_input(tmp_path: Path, crunch: Tone)
         crunch.apply_file(src, src)
     with pytest.raises(OutputPathError, match="overwrite"):
         crunch.apply_file(src, tmp_path / "." / "take.wav")
+    with pytest.raises(OutputPathError, match="overwrite"):
+        crunch.apply_file(src, src, force=True)  # force replaces outputs, never inputs
     assert src.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]
-    crunch.apply_file(src, src, force=True)
-    y, _ = sf.read(src, dtype="float32", always_2d=True)
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"an older output")
+    with pytest.raises(OutputPathError, match="already exists"):
+        crunch.apply_file(src, out)
+    crunch.apply_file(src, out, force=True)
+    y, _ = sf.read(out, dtype="float32", always_2d=True)
     np.testing.assert_allclose(y.T, crunch.apply(x, SR), rtol=0, atol=1e-6)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav", "take.wav"]
 
 
 def test_apply_file_missing_output_directory(tmp_path: Path, crunch: Tone) -> None:

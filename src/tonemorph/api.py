@@ -13,35 +13,18 @@ import torch
 
 from tonemorph.chain.chain import STAGES
 from tonemorph.dsp.align import check_lengths
-from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.io import check_content, read_audio, resample
+from tonemorph.errors import LowSampleRateError, ParameterError
+from tonemorph.io import AudioLike, check_content, load_audio_like, resample
 from tonemorph.learn.fit import LearnConfig, fit_unpaired
-from tonemorph.model import Tone
+from tonemorph.model import NATIVE_RATES_HZ, Tone
 
 MIN_SECONDS = 5.0
 RECOMMENDED_SECONDS = 10.0
 MAX_LEARN_SECONDS = 600.0
 INTERNAL_RATE = 48000
+MIN_LEARN_RATE = 16000  # Hz: below this a recording lacks the octaves a tone lives in
 
-AudioLike = str | Path | tuple[np.ndarray, int]
 Progress = Callable[[str, int, int, float], None]
-
-
-def _load(source: AudioLike, role: str) -> tuple[np.ndarray, int, str]:
-    """Audio (channels, samples) float32, its rate, and a name for the training record."""
-    if isinstance(source, (str, Path)):
-        audio, sr, _ = read_audio(source, role=role)
-        return audio, sr, Path(source).name
-    if not (isinstance(source, tuple) and len(source) == 2):
-        raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
-    audio, sr = source
-    a = np.asarray(audio, dtype=np.float32)
-    a = a[None] if a.ndim == 1 else a
-    if a.ndim != 2 or a.shape[0] > 64:
-        raise ParameterError(f"{role} audio must be (channels, samples), got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise AudioContentError(f"{role} audio contains NaN or Inf samples; clean it first")
-    return a, int(sr), f"<{role} array>"
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:
@@ -60,26 +43,51 @@ def parse_stages(spec: str | None) -> tuple[str, ...]:
     return tuple(s for s in STAGES if s in out)
 
 
+def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
+                allow_low_rate: bool) -> list[str]:
+    """Check (role, audio, rate) recordings for learning; returns what was done, as notes.
+
+    Each note is also issued as a warning: a mixdown of more than one channel, a rate far
+    from the learning rate. A recording below MIN_LEARN_RATE is refused (its band stops
+    below the tone's top octaves) unless `allow_low_rate`.
+    """
+    notes: list[str] = []
+    for role, a, sr in pair:
+        if sr < MIN_LEARN_RATE and not allow_low_rate:
+            raise LowSampleRateError(
+                f"{role} is sampled at {sr} Hz: it holds nothing above {sr / 2000:g} kHz, so "
+                f"the tone's top octaves cannot be matched; use a recording at "
+                f"{MIN_LEARN_RATE // 1000} kHz or more, or allow a band-limited match")
+        rep = check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
+                            recommended_seconds=RECOMMENDED_SECONDS)
+        said = list(rep.warnings)
+        if a.shape[0] > 1:
+            said.append(f"{role}: {a.shape[0]} channels mixed down to mono for learning")
+        if sr < NATIVE_RATES_HZ[0] or sr > NATIVE_RATES_HZ[1]:
+            said.append(f"{role}: {sr} Hz resampled to {rate} Hz for learning")
+        for w in said:
+            warnings.warn(w, stacklevel=3)
+        notes += said
+    return notes
+
+
 def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
           stages: str | tuple[str, ...] | None = None, seed: int = 0,
-          progress: Progress | None = None) -> Tone:
+          allow_low_rate: bool = False, progress: Progress | None = None) -> Tone:
     """Learn the tone of `target` as a chain applied to `input` (unpaired: different notes).
 
-    Both are file paths or (audio, sample_rate) tuples; stereo is summed to mono for learning.
-    Raises AudioFileError / AudioContentError for unusable audio.
+    Both are file paths or (audio, sample_rate) tuples; channels are mixed to mono for
+    learning. Every check runs before `progress` is first called. Raises AudioFileError /
+    AudioContentError for unusable audio, LowSampleRateError below 16 kHz unless
+    `allow_low_rate`.
     """
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
-    x, sr_x, name_x = _load(input, "input")
-    y, sr_y, name_y = _load(target, "target")
-    notes: list[str] = []
-    for role, a, sr in (("input", x, sr_x), ("target", y, sr_y)):
-        rep = check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
-                            recommended_seconds=RECOMMENDED_SECONDS)
-        for w in rep.warnings:
-            warnings.warn(w, stacklevel=2)
-            notes.append(w)
+    x, sr_x, name_x = load_audio_like(input, "input")
+    y, sr_y, name_y = load_audio_like(target, "target")
+    notes = _check_pair((("input", x, sr_x), ("target", y, sr_y)), INTERNAL_RATE,
+                        allow_low_rate)
     xm = resample(x.mean(0), sr_x, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
     ym = resample(y.mean(0), sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
@@ -114,25 +122,28 @@ class NeuralCapture:
     sample_rate: int
     training: dict
 
-    def save(self, path: str | Path, name: str | None = None) -> None:
+    def save(self, path: str | Path, name: str | None = None, *,
+             overwrite: bool = True) -> None:
         """Write the model as a NAM `.nam` file (version 0.5.4, with training metadata)."""
         from tonemorph.export.nam import nam_metadata, write_nam
+        from tonemorph.io import check_outputs
 
+        if not overwrite:
+            check_outputs([path], [], force=False)
         meta = nam_metadata(name=name or Path(path).stem, esr=self.training.get("esr"),
                             training=self.training)
         write_nam(path, self.model, meta, self.sample_rate)
 
 
-def _paired_pair(input: AudioLike, target: AudioLike) -> tuple[np.ndarray, np.ndarray, dict]:
+def _paired_pair(input: AudioLike, target: AudioLike, allow_low_rate: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Mono input and target at PAIRED_RATE, checked, with their description for metadata."""
-    x, sr_x, name_x = _load(input, "input")
-    y, sr_y, name_y = _load(target, "target")
+    x, sr_x, name_x = load_audio_like(input, "input")
+    y, sr_y, name_y = load_audio_like(target, "target")
     # lengths compared in seconds: a reamp may be recorded at another rate than its DI
     check_lengths(round(x.shape[1] * PAIRED_RATE / sr_x), round(y.shape[1] * PAIRED_RATE / sr_y),
                   PAIRED_RATE)
-    for role, a, sr in (("input", x, sr_x), ("target", y, sr_y)):
-        check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
-                      recommended_seconds=RECOMMENDED_SECONDS)
+    _check_pair((("input", x, sr_x), ("target", y, sr_y)), PAIRED_RATE, allow_low_rate)
     xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
     ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)
     info = {"input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3),
@@ -145,6 +156,7 @@ def _paired_pair(input: AudioLike, target: AudioLike) -> tuple[np.ndarray, np.nd
 def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
                  seconds: float | None = None, steps: int | None = None,
                  stages: str | tuple[str, ...] | None = None, seed: int = 0,
+                 allow_low_rate: bool = False,
                  progress: Progress | None = None) -> Tone | NeuralCapture:
     """Capture mode: learn gear from a DI `input` and its reamped recording `target`.
 
@@ -159,7 +171,7 @@ def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
 
     if arch not in PAIRED_ARCHS:
         raise ParameterError(f"unknown architecture {arch!r}; choose from {list(PAIRED_ARCHS)}")
-    x, y, info = _paired_pair(input, target)
+    x, y, info = _paired_pair(input, target, allow_low_rate)
     date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     if arch == "greybox":
         st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)

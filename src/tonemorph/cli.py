@@ -1,32 +1,184 @@
-"""Command line: thin wrappers over the Python API. Exit codes: 0 ok, 2 user error, 130 Ctrl-C."""
+"""Command line: thin wrappers over the Python API.
+
+Exit codes: 0 ok, 2 user error (one line on stderr), 130 Ctrl-C, 143 SIGTERM. Outputs follow
+one rule (`tonemorph.io.paths`): never an input of the command, never two outputs on one path,
+an existing file is replaced only with --force, and every output location is checked before
+any work starts.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from tonemorph.errors import TonemorphError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class _Command(TyperCommand):
+    """Help without type placeholders on flags, usage with MODEL TAKE instead of {model}."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_flags(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if p.param_type_name == "argument":
+                name = (p.name or "").upper()
+                pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+
+class _Group(TyperGroup):
+    """Top-level help without a type placeholder on --help / --version."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_flags(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+def _plain_flags(params: list[Any]) -> None:
+    """Flags take no value: show none (typer would print `<bool>`)."""
+    for p in params:
+        if getattr(p, "is_flag", False):
+            p.metavar = ""
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_Group,
                   help="Learn a tone from an example recording (unpaired), apply it to any take.")
 console = Console(stderr=True)
 out = Console()
 
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
+
+def _version(value: bool) -> None:
+    if value:
+        from tonemorph import __version__
+
+        out.print(f"tonemorph {__version__}")
+        raise typer.Exit()
 
 
-def _fail(exc: BaseException) -> None:
+@app.callback()
+def _main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Learn a tone from an example recording (unpaired), apply it to any take."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that temp files are cleaned up."""
+
+
+class _Stop:
+    """What stopped the command: set by the SIGTERM handler (a fitter swallows the exception)."""
+
+    terminated = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _Stop.terminated = True
+    raise Terminated()
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _fail(exc: BaseException | str) -> None:
     console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USER_ERROR)
+
+
+def _stop_code() -> int:
+    return EXIT_TERMINATED if _Stop.terminated else EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _guard(stopped: str = "nothing written") -> Iterator[None]:
+    """Run a command body: one-line errors (exit 2), Ctrl-C 130 / SIGTERM 143, warnings printed.
+
+    Library errors, and OS errors such as a full disk, become one `error:` line; an interrupt
+    prints `interrupted; <stopped>` (temp files are removed by the writers on the way out).
+    """
+    _Stop.terminated = False
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
+            yield
+    except TonemorphError as exc:
+        from tonemorph.errors import LowSampleRateError
+
+        # library errors speak of the library; the flag that allows the thing is the CLI's
+        _fail(f"{exc} (--allow-low-rate)" if isinstance(exc, LowSampleRateError) else exc)
+    except OSError as exc:
+        from tonemorph.io import os_reason
+
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _fail(f"{where}{os_reason(exc)}")
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            _Stop.terminated = True
+        word = "terminated" if _Stop.terminated else "interrupted"
+        console.print(f"{word}; {stopped}", highlight=False)
+        raise typer.Exit(_stop_code()) from None
+    finally:
+        if main_thread and old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+class _LazyBar:
+    """A learning progress bar that appears at the first report, after inputs were checked."""
+
+    def __init__(self, first: str = "starting") -> None:
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.first = first
+
+    def __call__(self, tag: str, done: int, total: int, loss: float = math.nan) -> None:
+        if self.bar is None:
+            self.bar = _progress_bar()
+            self.bar.start()
+            self.task = self.bar.add_task(self.first, total=total, loss=loss)
+        self.bar.update(self.task, description=tag, completed=done, total=total, loss=loss)
+
+    def stop(self, interrupted: bool = False) -> None:
+        """Close the bar; an interrupted run shows as such, with the steps it really did."""
+        if self.bar is None:
+            return
+        if interrupted:
+            self.bar.update(self.task, description="interrupted")
+        self.bar.stop()
+        self.bar = None
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(interrupted=exc[0] is not None and issubclass(exc[0], KeyboardInterrupt))
 
 
 def _progress_bar() -> Progress:
@@ -37,32 +189,32 @@ def _progress_bar() -> Progress:
                     transient=False)
 
 
+def _saved_interrupted(output: Path) -> None:
+    """After a learner stopped early and its best model was saved: say so, exit 130/143."""
+    word = "terminated" if _Stop.terminated else "interrupted"
+    console.print(f"[yellow]{word}:[/] saved the best model so far to {output}",
+                  highlight=False)
+    raise typer.Exit(_stop_code())
+
+
 def run_learn(input: Path, target: Path, output: Path, *, quality: str, stages: Optional[str],
-              seed: int, force: bool) -> "object":
-    """Learn with a progress bar; on Ctrl-C the best model so far is saved."""
+              seed: int, force: bool, allow_low_rate: bool = False,
+              extra_outputs: tuple[Path, ...] = ()) -> Any:
+    """Learn with a progress bar and save; Ctrl-C after the first candidate saves the best
+    model so far and exits 130 (143 on SIGTERM)."""
     import tonemorph
-    from tonemorph.io import check_output_path
+    from tonemorph.io import check_outputs
 
-    check_output_path(output, [input, target], force=force)
-    with _progress_bar() as bar, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        task = bar.add_task("starting", total=1, loss=float("nan"))
-
-        def progress(tag: str, done: int, total: int, loss: float) -> None:
-            bar.update(task, description=tag, completed=done, total=total, loss=loss)
-
+    check_outputs([output, *extra_outputs], [input, target], force=force)
+    with _LazyBar() as bar:
         tone = tonemorph.learn(input, target, quality=quality, stages=stages, seed=seed,
-                               progress=progress)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
-    tone.save(output)
-    tr = tone.training
-    if tr.get("interrupted"):
-        console.print(f"[yellow]interrupted:[/] saved the best model so far to {output}")
+                               allow_low_rate=allow_low_rate, progress=bar)
+        bar.stop(interrupted=bool(tone.training.get("interrupted")))
+    tone.save(output, overwrite=force)
     return tone
 
 
-@app.command()
+@app.command(cls=_Command)
 def learn(
     input: Path = typer.Option(..., "--input", "-i", help="your plain take (DI or clean)"),
     target: Path = typer.Option(..., "--target", "-t", help="example of the tone to learn"),
@@ -71,9 +223,12 @@ def learn(
     chain: Optional[str] = typer.Option(None, "--chain",
                                         help="stages, e.g. eq,cab or eq,drive,cab,comp"),
     seed: int = typer.Option(0, help="random seed (same seed, same result)"),
-    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+    force: bool = typer.Option(False, "--force", help="replace existing output files"),
     report: Optional[Path] = typer.Option(None, "--report",
                                           help="also write an HTML report (listen, plots)"),
+    allow_low_rate: bool = typer.Option(False, "--allow-low-rate",
+                                        help="learn from recordings below 16 kHz (their top "
+                                             "octaves are missing)"),
     paired: bool = typer.Option(False, "--paired",
                                 help="capture mode: TARGET is INPUT reamped through your gear"),
     arch: str = typer.Option("greybox", "--arch", help="with --paired: greybox (.tmodel) | "
@@ -86,22 +241,17 @@ def learn(
     """Learn the tone of TARGET as an effect chain for INPUT (they may play different notes)."""
     if paired or arch != "greybox" or seconds is not None or steps is not None:
         _learn_paired(input, target, output, arch=arch, stages=chain, seed=seed,
-                      seconds=seconds, steps=steps, force=force, paired=paired, report=report)
+                      seconds=seconds, steps=steps, force=force, paired=paired, report=report,
+                      allow_low_rate=allow_low_rate)
         return
-    try:
-        if report is not None:
-            from tonemorph.io import check_output_path
-
-            check_output_path(report, [input, target, output], force=force)
+    with _guard("interrupted before any model was ready; nothing written"):
         t0 = time.monotonic()
         tone = run_learn(input, target, output, quality=quality, stages=chain, seed=seed,
-                         force=force)
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted before any model was ready; nothing written")
-        raise typer.Exit(EXIT_INTERRUPTED)
-    tr = tone.training  # type: ignore[attr-defined]
+                         force=force, allow_low_rate=allow_low_rate,
+                         extra_outputs=(report,) if report is not None else ())
+    tr = tone.training
+    if tr.get("interrupted"):
+        _saved_interrupted(output)
     out.print(f"wrote {output}  ({tr['chosen']} chain, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
     if report is not None:
@@ -110,14 +260,14 @@ def learn(
 
 def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages: Optional[str],
                   seed: int, seconds: Optional[float], steps: Optional[int], force: bool,
-                  paired: bool, report: Optional[Path]) -> None:
+                  paired: bool, report: Optional[Path], allow_low_rate: bool) -> None:
     """`learn --paired`: capture with a progress bar, print latency and held-out ESR/MR-STFT."""
     import tonemorph
     from tonemorph.errors import ParameterError
-    from tonemorph.io import check_output_path
+    from tonemorph.io import check_outputs
     from tonemorph.losses.paired import esr_grade
 
-    try:
+    with _guard("interrupted before any model was ready; nothing written"):
         if not paired:
             raise ParameterError("--arch, --seconds and --steps need --paired (capture mode)")
         if report is not None:
@@ -128,33 +278,21 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
         if output.suffix.lower() != want:
             raise ParameterError(f"a {arch} capture is written as a {want} file; pass "
                                  f"-o NAME{want}")
-        check_output_path(output, [input, target], force=force)
+        check_outputs([output], [input, target], force=force)
         t0 = time.monotonic()
-        with _progress_bar() as bar, warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            task = bar.add_task("aligning", total=1, loss=float("nan"))
-
-            def progress(tag: str, done: int, total: int, loss: float) -> None:
-                bar.update(task, description=tag, completed=done, total=total, loss=loss)
-
+        with _LazyBar("aligning") as bar:
             result = tonemorph.learn_paired(input, target, arch=arch, seconds=seconds,
                                             steps=steps, stages=stages, seed=seed,
-                                            progress=progress)
-        for w in caught:
-            console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
-        result.save(output)
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted before any model was ready; nothing written")
-        raise typer.Exit(EXIT_INTERRUPTED)
+                                            allow_low_rate=allow_low_rate, progress=bar)
+            bar.stop(interrupted=bool(result.training.get("interrupted")))
+        result.save(output, overwrite=force)
     tr = result.training
     inverted = ", polarity inverted" if tr.get("polarity_inverted") else ""
     out.print(f"latency {tr['latency_samples']} samples ({tr['latency_ms']:+.2f} ms){inverted}")
     out.print(f"held-out {tr['held_out_seconds']:.1f} s: ESR {tr['esr']:.4f} "
               f"({esr_grade(tr['esr'])}), MR-STFT {tr['mrstft']:.3f}")
     if tr.get("interrupted"):
-        console.print(f"[yellow]interrupted:[/] saved the best model so far to {output}")
+        _saved_interrupted(output)
     out.print(f"wrote {output}  ({arch}, {tr['steps']} steps, {time.monotonic() - t0:.0f} s)")
 
 
@@ -163,7 +301,7 @@ def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: 
     """Build the HTML report with a progress bar; one-line error and exit 2 on failure."""
     from tonemorph.report import DEFAULT_EXCERPT_S, build_report
 
-    try:
+    with _guard("no report written"):
         with Progress(TextColumn("[bold]report {task.description:<14}"), BarColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("reading", total=6)
@@ -172,16 +310,11 @@ def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: 
                                audio_format=audio_format,
                                progress=lambda tag, d, n: bar.update(task, description=tag,
                                                                      completed=d, total=n))
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted; no report written")
-        raise typer.Exit(EXIT_INTERRUPTED)
     out.print(f"wrote {html}  ({res.size_bytes / 1e6:.2f} MB, self-contained: open it in a "
               "browser)")
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     model: Path = typer.Argument(..., help=".tmodel file"),
     input: Path = typer.Option(..., "--input", "-i", help="your plain take (DI or clean)"),
@@ -190,14 +323,14 @@ def report(
                                 help="HTML file to write"),
     excerpt: float = typer.Option(15.0, help="seconds of each A/B/C player"),
     audio: str = typer.Option("flac", help="player audio: flac (lossless) | ogg (small) | wav"),
-    force: bool = typer.Option(False, help="allow the output to overwrite an input file"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Write one self-contained HTML report: chain, curves, spectra, metrics, A/B/C players."""
     _write_report(model, input, target, output, force=force, excerpt_s=excerpt,
                   audio_format=audio)
 
 
-@app.command()
+@app.command(cls=_Command)
 def apply(
     model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json file"),
     take: Path = typer.Argument(..., help="audio to process"),
@@ -206,14 +339,21 @@ def apply(
     drive: float = typer.Option(0.0, help="drive offset, dB"),
     tone: float = typer.Option(0.0, help="tilt around 1 kHz, dB (+ brighter)"),
     level: float = typer.Option(0.0, help="output level offset, dB"),
+    ceiling: Optional[float] = typer.Option(None, "--ceiling",
+                                            help="true-peak limit the output at this level, "
+                                                 "dBTP (e.g. -1)"),
     sr: Optional[int] = typer.Option(None, "--sr", help="output sample rate, Hz"),
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT"),
-    force: bool = typer.Option(False, help="allow overwriting the input"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Apply a learned tone (or a .nam / AIDA-X model) to TAKE, streaming in blocks."""
-    import tonemorph
+    with _guard():
+        import tonemorph
+        from tonemorph.io import check_output_path, check_sample_rate
 
-    try:
+        if sr is not None:
+            check_sample_rate(sr, "--sr")
+        check_output_path(output, [model, take], force=force)
         neural = _load_neural(model, (amount, drive, tone, level))
         t = None if neural else tonemorph.load(model)
         knobs = tonemorph.Knobs(amount, drive, tone, level)
@@ -227,37 +367,48 @@ def apply(
 
                 with torch_threads(1):
                     summary = apply_model_file(neural[0], neural[1], take, output, force=force,
-                                               sample_rate=sr, subtype=subtype, progress=cb)
+                                               sample_rate=sr, subtype=subtype,
+                                               ceiling_dbtp=ceiling, progress=cb)
             else:
                 summary = t.apply_file(take, output, knobs=knobs, force=force, sample_rate=sr,
-                                       subtype=subtype, progress=cb)
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted; nothing written")
-        raise typer.Exit(EXIT_INTERRUPTED)
+                                       subtype=subtype, ceiling_dbtp=ceiling, progress=cb)
     dt = time.monotonic() - t0
     out.print(f"wrote {output}  ({summary['seconds']:.1f} s of audio, {summary['channels']} ch, "
               f"{summary['sample_rate']} Hz, {summary['seconds'] / max(dt, 1e-9):.0f}x realtime)")
+    _warn_overs(summary, level)
+
+
+def _warn_overs(summary: dict, level_db: float) -> None:
+    """Say when the output went past full scale: clipped (fixed point) or kept (float)."""
+    peak = summary["peak_dbfs"]
+    if not peak > 0.0:
+        return
+    fix = f"--level {level_db - peak - 0.1:.1f}"
+    if summary["clipped_samples"]:
+        console.print(f"[yellow]warning:[/] {summary['clipped_samples']} samples clipped in the "
+                      f"{summary['subtype']} file (peak {peak:+.1f} dBFS); pass {fix} to avoid "
+                      "it, --ceiling -1 for a true-peak-safe output, or write a float WAV "
+                      "(--subtype FLOAT)",
+                      highlight=False, soft_wrap=True)
+    elif summary.get("float_output"):
+        console.print(f"[yellow]note:[/] the output peaks at {peak:+.1f} dBFS; the float file "
+                      f"keeps the overs, but lower it ({fix}) or limit it (--ceiling -1) before "
+                      "converting to fixed point", highlight=False, soft_wrap=True)
 
 
 def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tuple | None":
-    """(module, rate) of a .nam / AIDA-X file (warnings printed), None for a .tmodel."""
+    """(module, rate) of a .nam / AIDA-X file, None for a .tmodel."""
     from tonemorph.errors import ParameterError
     from tonemorph.export import load_neural_model
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        neural = load_neural_model(model)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    neural = load_neural_model(model)
     if neural and knobs != (1.0, 0.0, 0.0, 0.0):
         raise ParameterError("--amount, --drive, --tone and --level work on .tmodel tones; "
                              f"{model.name} is a neural model, apply it without them")
     return neural
 
 
-@app.command("export")
+@app.command("export", cls=_Command)
 def export_cmd(
     model: Path = typer.Argument(..., help=".tmodel file to export"),
     format: str = typer.Option(..., "--format", "-f", help="nam | aidax | ir"),
@@ -274,17 +425,19 @@ def export_cmd(
     name: Optional[str] = typer.Option(None, help="model name in the metadata"),
     modeled_by: str = typer.Option("tonemorph", help="author in the metadata"),
     seed: int = typer.Option(0, help="random seed"),
-    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Export a tone as a NAM model, an AIDA-X model (both distilled) or a cabinet IR."""
-    import tonemorph
-    from tonemorph.errors import ParameterError
-    from tonemorph.export import export_tone
-    from tonemorph.io import check_output_path
+    with _guard():
+        import tonemorph
+        from tonemorph.errors import ParameterError
+        from tonemorph.export import export_tone
+        from tonemorph.io import check_output_path, check_sample_rate
 
-    try:
         if not 0 < minutes <= 600:
             raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")
+        if sr is not None:
+            check_sample_rate(sr, "--sr")
         check_output_path(output, [model], force=force)
         t = tonemorph.load(model)
         if format in ("nam", "aidax"):
@@ -300,11 +453,6 @@ def export_cmd(
                                 without_cab=without_cab, progress=progress)
         else:
             s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted; nothing written")
-        raise typer.Exit(EXIT_INTERRUPTED)
     if s.format == "ir":
         out.print(f"wrote {output}  (cabinet IR, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
                   f"{s.sample_rate} Hz, minimum phase, float, normalised by "
@@ -319,22 +467,20 @@ def export_cmd(
                       "its ESR with the one above", highlight=False)
 
 
-@app.command("capture-signal")
+@app.command("capture-signal", cls=_Command)
 def capture_signal_cmd(
     output: Path = typer.Option(Path("reamp.wav"), "--output", "-o", help="wav file to write"),
     sr: int = typer.Option(48000, "--sr", help="sample rate, Hz"),
     subtype: str = typer.Option("PCM_24", help="PCM_16, PCM_24 or FLOAT"),
-    force: bool = typer.Option(False, help="allow overwriting an existing file"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Write the standard reamp test signal: play it through your gear and record the result."""
-    from tonemorph.dsp.excitation import capture_signal
-    from tonemorph.errors import ParameterError
-    from tonemorph.io import check_output_path, write_audio
-    from tonemorph.learn.distill import demo_takes
+    with _guard():
+        from tonemorph.dsp.excitation import capture_signal
+        from tonemorph.io import check_output_path, check_sample_rate, write_audio
+        from tonemorph.learn.distill import demo_takes
 
-    try:
-        if not 8000 <= sr <= 384000:
-            raise ParameterError(f"--sr must be 8000-384000 Hz, got {sr}")
+        check_sample_rate(sr, "--sr")
         check_output_path(output, [], force=force)
         takes = demo_takes()
         if sr != 48000:
@@ -342,14 +488,12 @@ def capture_signal_cmd(
 
             takes = [soxr.resample(g, 48000, sr, quality="HQ") for g in takes]
         x, blips = capture_signal(sr, takes)
-        write_audio(output, x[None], sr, subtype=subtype)
-    except TonemorphError as exc:
-        _fail(exc)
+        write_audio(output, x[None], sr, subtype=subtype, overwrite=force)
     out.print(f"wrote {output}  ({len(x) / sr:.1f} s at {sr} Hz; alignment blips at "
               f"{', '.join(f'{b / sr:.2f}' for b in blips)} s)")
 
 
-@app.command("master")
+@app.command("master", cls=_Command)
 def master_cmd(
     mix: Path = typer.Argument(..., help="the mix (premaster) to master"),
     reference: Path = typer.Option(..., "--reference", "-r", help="released track to match"),
@@ -364,13 +508,13 @@ def master_cmd(
     report: Optional[Path] = typer.Option(None, "--report", help="write a JSON report"),
     album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
                                                "consistently (written as <mix>-mastered.<ext>)"),
-    force: bool = typer.Option(False, help="allow overwriting an input"),
+    force: bool = typer.Option(False, "--force", help="replace existing output files"),
 ) -> None:
     """Master MIX to sound like REFERENCE: loudness, balance, width, density, true-peak safe."""
-    from tonemorph.master import master
-    from tonemorph.master.report import summary_rows
+    with _guard():
+        from tonemorph.master import master
+        from tonemorph.master.report import summary_rows
 
-    try:
         with Progress(TextColumn("[bold]{task.description:<16}"), BarColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1)
@@ -379,11 +523,6 @@ def master_cmd(
                          report=report, force=force,
                          progress=lambda tag, d, n: bar.update(task, description=tag,
                                                                completed=d, total=n))
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        console.print("interrupted; nothing written")
-        raise typer.Exit(EXIT_INTERRUPTED)
     table = Table(title=f"{mix.name} -> {output.name} (reference {reference.name})")
     for col in ("", "mix", "master", "reference"):
         table.add_column(col, justify="left" if not col else "right")
@@ -396,43 +535,73 @@ def master_cmd(
     out.print(f"wrote {written}  ({rep.seconds:.1f} s)")
 
 
-def _info_nam(model: Path) -> None:
-    """Print a .nam file's architecture, size and metadata."""
-    from tonemorph.export.nam import read_nam
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        nf = read_nam(model)
-    for w in caught:
-        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+def _info_table(model: Path, rows: list[tuple[str, str]]) -> None:
     table = Table(title=str(model), show_header=True)
     table.add_column("field")
     table.add_column("value", justify="right")
-    md = nf.metadata
-    tr = md.get("training") or {}
-    rows = [("architecture", nf.architecture), ("version", nf.version),
-            ("weights", str(len(nf.weights))), ("sample rate", f"{nf.sample_rate} Hz")]
-    rows += [(k, str(md[k])) for k in ("name", "modeled_by", "gear_type", "tone_type",
-                                       "loudness", "gain") if md.get(k) is not None]
-    if tr.get("validation_esr") is not None:
-        rows.append(("ESR", f"{tr['validation_esr']:.4f} ({tr.get('nam_grade', '')})"))
     for k, v in rows:
         table.add_row(k, v)
     out.print(table)
 
 
-@app.command()
-def info(model: Path = typer.Argument(..., help=".tmodel or .nam file")) -> None:
-    """Show a model's chain, parameters in units, and training summary."""
-    import tonemorph
-    from tonemorph.export import neural_model_kind
+def _info_nam(model: Path) -> None:
+    """Print a .nam file's architecture, size, rate and metadata (loudness in 0.1 dB)."""
+    from tonemorph.export.nam import read_nam
 
-    try:
-        if neural_model_kind(model) == "nam":
+    nf = read_nam(model)  # a newer-version warning is printed by _guard
+    md = nf.metadata
+    tr = md.get("training") or {}
+    rows = [("architecture", nf.architecture), ("version", nf.version),
+            ("weights", str(len(nf.weights))), ("sample rate", f"{nf.sample_rate} Hz")]
+    rows += [(k, str(md[k])) for k in ("name", "modeled_by", "gear_type", "tone_type")
+             if md.get(k) is not None]
+    if md.get("loudness") is not None:
+        rows.append(("loudness", f"{md['loudness']:.1f} dB"))
+    if md.get("gain") is not None:
+        rows.append(("gain", f"{md['gain']:.2f}"))
+    if tr.get("validation_esr") is not None:
+        rows.append(("ESR", f"{tr['validation_esr']:.4f} ({tr.get('nam_grade', '')})"))
+    _info_table(model, rows)
+
+
+def _info_aidax(model: Path) -> None:
+    """Print an AIDA-X file's layers, size, gains (dB) and rate."""
+    from tonemorph.export.aidax import read_aidax_file
+
+    af = read_aidax_file(model)
+    rows = [("architecture", f"RTNeural {af.unit}"), ("hidden size", str(af.hidden_size)),
+            ("layers", f"{af.unit.lower()} {af.hidden_size} -> dense 1"),
+            ("weights", str(af.num_weights)), ("input skip", "yes" if af.in_skip else "no"),
+            ("output gain", f"{af.out_gain_db:+.1f} dB")]
+    if af.in_gain_db is not None:
+        rows.append(("input gain", f"{af.in_gain_db:+.1f} dB"))
+    rows.append(("sample rate", f"{af.sample_rate} Hz" if af.sample_rate
+                 else "not stored (runs at 48000 Hz)"))
+    rows += [(k, str(af.metadata[k])) for k in ("name", "modeled_by", "gear_type", "tone_type")
+             if af.metadata.get(k) is not None]
+    _info_table(model, rows)
+
+
+def _number(value: object, fmt: str) -> str:
+    """`value` formatted with `fmt` when it is a number, else as it is (or '?')."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, fmt)
+    return "?" if value is None else str(value)
+
+
+@app.command(cls=_Command)
+def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json file")) -> None:
+    """Show a model's chain, parameters in units, and training summary."""
+    with _guard():
+        import tonemorph
+        from tonemorph.export import neural_model_kind
+
+        kind = neural_model_kind(model)
+        if kind == "nam":
             return _info_nam(model)
+        if kind == "aidax":
+            return _info_aidax(model)
         t = tonemorph.load(model)
-    except TonemorphError as exc:
-        _fail(exc)
     table = Table(title=str(model), show_header=True)
     table.add_column("parameter")
     table.add_column("value", justify="right")
@@ -440,36 +609,30 @@ def info(model: Path = typer.Argument(..., help=".tmodel or .nam file")) -> None
         table.add_row(k, v)
     out.print(table)
     tr = t.training
+    src = (tr.get("input") or {}).get("name"), (tr.get("target") or {}).get("name")
     if tr.get("mode") == "paired":
-        out.print(f"captured from {tr.get('input', {}).get('name')} -> "
-                  f"{tr.get('target', {}).get('name')} (paired): latency "
+        out.print(f"captured from {src[0]} -> {src[1]} (paired): latency "
                   f"{tr.get('latency_samples')} samples, held-out ESR {tr.get('esr')}, MR-STFT "
                   f"{tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
                   f"{tr.get('date')}")
     elif tr:
-        out.print(f"learned from {tr.get('input', {}).get('name')} -> "
-                  f"{tr.get('target', {}).get('name')}, quality {tr.get('quality')}, "
-                  f"{tr.get('chosen')} chain chosen, loss {tr.get('loss', float('nan')):.3f}, "
+        out.print(f"learned from {src[0]} -> {src[1]}, quality {tr.get('quality')}, "
+                  f"{tr.get('chosen')} chain chosen, loss {_number(tr.get('loss'), '.3f')}, "
                   f"{tr.get('seconds')} s, {tr.get('date')}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     out_dir: Path = typer.Option(Path("tonemorph-demo"), "--out", help="folder to write"),
     quality: str = typer.Option("fast", help="fast | default | best"),
+    force: bool = typer.Option(False, "--force", help="replace the files of an earlier demo"),
 ) -> None:
     """Learn a tone from the bundled example audio, apply it, and print metrics."""
-    from tonemorph.demo import run_demo
+    with _guard():
+        from tonemorph.demo import run_demo
 
-    try:
-        with _progress_bar() as bar:
-            task = bar.add_task("starting", total=1, loss=float("nan"))
-            result = run_demo(out_dir, quality=quality, progress=lambda tag, d, n, loss: bar.update(
-                task, description=tag, completed=d, total=n, loss=loss))
-    except TonemorphError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        with _LazyBar() as bar:
+            result = run_demo(out_dir, quality=quality, force=force, progress=bar)
     table = Table(title="held-out take: distance to the true tone (lower is better)")
     for col in ("method", "MR-STFT", "log-mel dB", "loudness err LU", "crest err dB"):
         table.add_column(col, justify="right")
@@ -482,12 +645,14 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: run the app, turning stray tonemorph errors into one line."""
+    """Entry point: run the app; stray errors become one line, never a traceback."""
     try:
         app()
     except TonemorphError as exc:  # pragma: no cover - commands catch their own
-        console.print(f"error: {exc}")
+        console.print(f"error: {exc}", highlight=False)
         sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt as exc:  # pragma: no cover - outside a command's guard
+        sys.exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

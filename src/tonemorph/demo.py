@@ -11,7 +11,7 @@ import numpy as np
 from tonemorph.api import Progress, learn
 from tonemorph.dsp.matcheq import apply_match_eq, fit_match_eq
 from tonemorph.errors import OutputPathError
-from tonemorph.io import read_audio, write_audio
+from tonemorph.io import check_outputs, os_reason, read_audio, write_audio
 from tonemorph.metrics import score
 
 DEMO_FILES = ("demo_input.flac", "demo_target.flac", "demo_holdout_input.flac",
@@ -26,14 +26,31 @@ def demo_audio(name: str) -> tuple[np.ndarray, int]:
     return audio, sr
 
 
-def run_demo(out_dir: str | Path, *, quality: str = "fast",
-             progress: Progress | None = None) -> dict:
-    """Learn the demo tone, write input/target/output wavs to out_dir, return metrics."""
+DEMO_AUDIO = ("input", "target", "output", "holdout_input", "holdout_output",
+              "holdout_matcheq", "holdout_truth")
+
+
+def demo_outputs(out_dir: str | Path) -> list[Path]:
+    """Every file `run_demo` writes into out_dir."""
     out = Path(out_dir)
+    return [out / "tone.tmodel", *(out / f"{name}.wav" for name in DEMO_AUDIO)]
+
+
+def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
+             progress: Progress | None = None) -> dict:
+    """Learn the demo tone, write input/target/output wavs to out_dir, return metrics.
+
+    Files already in out_dir are replaced only with `force` (checked before learning).
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"demo folder {out} is a file; choose another folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputPathError(f"cannot create demo folder {out} ({exc}); pass --out") from exc
+        raise OutputPathError(f"cannot create demo folder {out} ({os_reason(exc)}); choose "
+                              "another folder") from exc
+    check_outputs(demo_outputs(out), [], force=force)
     x, sr = demo_audio("demo_input.flac")
     y, sr_y = demo_audio("demo_target.flac")
     hx, _ = demo_audio("demo_holdout_input.flac")
@@ -41,15 +58,14 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast",
     t0 = time.monotonic()
     tone = learn((x, sr), (y, sr_y), quality=quality, progress=progress)
     learn_s = time.monotonic() - t0
-    tone.save(out / "tone.tmodel")
+    tone.save(out / "tone.tmodel", overwrite=force)
     out_train = tone.apply(x, sr)
     out_hold = tone.apply(hx, sr)
     matched = fit_match_eq(x, y, sr)(hx)  # fitted on the same data the tone learned from
     matched_self = apply_match_eq(hx, y, sr)  # re-fitted on the held-out take itself
-    for name, a in (("input", x), ("target", y), ("output", out_train),
-                    ("holdout_input", hx), ("holdout_output", out_hold),
-                    ("holdout_matcheq", matched), ("holdout_truth", ht)):
-        write_audio(out / f"{name}.wav", a, sr, subtype="PCM_24")
+    audio = (x, y, out_train, hx, out_hold, matched, ht)
+    for name, a in zip(DEMO_AUDIO, audio, strict=True):
+        write_audio(out / f"{name}.wav", a, sr, subtype="PCM_24", overwrite=force)
     metrics = {"identity": score(hx, ht, sr), "static match-EQ": score(matched, ht, sr),
                "match-EQ re-fit on take": score(matched_self, ht, sr),
                "tonemorph": score(out_hold, ht, sr)}

@@ -15,6 +15,10 @@ class AudioContentError(TonemorphError, ValueError):
     """Audio was read but is unusable: silent, too short, NaN/Inf samples."""
 
 
+class LowSampleRateError(AudioContentError):
+    """A recording's sample rate is too low for its band to carry the tone being learned."""
+
+
 class ModelFileError(TonemorphError, ValueError):
     """A model file is missing, of another format, or of an unsupported version."""
 
@@ -31,6 +35,7 @@ __all__ = [
     "TonemorphError",
     "AudioFileError",
     "AudioContentError",
+    "LowSampleRateError",
     "ModelFileError",
     "OutputPathError",
     "ParameterError",

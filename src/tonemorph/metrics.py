@@ -15,9 +15,8 @@ import scipy.fft
 import scipy.signal
 import scipy.sparse
 
+from tonemorph.dsp.checks import as_audio_2d, check_rate
 from tonemorph.dsp.loudness import (
-    _as_2d,
-    _check_rate,
     active_frames,
     crest_factor_db,
     frame_rms_db,
@@ -26,6 +25,7 @@ from tonemorph.dsp.loudness import (
 from tonemorph.errors import AudioContentError, ParameterError
 
 __all__ = [
+    "MAG_POWER_EPS",
     "MRSTFT_FFT_SIZES",
     "PitchReport",
     "align",
@@ -42,7 +42,9 @@ __all__ = [
 MRSTFT_FFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
 """FFT sizes of the MR-STFT distance; hop = size // 4, Hann window of the FFT size."""
 
-_MAG_POWER_EPS = 1e-8  # auraloss STFTLoss: |X| = sqrt(max(|X|^2, 1e-8)), then natural log
+MAG_POWER_EPS = 1e-8
+"""Power floor of the MR-STFT magnitudes: |X| = sqrt(max(|X|^2, 1e-8)), as auraloss STFTLoss."""
+
 _MEL_FRAME = 2048
 _MEL_HOP = 512
 _N_MELS = 64
@@ -128,9 +130,9 @@ def align(
     ``lag_samples > 0`` means est is late (est[lag:] lines up with ref). Both outputs are trimmed
     to their common length and keep their own channels and 1-D/2-D shape.
     """
-    e2 = _as_2d(est, "est", keep_float32=True)
-    r2 = _as_2d(ref, "ref", keep_float32=True)
-    rate = _check_rate(sample_rate)
+    e2 = as_audio_2d(est, "est", keep_float32=True)
+    r2 = as_audio_2d(ref, "ref", keep_float32=True)
+    rate = check_rate(sample_rate)
     if not (math.isfinite(max_lag_ms) and max_lag_ms >= 0):
         raise ParameterError(f"max_lag_ms must be a number of ms >= 0, got {max_lag_ms!r}.")
     max_lag = int(round(max_lag_ms * 1e-3 * rate))
@@ -166,7 +168,7 @@ def _mrstft_terms(est: np.ndarray, ref: np.ndarray, gains: tuple[float, ...]) ->
     est_p, ref_p = _reflect_pad(est, max_pad), _reflect_pad(ref, max_pad)
     # Per-chunk float32 sums (pairwise summation) are accumulated in Python floats (float64).
     totals = [0.0] * len(gains)
-    eps = np.float32(_MAG_POWER_EPS)
+    eps = np.float32(MAG_POWER_EPS)
     for n_fft in MRSTFT_FFT_SIZES:
         hop = n_fft // 4
         ref_sq = 0.0
@@ -209,9 +211,9 @@ def mrstft_distance(est: np.ndarray, ref: np.ndarray, sample_rate: float) -> flo
     aligned and are trimmed to the shorter one; sample_rate is only validated.
     """
     e2, r2 = _pair_channels(
-        _as_2d(est, "est", keep_float32=True), _as_2d(ref, "ref", keep_float32=True)
+        as_audio_2d(est, "est", keep_float32=True), as_audio_2d(ref, "ref", keep_float32=True)
     )
-    _check_rate(sample_rate)
+    check_rate(sample_rate)
     n = min(e2.shape[1], r2.shape[1])
     return _mrstft_terms(e2[:, :n], r2[:, :n], (1.0,))[0]
 
@@ -275,8 +277,8 @@ def _logmel_frames(
 
 def logmel_distance_db(est: np.ndarray, ref: np.ndarray, sample_rate: float) -> float:
     """Mean |difference| (dB) of 64-band log-mel frames (2048/512) of aligned est and ref."""
-    e2, r2 = _as_2d(est, "est", keep_float32=True), _as_2d(ref, "ref", keep_float32=True)
-    rate = _check_rate(sample_rate)
+    e2, r2 = as_audio_2d(est, "est", keep_float32=True), as_audio_2d(ref, "ref", keep_float32=True)
+    rate = check_rate(sample_rate)
     n = min(e2.shape[1], r2.shape[1])
     _, le, _ = _logmel_frames(e2[:, :n], rate)
     _, lr, _ = _logmel_frames(r2[:, :n], rate)
@@ -328,8 +330,8 @@ def level_binned_spectra(
     e.g. the ground truth's or the input's, for paired comparisons). Shapes: (n_mels,),
     (n_bins, n_mels) with NaN rows for empty bins, (n_bins + 1,).
     """
-    audio = _as_2d(x, keep_float32=True)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x, keep_float32=True)
+    rate = check_rate(sample_rate)
     bins = _check_n_bins(n_bins)
     mel_freqs, logmel, own_levels = _logmel_frames(audio, rate)
     levels = own_levels
@@ -346,8 +348,8 @@ def level_binned_spectra(
 
 def frame_levels_db(x: np.ndarray, sample_rate: float) -> np.ndarray:
     """Frame RMS (dBFS) on the level-binned grid (2048/512 from sample 0), shape (n_frames,)."""
-    audio = _as_2d(x, keep_float32=True)
-    _check_rate(sample_rate)
+    audio = as_audio_2d(x, keep_float32=True)
+    check_rate(sample_rate)
     return frame_rms_db(audio, _MEL_FRAME, _MEL_HOP)
 
 
@@ -384,14 +386,14 @@ def level_binned_error_db(
     of ``inp`` (the input both came from, aligned with ref) when given, else of ref. Signals are
     trimmed to the shortest. ``paired=False``: each signal is binned by its own quantiles.
     """
-    e2, r2 = _as_2d(est, "est", keep_float32=True), _as_2d(ref, "ref", keep_float32=True)
-    rate = _check_rate(sample_rate)
+    e2, r2 = as_audio_2d(est, "est", keep_float32=True), as_audio_2d(ref, "ref", keep_float32=True)
+    rate = check_rate(sample_rate)
     bins = _check_n_bins(n_bins)
     if paired:
         n = min(e2.shape[1], r2.shape[1])
         group_src = r2
         if inp is not None:
-            i2 = _as_2d(inp, "inp", keep_float32=True)
+            i2 = as_audio_2d(inp, "inp", keep_float32=True)
             n = min(n, i2.shape[1])
             group_src = i2
         e2, r2 = e2[:, :n], r2[:, :n]
@@ -423,8 +425,8 @@ def track_f0(
     the frame is active (`active_frames` at -60 dBFS absolute / -40 dB relative). Audio above
     48 kHz is decimated by an integer factor first; frame and hop stay 2048/512 at that rate.
     """
-    audio = _as_2d(x, keep_float32=True)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x, keep_float32=True)
+    rate = check_rate(sample_rate)
     if not (0 < fmin_hz < fmax_hz):
         raise ParameterError(f"need 0 < fmin_hz < fmax_hz, got {fmin_hz!r} and {fmax_hz!r} Hz.")
     mono = _mono(audio)
@@ -532,8 +534,8 @@ def pitch_cents_error(
     inp and of inp plus white noise at 30 dB SNR (seed 0): how far the tracker itself can be
     trusted on this material (chords and slides lower it). NaN when no frame is voiced in both.
     """
-    o2, i2 = _as_2d(out, "out", keep_float32=True), _as_2d(inp, "inp", keep_float32=True)
-    rate = _check_rate(sample_rate)
+    o2, i2 = as_audio_2d(out, "out", keep_float32=True), as_audio_2d(inp, "inp", keep_float32=True)
+    rate = check_rate(sample_rate)
     if align_first:
         o2, i2, _ = align(o2, i2, rate)
     f0_in, _ = track_f0(i2, rate)
@@ -582,9 +584,9 @@ def score(
     quantiles); ``lufs_err`` (LU) and ``crest_err_db`` (dB), both signed est - ref;
     ``lag_samples`` (est's latency removed by `align`, 0 when align_first is False).
     """
-    rate = _check_rate(sample_rate)
+    rate = check_rate(sample_rate)
     bins = _check_n_bins(n_bins)
-    e2, r2 = _as_2d(est, "est", keep_float32=True), _as_2d(ref, "ref", keep_float32=True)
+    e2, r2 = as_audio_2d(est, "est", keep_float32=True), as_audio_2d(ref, "ref", keep_float32=True)
     lag = 0
     if align_first:
         e2, r2, lag = align(e2, r2, rate)

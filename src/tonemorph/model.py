@@ -12,13 +12,15 @@ import numpy as np
 import soxr
 import torch
 
-from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
+from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain, param_specs
 from tonemorph.chain.fast import FastChain
 from tonemorph.chain.functional import rbj_biquad
+from tonemorph.chain.params import CAB_BANDS_RANGE, CAB_FFT_RANGE, CAB_TAPS_RANGE, INPUT_GAIN_RANGE
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
-from tonemorph.io.process import process_file
+from tonemorph.io.process import process_at_rate, process_file
+from tonemorph.io.validate import DocumentCheck, describe, join
 
 MODEL_KIND = "tone"
 TILT_HZ = 1000.0  # pivot of the --tone tilt control
@@ -81,26 +83,21 @@ class Tone:
 
     @classmethod
     def from_document(cls, doc: dict, source: str = "model") -> "Tone":
-        """Rebuild a tone from its JSON document; ModelFileError when it is not one."""
-        if doc.get("kind") != MODEL_KIND:
-            raise ModelFileError(f"{source} holds a {doc.get('kind')!r} model, not a tone; "
-                                 "use a file written by `tonemorph learn`")
+        """Rebuild a tone from its JSON document, every value checked against the parameter
+        table (`check_tone_document`); ModelFileError naming the key when one is not valid."""
+        cfg, parameters, input_gain_db, training = check_tone_document(doc, source)
+        tone = cls(cfg, parameters, input_gain_db, training)
         try:
-            c = doc["chain"]
-            cfg = ChainConfig(stages=tuple(c["stages"]), sample_rate=int(c["sample_rate"]),
-                              cab_taps=int(c["cab_taps"]), cab_bands=int(c["cab_bands"]),
-                              cab_fft=int(c["cab_fft"]))
-            tone = cls(cfg, dict(doc["parameters"]), float(doc["input_gain_db"]),
-                       dict(doc.get("training", {})))
-            tone.torch_chain()  # validates every parameter name and size
+            tone.torch_chain()  # builds every stage once more: names and sizes must fit
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{source} is damaged or incomplete ({exc}); "
-                                 "learn the tone again") from exc
+                                 f"{TONE_FILE_FIX}") from exc
         return tone
 
-    def save(self, path: str | Path) -> None:
-        """Write the tone as a versioned JSON `.tmodel` file (atomically)."""
-        save_model_document(path, self.to_document())
+    def save(self, path: str | Path, *, overwrite: bool = True) -> None:
+        """Write the tone as a versioned JSON `.tmodel` file (atomically); with
+        overwrite=False an existing file is never replaced (OutputPathError)."""
+        save_model_document(path, self.to_document(), overwrite=overwrite)
 
     # --- chains ------------------------------------------------------------------------------
     def processing_rate(self, sample_rate: int) -> int:
@@ -200,9 +197,12 @@ class Tone:
 
     def apply_file(self, in_path: str | Path, out_path: str | Path, *, knobs: Knobs = Knobs(),
                    force: bool = False, sample_rate: int | None = None, subtype: str | None = None,
-                   block_s: float = 5.0,
+                   block_s: float = 5.0, ceiling_dbtp: float | None = None,
                    progress: Callable[[int, int], None] | None = None) -> dict:
-        """Process a file in blocks (bounded memory) and write it atomically; returns a summary."""
+        """Process a file in blocks (bounded memory) and write it atomically; returns a summary.
+
+        See `tonemorph.io.process_file` for `force`, `sample_rate`, `subtype`, `ceiling_dbtp`.
+        """
         streams: list[ToneStream] = []
 
         def make(r: AudioReader) -> Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]:
@@ -212,7 +212,8 @@ class Tone:
             return st.run
 
         summary = process_file(in_path, out_path, make, force=force, sample_rate=sample_rate,
-                               subtype=subtype, block_s=block_s, progress=progress)
+                               subtype=subtype, block_s=block_s, ceiling_dbtp=ceiling_dbtp,
+                               progress=progress)
         summary["compensation_db"] = streams[0].compensation_db
         return summary
 
@@ -261,45 +262,12 @@ class ToneStream:
         isr = self.tone.processing_rate(self.sr)
         chains = [self.tone.fast_chain(self.knobs, self.compensation_db, isr)
                   for _ in range(self.channels)]
-        resample = self.sr != isr
-        if resample:
-            down = soxr.ResampleStream(self.sr, isr, self.channels, dtype="float32", quality="HQ")
-            up = soxr.ResampleStream(isr, self.sr, self.channels, dtype="float32", quality="HQ")
-        to_drop = self.tone.latency_samples
-        n_in = n_out = 0
 
-        def proc(x: np.ndarray, last: bool = False) -> np.ndarray:
-            nonlocal to_drop
-            if resample:
-                x = down.resample_chunk(x.T, last=last).T
-            y = np.stack([c.process(x[i]) for i, c in enumerate(chains)]) if x.shape[1] else (
-                np.zeros((self.channels, 0), np.float32))
-            if to_drop:
-                k = min(to_drop, y.shape[1])
-                y, to_drop = y[:, k:], to_drop - k
-            if resample:
-                y = up.resample_chunk(np.ascontiguousarray(y.T), last=last).T
-            return y
+        def process(x: np.ndarray) -> np.ndarray:
+            return np.stack([c.process(x[i]) for i, c in enumerate(chains)])
 
-        for b in blocks:
-            if b.shape[0] != self.channels:
-                raise ParameterError(f"expected {self.channels} channels, got {b.shape[0]}")
-            n_in += b.shape[1]
-            y = proc(np.ascontiguousarray(b, dtype=np.float32))
-            y = y[:, : max(n_in - n_out, 0)]
-            n_out += y.shape[1]
-            if y.shape[1]:
-                yield y
-        # flush: zeros push the shaper's latency (and resampler delay) out
-        pad_in = self.tone.latency_samples * self.sr // isr + 64
-        tail = [proc(np.zeros((self.channels, pad_in), np.float32))]
-        tail.append(proc(np.zeros((self.channels, 0), np.float32), last=True))
-        rest = np.concatenate(tail, axis=1)[:, : max(n_in - n_out, 0)]
-        missing = n_in - n_out - rest.shape[1]
-        if missing > 0:
-            rest = np.concatenate([rest, np.zeros((self.channels, missing), np.float32)], axis=1)
-        if rest.shape[1]:
-            yield rest
+        return process_at_rate(blocks, process, self.sr, isr, self.channels,
+                               latency=self.tone.latency_samples)
 
 
 def load(path: str | Path) -> Tone:
@@ -308,4 +276,128 @@ def load(path: str | Path) -> Tone:
     return Tone.from_document(doc, source=str(path))
 
 
-__all__ = ["Tone", "ToneStream", "Knobs", "load", "STAGES"]
+# --- the document's schema ---------------------------------------------------------------------
+
+TONE_FILE_FIX = "re-learn the tone or fix the file"
+_CHAIN_KEYS = frozenset({"stages", "sample_rate", "cab_taps", "cab_bands", "cab_fft",
+                         "cab_band_hz"})
+_NEWER = " (written by a newer tonemorph? upgrade it)"
+
+
+def check_tone_document(doc: dict, source: str = "model"
+                        ) -> tuple[ChainConfig, dict[str, float | list[float]], float, dict]:
+    """Validate a `.tmodel` document against the parameter table (`tonemorph.chain.params`).
+
+    Every value must have its type (a bool is not a number), be finite and in its range (units
+    as in the table, edges included), vectors their size, the chain's structure integers in
+    their bounds, the sample rate 8 kHz..384 kHz and every frequency below its Nyquist. Unknown
+    keys in ``chain`` and ``parameters`` are refused (they would change the sound unseen);
+    unknown top-level keys are kept and ignored.
+
+    Returns:
+        (config, parameters, input gain in dB, training record).
+
+    Raises:
+        ModelFileError: the first invalid value, by key path, with what is allowed.
+    """
+    ck = DocumentCheck(source, TONE_FILE_FIX)
+    if doc.get("kind") != MODEL_KIND:
+        raise ModelFileError(f"{source} holds a {describe(doc.get('kind'))} model, not a tone; "
+                             "use a file written by `tonemorph learn`")
+    ck.finite_tree(doc)
+    for key in ("tonemorph_version", "created"):
+        if doc.get(key) is not None:
+            ck.text(doc[key], key)
+    cfg = _check_chain(ck, ck.mapping(ck.require(doc, "chain", ""), "chain"))
+    rng = INPUT_GAIN_RANGE
+    input_gain_db = ck.number(ck.require(doc, "input_gain_db", ""), "input_gain_db", rng.lo,
+                              rng.hi, rng.unit, slack=rng.slack)
+    parameters = _check_parameters(ck, ck.mapping(ck.require(doc, "parameters", ""),
+                                                  "parameters"), cfg)
+    specs = {s.name: s for s in param_specs(cfg)}
+    units = doc.get("units")
+    if units is not None:
+        for name, unit in ck.mapping(units, "units").items():
+            ck.text(unit, join("units", name))
+            if name in specs and unit != specs[name].range.unit:
+                raise ck.error(join("units", name), f"is {describe(unit)}, but {name} is "
+                               f"stored in {specs[name].range.unit or 'no unit'!r}")
+    training = doc.get("training")
+    training = {} if training is None else _check_training(ck, ck.mapping(training, "training"))
+    return cfg, parameters, input_gain_db, dict(training)
+
+
+def _check_chain(ck: DocumentCheck, c: dict) -> ChainConfig:
+    """The chain's structure: stages, sample rate (Hz), cabinet taps, bands and FFT size."""
+    ck.only_keys(c, "chain", _CHAIN_KEYS, _NEWER)
+    raw = ck.array(ck.require(c, "stages", "chain"), "chain.stages", max_size=len(STAGES))
+    stages = tuple(ck.text(s, join("chain.stages", i), STAGES) for i, s in enumerate(raw))
+    if len(set(stages)) != len(stages):
+        raise ck.error("chain.stages", f"names a stage twice ({', '.join(stages)})")
+    sr = ck.sample_rate(ck.require(c, "sample_rate", "chain"), "chain.sample_rate")
+    taps = ck.integer(ck.require(c, "cab_taps", "chain"), "chain.cab_taps", *CAB_TAPS_RANGE,
+                      unit="taps")
+    bands = ck.integer(ck.require(c, "cab_bands", "chain"), "chain.cab_bands",
+                       *CAB_BANDS_RANGE, unit="bands")
+    fft = ck.integer(ck.require(c, "cab_fft", "chain"), "chain.cab_fft", *CAB_FFT_RANGE,
+                     unit="points")
+    if fft & (fft - 1):
+        raise ck.error("chain.cab_fft", f"is {fft}, not a power of two (e.g. 8192)")
+    if taps > fft:
+        raise ck.error("chain.cab_taps", f"is {taps} taps, more than chain.cab_fft ({fft})")
+    if c.get("cab_band_hz") is not None:  # written for readers; derived from cab_bands
+        ck.numbers(c["cab_band_hz"], "chain.cab_band_hz", (bands,))
+    return ChainConfig(stages=stages, sample_rate=sr, cab_taps=taps, cab_bands=bands,
+                       cab_fft=fft)
+
+
+def _check_parameters(ck: DocumentCheck, params: dict, cfg: ChainConfig
+                      ) -> dict[str, float | list[float]]:
+    """Every parameter of the chain present, none other, each in its range and size."""
+    specs = param_specs(cfg)
+    missing = [s.name for s in specs if s.name not in params]
+    if missing:
+        raise ModelFileError(f"{ck.source} lacks parameters {missing} that its chain "
+                             f"({', '.join(cfg.stages) or 'no stages'}) needs; {ck.fix}")
+    names = {s.name for s in specs}
+    ck.only_keys(params, "parameters", names, " (a parameter of a stage not in chain.stages, "
+                 "or misspelt)")
+    nyquist = cfg.sample_rate / 2
+    out: dict[str, float | list[float]] = {}
+    for s in specs:
+        where, value, rng = join("parameters", s.name), params[s.name], s.range
+        if s.size == 1:
+            x = ck.number(value, where, rng.lo, rng.hi, rng.unit, slack=rng.slack)
+            if rng.unit == "Hz" and x >= nyquist:
+                raise ck.error(where, f"is {x:g} Hz, not below half the sample rate "
+                               f"({nyquist:g} Hz for chain.sample_rate {cfg.sample_rate})")
+        else:
+            arr = ck.numbers(value, where, (s.size,))
+            outside = np.flatnonzero((arr < rng.lo - rng.slack) | (arr > rng.hi + rng.slack))
+            if outside.size:
+                i = int(outside[0])
+                ck.number(value[i], join(where, i), rng.lo, rng.hi, rng.unit, slack=rng.slack)
+        out[s.name] = value
+    return out
+
+
+def _check_training(ck: DocumentCheck, tr: dict) -> dict:
+    """The parts of the training record that `info`, reports and exports read."""
+    for key in ("input", "target"):
+        if tr.get(key) is not None:
+            part = ck.mapping(tr[key], join("training", key))
+            if part.get("name") is not None:
+                ck.text(part["name"], join(join("training", key), "name"))
+    for key in ("loss", "esr", "mrstft", "seconds", "steps", "latency_samples"):
+        if tr.get(key) is not None:
+            ck.finite(tr[key], join("training", key))
+    for key in ("mode", "quality", "chosen", "date"):
+        if tr.get(key) is not None:
+            ck.text(tr[key], join("training", key))
+    if tr.get("warnings") is not None:
+        for i, w in enumerate(ck.array(tr["warnings"], "training.warnings")):
+            ck.text(w, join("training.warnings", i))
+    return tr
+
+
+__all__ = ["STAGES", "Knobs", "Tone", "ToneStream", "check_tone_document", "load"]

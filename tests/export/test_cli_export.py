@@ -87,7 +87,7 @@ def test_apply_nam_refuses_knobs_and_warns_on_newer_version(tmp_path: Path) -> N
     assert res.exit_code == 0 and "newer" in res.output
     doc["architecture"] = "Transformer"
     newer.write_text(json.dumps(doc))
-    res = runner.invoke(app, ["apply", str(newer), str(take), "-o", str(tmp_path / "o.wav")])
+    res = runner.invoke(app, ["apply", str(newer), str(take), "-o", str(tmp_path / "o2.wav")])
     assert res.exit_code == 2 and "only WaveNet and LSTM" in res.output
     assert "Traceback" not in res.output
 
@@ -115,7 +115,7 @@ def test_export_nam_and_ir_from_a_tmodel(tmp_path: Path) -> None:
                               str(ir)])
     assert res.exit_code == 0 and "2048 samples" in res.output
     assert sf.info(ir).samplerate == 44100 and sf.info(ir).subtype == "FLOAT"
-    res = runner.invoke(app, ["export", str(tm), "--format", "onnx", "-o", str(ir)])
+    res = runner.invoke(app, ["export", str(tm), "--format", "onnx", "-o", str(ir), "--force"])
     assert res.exit_code == 2 and "unknown export format" in res.output
 
 

@@ -401,5 +401,5 @@ def test_warns_when_the_output_would_clip(tmp_path: Path) -> None:
     text = " ".join(_parse(out)[0].text)
     assert "above full scale" in text and "--level -8" in text  # keeps 1 dB of headroom
     quiet = tone_with({"out_gain_db": -6.0}, stages=("post_eq",))
-    build_report(quiet, (x, SR), (x, SR), out, excerpt_s=2.0)
+    build_report(quiet, (x, SR), (x, SR), out, excerpt_s=2.0, force=True)
     assert "above full scale" not in " ".join(_parse(out)[0].text)

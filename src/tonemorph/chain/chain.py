@@ -12,6 +12,20 @@ from tonemorph.chain import functional as F
 from tonemorph.chain.params import RANGES, Range
 from tonemorph.errors import ParameterError
 
+__all__ = [
+    "BAND_DEFAULT_Q",
+    "CAB_BAND_HI_HZ",
+    "CAB_BAND_LO_HZ",
+    "NONLINEAR_STAGES",
+    "POST_EQ_BANDS",
+    "PRE_EQ_BANDS",
+    "STAGES",
+    "ChainConfig",
+    "ParamSpec",
+    "ToneChain",
+    "param_specs",
+]
+
 STAGES = ("pre_eq", "sag", "drive", "post_eq", "cab", "comp")
 NONLINEAR_STAGES = ("sag", "drive", "comp")
 CAB_BAND_LO_HZ, CAB_BAND_HI_HZ = 30.0, 20000.0
@@ -22,7 +36,7 @@ PRE_EQ_BANDS = (("hp", "highpass"), ("low", "low_shelf"), ("mid", "peaking"),
 POST_EQ_BANDS = (("low", "low_shelf"), ("mid", "peaking"), ("high", "high_shelf"))
 _BAND_FREQ_RANGE = {"hp": "hp_cutoff_hz", "low": "shelf_low_hz", "mid": "peak_hz",
                     "high": "shelf_high_hz"}
-_BAND_DEFAULT_Q = {"highpass": 0.707, "low_shelf": 0.707, "high_shelf": 0.707}
+BAND_DEFAULT_Q = {"highpass": 0.707, "low_shelf": 0.707, "high_shelf": 0.707}  # fixed q by kind
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,7 @@ class ToneChain(torch.nn.Module):
             f = self.value(f"{stage}.{band}_hz")
             g = self.value(f"{stage}.{band}_db") if kind != "highpass" else zero
             q = (self.value(f"{stage}.{band}_q") if kind == "peaking"
-                 else torch.full((1,), _BAND_DEFAULT_Q[kind], dtype=torch.float64))
+                 else torch.full((1,), BAND_DEFAULT_Q[kind], dtype=torch.float64))
             rows.append(F.rbj_biquad(kind, f, g, q, self.cfg.sample_rate)[:, 0])
         return torch.stack(rows)
 

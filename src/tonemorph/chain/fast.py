@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 import scipy.fft as sfft
+import torch
 
-from tonemorph.chain import _kernels as K
 from tonemorph.chain import functional as F
+from tonemorph.chain import kernels as K
 from tonemorph.chain.chain import ToneChain
 
 

@@ -1,7 +1,10 @@
 """Differentiable signal functions (torch) shared by the chain stages and its fast path.
 
-Coefficient maps (parameters -> filter coefficients, IRs) exist once, here, in float64 torch;
-the numpy fast path calls them under `torch.no_grad` so both paths use identical coefficients.
+Coefficient maps (parameters -> filter coefficients, IRs) run here in float64 torch; the numpy
+fast path calls them under `torch.no_grad` so both paths use identical coefficients. Their
+formulas are written once, array-agnostic, in `tonemorph.dsp` (`biquad.rbj_section`,
+`fir.cepstral_minimum_phase`); the constants and the compiled twins of the recursive stages
+are in `tonemorph.chain.kernels`.
 """
 
 from __future__ import annotations
@@ -10,45 +13,54 @@ import math
 
 import numpy as np
 import torch
-from scipy.signal import firwin
 
-from tonemorph.chain._kernels import ballistics_backward, ballistics_forward
+from tonemorph.chain.kernels import (
+    CONTROL_HOP,
+    KNEE_DB,
+    OVERSAMPLE_TAPS,
+    ballistics_backward,
+    ballistics_forward,
+    oversample_fir,
+)
+from tonemorph.dsp.biquad import rbj_section
+from tonemorph.dsp.fir import cepstral_minimum_phase
 
-CONTROL_HOP = 32  # samples per control-rate step of the dynamics stages (0.67 ms at 48 kHz)
-KNEE_DB = 6.0  # soft-knee width of every compressor, dB
-OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x oversampling
+__all__ = [
+    "CONTROL_HOP",
+    "IIR_GRID",
+    "KNEE_DB",
+    "OVERSAMPLE_TAPS",
+    "SOFT_CLIP_LIMIT",
+    "asym_shaper",
+    "ballistics",
+    "compressor_gain",
+    "control_to_audio",
+    "fft_filter",
+    "gain_computer_db",
+    "hop_level_db",
+    "log_band_matrix",
+    "minimum_phase_ir",
+    "oversample_fir",
+    "rbj_biquad",
+    "shaper_2x",
+    "soft_clip",
+    "sos_ir",
+    "sos_response",
+    "time_coef",
+]
 
 
 def rbj_biquad(kind: str, freq_hz: torch.Tensor, gain_db: torch.Tensor, q: torch.Tensor,
                sample_rate: float) -> torch.Tensor:
-    """RBJ-cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2] (torch, autograd)."""
+    """RBJ-cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2] (torch, autograd).
+
+    The formulas are `tonemorph.dsp.biquad.rbj_section`'s, run on tensors; freq_hz in Hz,
+    gain_db in dB (ignored by the high- and low-pass), q; shape (6, *freq_hz.shape).
+    """
     w0 = 2 * math.pi * freq_hz / sample_rate
-    cw, sw = torch.cos(w0), torch.sin(w0)
-    alpha = sw / (2 * q)
-    a = torch.pow(10.0, gain_db / 40)
-    one = torch.ones_like(w0)
-    if kind == "highpass":
-        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
-        den = [1 + alpha, -2 * cw, 1 - alpha]
-    elif kind == "lowpass":
-        b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
-        den = [1 + alpha, -2 * cw, 1 - alpha]
-    elif kind == "peaking":
-        b = [1 + alpha * a, -2 * cw, 1 - alpha * a]
-        den = [1 + alpha / a, -2 * cw, 1 - alpha / a]
-    elif kind in ("low_shelf", "high_shelf"):
-        sa = 2 * torch.sqrt(a) * alpha
-        s = 1 if kind == "low_shelf" else -1
-        b = [a * ((a + 1) - s * (a - 1) * cw + sa),
-             s * 2 * a * ((a - 1) - s * (a + 1) * cw),
-             a * ((a + 1) - s * (a - 1) * cw - sa)]
-        den = [(a + 1) + s * (a - 1) * cw + sa,
-               -s * 2 * ((a - 1) + s * (a + 1) * cw),
-               (a + 1) + s * (a - 1) * cw - sa]
-    else:
-        raise ValueError(f"unknown biquad kind {kind!r}")
-    a0 = den[0]
-    return torch.stack([b[0] / a0, b[1] / a0, b[2] / a0, one, den[1] / a0, den[2] / a0])
+    amp = torch.pow(10.0, gain_db / 40)
+    row = rbj_section(kind, torch.cos(w0), torch.sin(w0) / (2 * q), amp, torch.sqrt(amp))
+    return torch.stack(row)
 
 
 def sos_response(sos: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -76,16 +88,12 @@ def log_band_matrix(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> torc
 
 
 def minimum_phase_ir(mag_db: torch.Tensor, n_taps: int) -> torch.Tensor:
-    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid) by cepstral folding."""
-    n_fft = 2 * (mag_db.shape[-1] - 1)
-    log_mag = mag_db * (math.log(10) / 20)
-    cep = torch.fft.irfft(log_mag, n=n_fft)
-    fold = torch.zeros(n_fft, dtype=cep.dtype)
-    fold[0] = 1
-    fold[1:n_fft // 2] = 2
-    fold[n_fft // 2] = 1
-    spec = torch.exp(torch.fft.rfft(cep * fold))
-    ir = torch.fft.irfft(spec, n=n_fft)[:n_taps]
+    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid) by cepstral folding.
+
+    The folding is `tonemorph.dsp.fir.cepstral_minimum_phase` on tensors, on the curve's own
+    grid; the last n_taps // 8 taps fade out on a half-Hann reaching 0 at the last tap.
+    """
+    ir = cepstral_minimum_phase(mag_db * (math.log(10) / 20), torch)[:n_taps]
     fade = max(n_taps // 8, 1)
     window = torch.ones(n_taps, dtype=ir.dtype)
     window[-fade:] = 0.5 * (1 + torch.cos(torch.linspace(0, math.pi, fade, dtype=ir.dtype)))
@@ -107,11 +115,6 @@ def fft_filter(x: torch.Tensor, response: torch.Tensor, n_fft: int) -> torch.Ten
     y = torch.fft.irfft(torch.fft.rfft(x, n=n_fft) * response.to(torch.complex64 if x.dtype
                         == torch.float32 else torch.complex128), n=n_fft)
     return y[..., :t]
-
-
-def oversample_fir() -> np.ndarray:
-    """Anti-imaging / anti-aliasing FIR of the 2x oversampled waveshaper (at the 2x rate)."""
-    return firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0))
 
 
 SOFT_CLIP_LIMIT = 4.97  # where the rational tanh below meets +-1 (error < 1e-4 everywhere)

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
+#: Slack (relative to the larger bound) at a range's edges: a value learned at the very edge
+#: goes through exp/log and may land one rounding step outside.
+RANGE_SLACK = 1e-9
+
 
 @dataclass(frozen=True)
 class Range:
@@ -40,6 +44,11 @@ class Range:
         """Clamp a float into the range."""
         return min(max(value, self.lo), self.hi)
 
+    @property
+    def slack(self) -> float:
+        """How far (in `unit`) a stored value may lie outside [lo, hi] and still be taken."""
+        return RANGE_SLACK * max(abs(self.lo), abs(self.hi))
+
 
 # The ranges cover real gear with margin; tighter ranges would make learning easier but
 # would refuse fuzz (drive > 40 dB) or slow optical compressors (release ~1 s).
@@ -60,3 +69,13 @@ RANGES: dict[str, Range] = {
     "cab_band_db": Range(-40.0, 30.0, "dB", 0.0),
     "out_gain_db": Range(-60.0, 60.0, "dB", 0.0),
 }
+
+#: Gain (dB) a tone applies before its chain: learning levels the take to -20 dBFS active RMS;
+#: takes are refused below -60 dBFS peak, so a learned gain stays well inside this.
+INPUT_GAIN_RANGE = Range(-120.0, 120.0, "dB", 0.0)
+
+#: Cabinet structure a model file may name, inclusive (the learner writes 2048 taps, 64 bands,
+#: an 8192-point FFT); bounded so that a file cannot make the chain allocate gigabytes.
+CAB_TAPS_RANGE = (16, 32768)  # FIR taps, at most cab_fft
+CAB_BANDS_RANGE = (2, 256)  # control points of the band curve
+CAB_FFT_RANGE = (256, 65536)  # FFT points of the curve, a power of two

@@ -1,4 +1,4 @@
-"""Pure numpy/scipy signal primitives: biquads, FIR design, loudness, static match-EQ."""
+"""Pure numpy/scipy signal primitives: biquads, FIR design, loudness, static match-EQ, units."""
 
 from tonemorph.dsp.biquad import (
     freq_response_db,
@@ -7,8 +7,10 @@ from tonemorph.dsp.biquad import (
     low_shelf,
     lowpass,
     peaking,
+    rbj_section,
 )
 from tonemorph.dsp.fir import (
+    cepstral_minimum_phase,
     linear_phase_from_magnitude,
     log_band_curve_to_bins,
     minimum_phase_from_magnitude,
@@ -18,6 +20,7 @@ from tonemorph.dsp.loudness import (
     active_frames,
     crest_factor_db,
     frame_rms_db,
+    gated_lufs,
     integrated_lufs,
     rms_db,
     true_peak_dbtp,
@@ -29,6 +32,7 @@ from tonemorph.dsp.matcheq import (
     match_eq_curve_db,
     match_eq_fir,
 )
+from tonemorph.dsp.units import db_to_gain, gain_to_db, power_to_db
 
 __all__ = [
     "highpass",
@@ -37,11 +41,14 @@ __all__ = [
     "low_shelf",
     "high_shelf",
     "freq_response_db",
+    "rbj_section",
+    "cepstral_minimum_phase",
     "minimum_phase_from_magnitude",
     "linear_phase_from_magnitude",
     "log_band_curve_to_bins",
     "smooth_log_spectrum",
     "integrated_lufs",
+    "gated_lufs",
     "true_peak_dbtp",
     "rms_db",
     "crest_factor_db",
@@ -52,4 +59,7 @@ __all__ = [
     "match_eq_fir",
     "apply_match_eq",
     "active_rms_db",
+    "db_to_gain",
+    "gain_to_db",
+    "power_to_db",
 ]

@@ -1,10 +1,17 @@
-"""Latency between a DI and its reamped recording: whitened FFT cross-correlation.
+"""Latency between a DI and its reamped recording: onset envelopes, then weighted GCC.
 
-Each signal's spectrum is divided by its own smoothed magnitude (spectral whitening) inside a
-band where guitar audio has energy, so the correlation peak is sharp whatever the gear's EQ or
-cabinet does to the tone; the absolute peak is taken, so polarity inversions are found too.
-The peak's height over the correlation's noise floor says whether the files are one
-performance at all.
+Two stages. Coarse: multi-band spectral-flux onset envelopes of both files (1 ms hop) are
+cross-correlated over the whole search range; note onsets survive distortion, cabinets,
+compression and any EQ, where a waveform correlation through heavy gain is mostly lost.
+Fine: a generalised cross-correlation of the waveforms (Knapp & Carter 1976, "The generalized
+correlation method for estimation of time delay"), whitened and searched only near the coarse
+lag, with each frequency weighted by how coherent the two files are there: the band where the
+target is still a linear image of the input sets the sub-sample peak, the band filled with
+distortion products, hiss or nothing at all does not blur it. The absolute peak is taken, so
+polarity inversions are found too. Whether the files are one performance is told by the parts
+of the pair: in every part the correlation must (nearly) peak at the overall lag. A different
+performance, even a different take of the same riff with the same onsets give or take a few
+ms, does not line up with itself to a fraction of a millisecond all the way through.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 import scipy.ndimage
+import scipy.signal
 
 from tonemorph.errors import AudioContentError, ParameterError
 
@@ -23,15 +31,27 @@ MAX_LAG_MS = 2000.0  # reamp round trips are tens of ms; allow a clumsy manual o
 BAND_HZ = (80.0, 8000.0)  # guitar DI energy; hum below and hiss above carry no timing
 SMOOTH_HZ = 50.0  # width of the magnitude smoothing used for whitening
 ANALYSIS_S = 120.0  # the first this many seconds are enough to find a constant latency
-MIN_PROMINENCE_DB = 6.0  # peak must rise this far above the largest peak chance would give
-N_BLOCKS = 3  # the pair is also cut into this many blocks, each aligned on its own
-BLOCK_TOLERANCE_MS = 0.5  # a block agrees when its lag is this close to the overall one
-MIN_AGREEMENT = 0.6  # fraction of sounding blocks that must agree: one performance, one lag
-MIN_AGREEING_BLOCKS = 2  # two unrelated blocks land on one lag by chance ~0.03 % of the time
+ENV_HOP_MS = 1.0  # onset envelope frame step: the coarse stage's resolution
+ENV_WIN_MS = 10.0  # onset envelope frame length (rounded up to a power of two of samples)
+ENV_BAND_HZ = (100.0, 6000.0)  # onset bands: where both a DI and a cabinet have energy
+ENV_BANDS = 16
+ENV_FLOOR = 1e-3  # band energy floor relative to the band's mean: hiss in rests is no onset
+FINE_SEARCH_MS = 15.0  # the fine stage looks this far either side of the coarse lag
+WEIGHT_POWER = 1.0
+COHERENCE_SEG_MS = 85.0  # Welch segment of the coherence weights (a power of two of samples)
+N_PARTS = 8  # the pair is also cut into up to this many parts, each correlated on its own
+MIN_PART_S = 2.5  # parts are at least this long (fewer parts for a short pair)
+MIN_PARTS = 3
+PART_TOLERANCE_MS = 0.5  # a part agrees when its correlation within this of the overall lag
+PART_RATIO = 0.8  # ... is at least this fraction of its own maximum over the search window
+MIN_PART_FIT = 0.1  # and the response fitted on the other parts explains it at least this well
+MIN_AGREEMENT = 0.6  # fraction of sounding parts that must agree: one performance, one lag
+MIN_AGREEING_PARTS = 2
 MIN_LENGTH_RATIO = 0.5  # shorter file over longer file below this: not one performance
 MIN_SECONDS = 0.5
 ONSET_TAPS = 1024  # linear predictor length of the onset refinement (21 ms at 48 kHz)
 ONSET_SEARCH = (-48, 4)  # lags around the correlation peak tried by the onset refinement
+ONSET_PLATEAU = 40  # samples of flat residual next to the peak skipped to find the rise
 ONSET_TOLERANCE = 1e-3  # residual rise per sample (relative) that marks a lag too late
 ONSET_SECONDS = 20.0
 
@@ -44,12 +64,14 @@ class Alignment:
     response starts, the latest lag from which a causal model can still explain the target.
     The correlation peak comes a little later through a filter (its group delay): it is
     peak_samples, and lag_exact is its sub-sample position (parabolic fit). correlation is the
-    whitened correlation
-    coefficient at the peak (1 for a pure delay, lower through distortion); prominence_db is
-    the peak over the correlation's RMS noise floor, noise_db the largest peak chance would
-    give at this search range; agreement is the fraction of sounding blocks of the pair
-    whose own lag matches (two different performances agree nowhere, even when they share
-    notes and tempo); polarity is -1 when the target is inverted.
+    coherence-weighted whitened correlation coefficient at the peak (1 for a pure delay, lower
+    through distortion); coherence is the pair's mean magnitude-squared coherence over
+    BAND_HZ at the lag, less its chance level (0 for unrelated files). prominence_db is the
+    onset envelopes' correlation peak over its RMS floor, noise_db the largest peak chance
+    would give at this search range (both informative: a rhythmic riff has high sidelobes).
+    agreement is the fraction of sounding parts of the pair whose own correlation peaks at
+    the overall lag, agreeing_blocks their number (two different performances agree nowhere,
+    even when they share notes and tempo); polarity is -1 when the target is inverted.
     """
 
     lag_samples: int
@@ -62,6 +84,8 @@ class Alignment:
     agreement: float
     agreeing_blocks: int
     polarity: int
+    coherence: float = 0.0
+    parts: int = 0
 
     @property
     def lag_ms(self) -> float:
@@ -70,17 +94,17 @@ class Alignment:
 
     @property
     def confident(self) -> bool:
-        """True when the peak clearly beats chance (see MIN_PROMINENCE_DB)."""
-        return (self.prominence_db >= self.noise_db + MIN_PROMINENCE_DB
-                and self.agreement >= MIN_AGREEMENT
-                and self.agreeing_blocks >= MIN_AGREEING_BLOCKS)
+        """True when the parts of the pair agree on the lag (MIN_AGREEMENT, MIN_AGREEING_PARTS)."""
+        return (self.agreement >= MIN_AGREEMENT
+                and self.agreeing_blocks >= MIN_AGREEING_PARTS
+                and self.coherence > 0.0)
 
     def describe(self) -> str:
         """One line: latency in samples and ms, polarity, correlation."""
         inv = ", polarity inverted" if self.polarity < 0 else ""
         return (f"latency {self.lag_samples} samples ({self.lag_ms:+.2f} ms at "
                 f"{self.sample_rate} Hz{inv}; correlation peak at {self.lag_exact:.2f} samples, "
-                f"{self.correlation:.2f}, {self.prominence_db:.0f} dB over the noise floor)")
+                f"{self.correlation:.2f}; {self.agreeing_blocks} of {self.parts} parts agree)")
 
 
 def _check(x: np.ndarray, name: str, sample_rate: int) -> np.ndarray:
@@ -98,8 +122,178 @@ def _check(x: np.ndarray, name: str, sample_rate: int) -> np.ndarray:
     return v
 
 
-def _whitened_spectrum(x: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarray:
-    """rfft of x divided by its smoothed magnitude, zero outside BAND_HZ."""
+def _pow2(seconds: float, sample_rate: int) -> int:
+    """The power of two of samples at or above `seconds` at sample_rate (Hz), at least 16."""
+    return 1 << max(4, math.ceil(math.log2(max(seconds * sample_rate, 1.0))))
+
+
+def onset_envelope(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """Multi-band spectral-flux onset envelope of x (frames,) and its hop (samples).
+
+    Frame t covers x[t * hop: t * hop + win]. Each band's log energy (floored ENV_FLOOR under
+    the band's mean) is differenced, half-wave rectified and standardised, then the bands are
+    summed: every band counts whatever the gear's EQ, and an onset in one band of the input
+    may reappear in another band of the target (distortion). Zero mean.
+    """
+    hop = max(1, round(ENV_HOP_MS * 1e-3 * sample_rate))
+    win = _pow2(ENV_WIN_MS * 1e-3, sample_rate)
+    if len(x) < win + hop:
+        return np.zeros(1), hop
+    f = np.fft.rfftfreq(win, 1.0 / sample_rate)
+    edges = np.geomspace(ENV_BAND_HZ[0], min(ENV_BAND_HZ[1], 0.45 * sample_rate), ENV_BANDS + 1)
+    band = np.searchsorted(edges, f, side="right") - 1
+    used = [b for b in range(ENV_BANDS) if np.any(band == b)]
+    to_bands = np.zeros((len(f), len(used)), np.float32)  # power of bins -> bands
+    for j, b in enumerate(used):
+        to_bands[band == b, j] = 1.0
+    frames = np.lib.stride_tricks.sliding_window_view(x.astype(np.float32), win)[::hop]
+    window = scipy.signal.get_window("hann", win).astype(np.float32)
+    energy = np.empty((len(frames), len(used)))
+    step = 8192  # frames per FFT batch: bounded memory on long files
+    for i in range(0, len(frames), step):
+        spec = scipy.fft.rfft(frames[i: i + step] * window, axis=1, workers=-1)
+        energy[i: i + step] = (spec.real ** 2 + spec.imag ** 2) @ to_bands
+    log_e = np.log(energy + ENV_FLOOR * energy.mean(axis=0) + 1e-30)
+    flux = np.maximum(np.diff(log_e, axis=0, prepend=log_e[:1]), 0.0)
+    sd = flux.std(axis=0)
+    env = ((flux - flux.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).sum(axis=1)
+    return env - env.mean(), hop
+
+
+def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
+    """c[k] = sum b[n + k] a[n] for k in -max_lag..max_lag (FFT; 0 where they do not overlap)."""
+    n_fft = scipy.fft.next_fast_len(len(a) + len(b) + 1, real=True)
+    c = scipy.fft.irfft(scipy.fft.rfft(b, n_fft) * np.conj(scipy.fft.rfft(a, n_fft)), n_fft)
+    lags = np.arange(-max_lag, max_lag + 1)
+    return np.where((lags > -len(a)) & (lags < len(b)), c[lags % n_fft], 0.0)
+
+
+def _parabolic(a: np.ndarray, k: int) -> float:
+    """Sub-sample offset (-0.5..0.5) of the maximum of a at index k (parabola through 3)."""
+    if 0 < k < len(a) - 1:
+        den = a[k - 1] - 2 * a[k] + a[k + 1]
+        if den < 0:
+            return float(np.clip(0.5 * (a[k - 1] - a[k + 1]) / den, -0.5, 0.5))
+    return 0.0
+
+
+def coarse_lag(x: np.ndarray, y: np.ndarray, max_lag: int, sample_rate: int
+               ) -> tuple[int, float, float]:
+    """Lag (samples, to ENV_HOP_MS) of y behind x within ±max_lag from the onset envelopes,
+    the envelope correlation's peak over its RMS (dB) and the peak chance would give (dB)."""
+    ex, hop = onset_envelope(x, sample_rate)
+    ey, _ = onset_envelope(y, sample_rate)
+    k_max = max(1, max_lag // hop)
+    c = _xcorr(ex, ey, k_max)
+    k = int(np.argmax(c))
+    lag = int(np.clip(round((k - k_max + _parabolic(c, k)) * hop), -max_lag, max_lag))
+    guard = max(round(0.025 * sample_rate / hop), 2)  # the peak's own width (window, smear)
+    mask = np.ones(len(c), bool)
+    mask[max(k - guard, 0): k + guard + 1] = False
+    rms = float(np.sqrt(np.mean(c[mask] ** 2))) if mask.any() else 0.0
+    prominence = 20 * math.log10(c[k] / rms) if rms > 0 and c[k] > 0 else -math.inf
+    # largest of ~len(c) independent Gaussian values with unit RMS: sqrt(2 ln M)
+    noise_db = 20 * math.log10(math.sqrt(2 * math.log(max(len(c), 2))))
+    return lag, prominence, noise_db
+
+
+def _part_bounds(n_input: int, sample_rate: int) -> list[tuple[int, int]]:
+    """(start, stop) samples of the parts of an input of n_input samples."""
+    n_parts = int(np.clip(n_input // max(1, int(MIN_PART_S * sample_rate)), MIN_PARTS, N_PARTS))
+    n = n_input // n_parts
+    return [(i * n, (i + 1) * n) for i in range(n_parts)]
+
+
+@dataclass(frozen=True)
+class _PartSpectra:
+    """Welch sums per part of x and y lined up at one lag: cross (parts, bins) = sum conj(X) Y,
+    px, py = sum |X|^2, |Y|^2, segments per part; frequencies (Hz) of the bins."""
+
+    freqs: np.ndarray
+    cross: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    segments: np.ndarray
+
+
+def _part_spectra(x: np.ndarray, y: np.ndarray, lag: int, parts: list[tuple[int, int]],
+                  sample_rate: int) -> _PartSpectra:
+    """Welch cross and auto spectra (Hann, 50 % overlap) of each part of x with y[n + lag]."""
+    seg = min(_pow2(COHERENCE_SEG_MS * 1e-3, sample_rate),
+              _pow2((parts[0][1] - parts[0][0]) / 4, 1))
+    hop = seg // 2
+    window = scipy.signal.get_window("hann", seg)
+    n_bins = seg // 2 + 1
+    cross = np.zeros((len(parts), n_bins), complex)
+    px = np.zeros((len(parts), n_bins))
+    py = np.zeros((len(parts), n_bins))
+    segments = np.zeros(len(parts), int)
+    for i, (s, e) in enumerate(parts):
+        s, e = max(s, -lag, 0), min(e, len(x), len(y) - lag)  # where both signals exist
+        if e - s < seg:
+            continue
+        xs = np.lib.stride_tricks.sliding_window_view(x[s: e], seg)[::hop]
+        ys = np.lib.stride_tricks.sliding_window_view(y[s + lag: e + lag], seg)[::hop]
+        for j in range(0, len(xs), 256):  # batches: bounded memory on long parts
+            fx = scipy.fft.rfft(xs[j: j + 256] * window, axis=1, workers=-1)
+            fy = scipy.fft.rfft(ys[j: j + 256] * window, axis=1, workers=-1)
+            cross[i] += np.sum(np.conj(fx) * fy, axis=0)
+            px[i] += np.sum(fx.real ** 2 + fx.imag ** 2, axis=0)
+            py[i] += np.sum(fy.real ** 2 + fy.imag ** 2, axis=0)
+        segments[i] = len(xs)
+    return _PartSpectra(np.fft.rfftfreq(seg, 1.0 / sample_rate), cross, px, py, segments)
+
+
+def _band(freqs: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mask of the frequencies (Hz) inside BAND_HZ."""
+    return (freqs >= BAND_HZ[0]) & (freqs <= min(BAND_HZ[1], 0.45 * sample_rate))
+
+
+def coherence_weight(sp: _PartSpectra, sample_rate: int) -> tuple[np.ndarray, float]:
+    """GCC weight per frequency of sp.freqs and the mean coherence over BAND_HZ.
+
+    The coherence gamma^2 of the whole pair is Welch's, less its chance level (about one over
+    the number of segments), so a band holding only distortion products, hiss or nothing
+    weighs 0. The weight is gamma: the maximum-likelihood gamma^2 / (1 - gamma^2) leans so
+    hard on the few most coherent low bands that the peak broadens into the pitch period's
+    sidelobes.
+    """
+    cross, px, py = sp.cross.sum(axis=0), sp.px.sum(axis=0), sp.py.sum(axis=0)
+    den = px * py
+    g = np.divide(np.abs(cross) ** 2, den, out=np.zeros_like(den), where=den > 0)
+    chance = min(2.0 / max(int(sp.segments.sum()), 1), 0.5)  # ~1 / (0.9 K) at 50 % overlap
+    g = np.clip((g - chance) / (1.0 - chance), 0.0, 1.0)
+    band = _band(sp.freqs, sample_rate)
+    g[~band] = 0.0
+    return g ** (0.5 * WEIGHT_POWER), float(g[band].mean()) if band.any() else 0.0
+
+
+def _held_out_fit(sp: _PartSpectra, sample_rate: int) -> np.ndarray:
+    """Per part: correlation coefficient of the part's target with its input through the
+    linear response fitted on all other parts (nan where a part has no data).
+
+    One performance through one rig: the response the rest of the pair implies explains each
+    part too (positively, whatever the drive leaves unexplained). Two performances: a
+    response fitted on some parts predicts the others no better than chance, even when both
+    play the same notes.
+    """
+    band = _band(sp.freqs, sample_rate)
+    cross, px = sp.cross[:, band], sp.px[:, band]
+    out = np.full(len(cross), np.nan)
+    for i in range(len(cross)):
+        if sp.segments[i] == 0:
+            continue
+        c_rest, p_rest = cross.sum(axis=0) - cross[i], px.sum(axis=0) - px[i]
+        h = c_rest / (p_rest + 1e-9 * max(float(p_rest.max()), 1e-300))
+        den = math.sqrt(float(np.sum(np.abs(h) ** 2 * px[i]) * np.sum(sp.py[i, band])))
+        out[i] = float(np.real(np.sum(np.conj(h) * cross[i]))) / den if den > 0 else 0.0
+    return out
+
+
+def _whitened_spectrum(x: np.ndarray, n_fft: int, sample_rate: int,
+                       weight: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """rfft of x divided by its smoothed magnitude, zero outside BAND_HZ, times the square root
+    of `weight` (frequencies in Hz, weight there; interpolated)."""
     spec = scipy.fft.rfft(x, n_fft, workers=-1)
     df = sample_rate / n_fft
     mag = scipy.ndimage.uniform_filter1d(np.abs(spec), max(1, int(SMOOTH_HZ / df)))
@@ -109,47 +303,53 @@ def _whitened_spectrum(x: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarra
     floor = 1e-6 * float(mag[band].max()) if band.any() and mag[band].max() > 0 else 1.0
     out = np.zeros_like(spec)
     out[band] = spec[band] / np.maximum(mag[band], floor)
+    if weight is not None:
+        out *= np.sqrt(np.interp(f, weight[0], weight[1]))
     return out
 
 
-def _correlation(x: np.ndarray, y: np.ndarray, max_lag: int, sample_rate: int
+def _correlation(x: np.ndarray, y: np.ndarray, lags: np.ndarray, sample_rate: int,
+                 weight: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> tuple[np.ndarray, float]:
-    """Whitened cross-correlation c[k] = sum y[n + k] x[n] for k in -max_lag..max_lag, and
-    the product of the whitened signals' norms (c / norm is a correlation coefficient)."""
+    """Weighted whitened cross-correlation c[k] = sum y[n + k] x[n] at `lags` (samples; 0
+    where the signals do not overlap) and the product of the weighted whitened signals' norms
+    (c / norm is a correlation coefficient)."""
     n_fft = scipy.fft.next_fast_len(len(x) + len(y) + 1, real=True)
-    xw = _whitened_spectrum(x, n_fft, sample_rate)
-    yw = _whitened_spectrum(y, n_fft, sample_rate)
+    xw = _whitened_spectrum(x, n_fft, sample_rate, weight)
+    yw = _whitened_spectrum(y, n_fft, sample_rate, weight)
     corr = scipy.fft.irfft(yw * np.conj(xw), n_fft, workers=-1)
-    lags = np.arange(-max_lag, max_lag + 1)
     # Parseval for a one-sided spectrum: sum x^2 = 2 / n_fft * sum |X|^2 (DC, Nyquist are 0)
     norm = math.sqrt(float(np.sum(np.abs(xw) ** 2) * np.sum(np.abs(yw) ** 2))) * 2 / n_fft
-    return corr[lags % n_fft], norm
+    overlap = (lags > -len(x)) & (lags < len(y))  # beyond, the circular correlation wraps
+    return np.where(overlap, corr[lags % n_fft], 0.0), norm
 
 
-def _block_agreement(x: np.ndarray, y: np.ndarray, lag: int, max_lag: int,
-                     sample_rate: int) -> tuple[float, int]:
-    """Fraction and number of sounding blocks of x whose own best lag (±max_lag) is `lag`."""
-    n_block = len(x) // N_BLOCKS
-    rms = [float(np.sqrt(np.mean(x[i * n_block: (i + 1) * n_block] ** 2)))
-           for i in range(N_BLOCKS)]
+def _part_agreement(x: np.ndarray, y: np.ndarray, peak: int, lags: np.ndarray,
+                    weight: tuple[np.ndarray, np.ndarray], parts: list[tuple[int, int]],
+                    fit: np.ndarray, sample_rate: int) -> tuple[float, int, int]:
+    """Fraction and number of the sounding parts that agree with the overall lag `peak`
+    (samples), and the number of sounding parts.
+
+    A part agrees when the response fitted on the other parts explains it (held-out fit of
+    at least MIN_PART_FIT) and its own correlation over `lags` comes within PART_RATIO of its
+    maximum at peak ± PART_TOLERANCE_MS. Not the part's own argmax: through a drive whose
+    phase moves with level, a soft and a hard part may peak a few samples apart, or on a
+    pitch-period sidelobe of nearly the same height, and still be one performance.
+    """
+    rms = [float(np.sqrt(np.mean(x[s: e] ** 2))) for s, e in parts]
     loud = max(rms)
-    tol = max(2, int(BLOCK_TOLERANCE_MS * 1e-3 * sample_rate))
+    near = np.abs(lags - peak) <= max(2, round(PART_TOLERANCE_MS * 1e-3 * sample_rate))
     votes = []
-    for i, r in enumerate(rms):
-        if r < 0.03 * loud:  # a silent block has no timing to tell
+    for (s, e), r, fit_i in zip(parts, rms, fit):
+        if r < 0.03 * loud or not np.isfinite(fit_i):  # silent, or no target there: no say
             continue
-        s = i * n_block
-        xb = x[s: s + n_block]
-        y0 = s - max_lag
-        yb = y[max(y0, 0): s + n_block + max_lag]
-        c, _ = _correlation(xb, yb, max_lag + n_block, sample_rate)
-        # c[j] is the lag j - (max_lag + n_block) relative to the start of yb
-        offset = max(y0, 0) - s
-        lags = np.arange(-(max_lag + n_block), max_lag + n_block + 1) + offset
-        ok = np.abs(lags) <= max_lag
-        best = int(lags[ok][np.argmax(np.abs(c[ok]))])
-        votes.append(abs(best - lag) <= tol)
-    return (float(np.mean(votes)) if votes else 0.0), int(np.sum(votes))
+        y0 = max(s + int(lags[0]), 0)
+        yb = y[y0: e + int(lags[-1])]
+        c, _ = _correlation(x[s: e], yb, lags - (y0 - s), sample_rate, weight)
+        a = np.abs(c)
+        timed = bool(a.any() and a[near].max() >= PART_RATIO * a.max())
+        votes.append(timed and fit_i >= MIN_PART_FIT)
+    return (float(np.mean(votes)) if votes else 0.0), int(np.sum(votes)), len(votes)
 
 
 def onset_lag(x: np.ndarray, y: np.ndarray, peak: int, sample_rate: int) -> int:
@@ -185,9 +385,13 @@ def onset_lag(x: np.ndarray, y: np.ndarray, peak: int, sample_rate: int) -> int:
     # distortion, taps on the input's future can explain a little of the nonlinear part)
     tol = ONSET_TOLERANCE * float(resid.min()) + 1e-12
     rise = np.diff(resid)  # rise[i]: residual change from lags[i] to lags[i + 1]
-    i = len(rise) - 1
-    if rise[i] <= tol:
+    steep = np.flatnonzero(rise > tol)
+    steep = steep[steep >= len(rise) - 1 - ONSET_PLATEAU]
+    if not len(steep):
         return peak  # no clear start found (almost no linear part): keep the peak
+    # through heavy drive the correlation peak may sit on a plateau past the response's rise
+    # (its phase moves with level): start from the last steep step, not from the peak itself
+    i = int(steep[-1])
     while i >= 0 and rise[i] > tol:
         i -= 1
     return int(lags[i + 1])
@@ -197,8 +401,8 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
                    max_lag_ms: float = MAX_LAG_MS) -> Alignment:
     """Latency (samples, ms) of target behind input, both 1-D at sample_rate (Hz).
 
-    Robust to gain, polarity and filtering; negative when the target is early. Does not
-    refuse: check `Alignment.confident`, or use `align_pair`, which does.
+    Robust to gain, polarity, filtering, distortion and compression; negative when the
+    target is early. Does not refuse: check `Alignment.confident`, or use `align_pair`.
     """
     if sample_rate <= 0:
         raise ParameterError(f"sample_rate must be positive (Hz), got {sample_rate}")
@@ -208,31 +412,38 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     max_lag = round(max_lag_ms * 1e-3 * sample_rate)
     n_an = int(ANALYSIS_S * sample_rate)
     x, y = x[:n_an], y[: n_an + max_lag]
-    c, energy = _correlation(x, y, max_lag, sample_rate)
-    lags = np.arange(-max_lag, max_lag + 1)
+    centre, prominence, noise_db = coarse_lag(x, y, max_lag, sample_rate)
+    parts = _part_bounds(len(x), sample_rate)
+    search = max(round(FINE_SEARCH_MS * 1e-3 * sample_rate), 8)
+    lags = np.arange(centre - search, centre + search + 1)
+    sp = _part_spectra(x, y, centre, parts, sample_rate)
+    peak = centre
+    for _ in range(2):
+        # the second pass weighs with the coherence at the first pass's peak: then weights
+        # and peak move with the target when it is shifted (the envelope's error does not)
+        if peak != centre:
+            sp = _part_spectra(x, y, peak, parts, sample_rate)
+            if abs(peak - centre) == search:  # on the window's edge: look around it
+                lags = np.arange(peak - search, peak + search + 1)
+        w, coherence = coherence_weight(sp, sample_rate)
+        weight = (sp.freqs, w)
+        lags = lags[np.abs(lags) <= max_lag]
+        c, energy = _correlation(x, y, lags, sample_rate, weight)
+        k = int(np.argmax(np.abs(c)))
+        if int(lags[k]) == peak:
+            break
+        peak = int(lags[k])
     a = np.abs(c)
-    k = int(np.argmax(a))
-    frac = 0.0
-    if 0 < k < len(a) - 1:
-        den = a[k - 1] - 2 * a[k] + a[k + 1]
-        if den < 0:
-            frac = float(np.clip(0.5 * (a[k - 1] - a[k + 1]) / den, -0.5, 0.5))
-    guard = max(int(0.002 * sample_rate), 8)  # the peak's own skirt (cabinet smear) is not noise
-    mask = np.ones(len(a), bool)
-    mask[max(k - guard, 0): k + guard + 1] = False
-    noise_rms = float(np.sqrt(np.mean(a[mask] ** 2))) if mask.any() else 0.0
-    prominence = 20 * math.log10(a[k] / noise_rms) if noise_rms > 0 else math.inf
-    # largest of ~len(a) independent Gaussian values with unit RMS: sqrt(2 ln M)
-    noise_db = 20 * math.log10(math.sqrt(2 * math.log(max(len(a), 2))))
-    agreement, n_agree = _block_agreement(x, y, int(lags[k]), max_lag, sample_rate)
-    onset = onset_lag(x, y, int(lags[k]), sample_rate)
-    return Alignment(lag_samples=onset, peak_samples=int(lags[k]),
-                     lag_exact=float(lags[k] + frac),
+    agreement, n_agree, n_parts = _part_agreement(
+        x, y, peak, lags, weight, parts, _held_out_fit(sp, sample_rate), sample_rate)
+    onset = onset_lag(x, y, peak, sample_rate)
+    return Alignment(lag_samples=onset, peak_samples=peak,
+                     lag_exact=float(peak + _parabolic(a, k)),
                      sample_rate=int(sample_rate),
                      correlation=float(min(a[k] / energy, 1.0)) if energy > 0 else 0.0,
                      prominence_db=float(prominence), noise_db=float(noise_db),
                      agreement=agreement, agreeing_blocks=n_agree,
-                     polarity=1 if c[k] >= 0 else -1)
+                     polarity=1 if c[k] >= 0 else -1, coherence=coherence, parts=n_parts)
 
 
 def check_lengths(n_input: int, n_target: int, sample_rate: int) -> None:
@@ -258,7 +469,7 @@ def align_pair(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
         raise AudioContentError(
             "these files do not look like the same performance: the input and the target "
             f"do not line up at any offset within ±{max_lag_ms:.0f} ms ({al.agreeing_blocks} "
-            f"of {N_BLOCKS} parts agree on one, correlation {al.correlation:.2f}); pass the DI "
+            f"of {al.parts} parts agree on one, coherence {al.coherence:.2f}); pass the DI "
             "that was played through the gear and the recording of exactly that playback")
     x, y = apply_lag(input, target, al.lag_samples)
     return x, y, al
@@ -282,6 +493,9 @@ __all__ = [
     "align_pair",
     "apply_lag",
     "check_lengths",
+    "coarse_lag",
+    "coherence_weight",
     "detect_latency",
+    "onset_envelope",
     "onset_lag",
 ]

@@ -11,16 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.signal as ss
 
+from tonemorph.dsp.units import db_to_gain
+
 BLIP_GAP_S = 0.5  # silence around each alignment blip
 BLIP_COUNT = 2  # blips at the start and at the end
 BLIP_LEVEL = 0.5  # peak of one blip (full scale 1)
 E2_HZ = 82.41  # low E string of a guitar in standard tuning
 CAPTURE_PEAK_DBFS = -1.0
-
-
-def db_to_gain(level_db: float) -> float:
-    """Amplitude factor of a level in dB."""
-    return float(10.0 ** (level_db / 20.0))
 
 
 def log_sweep(f0_hz: float, f1_hz: float, seconds: float, sample_rate: int,
@@ -202,7 +199,6 @@ __all__ = [
     "blip_train",
     "capture_signal",
     "chord",
-    "db_to_gain",
     "distill_excitation",
     "guitar_phrases",
     "log_sweep",

@@ -5,7 +5,8 @@ Magnitude curves live on an rfft grid: ``n_fft // 2 + 1`` bins from 0 Hz to Nyqu
 
 from __future__ import annotations
 
-from typing import Literal
+from types import ModuleType
+from typing import Any, Literal
 
 import numpy as np
 import scipy.fft
@@ -14,6 +15,7 @@ import scipy.signal
 from tonemorph.errors import ParameterError
 
 __all__ = [
+    "cepstral_minimum_phase",
     "minimum_phase_from_magnitude",
     "linear_phase_from_magnitude",
     "log_band_curve_to_bins",
@@ -58,13 +60,30 @@ def _resample_curve(curve_db: np.ndarray, n_bins: int) -> np.ndarray:
     return np.interp(dst, src, curve_db)
 
 
+def cepstral_minimum_phase(log_mag: Any, xp: ModuleType = np) -> Any:
+    """Minimum-phase impulse response (n_fft samples) of a log-magnitude curve (nepers).
+
+    ``log_mag`` is ``ln|H|`` on an rfft grid of ``n_fft // 2 + 1`` bins along its last axis;
+    its real cepstrum is folded onto positive quefrencies (Oppenheim & Schafer,
+    *Discrete-Time Signal Processing*, ch. 13) and exponentiated back. ``xp`` is numpy or
+    torch (gradients flow through): the one folding of `minimum_phase_from_magnitude` and of
+    the chain's cabinet (`tonemorph.chain.functional.minimum_phase_ir`).
+    """
+    n_fft = 2 * (log_mag.shape[-1] - 1)
+    cepstrum = xp.fft.irfft(log_mag, n=n_fft)
+    fold = xp.zeros_like(cepstrum)
+    fold[..., 0] = 1.0
+    fold[..., 1 : n_fft // 2] = 2.0
+    fold[..., n_fft // 2] = 1.0
+    return xp.fft.irfft(xp.exp(xp.fft.rfft(cepstrum * fold)), n=n_fft)
+
+
 def minimum_phase_from_magnitude(
     mag_db: np.ndarray, n_taps: int, *, tail_fraction: float = 0.125
 ) -> np.ndarray:
     """Minimum-phase FIR (n_taps,) whose magnitude follows mag_db (dB, rfft grid 0..Nyquist).
 
-    Homomorphic method: the real cepstrum of ``log|H|`` is folded onto positive quefrencies
-    (Oppenheim & Schafer, *Discrete-Time Signal Processing*, ch. 13). The cepstrum is computed on
+    Homomorphic method (`cepstral_minimum_phase`). The cepstrum is computed on
     ``n_fft = max(grid, next_pow2(8 * n_taps))`` points (the curve is interpolated linearly if the
     given grid is coarser) to limit cepstral aliasing; the last ``tail_fraction`` of the taps is
     faded out with a half-Hann window so the truncation does not ripple the response.
@@ -76,13 +95,7 @@ def minimum_phase_from_magnitude(
     n_grid = 2 * (curve.size - 1)
     n_fft = max(n_grid, next_pow2(_CEPSTRUM_OVERSAMPLING * taps))
     log_mag = _resample_curve(curve, n_fft // 2 + 1) * _DB_TO_NEPER
-    cepstrum = scipy.fft.irfft(log_mag, n_fft)
-    fold = np.zeros(n_fft)
-    fold[0] = 1.0
-    fold[1 : n_fft // 2] = 2.0
-    fold[n_fft // 2] = 1.0
-    spectrum = np.exp(scipy.fft.rfft(cepstrum * fold))
-    ir = scipy.fft.irfft(spectrum, n_fft)[:taps]
+    ir = cepstral_minimum_phase(log_mag)[:taps]
     n_tail = int(round(taps * tail_fraction))
     if n_tail > 0:
         k = np.arange(1, n_tail + 1)

@@ -10,6 +10,7 @@ the L hold values averaged there saw them): a brickwall at the detector without 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numba
@@ -25,6 +26,7 @@ __all__ = [
     "interpolator_taps",
     "interval_peaks",
     "limit",
+    "limit_blocks",
 ]
 
 OVERSAMPLING = 4
@@ -311,6 +313,25 @@ def _phase_taps() -> np.ndarray:
         taps = h[k::OVERSAMPLING][:p]
         phases[k, : taps.size] = taps
     return phases
+
+
+def limit_blocks(
+    blocks: Iterable[np.ndarray], sample_rate: float, channels: int,
+    config: LimiterConfig = LimiterConfig(),
+) -> Iterator[np.ndarray]:
+    """Stream (channels, n) blocks through a true-peak limiter, latency removed, length kept."""
+    lim = TruePeakLimiter(sample_rate, channels, config)
+    to_drop = lim.latency
+    for b in blocks:
+        y = lim.process(b)
+        if to_drop:
+            k = min(to_drop, y.shape[1])
+            y, to_drop = y[:, k:], to_drop - k
+        if y.shape[1]:
+            yield y.astype(np.float32)
+    tail = lim.flush()[:, to_drop:]
+    if tail.shape[1]:
+        yield tail.astype(np.float32)
 
 
 def limit(

@@ -12,11 +12,15 @@ import numpy as np
 import scipy.signal
 from pyloudnorm.iirfilter import IIRfilter
 
+from tonemorph.dsp.checks import as_audio_2d, check_rate
+from tonemorph.dsp.units import DB_FLOOR, gain_to_db, power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 
 __all__ = [
     "LUFS_FLOOR",
     "DB_FLOOR",
+    "BS1770_CHANNEL_WEIGHTS",
+    "gated_lufs",
     "integrated_lufs",
     "true_peak_dbtp",
     "rms_db",
@@ -28,52 +32,12 @@ __all__ = [
 LUFS_FLOOR = -70.0
 """Integrated loudness reported for silence (LUFS): the BS.1770 absolute gate."""
 
-DB_FLOOR = -200.0
-"""Level reported for digital silence by the dB measures here (dBFS)."""
+BS1770_CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
+"""BS.1770 channel weights of L, R, C, Ls, Rs (loudness is defined for up to 5 channels)."""
 
-_MAX_CHANNELS = 64
 _BS1770_BLOCK_S = 0.4
+_RELATIVE_GATE_LU = -10.0
 _CREST_FRAME_S = 0.1
-
-
-def _as_2d(x: np.ndarray, name: str = "x", *, keep_float32: bool = False) -> np.ndarray:
-    """Return audio as float64 (channels, samples); reject bad shapes and non-finite samples.
-
-    With ``keep_float32`` a float32 input stays float32 (no copy).
-    """
-    arr = np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ParameterError(
-            f"{name} must be audio shaped (samples,) or (channels, samples), got {np.shape(x)}."
-        )
-    if arr.shape[0] > _MAX_CHANNELS:
-        raise ParameterError(
-            f"{name} has shape {arr.shape}: more than {_MAX_CHANNELS} channels, which looks like "
-            "(samples, channels). Pass (channels, samples), e.g. x.T."
-        )
-    if not (keep_float32 and arr.dtype == np.float32):
-        arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise AudioContentError(f"{name} contains NaN or Inf samples; clean the audio first.")
-    return arr
-
-
-def _check_rate(sample_rate: float) -> float:
-    """Validate a sample rate in Hz."""
-    if isinstance(sample_rate, bool) or not (
-        isinstance(sample_rate, (int, float, np.integer, np.floating))
-        and math.isfinite(sample_rate)
-        and sample_rate > 0
-    ):
-        raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
-    return float(sample_rate)
-
-
-def _amp_db(value: float) -> float:
-    """20*log10(value), floored at DB_FLOOR."""
-    return max(20.0 * math.log10(value), DB_FLOOR) if value > 0 else DB_FLOOR
 
 
 def _k_weighting_sos(sample_rate: float) -> np.ndarray:
@@ -87,6 +51,25 @@ def _k_weighting_sos(sample_rate: float) -> np.ndarray:
     return sos
 
 
+def gated_lufs(block_power: np.ndarray) -> float:
+    """Integrated loudness (LUFS) from K-weighted, channel-weighted 400 ms block powers.
+
+    The BS.1770-4 gates: blocks below LUFS_FLOOR (-70 LUFS, absolute) and then those more than
+    10 LU below the loudness of the blocks left are dropped; LUFS_FLOOR when nothing passes.
+    """
+    z = np.asarray(block_power, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(z)
+    gated = block_lufs >= LUFS_FLOOR
+    if not np.any(gated):
+        return LUFS_FLOOR
+    relative = -0.691 + 10.0 * math.log10(float(z[gated].mean())) + _RELATIVE_GATE_LU
+    gated = (block_lufs > relative) & (block_lufs > LUFS_FLOOR)
+    if not np.any(gated):
+        return LUFS_FLOOR
+    return max(-0.691 + 10.0 * math.log10(float(z[gated].mean())), LUFS_FLOOR)
+
+
 def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
     """Integrated loudness (LUFS, ITU-R BS.1770-4); LUFS_FLOOR (-70) for silence.
 
@@ -95,8 +78,8 @@ def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
     about 4x faster on long files. Needs at least one 400 ms block; up to 5 channels
     (L, R, C, Ls, Rs weights 1, 1, 1, 1.41, 1.41).
     """
-    audio = _as_2d(x)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x)
+    rate = check_rate(sample_rate)
     n = audio.shape[1]
     block = _BS1770_BLOCK_S * rate
     if n < int(math.ceil(block)):
@@ -122,36 +105,33 @@ def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
     segments = np.zeros((audio.shape[0], bounds.size))
     segments[:, inside] = np.add.reduceat(power, bounds[inside], axis=-1)
     z = sum(segments[:, k : k + n_blocks] for k in range(4)) / block  # (channels, blocks)
-    weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41])[: audio.shape[0], None]
-    with np.errstate(divide="ignore"):
-        block_lufs = -0.691 + 10.0 * np.log10(np.sum(weights * z, axis=0))
-    gated = block_lufs >= LUFS_FLOOR
-    if not np.any(gated):
-        return LUFS_FLOOR
-    relative = -0.691 + 10.0 * math.log10(float(np.sum(weights[:, 0] * z[:, gated].mean(axis=1))))
-    gated = (block_lufs > relative - 10.0) & (block_lufs > LUFS_FLOOR)
-    if not np.any(gated):
-        return LUFS_FLOOR
-    value = -0.691 + 10.0 * math.log10(float(np.sum(weights[:, 0] * z[:, gated].mean(axis=1))))
-    return max(value, LUFS_FLOOR)
+    return gated_lufs(BS1770_CHANNEL_WEIGHTS[: audio.shape[0]] @ z)
 
 
-def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> float:
+def true_peak_dbtp(x: np.ndarray, sample_rate: float, *, block: int = 1 << 20) -> float:
     """True peak (dBTP): max |sample| over channels after 4x polyphase oversampling (BS.1770).
 
-    The oversampled peak is never reported below the sample peak. DB_FLOOR for silence.
+    Measured by `tonemorph.dsp.meter.TruePeakMeter` (the interpolator of
+    ``scipy.signal.resample_poly(x, 4, 1)``, run by the true-peak limiter's detector), fed
+    ``block`` samples at a time: bounded memory on long audio, the same result for any block.
+    Never below the sample peak; DB_FLOOR for silence.
     """
-    audio = _as_2d(x)
-    _check_rate(sample_rate)
-    upsampled = scipy.signal.resample_poly(audio, 4, 1, axis=-1)
-    peak = max(float(np.max(np.abs(upsampled))), float(np.max(np.abs(audio))))
-    return _amp_db(peak)
+    from tonemorph.dsp.meter import TruePeakMeter  # the meter module imports this one
+
+    audio = as_audio_2d(x)
+    check_rate(sample_rate)
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ParameterError(f"block must be a positive number of samples, got {block!r}.")
+    meter = TruePeakMeter(audio.shape[0])
+    for start in range(0, audio.shape[1], int(block)):
+        meter.add(audio[:, start : start + int(block)])
+    return meter.dbtp()
 
 
 def rms_db(x: np.ndarray) -> float:
     """RMS level (dBFS) over all samples of all channels; DB_FLOOR for silence."""
-    audio = _as_2d(x)
-    return _amp_db(math.sqrt(float(np.mean(np.square(audio)))))
+    audio = as_audio_2d(x)
+    return gain_to_db(math.sqrt(float(np.mean(np.square(audio)))))
 
 
 def frame_rms_db(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
@@ -160,7 +140,7 @@ def frame_rms_db(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
     Frames start at 0, hop, 2*hop, ...; a partial last frame is dropped (a signal shorter than one
     frame gives one zero-padded frame). Returns shape (n_frames,), floored at DB_FLOOR.
     """
-    audio = _as_2d(x, keep_float32=True)
+    audio = as_audio_2d(x, keep_float32=True)
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 1:
         raise ParameterError(f"frame must be a positive number of samples, got {frame!r}.")
     if isinstance(hop, bool) or not isinstance(hop, (int, np.integer)) or hop < 1:
@@ -179,9 +159,7 @@ def frame_rms_db(x: np.ndarray, frame: int, hop: int) -> np.ndarray:
     block_sums = power[:used].reshape(-1, block).sum(axis=1)
     windows = np.lib.stride_tricks.sliding_window_view(block_sums, frame // block)
     ms = windows[:: hop // block].sum(axis=1) / frame
-    with np.errstate(divide="ignore"):
-        level = 10.0 * np.log10(ms)
-    return np.maximum(level, DB_FLOOR)
+    return power_to_db(ms)
 
 
 def active_frames(
@@ -207,8 +185,8 @@ def crest_factor_db(x: np.ndarray, sample_rate: float, *, gated: bool = True) ->
     (absolute -70 dBFS, relative -40 dB), so leading/trailing silence does not inflate it;
     ``gated=False`` uses the RMS of the whole file. Channels are pooled (power mean).
     """
-    audio = _as_2d(x)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x)
+    rate = check_rate(sample_rate)
     peak = float(np.max(np.abs(audio)))
     if peak == 0.0:
         return 0.0

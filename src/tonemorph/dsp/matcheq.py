@@ -14,12 +14,13 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from tonemorph.dsp.checks import as_audio_2d, check_rate
 from tonemorph.dsp.fir import (
     linear_phase_from_magnitude,
     minimum_phase_from_magnitude,
     smooth_log_spectrum,
 )
-from tonemorph.dsp.loudness import DB_FLOOR, _as_2d, _check_rate, active_frames, frame_rms_db
+from tonemorph.dsp.loudness import DB_FLOOR, active_frames, frame_rms_db
 from tonemorph.errors import AudioContentError, ParameterError
 
 __all__ = [
@@ -49,8 +50,8 @@ def long_term_spectrum_db(
     Hann frames of n_fft with 50 % overlap; per-frame power is averaged over channels; frames
     are kept by `active_frames` on their own RMS. Returns (freqs_hz (n_fft//2+1,), power_db).
     """
-    audio = _as_2d(x, name)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x, name)
+    rate = check_rate(sample_rate)
     n = _check_pos_int(n_fft, "n_fft", 16)
     hop = n // 2
     if audio.shape[1] < n:
@@ -137,8 +138,8 @@ def match_eq_fir(
 
 def active_rms_db(x: np.ndarray, sample_rate: float) -> float:
     """RMS (dBFS) of x's active part: 50 ms frames passing `active_frames`; DB_FLOOR if silent."""
-    audio = _as_2d(x)
-    rate = _check_rate(sample_rate)
+    audio = as_audio_2d(x)
+    rate = check_rate(sample_rate)
     frame = max(1, int(round(_GATE_FRAME_S * rate)))
     levels = frame_rms_db(audio, frame, frame)
     mask = active_frames(levels)
@@ -164,7 +165,7 @@ def apply_match_eq(
     Output has x's shape and dtype (float32 stays float32); the linear-phase delay is removed so
     the output lines up with x. ``match_level=False`` skips the RMS match.
     """
-    audio = _as_2d(x, "x")
+    audio = as_audio_2d(x, "x")
     ir = match_eq_fir(
         audio,
         y,
@@ -202,7 +203,7 @@ def fit_match_eq(
     delay = len(ir) // 2
 
     def filt(x: np.ndarray) -> np.ndarray:
-        a = _as_2d(x, "x")
+        a = as_audio_2d(x, "x")
         return scipy.signal.oaconvolve(a, ir[None], axes=-1)[:, delay: delay + a.shape[1]]
 
     gain = 10 ** ((active_rms_db(y, sample_rate) - active_rms_db(filt(x_fit), sample_rate)) / 20)

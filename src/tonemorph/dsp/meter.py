@@ -11,29 +11,29 @@ import math
 import numpy as np
 import scipy.signal
 
-from tonemorph.dsp.loudness import LUFS_FLOOR, _k_weighting_sos
+from tonemorph.dsp.loudness import (
+    BS1770_CHANNEL_WEIGHTS,
+    _k_weighting_sos,
+    active_frames,
+    gated_lufs,
+)
+from tonemorph.dsp.units import DB_FLOOR, gain_to_db, power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 
-__all__ = ["LoudnessMeter", "StatsMeter", "TruePeakMeter", "gated_lufs"]
+__all__ = ["LoudnessMeter", "StatsMeter", "TruePeakMeter"]
 
 _SEGMENT_S = 0.1
 _BLOCK_SEGMENTS = 4
-_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
 
 
-def gated_lufs(block_power: np.ndarray) -> float:
-    """Integrated loudness (LUFS) from weighted 400 ms block powers with the BS.1770 gates."""
-    z = np.asarray(block_power, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        block_lufs = -0.691 + 10.0 * np.log10(z)
-    gated = block_lufs >= LUFS_FLOOR
-    if not np.any(gated):
-        return LUFS_FLOOR
-    relative = -0.691 + 10.0 * math.log10(float(z[gated].mean())) - 10.0
-    gated = (block_lufs > relative) & (block_lufs > LUFS_FLOOR)
-    if not np.any(gated):
-        return LUFS_FLOOR
-    return max(-0.691 + 10.0 * math.log10(float(z[gated].mean())), LUFS_FLOOR)
+def _as_block(x: np.ndarray, channels: int) -> np.ndarray:
+    """A fed block as float64 (channels, n); (n,) is one channel."""
+    block = np.asarray(x, dtype=np.float64)
+    if block.ndim == 1:
+        block = block[None, :]
+    if block.ndim != 2 or block.shape[0] != channels:
+        raise ParameterError(f"block must be ({channels}, samples), got {np.shape(x)}.")
+    return block
 
 
 class LoudnessMeter:
@@ -48,7 +48,7 @@ class LoudnessMeter:
         self.channels = int(channels)
         self._sos = _k_weighting_sos(self.sample_rate)
         self._zi = np.zeros((self._sos.shape[0], channels, 2))
-        self._weights = _WEIGHTS[:channels]
+        self._weights = BS1770_CHANNEL_WEIGHTS[:channels]
         self._n = 0  # samples fed
         self._segments: list[float] = []  # weighted power summed over each finished 100 ms
         self._acc = 0.0  # weighted power of the current segment so far
@@ -59,11 +59,7 @@ class LoudnessMeter:
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
-        block = np.asarray(x, dtype=np.float64)
-        if block.ndim == 1:
-            block = block[None, :]
-        if block.ndim != 2 or block.shape[0] != self.channels:
-            raise ParameterError(f"block must be ({self.channels}, samples), got {np.shape(x)}.")
+        block = _as_block(x, self.channels)
         if block.shape[1] == 0:
             return
         weighted, self._zi = scipy.signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
@@ -117,8 +113,8 @@ class LoudnessMeter:
 class TruePeakMeter:
     """Streaming true peak (dBTP): max |x| over the 4x interpolation of blocks fed with `add`.
 
-    Same interpolator as `scipy.signal.resample_poly(x, 4, 1)` (and so as
-    `tonemorph.dsp.loudness.true_peak_dbtp`), computed by the limiter's compiled detector, with
+    Same interpolator as `scipy.signal.resample_poly(x, 4, 1)`, computed by the limiter's
+    compiled detector (`tonemorph.dsp.loudness.true_peak_dbtp` measures with this meter), with
     the signal taken as zero before the first and after the last sample and only the
     interpolated points within the signal counted; never below the sample peak.
     """
@@ -128,10 +124,11 @@ class TruePeakMeter:
     def __init__(self, channels: int):
         from tonemorph.dsp.limiter import _TAPS_PER_PHASE, _phase_taps
 
+        self.channels = int(channels)
         self._phases = _phase_taps()
         self._p = _TAPS_PER_PHASE
         self._l1 = max(float(np.sum(np.abs(ph))) for ph in self._phases)
-        self._hist = np.zeros((int(channels), self._p - 1))
+        self._hist = np.zeros((self.channels, self._p - 1))
         self._seen = 0  # samples fed
         self.peak = 0.0
 
@@ -164,21 +161,19 @@ class TruePeakMeter:
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
-        block = np.asarray(x, dtype=np.float64)
-        if block.ndim == 1:
-            block = block[None, :]
+        block = _as_block(x, self.channels)
         if block.shape[1] == 0:
             return
         self.peak = max(self.peak, float(np.max(np.abs(block))))
         self.peak = self._peaks(block)
 
     def dbtp(self) -> float:
-        """True peak so far (dBTP) with the signal's end taken as zeros; -200 for silence."""
+        """True peak so far (dBTP) with the signal's end taken as zeros; DB_FLOOR for silence."""
         hist, seen = self._hist.copy(), self._seen
         # the last P/2 intervals need P/2 samples after the end (zeros)
-        peak = self._peaks(np.zeros((self._hist.shape[0], self._p // 2)))
+        peak = self._peaks(np.zeros((self.channels, self._p // 2)))
         self._hist, self._seen = hist, seen
-        return 20.0 * math.log10(peak) if peak > 0 else -200.0
+        return gain_to_db(peak)
 
 
 class StatsMeter:
@@ -200,9 +195,7 @@ class StatsMeter:
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
-        block = np.asarray(x, dtype=np.float64)
-        if block.ndim == 1:
-            block = block[None, :]
+        block = _as_block(x, self.channels)
         if block.shape[1] == 0:
             return
         self._peak = max(self._peak, float(np.max(np.abs(block))))
@@ -222,21 +215,17 @@ class StatsMeter:
 
     def crest_db(self) -> float:
         """Crest factor (dB) so far; 0 for silence."""
-        from tonemorph.dsp.loudness import active_frames
-
         if self._peak == 0.0:
             return 0.0
         frames = np.asarray(self._frames if self._frames else [self._acc / self._frame])
-        with np.errstate(divide="ignore"):
-            levels = 10.0 * np.log10(frames)
-        mask = active_frames(np.maximum(levels, -200.0))
+        mask = active_frames(power_to_db(frames))
         ms = float(np.mean(frames[mask])) if np.any(mask) else float(np.mean(frames))
         return 20.0 * math.log10(self._peak) - 10.0 * math.log10(ms)
 
     def width_db(self) -> float | None:
-        """Side-to-mid power ratio (dB) of a stereo signal; None for mono, -200 when no side."""
+        """Side-to-mid power ratio (dB) of a stereo signal; None for mono, DB_FLOOR when no side."""
         if self.channels != 2:
             return None
         if self._side <= 1e-20:
-            return -200.0
+            return DB_FLOOR
         return 10.0 * math.log10(self._side / max(self._mid, 1e-20))

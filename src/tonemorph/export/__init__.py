@@ -10,6 +10,7 @@ from pathlib import Path
 from tonemorph.export._tone import FORMATS, ExportSummary, export_tone
 
 _SNIFF_BYTES = 4096
+AIDAX_DEFAULT_RATE = 48000  # Hz, for AIDA-X files that name no sample rate
 
 
 def neural_model_kind(path: str | os.PathLike[str]) -> str | None:
@@ -38,7 +39,12 @@ def neural_model_kind(path: str | os.PathLike[str]) -> str | None:
 
 
 def load_neural_model(path: str | os.PathLike[str]):
-    """(torch module, sample rate Hz) of a `.nam` or AIDA-X file; None when it is neither."""
+    """(torch module, sample rate Hz) of a `.nam` or AIDA-X file; None when it is neither.
+
+    Every value of the file is validated first (`nam.parse_nam`, `aidax.parse_aidax`):
+    ModelFileError names the first invalid key. An AIDA-X file without a sample rate runs at
+    48 kHz, the rate the plugin's models are trained at.
+    """
     kind = neural_model_kind(path)
     if kind == "nam":
         from tonemorph.export.nam import build_model, read_nam
@@ -46,9 +52,10 @@ def load_neural_model(path: str | os.PathLike[str]):
         nf = read_nam(path)
         return build_model(nf, str(path)), nf.sample_rate
     if kind == "aidax":
-        from tonemorph.export.aidax import read_aidax
+        from tonemorph.export.aidax import read_aidax_file
 
-        return read_aidax(path), 48000
+        af = read_aidax_file(path)
+        return af.build(), af.sample_rate or AIDAX_DEFAULT_RATE
     return None
 
 

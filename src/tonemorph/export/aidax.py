@@ -12,15 +12,31 @@ Dense: kernel (H, 1), bias (1).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.export._files import read_json, write_json_atomic
+from tonemorph.io.validate import (
+    DocumentCheck,
+    check_file_size,
+    describe,
+    is_number,
+    join,
+    json_parse_errors,
+)
 from tonemorph.neural.recurrent import AIDAX_HIDDEN_SIZES, RnnDense
 
 AIDAX_FORMAT_VERSION = 1  # of our writer; the plugin's JSON itself carries no version
+AIDAX_FILE_FIX = "this is not a usable AIDA-X model; re-export it or fix the file"
+#: Bounds on what an AIDA-X file may hold: the plugin runs hidden sizes up to 80; no trained
+#: weight comes near 1e6; the gains are level trims in dB.
+AIDAX_MAX_HIDDEN = 1024
+AIDAX_MAX_ABS_WEIGHT = 1e6
+AIDAX_GAIN_RANGE_DB = (-60.0, 60.0)
 
 
 def _gru_torch_to_keras(w: np.ndarray) -> np.ndarray:
@@ -73,78 +89,137 @@ def write_aidax(path: str | os.PathLike[str], model: RnnDense,
     return doc
 
 
-def _array(v, shape: tuple[int, ...], what: str) -> np.ndarray:
-    try:
-        a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"AIDA-X {what} is not a numeric array ({exc})") from exc
-    if a.shape != shape:
-        raise ModelFileError(f"AIDA-X {what} has shape {a.shape}, expected {shape}")
-    if not np.all(np.isfinite(a)):
-        raise ModelFileError(f"AIDA-X {what} holds NaN/Inf; the model is damaged")
-    return a
+@dataclass(frozen=True)
+class AidaxFile:
+    """A checked AIDA-X document: recurrent unit, sizes, gains (dB), rate (Hz), Keras arrays."""
+
+    unit: str  # "LSTM" or "GRU"
+    hidden_size: int
+    in_skip: bool
+    out_gain_db: float
+    in_gain_db: float | None  # shown by `info`; not applied (AIDA-X's input level knob)
+    sample_rate: int | None  # when the file names one
+    arrays: tuple[np.ndarray, ...]  # kernel, recurrent kernel, bias, dense kernel, dense bias
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def num_weights(self) -> int:
+        """Numbers in the file's weight arrays."""
+        return sum(a.size for a in self.arrays)
+
+    def build(self) -> RnnDense:
+        """The torch module (eval mode) with the file's weights."""
+        kernel, rec, bias, dense_w, dense_b = self.arrays
+        m = RnnDense(self.unit, self.hidden_size, self.in_skip, self.out_gain_db)
+        with torch.no_grad():
+            if self.unit == "LSTM":
+                m.rnn.weight_ih_l0.copy_(torch.from_numpy(kernel.T))
+                m.rnn.weight_hh_l0.copy_(torch.from_numpy(rec.T))
+                m.rnn.bias_ih_l0.copy_(torch.from_numpy(bias))
+                m.rnn.bias_hh_l0.zero_()
+            else:
+                m.rnn.weight_ih_l0.copy_(torch.from_numpy(_gru_keras_to_torch(kernel.T)))
+                m.rnn.weight_hh_l0.copy_(torch.from_numpy(_gru_keras_to_torch(rec.T)))
+                m.rnn.bias_ih_l0.copy_(torch.from_numpy(_gru_keras_to_torch(bias[0])))
+                m.rnn.bias_hh_l0.copy_(torch.from_numpy(_gru_keras_to_torch(bias[1])))
+            m.dense.weight.copy_(torch.from_numpy(dense_w.T))
+            m.dense.bias.copy_(torch.from_numpy(dense_b))
+        return m.eval()
 
 
-def from_aidax_document(doc, source: str = "model") -> RnnDense:
-    """Build the torch model of an AIDA-X JSON object; ModelFileError when it is not one."""
+def _gain_db(ck: DocumentCheck, doc: dict, key: str) -> float | None:
+    """An optional gain (dB): a finite number in AIDAX_GAIN_RANGE_DB, or None when absent."""
+    if doc.get(key) is None:
+        return None
+    return ck.number(doc[key], key, *AIDAX_GAIN_RANGE_DB, unit="dB")
+
+
+def _layer_type(ck: DocumentCheck, layer: dict, where: str) -> str:
+    return ck.text(ck.require(layer, "type", where), join(where, "type")).lower()
+
+
+def parse_aidax(doc: Any, source: str = "model") -> AidaxFile:
+    """Validate an AIDA-X JSON object: one lstm|gru layer (hidden size <= AIDAX_MAX_HIDDEN)
+    then a dense layer to one output, every array of its exact shape and finite (|w| <=
+    AIDAX_MAX_ABS_WEIGHT), gains finite in AIDAX_GAIN_RANGE_DB; nothing is allocated before."""
     if not isinstance(doc, dict) or "layers" not in doc or "in_shape" not in doc:
         raise ModelFileError(f"{source} is not an AIDA-X/RTNeural model (no in_shape/layers)")
-    try:
-        in_size = int(doc["in_shape"][-1])
-        layers = doc["layers"]
-        rnn_l, dense_l = layers
-        unit = str(rnn_l["type"]).upper()
-        h = int(rnn_l["shape"][-1])
-        skip = int(doc.get("in_skip", 0) or 0)
-        gain = doc.get("out_gain", 0.0)
-        gain = float(gain) if isinstance(gain, (int, float)) else 0.0
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ModelFileError(f"{source}: AIDA-X layout not understood ({exc!r}); expected one "
-                             "lstm/gru layer and one dense layer") from exc
+    ck = DocumentCheck(source, AIDAX_FILE_FIX)
+    shape = ck.array(doc["in_shape"], "in_shape", min_size=1, max_size=3)
+    in_size = ck.integer(shape[-1], f"in_shape[{len(shape) - 1}]", 1, 64, "inputs")
     if in_size != 1:
         raise ModelFileError(f"{source} takes {in_size} inputs; only 1 (no conditioning) runs")
-    if unit not in ("LSTM", "GRU") or dense_l.get("type") != "dense":
-        raise ModelFileError(f"{source}: layers {unit.lower()} + {dense_l.get('type')} are not "
-                             "supported; expected lstm|gru then dense")
-    if skip not in (0, 1):
-        raise ModelFileError(f"{source}: in_skip must be 0 or 1, got {skip}")
-    m = RnnDense(unit, h, bool(skip), gain)
-    g = 4 if unit == "LSTM" else 3
-    w = rnn_l.get("weights")
-    if not isinstance(w, list) or len(w) != 3:
-        raise ModelFileError(f"{source}: the {unit.lower()} layer needs 3 weight arrays")
-    kernel = _array(w[0], (1, g * h), "kernel").T
-    rec = _array(w[1], (h, g * h), "recurrent kernel").T
-    with torch.no_grad():
-        if unit == "LSTM":
-            bias = _array(w[2], (g * h,), "bias")
-            m.rnn.weight_ih_l0.copy_(torch.from_numpy(kernel))
-            m.rnn.weight_hh_l0.copy_(torch.from_numpy(rec))
-            m.rnn.bias_ih_l0.copy_(torch.from_numpy(bias))
-            m.rnn.bias_hh_l0.zero_()
-        else:
-            bias = _array(w[2], (2, g * h), "bias")
-            m.rnn.weight_ih_l0.copy_(torch.from_numpy(_gru_keras_to_torch(kernel)))
-            m.rnn.weight_hh_l0.copy_(torch.from_numpy(_gru_keras_to_torch(rec)))
-            m.rnn.bias_ih_l0.copy_(torch.from_numpy(_gru_keras_to_torch(bias[0])))
-            m.rnn.bias_hh_l0.copy_(torch.from_numpy(_gru_keras_to_torch(bias[1])))
-        dw = dense_l.get("weights")
-        if not isinstance(dw, list) or len(dw) != 2:
-            raise ModelFileError(f"{source}: the dense layer needs 2 weight arrays")
-        m.dense.weight.copy_(torch.from_numpy(_array(dw[0], (h, 1), "dense kernel").T))
-        m.dense.bias.copy_(torch.from_numpy(_array(dw[1], (1,), "dense bias")))
-    return m.eval()
+    layers = doc["layers"]
+    if not isinstance(layers, list) or len(layers) != 2:
+        raise ModelFileError(f"{source}: AIDA-X layout not understood ({describe(layers)} as "
+                             "layers); expected one lstm/gru layer and one dense layer")
+    rnn_l = ck.mapping(layers[0], "layers[0]")
+    dense_l = ck.mapping(layers[1], "layers[1]")
+    unit, dense_type = _layer_type(ck, rnn_l, "layers[0]"), _layer_type(ck, dense_l, "layers[1]")
+    if unit not in ("lstm", "gru") or dense_type != "dense":
+        raise ModelFileError(f"{source}: layers {unit} + {dense_type} are not supported; "
+                             "expected lstm|gru then dense")
+    for i, layer in enumerate(layers):
+        if layer.get("activation") is not None:
+            ck.text(layer["activation"], f"layers[{i}].activation")
+    rnn_shape = ck.array(ck.require(rnn_l, "shape", "layers[0]"), "layers[0].shape",
+                         min_size=1, max_size=3)
+    h = ck.integer(rnn_shape[-1], f"layers[0].shape[{len(rnn_shape) - 1}]", 1, AIDAX_MAX_HIDDEN,
+                   "units")
+    if dense_l.get("shape") is not None:
+        out_shape = ck.array(dense_l["shape"], "layers[1].shape", min_size=1, max_size=3)
+        ck.integer(out_shape[-1], f"layers[1].shape[{len(out_shape) - 1}]", 1, 1, "output")
+    skip = 0 if doc.get("in_skip") is None else doc["in_skip"]
+    if not (isinstance(skip, bool) or is_number(skip)) or skip not in (0, 1):
+        raise ck.error("in_skip", f"is {describe(skip)}; allowed 0 or 1")
+    g = 4 if unit == "lstm" else 3
+    w = ck.array(ck.require(rnn_l, "weights", "layers[0]"), "layers[0].weights", size=3)
+    dw = ck.array(ck.require(dense_l, "weights", "layers[1]"), "layers[1].weights", size=2)
+    lim = AIDAX_MAX_ABS_WEIGHT
+    arrays = (ck.numbers(w[0], "layers[0].weights[0]", (1, g * h), limit=lim),
+              ck.numbers(w[1], "layers[0].weights[1]", (h, g * h), limit=lim),
+              ck.numbers(w[2], "layers[0].weights[2]", (g * h,) if unit == "lstm"
+                         else (2, g * h), limit=lim),
+              ck.numbers(dw[0], "layers[1].weights[0]", (h, 1), limit=lim),
+              ck.numbers(dw[1], "layers[1].weights[1]", (1,), limit=lim))
+    out_gain = _gain_db(ck, doc, "out_gain")
+    rate = next((doc[k] for k in ("sample_rate", "samplerate") if doc.get(k) is not None), None)
+    md = doc.get("metadata")
+    return AidaxFile(unit.upper(), h, bool(skip), 0.0 if out_gain is None else out_gain,
+                     _gain_db(ck, doc, "in_gain"),
+                     None if rate is None else ck.sample_rate(rate, "sample_rate"), arrays,
+                     {} if md is None else dict(ck.mapping(md, "metadata")))
+
+
+def from_aidax_document(doc: Any, source: str = "model") -> RnnDense:
+    """Build the torch model of an AIDA-X JSON object; ModelFileError when it is not one."""
+    return parse_aidax(doc, source).build()
+
+
+def read_aidax_file(path: str | os.PathLike[str]) -> AidaxFile:
+    """Read and validate an AIDA-X `.json` (or `.aidax`) model file (see `parse_aidax`)."""
+    check_file_size(path, "AIDA-X model")
+    with json_parse_errors(str(path), "AIDA-X model"):
+        doc = read_json(path, "AIDA-X model")
+    return parse_aidax(doc, source=str(path))
 
 
 def read_aidax(path: str | os.PathLike[str]) -> RnnDense:
     """Read an AIDA-X `.json` (or `.aidax`) model file into a torch module."""
-    return from_aidax_document(read_json(path, "AIDA-X model"), source=str(path))
+    return read_aidax_file(path).build()
 
 
 __all__ = [
+    "AIDAX_FILE_FIX",
     "AIDAX_FORMAT_VERSION",
+    "AIDAX_GAIN_RANGE_DB",
+    "AIDAX_MAX_ABS_WEIGHT",
+    "AIDAX_MAX_HIDDEN",
+    "AidaxFile",
     "from_aidax_document",
+    "parse_aidax",
     "read_aidax",
+    "read_aidax_file",
     "to_aidax_document",
     "write_aidax",
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+import re
+import shutil
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +17,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError, AudioFileError, OutputPathError, ParameterError
+from tonemorph.io.paths import check_output_path, commit_temp, make_temp, os_reason, unlink_quietly
 
 StrPath = str | os.PathLike[str]
 
@@ -37,6 +42,11 @@ EXTENSION_FORMATS: dict[str, str] = {
 
 #: Subtypes stored as floating point or lossy codecs: samples beyond full scale are not clipped.
 _UNCLIPPED_SUBTYPES = frozenset({"FLOAT", "DOUBLE", "VORBIS", "OPUS"})
+#: Floating-point subtypes: they keep samples beyond full scale exactly.
+FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+#: Sample rates (Hz) tonemorph reads, writes and resamples to.
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 384000
 #: Plain sample encodings that carry over between container formats (codecs such as
 #: MPEG_LAYER_III or VORBIS stay with their own container even where libsndfile allows more).
 _PLAIN_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
@@ -44,6 +54,7 @@ _PLAIN_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "
 _HIRES_SUBTYPES = frozenset({"FLOAT", "DOUBLE", "PCM_24", "PCM_32"})
 _SUPPORTED_HINT = "pass a WAV, FLAC, OGG, MP3 or AIFF recording"
 _MAX_CHANNELS = 64
+_FULL_DISK_BYTES = 1 << 20  # below this much free space a failed write is a full disk
 
 # Frame gate of `check_content`.
 _GATE_FRAME = 2048
@@ -157,7 +168,43 @@ def _open_for_read(path: StrPath, role: str) -> tuple[sf.SoundFile, AudioInfo]:
         raise AudioFileError(
             f"{role} file {p} contains no audio (0 frames); re-export the recording"
         )
+    _warn_if_truncated(sfile, info, role)
     return sfile, info
+
+
+# libsndfile's header log says `data : 1440000 (should be 480000)` (WAV, RF64, W64) or
+# `SSND : ... (should be ...)` (AIFF) when a chunk claims more bytes than the file holds.
+_TRUNCATED_RE = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
+_warned_truncated: set[tuple[str, int, int]] = set()
+
+
+def truncated_seconds(sfile: sf.SoundFile, info: AudioInfo) -> float | None:
+    """Seconds the header of a cut-off file declares (None when the file is whole)."""
+    m = _TRUNCATED_RE.search(str(getattr(sfile, "extra_info", "") or ""))
+    if not m:
+        return None
+    declared, present = int(m.group(1)), int(m.group(2))
+    if present <= 0 or declared <= present:
+        return None
+    return info.duration_s * declared / present
+
+
+def _warn_if_truncated(sfile: sf.SoundFile, info: AudioInfo, role: str) -> None:
+    """Warn (once per file version) that a file is cut off and how much of it was read."""
+    declared = truncated_seconds(sfile, info)
+    if declared is None:
+        return
+    try:
+        st = info.path.stat()
+        key = (str(info.path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (str(info.path), 0, 0)
+    if key in _warned_truncated:
+        return
+    _warned_truncated.add(key)
+    warnings.warn(f"{role} file {info.path} is truncated: its header declares "
+                  f"{declared:.1f} s, only {info.duration_s:.1f} s are present; using "
+                  "what is there (re-export or copy the file again for the rest)", stacklevel=3)
 
 
 def _check_finite(block: np.ndarray, path: Path, role: str) -> None:
@@ -296,12 +343,47 @@ def _stream_blocks(reader: AudioReader, block_frames: int) -> Iterator[np.ndarra
         reader.close()
 
 
+AudioLike = str | os.PathLike[str] | tuple[np.ndarray, int]
+"""A file path, or an ``(audio, sample_rate)`` tuple: (channels, samples) or (samples,), Hz."""
+
+
+def load_audio_like(
+    source: AudioLike, role: str, *, max_seconds: float | None = None
+) -> tuple[np.ndarray, int, str]:
+    """Audio (channels, samples) float32, its rate in Hz and a name, from a path or an array.
+
+    A path is read whole (`read_audio`), or with ``max_seconds`` only its first max_seconds
+    (bounded memory); its name is the file name. An ``(audio, sample_rate)`` tuple is checked
+    (shape, finite samples) and cut to max_seconds; its name is ``<role array>``.
+
+    Raises:
+        ParameterError: neither a path nor an (audio, sample_rate) tuple, or a bad shape.
+        AudioFileError: as `read_audio`.
+        AudioContentError: NaN or infinite samples.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        if max_seconds is None:
+            audio, rate, _ = read_audio(source, role=role)
+        else:
+            with AudioReader(source, role=role) as reader:
+                rate = reader.sample_rate
+                audio = reader.read(int(max_seconds * rate))
+        return audio, int(rate), Path(source).name
+    if not (isinstance(source, tuple) and len(source) == 2):
+        raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
+    audio = np.asarray(source[0], dtype=np.float32)
+    rate = int(source[1])
+    audio = audio[None] if audio.ndim == 1 else audio
+    if audio.ndim != 2 or audio.shape[0] > _MAX_CHANNELS:
+        raise ParameterError(f"{role} audio must be (channels, samples), got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise AudioContentError(f"{role} audio contains NaN or Inf samples; clean it first")
+    if max_seconds is not None:
+        audio = audio[:, : int(max_seconds * rate)]
+    return audio, rate, f"<{role} array>"
+
+
 # --------------------------------------------------------------------------- checking
-
-
-def _dbfs(x: float) -> float:
-    """Amplitude (full scale = 1) to dBFS; -inf for 0."""
-    return float(20.0 * np.log10(x)) if x > 0 else float("-inf")
 
 
 def _fmt_s(seconds: float) -> str:
@@ -372,7 +454,7 @@ def check_content(
 
     mags = np.abs(x)
     peak = float(mags.max())
-    peak_dbfs = _dbfs(peak)
+    peak_dbfs = gain_to_db(peak, floor_db=-math.inf)
     if peak == 0.0:
         raise AudioContentError(f"{role} is silent (all samples are zero); check the file")
     if peak_dbfs < _SILENCE_PEAK_DBFS:
@@ -451,6 +533,15 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 # --------------------------------------------------------------------------- writing
 
 
+def check_sample_rate(rate: object, what: str = "sample rate") -> int:
+    """The rate as an int (Hz) when it is an integer in 8 kHz..384 kHz; ParameterError if not."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        raise ParameterError(f"{what} must be a whole number of Hz, got {rate!r}")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ParameterError(f"{what} must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {rate}")
+    return int(rate)
+
+
 def _format_for(path: Path) -> str:
     """soundfile format name for the extension of `path`."""
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
@@ -487,54 +578,6 @@ def choose_subtype(fmt: str, *, subtype: str | None = None, like: AudioInfo | No
     return str(sf.default_subtype(fmt))
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _make_temp(path: Path) -> Path:
-    """Create an empty temp file next to `path` with the permissions a new file would get."""
-    parent = path.parent
-    if not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise OutputPathError(
-            f"output directory {parent} {what}; create it or choose another output path"
-        )
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
-    except PermissionError as exc:
-        raise OutputPathError(
-            f"output directory {parent} is not writable; choose another output path"
-        ) from exc
-    except OSError as exc:
-        raise OutputPathError(
-            f"cannot create a file in {parent} ({exc}); choose another path"
-        ) from exc
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-    except OSError:
-        pass
-    return tmp
-
-
-def _unlink_quietly(path: Path) -> None:
-    """Remove `path` if it exists, ignoring errors."""
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
 class AtomicAudioWriter:
     """Context manager writing (channels, n) blocks to a temp file, renamed onto `path` on success.
 
@@ -552,8 +595,10 @@ class AtomicAudioWriter:
         *,
         subtype: str | None = None,
         like: AudioInfo | None = None,
+        overwrite: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
             raise ParameterError(f"sample_rate must be an integer in Hz, got {sample_rate!r}")
         if sample_rate <= 0:
@@ -568,6 +613,9 @@ class AtomicAudioWriter:
         self._tmp: Path | None = None
         self._sfile: sf.SoundFile | None = None
         self.frames_written = 0
+        #: largest |sample| given (before any clipping), and how many samples were clipped
+        self.peak = 0.0
+        self.clipped_samples = 0
 
     def _describe(self) -> str:
         """Format, subtype and rate for messages."""
@@ -576,7 +624,7 @@ class AtomicAudioWriter:
     def __enter__(self) -> AtomicAudioWriter:
         if self.path.is_dir():
             raise OutputPathError(f"output path {self.path} is a directory; give a file name")
-        self._tmp = _make_temp(self.path)
+        self._tmp = make_temp(self.path)
         try:
             self._sfile = sf.SoundFile(
                 self._tmp,
@@ -587,7 +635,7 @@ class AtomicAudioWriter:
                 format=self.format,
             )
         except BaseException as exc:
-            _unlink_quietly(self._tmp)
+            unlink_quietly(self._tmp)
             self._tmp = None
             if isinstance(exc, (sf.SoundFileError, RuntimeError, ValueError)):
                 raise AudioFileError(
@@ -612,13 +660,25 @@ class AtomicAudioWriter:
             raise AudioContentError(
                 f"refusing to write NaN or infinite samples to {self.path}; the processing failed"
             )
-        if self._clip:
-            x = np.clip(x, -1.0, 1.0)
+        if x.size:
+            self.peak = max(self.peak, float(np.max(np.abs(x))))
+        if self._clip and self.peak > 1.0:
+            over = np.abs(x) > 1.0
+            n_over = int(np.count_nonzero(over))
+            if n_over:
+                self.clipped_samples += n_over
+                x = np.clip(x, -1.0, 1.0)
         try:
             self._sfile.write(np.ascontiguousarray(x.T))
-        except (sf.SoundFileError, RuntimeError, ValueError) as exc:
-            raise AudioFileError(f"cannot write {self.path} ({exc})") from exc
+        except (sf.SoundFileError, RuntimeError, ValueError, OSError) as exc:
+            raise AudioFileError(f"cannot write {self.path} ({_write_reason(self.path, exc)}); "
+                                 "free some space or choose another output path") from exc
         self.frames_written += x.shape[1]
+
+    @property
+    def clips(self) -> bool:
+        """True when samples beyond full scale were clipped (integer subtypes only)."""
+        return self.clipped_samples > 0
 
     def info(self) -> AudioInfo:
         """AudioInfo of the file as written so far."""
@@ -650,19 +710,24 @@ class AtomicAudioWriter:
                 try:
                     sfile.close()
                 except (sf.SoundFileError, RuntimeError, OSError) as err:
-                    raise AudioFileError(f"cannot finish writing {self.path} ({err})") from err
+                    raise AudioFileError(f"cannot finish writing {self.path} "
+                                         f"({_write_reason(self.path, err)})") from err
             if exc_type is None:
-                try:
-                    os.replace(tmp, self.path)
-                except OSError as err:
-                    raise OutputPathError(
-                        f"cannot replace {self.path} ({err.strerror or err}); "
-                        "choose another output path"
-                    ) from err
+                commit_temp(tmp, self.path, overwrite=self.overwrite)
                 committed = True
         finally:
             if not committed:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
+
+
+def _write_reason(path: Path, exc: BaseException) -> str:
+    """Why a write failed, in words: libsndfile says "System error" for a full disk."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return os_reason(exc)
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(path.parent).free < _FULL_DISK_BYTES:
+            return "no space left on device"
+    return str(exc)
 
 
 def write_audio(
@@ -672,6 +737,7 @@ def write_audio(
     *,
     subtype: str | None = None,
     like: AudioInfo | None = None,
+    overwrite: bool = True,
 ) -> AudioInfo:
     """Write (channels, samples) audio atomically; format from the extension, rate in Hz.
 
@@ -690,57 +756,28 @@ def write_audio(
         raise AudioContentError(
             f"refusing to write NaN or infinite samples to {path}; the processing failed"
         )
-    with AtomicAudioWriter(path, sample_rate, x.shape[0], subtype=subtype, like=like) as writer:
+    with AtomicAudioWriter(path, sample_rate, x.shape[0], subtype=subtype, like=like,
+                           overwrite=overwrite) as writer:
         writer.write(x)
     return writer.info()
 
 
-def check_output_path(out: StrPath, inputs: Sequence[StrPath], *, force: bool = False) -> None:
-    """Refuse an output path that would overwrite an input, or whose directory is unusable.
-
-    Raises:
-        OutputPathError: `out` is one of `inputs` (unless `force`), a directory, or its parent
-            directory does not exist or is not writable.
-    """
-    out_p = Path(out)
-    if out_p.is_dir():
-        raise OutputPathError(f"output path {out_p} is a directory; give a file name with -o")
-    if not force:
-        out_r = out_p.resolve()
-        for inp in inputs:
-            in_p = Path(inp)
-            try:
-                same = out_p.exists() and in_p.exists() and os.path.samefile(out_p, in_p)
-            except OSError:
-                same = False
-            if same or out_r == in_p.resolve():
-                raise OutputPathError(
-                    f"output would overwrite the input {in_p.name}; "
-                    "choose another -o path or pass --force"
-                )
-    parent = out_p.parent
-    if not parent.exists():
-        raise OutputPathError(
-            f"output directory {parent} does not exist; create it or choose another -o path"
-        )
-    if not parent.is_dir():
-        raise OutputPathError(
-            f"output directory {parent} is not a directory; choose another -o path"
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputPathError(f"output directory {parent} is not writable; choose another -o path")
-
-
 __all__ = [
     "EXTENSION_FORMATS",
+    "FLOAT_SUBTYPES",
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
     "AtomicAudioWriter",
     "AudioInfo",
+    "AudioLike",
     "AudioReader",
     "ContentReport",
     "audio_info",
     "check_content",
     "check_output_path",
+    "check_sample_rate",
     "choose_subtype",
+    "load_audio_like",
     "open_stream",
     "read_audio",
     "resample",

@@ -7,16 +7,15 @@ the layout of the document does.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from tonemorph.errors import ModelFileError, OutputPathError
-from tonemorph.io.audio import _umask
+from tonemorph.errors import ModelFileError
+from tonemorph.io.paths import write_text_atomic
+from tonemorph.io.validate import check_file_size
 
 StrPath = str | os.PathLike[str]
 
@@ -27,9 +26,13 @@ _AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"\xff\xfb"
 _WHAT_TO_DO = "pass a model file written by tonemorph"
 
 
+class _NonFiniteLiteral(ValueError):
+    """A NaN / Infinity / -Infinity literal in a model file (Python's json accepts them)."""
+
+
 def _reject_constant(name: str) -> float:
     """json parse_constant hook: refuse NaN and Infinity."""
-    raise ValueError(f"non-finite number {name}")
+    raise _NonFiniteLiteral(name)
 
 
 def _check_finite(value: Any, where: str = "$") -> None:
@@ -48,7 +51,7 @@ def _check_finite(value: Any, where: str = "$") -> None:
             _check_finite(item, f"{where}[{i}]")
 
 
-def save_model_document(path: StrPath, doc: dict[str, Any]) -> None:
+def save_model_document(path: StrPath, doc: dict[str, Any], *, overwrite: bool = True) -> None:
     """Write `doc` as pretty JSON with "format" and "format_version" keys, atomically.
 
     Raises:
@@ -65,41 +68,7 @@ def save_model_document(path: StrPath, doc: dict[str, Any]) -> None:
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"model document cannot be stored as JSON ({exc})") from exc
 
-    out = Path(path)
-    parent = out.parent
-    if out.is_dir():
-        raise OutputPathError(f"model path {out} is a directory; give a file name")
-    if not parent.is_dir():
-        raise OutputPathError(
-            f"output directory {parent} does not exist; create it or choose another path"
-        )
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise OutputPathError(
-            f"output directory {parent} is not writable ({exc.strerror or exc}); "
-            "choose another path"
-        ) from exc
-    tmp = Path(name)
-    committed = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, out.stat().st_mode & 0o777 if out.exists() else 0o666 & ~_umask())
-        try:
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise OutputPathError(
-                f"cannot write {out} ({exc.strerror or exc}); choose another path"
-            ) from exc
-        committed = True
-    finally:
-        if not committed:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+    write_text_atomic(path, text, overwrite=overwrite)
 
 
 def _not_json(path: Path, head: bytes) -> ModelFileError:
@@ -120,12 +89,17 @@ def load_model_document(path: StrPath) -> dict[str, Any]:
         raise ModelFileError(f"model file {p} not found; check the path")
     if p.is_dir():
         raise ModelFileError(f"model path {p} is a directory; {_WHAT_TO_DO}")
+    check_file_size(p, "tonemorph model")
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise ModelFileError(f"model file {p} cannot be read ({exc.strerror or exc})") from exc
     try:
         doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except _NonFiniteLiteral as exc:
+        raise ModelFileError(f"{p} is not a usable tonemorph model (not JSON that tonemorph "
+                             f"writes: it holds the literal {exc}, and every model value must "
+                             "be a finite number); re-learn the tone or fix the file") from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _not_json(p, raw[:4]) from exc
 

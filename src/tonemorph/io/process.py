@@ -1,34 +1,56 @@
-"""Process an audio file block by block: bounded memory, atomic write, rate and bit depth kept."""
+"""Process audio block by block: files with bounded memory, atomic write, rate and bit depth
+kept; streams resampled to and from the rate a processor runs at."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import soxr
 
-from tonemorph.io.audio import AtomicAudioWriter, AudioReader, check_output_path
+from tonemorph.dsp.limiter import LimiterConfig, limit_blocks
+from tonemorph.dsp.units import gain_to_db
+from tonemorph.errors import ParameterError
+from tonemorph.io.audio import (
+    FLOAT_SUBTYPES,
+    AtomicAudioWriter,
+    AudioReader,
+    check_output_path,
+    check_sample_rate,
+)
+
+__all__ = ["FLUSH_SAMPLES", "Blocks", "MakeProcessor", "process_at_rate", "process_file",
+           "resample_blocks"]
 
 Blocks = Iterator[np.ndarray]
 # given the open reader (to look at the take first), returns the block processor
 MakeProcessor = Callable[[AudioReader], Callable[[Blocks], Blocks]]
+FLUSH_SAMPLES = 64  # zeros (at the stream's rate) past the latency that push the stream out
 
 
 def process_file(in_path: str | Path, out_path: str | Path, make_processor: MakeProcessor, *,
                  force: bool = False, sample_rate: int | None = None,
                  subtype: str | None = None, block_s: float = 5.0,
+                 ceiling_dbtp: float | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict:
     """Run `make_processor(reader)` over the take in `block_s`-second blocks; returns a summary.
 
     The output keeps the take's sample rate (or `sample_rate`, Hz, resampled as a stream),
     channel count and subtype (or `subtype`), and is written atomically; the input is never
-    overwritten unless `force`.
+    overwritten, an existing file only with `force`. With `ceiling_dbtp` the output goes
+    through a true-peak limiter at that ceiling (dBTP), latency compensated. The summary's
+    `peak_dbfs` is the output's sample peak before any clipping and `clipped_samples` how
+    many samples an integer subtype clipped.
     """
+    if sample_rate is not None:
+        check_sample_rate(sample_rate, "output sample rate")
+    limiter = LimiterConfig(ceiling_dbtp=ceiling_dbtp) if ceiling_dbtp is not None else None
     check_output_path(out_path, [in_path], force=force)
     with AudioReader(in_path, role="take") as r:
         info = r.info
-        sr_out = sample_rate or info.sample_rate
+        sr_out = sample_rate if sample_rate is not None else info.sample_rate
         run = make_processor(r)
         r.seek(0)
         block = max(int(block_s * info.sample_rate), 1024)
@@ -43,19 +65,79 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
                 yield b
 
         with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,
-                               like=info) as w:
+                               like=info, overwrite=force) as w:
             outs = run(blocks())
             if sr_out != info.sample_rate:
-                rs = soxr.ResampleStream(info.sample_rate, sr_out, info.channels,
-                                         dtype="float32", quality="HQ")
-                for o in outs:
-                    w.write(rs.resample_chunk(np.ascontiguousarray(o.T)).T)
-                w.write(rs.resample_chunk(np.zeros((0, info.channels), np.float32),
-                                          last=True).T)
-            else:
-                for o in outs:
-                    w.write(o)
-            written = w.frames_written
+                outs = resample_blocks(outs, info.sample_rate, sr_out, info.channels)
+            if limiter is not None:
+                outs = limit_blocks(outs, sr_out, info.channels, limiter)
+            for o in outs:
+                w.write(o)
+    peak_dbfs = gain_to_db(w.peak, floor_db=-math.inf)
     return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
             "channels": info.channels, "seconds": info.frames / info.sample_rate,
-            "frames_written": written, "subtype": subtype or info.subtype}
+            "frames_written": w.frames_written, "subtype": w.subtype,
+            "float_output": w.subtype in FLOAT_SUBTYPES, "peak_dbfs": peak_dbfs,
+            "clipped_samples": w.clipped_samples}
+
+
+def resample_blocks(blocks: Blocks, sr_in: int, sr_out: int, channels: int) -> Blocks:
+    """Resample a stream of (channels, n) blocks from sr_in to sr_out Hz, flushing at the end.
+
+    soxr "HQ" streaming, float32; the output stream holds all of the input (no delay left).
+    """
+    rs = soxr.ResampleStream(sr_in, sr_out, channels, dtype="float32", quality="HQ")
+    for b in blocks:
+        yield rs.resample_chunk(np.ascontiguousarray(b.T)).T
+    yield rs.resample_chunk(np.zeros((0, channels), np.float32), last=True).T
+
+
+def process_at_rate(blocks: Blocks, process: Callable[[np.ndarray], np.ndarray],
+                    sample_rate: int, inner_rate: int, channels: int, *,
+                    latency: int = 0, flush_samples: int = FLUSH_SAMPLES) -> Blocks:
+    """Run a block processor at inner_rate (Hz) on (channels, n) blocks at sample_rate (Hz).
+
+    The stream is resampled to inner_rate (`resample_blocks`; not at all when the rates are
+    equal), given to ``process`` as float32 (channels, n) blocks, its first ``latency``
+    samples (at inner_rate) dropped, and resampled back. After the end, the latency plus
+    ``flush_samples`` zeros (at sample_rate) push out what the processor and the resamplers
+    still hold. As many samples come out as went in.
+    """
+    n_in = 0
+
+    def inputs() -> Blocks:
+        nonlocal n_in
+        for b in blocks:
+            if b.shape[0] != channels:
+                raise ParameterError(f"expected {channels} channels, got {b.shape[0]}")
+            n_in += b.shape[1]
+            yield np.ascontiguousarray(b, dtype=np.float32)
+        yield np.zeros((channels, latency * sample_rate // inner_rate + flush_samples),
+                       np.float32)
+
+    def processed(xs: Blocks) -> Blocks:
+        to_drop = latency
+        for x in xs:
+            if not x.shape[1]:
+                continue
+            y = process(np.ascontiguousarray(x))
+            if to_drop:
+                k = min(to_drop, y.shape[1])
+                y, to_drop = y[:, k:], to_drop - k
+            yield y
+
+    resample = sample_rate != inner_rate
+    xs = inputs()
+    if resample:
+        xs = resample_blocks(xs, sample_rate, inner_rate, channels)
+    ys = processed(xs)
+    if resample:
+        ys = resample_blocks(ys, inner_rate, sample_rate, channels)
+    n_out = 0
+    for y in ys:
+        y = y[:, : max(n_in - n_out, 0)]
+        n_out += y.shape[1]
+        if y.shape[1]:
+            yield y
+    if n_out < n_in:
+        yield np.zeros((channels, n_in - n_out), np.float32)

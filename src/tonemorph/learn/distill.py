@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from tonemorph.dsp.excitation import db_to_gain, distill_excitation, guitar_phrases
+from tonemorph.dsp.excitation import distill_excitation, guitar_phrases
+from tonemorph.dsp.units import db_to_gain
 from tonemorph.errors import ParameterError
 from tonemorph.model import Tone
 

@@ -348,7 +348,10 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val
     if progress:
-        progress("done", total_steps, total_steps, min(candidates.values()))
+        if fitter.interrupted:
+            progress("interrupted", done, total_steps, min(candidates.values()))
+        else:
+            progress("done", total_steps, total_steps, min(candidates.values()))
     chosen, selection = "linear", {}
     if "nonlinear" in results:
         # judged on timbre only: level and dynamics distributions also carry how evenly each

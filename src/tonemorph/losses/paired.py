@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from tonemorph.errors import ParameterError
+from tonemorph.metrics import MAG_POWER_EPS, MRSTFT_FFT_SIZES
 
 PRE_EMPHASIS_COEF = 0.85  # NAM's default first-order pre-emphasis coefficient
-MRSTFT_FFT_SIZES: tuple[int, ...] = (512, 1024, 2048)  # as tonemorph.metrics.mrstft_distance
-MAG_POWER_EPS = 1e-8  # |X| = sqrt(max(|X|^2, eps)), as auraloss STFTLoss
 ESR_EPS = 1e-10  # keeps ESR finite on an all-silent batch
 
 
@@ -86,7 +85,9 @@ class ESRLoss(torch.nn.Module):
 class STFTLoss(torch.nn.Module):
     """Spectral convergence + mean |ln|Y| - ln|Y_hat|| at one resolution (Hann, centred frames).
 
-    Shape: (B, T) or (T,) for both inputs; norms are taken over the whole batch, as auraloss.
+    The differentiable port of one resolution of `tonemorph.metrics.mrstft_distance` (same
+    window, padding and MAG_POWER_EPS; tests hold the two equal). Shape: (B, T) or (T,) for
+    both inputs; norms are taken over the whole batch, as auraloss.
     """
 
     def __init__(self, n_fft: int, hop: int | None = None):
@@ -113,7 +114,10 @@ class STFTLoss(torch.nn.Module):
 
 
 class MRSTFTLoss(torch.nn.Module):
-    """Mean of STFTLoss over FFT sizes (default 512/1024/2048, hop 1/4): the metric as a loss."""
+    """Mean of STFTLoss over FFT sizes, hop 1/4: `tonemorph.metrics.mrstft_distance` as a loss.
+
+    The sizes default to the metric's (`tonemorph.metrics.MRSTFT_FFT_SIZES`: 512, 1024, 2048).
+    """
 
     def __init__(self, fft_sizes: tuple[int, ...] = MRSTFT_FFT_SIZES):
         super().__init__()

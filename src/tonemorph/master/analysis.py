@@ -14,6 +14,7 @@ import numpy as np
 
 from tonemorph.dsp.loudness import LUFS_FLOOR
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
+from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
 from tonemorph.master.eq import SpectrumAccumulator
@@ -99,7 +100,7 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
             f"{role} file {info.path} is silent (below {LUFS_FLOOR:.0f} LUFS); check the file"
         )
     segments = np.asarray(meter._segments, dtype=np.float64) / (_SEGMENT_S * info.sample_rate)
-    peak_db = 20.0 * math.log10(sample_peak) if sample_peak > 0 else -200.0
+    peak_db = gain_to_db(sample_peak)
     return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db(), spectra)
 
 

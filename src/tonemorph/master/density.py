@@ -14,10 +14,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numba
 import numpy as np
 
-from tonemorph.chain._kernels import shaper_2x_block
+from tonemorph.chain.kernels import (
+    CONTROL_HOP,
+    KNEE_DB,
+    OVERSAMPLE_TAPS,
+    compressor_gain_block,
+    oversample_fir,
+    shaper_2x_block,
+)
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -29,10 +35,7 @@ __all__ = [
     "fit_density",
 ]
 
-_HOP = 32  # control hop (samples), as `tonemorph.chain.functional.CONTROL_HOP`
-_KNEE_DB = 6.0  # as `tonemorph.chain.functional.KNEE_DB`
-_SHAPER_TAPS = 47  # as `tonemorph.chain.functional.OVERSAMPLE_TAPS`
-SHAPER_LATENCY = (_SHAPER_TAPS - 1) // 2  # samples: half the up- plus down-sampling delay
+SHAPER_LATENCY = (OVERSAMPLE_TAPS - 1) // 2  # samples: half the up- plus down-sampling delay
 _FRAMES_MS = (50.0, 400.0)
 _N_QUANT = 32
 _GATE_DB = -40.0  # frames this far below the power mean are left out of the distributions
@@ -82,46 +85,6 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 
-@numba.njit(cache=True, fastmath=False)
-def _linked_gain(detector: np.ndarray, state: np.ndarray, threshold_db: float, ratio: float,
-                 a_att: float, a_rel: float) -> np.ndarray:
-    """Per-sample compressor gain from a detector signal; twin of `functional.compressor_gain`.
-
-    state = [sum of squares in the current hop, samples in it, smoothed reduction dB, linear
-    gain of hop k-2, of hop k-1]; the gain ramps from the k-2 to the k-1 value over hop k.
-    """
-    n = detector.shape[0]
-    g = np.empty(n)
-    acc, count, smooth, g2, g1 = state[0], int(state[1]), state[2], state[3], state[4]
-    slope = 1.0 / ratio - 1.0
-    for i in range(n):
-        g[i] = g2 + (g1 - g2) * (count + 1) / _HOP
-        acc += detector[i] * detector[i]
-        count += 1
-        if count == _HOP:
-            level = 10.0 * math.log10(acc / _HOP + 1e-10)
-            over = level - threshold_db
-            if 2.0 * over < -_KNEE_DB:
-                target = 0.0
-            elif 2.0 * over > _KNEE_DB:
-                target = slope * over
-            else:
-                target = slope * (over + _KNEE_DB / 2) ** 2 / (2 * _KNEE_DB)
-            a = a_att if target < smooth else a_rel
-            smooth = a * smooth + (1.0 - a) * target
-            g2, g1 = g1, 10.0 ** (smooth / 20.0)
-            acc, count = 0.0, 0
-    state[0], state[1], state[2], state[3], state[4] = acc, count, smooth, g2, g1
-    return g
-
-
-def _shaper_fir() -> np.ndarray:
-    """The 2x oversampling FIR of the tone chain's shaper (`functional.oversample_fir`)."""
-    from scipy.signal import firwin
-
-    return firwin(_SHAPER_TAPS, 0.5, window=("kaiser", 7.0))
-
-
 class DynamicsStage:
     """Streaming density stage on (channels, n) blocks: linked compressor, then saturation.
 
@@ -133,16 +96,17 @@ class DynamicsStage:
     def __init__(self, params: DensityParams, sample_rate: float, channels: int):
         self.params = params
         self.channels = int(channels)
-        rate = sample_rate / _HOP
+        rate = sample_rate / CONTROL_HOP
         self._args = (
-            float(params.threshold_db), float(params.ratio),
+            CONTROL_HOP, float(params.threshold_db), float(params.ratio), KNEE_DB,
             math.exp(-1000.0 / (params.attack_ms * rate)),
             math.exp(-1000.0 / (params.release_ms * rate)),
+            False,  # hop levels in float64, as this stage has always measured them
         )
         self._state = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
         self.compress = params.ratio > 1.0 + 1e-6
         self.saturate = params.clip_db < NEUTRAL.clip_db - 1e-6
-        h = _shaper_fir()
+        h = oversample_fir()
         centre = len(h) // 2
         self._h_even = h[0::2].astype(np.float32)
         self._h_centre = float(h[centre])
@@ -163,7 +127,8 @@ class DynamicsStage:
         """Process a (channels, n) block; returns (channels, n)."""
         y = np.asarray(x, dtype=np.float64)
         if self.compress:
-            gain = _linked_gain(np.ascontiguousarray(y.mean(axis=0)), self._state, *self._args)
+            gain = compressor_gain_block(np.ascontiguousarray(y.mean(axis=0)), self._state,
+                                         *self._args)
             y = y * gain
             self._gr_sum += float(-20.0 * np.sum(np.log10(np.maximum(gain, 1e-12))))
         self._n += y.shape[1]
@@ -201,7 +166,7 @@ def density_features(y, sample_rate: float, gate_db: float | None = None):
 
     from tonemorph.losses.unpaired import quantiles
 
-    block = max(_HOP, int(round(_FRAMES_MS[0] * 0.5e-3 * sample_rate)))
+    block = max(CONTROL_HOP, int(round(_FRAMES_MS[0] * 0.5e-3 * sample_rate)))
     sq, pk = _block_stats(y, block)
     feats = []
     # 50 ms frames: pairs of blocks, hop one block

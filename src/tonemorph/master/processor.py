@@ -3,7 +3,6 @@ output gain -> true-peak limiter. Streams (channels, n) blocks of any size; mono
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -133,13 +132,3 @@ def render(plan: MasterPlan, x: np.ndarray, *, limit: bool = True,
              for i in range(0, audio.shape[1], block)]
     parts.append(proc.flush().astype(dtype, copy=False))
     return np.concatenate(parts, axis=1)[:, proc.latency : proc.latency + audio.shape[1]]
-
-
-def db_to_gain(db: float) -> float:
-    """dB to a linear amplitude factor."""
-    return 10.0 ** (db / 20.0)
-
-
-def gain_to_db(gain: float) -> float:
-    """Linear amplitude factor to dB (-200 for 0)."""
-    return 20.0 * math.log10(gain) if gain > 0 else -200.0

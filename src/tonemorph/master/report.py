@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tonemorph.errors import OutputPathError
+from tonemorph.io.paths import write_text_atomic
 
 __all__ = ["MasterReport", "Measures", "TrackReport", "summary_rows"]
 
@@ -96,23 +95,10 @@ class MasterReport:
         }
         return _finite(doc)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Write the JSON report atomically (temp file + rename)."""
-        p = Path(path)
-        if not p.parent.is_dir():
-            raise OutputPathError(
-                f"report directory {p.parent} does not exist; create it or choose another path"
-            )
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        return write_text_atomic(path, text, overwrite=overwrite)
 
 
 def _finite(obj):

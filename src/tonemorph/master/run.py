@@ -21,11 +21,12 @@ import numpy as np
 from tonemorph.dsp.dither import Ditherer, bits_of_subtype
 from tonemorph.dsp.fir import next_pow2
 from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter, interval_peaks
+from tonemorph.dsp.loudness import gated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
-from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter, gated_lufs
+from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.dsp.stereo import side_to_mid_db
-from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.io import AtomicAudioWriter, AudioReader, check_output_path, resample
+from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
+from tonemorph.io import AtomicAudioWriter, AudioReader, check_outputs, os_reason, resample
 from tonemorph.master.analysis import (
     TrackScan,
     check_active,
@@ -397,6 +398,12 @@ def _render_pre(path: Path, plan: MasterPlan, directory: Path | None, *,
                 if progress is not None:
                     progress(tag, done, total)
         emit(proc.flush())
+    except OSError as exc:
+        fh.close()
+        where = directory if directory is not None else Path(tempfile.gettempdir())
+        raise OutputPathError(f"cannot write the working file of {path.name} in {where} "
+                              f"({os_reason(exc)}); free some space or choose another "
+                              "output folder") from exc
     except BaseException:
         fh.close()
         raise
@@ -528,8 +535,9 @@ def master(
         if len({p.resolve() for p in outs}) != len(outs):
             raise ParameterError("two album tracks would be written to the same file; "
                                  "rename the mixes or give album_out")
-        for o in outs:
-            check_output_path(o, [*mixes, ref_path], force=force)
+    # every output (audio, album tracks, report) is checked before any work starts
+    check_outputs([o for o in (*outs, report) if o is not None], [*mixes, ref_path],
+                  force=force)
     notes: list[str] = []
 
     def tick(tag: str, done: int, total: int) -> None:
@@ -682,7 +690,7 @@ def master(
         settings=settings.summary(), tracks=tracks, notes=notes,
         seconds=time.monotonic() - t0)
     if report is not None:
-        doc.save(report)
+        doc.save(report, overwrite=force)
     return doc
 
 

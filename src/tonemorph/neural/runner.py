@@ -8,17 +8,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 import torch.nn.functional as tF
 
 from tonemorph.errors import ParameterError
-from tonemorph.io.process import process_file
+from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.neural import _kernels
 from tonemorph.neural.recurrent import NamLSTM, RnnDense
 from tonemorph.neural.wavenet import ACTIVATIONS, WaveNet
 
 CHUNK = 1 << 16  # samples per WaveNet pass: history overhead 6 %, activations ~5 MB
+MODEL_FLUSH_SAMPLES = 256  # zeros after a take that push the resamplers (and the model) out
 
 
 @contextmanager
@@ -154,39 +154,8 @@ class NeuralStream:
 
     def run(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         """Process an iterator of blocks; yields processed blocks, total length preserved."""
-        resample = self.sr != self.model_rate
-        if resample:
-            down = soxr.ResampleStream(self.sr, self.model_rate, self.channels,
-                                       dtype="float32", quality="HQ")
-            up = soxr.ResampleStream(self.model_rate, self.sr, self.channels,
-                                     dtype="float32", quality="HQ")
-        n_in = n_out = 0
-
-        def proc(x: np.ndarray, last: bool = False) -> np.ndarray:
-            if resample:
-                x = np.ascontiguousarray(down.resample_chunk(x.T, last=last).T)
-            y = self.proc.process(x)
-            if resample:
-                y = up.resample_chunk(np.ascontiguousarray(y.T), last=last).T
-            return y
-
-        for b in blocks:
-            if b.shape[0] != self.channels:
-                raise ParameterError(f"expected {self.channels} channels, got {b.shape[0]}")
-            n_in += b.shape[1]
-            y = proc(np.ascontiguousarray(b, dtype=np.float32))[:, : max(n_in - n_out, 0)]
-            n_out += y.shape[1]
-            if y.shape[1]:
-                yield y
-        if resample:  # flush the resamplers' delay with silence
-            tail = [proc(np.zeros((self.channels, 256), np.float32)),
-                    proc(np.zeros((self.channels, 0), np.float32), last=True)]
-            rest = np.concatenate(tail, axis=1)[:, : max(n_in - n_out, 0)]
-            missing = n_in - n_out - rest.shape[1]
-            if missing > 0:
-                rest = np.concatenate([rest, np.zeros((self.channels, missing), np.float32)], 1)
-            if rest.shape[1]:
-                yield rest
+        return process_at_rate(blocks, self.proc.process, self.sr, self.model_rate,
+                               self.channels, flush_samples=MODEL_FLUSH_SAMPLES)
 
 
 def apply_model(model: torch.nn.Module, model_rate: int, audio: np.ndarray, sample_rate: int,
@@ -206,14 +175,14 @@ def apply_model(model: torch.nn.Module, model_rate: int, audio: np.ndarray, samp
 def apply_model_file(model: torch.nn.Module, model_rate: int, in_path: str | Path,
                      out_path: str | Path, *, force: bool = False,
                      sample_rate: int | None = None, subtype: str | None = None,
-                     block_s: float = 5.0,
+                     block_s: float = 5.0, ceiling_dbtp: float | None = None,
                      progress: Callable[[int, int], None] | None = None) -> dict:
     """Process a file in blocks (bounded memory), write atomically, keep rate/bit depth."""
     return process_file(
         in_path, out_path,
         lambda r: NeuralStream(model, model_rate, r.sample_rate, r.channels).run,
         force=force, sample_rate=sample_rate, subtype=subtype, block_s=block_s,
-        progress=progress)
+        ceiling_dbtp=ceiling_dbtp, progress=progress)
 
 
 __all__ = ["BlockProcessor", "NeuralStream", "apply_model", "apply_model_file", "torch_threads"]

@@ -11,18 +11,17 @@ import io
 import math
 
 import numpy as np
-import scipy.signal
 import scipy.stats
 import soundfile as sf
 
+from tonemorph.dsp import loudness
 from tonemorph.dsp.loudness import (
-    DB_FLOOR,
     active_frames,
     crest_factor_db,
     frame_rms_db,
     integrated_lufs,
 )
-from tonemorph.dsp.loudness import true_peak_dbtp as _true_peak_whole
+from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.metrics import level_binned_error_db, level_binned_spectra
 
@@ -45,7 +44,6 @@ SHORT_TERM_HOP_S = 0.1
 EXCERPT_FRAME_S = 0.1
 HEADROOM_DBFS = -1.0  # loudness matching leaves every excerpt's sample peak at or below this
 MATCH_LUFS_MAX = -16.0
-TRUE_PEAK_CONTEXT = 256  # samples each side of a chunk; the 4x filter reaches ~10
 
 #: Player formats: soundfile (format, subtype) and MIME type. FLAC is lossless, Ogg Vorbis small.
 AUDIO_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -156,28 +154,17 @@ def window_crest_db(x: np.ndarray, sample_rate: float) -> np.ndarray:
     frames = np.lib.stride_tricks.sliding_window_view(a, win)[::hop]
     rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
     peak = np.max(np.abs(frames), axis=1)
-    with np.errstate(divide="ignore"):
-        levels = 20.0 * np.log10(rms)
-    mask = active_frames(np.maximum(levels, -200.0)) & (rms > 0)
+    mask = active_frames(gain_to_db(rms)) & (rms > 0)
     return 20.0 * np.log10(peak[mask] / rms[mask])
 
 
 def true_peak_dbtp(x: np.ndarray, sample_rate: float, *, chunk: int = 1 << 20) -> float:
-    """True peak (dBTP) as `tonemorph.dsp.loudness.true_peak_dbtp`, in chunks (bounded memory).
+    """True peak (dBTP) of mono audio: `tonemorph.dsp.loudness.true_peak_dbtp`, fed in chunks.
 
-    Each chunk is oversampled with TRUE_PEAK_CONTEXT samples of context on both sides and only
-    its own span is kept, so the result equals the whole-signal computation.
+    ``chunk`` samples go to the meter at a time (bounded memory); the result is the same for
+    any chunk.
     """
-    a = _mono(x)
-    if a.size <= chunk:
-        return _true_peak_whole(a, sample_rate)
-    pad, peak = TRUE_PEAK_CONTEXT, 0.0
-    for s in range(0, a.size, chunk):
-        lo, hi = max(s - pad, 0), min(s + chunk + pad, a.size)
-        up = scipy.signal.resample_poly(a[lo:hi].astype(np.float64), 4, 1)
-        own = up[4 * (s - lo): 4 * (min(s + chunk, a.size) - lo)]
-        peak = max(peak, float(np.max(np.abs(own))), float(np.max(np.abs(a[s: s + chunk]))))
-    return 20.0 * math.log10(peak) if peak > 0 else DB_FLOOR
+    return loudness.true_peak_dbtp(_mono(x), sample_rate, block=chunk)
 
 
 def signal_stats(x: np.ndarray, sample_rate: float) -> dict[str, float]:

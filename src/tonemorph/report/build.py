@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +13,22 @@ import torch
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
-from tonemorph.io import AudioReader, check_output_path, resample
-from tonemorph.io.audio import _umask
+from tonemorph.io import AudioLike, check_output_path, load_audio_like, resample
+from tonemorph.io.paths import write_text_atomic
 from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
 from tonemorph.report import analysis as A
 from tonemorph.report import curves as C
 from tonemorph.report.html import render_html, render_images
 
-__all__ = ["ReportData", "ReportResult", "analyze", "build_report", "DEFAULT_EXCERPT_S",
-           "DEFAULT_ANALYSIS_S"]
+__all__ = [
+    "DEFAULT_ANALYSIS_S",
+    "DEFAULT_EXCERPT_S",
+    "ReportData",
+    "ReportResult",
+    "analyze",
+    "build_report",
+]
 
 DEFAULT_EXCERPT_S = 15.0
 DEFAULT_ANALYSIS_S = 300.0  # longer files are measured on their first 5 minutes
@@ -35,7 +38,6 @@ DRIVE_PEAK_S = 60.0  # seconds of input measured for where the playing sits on t
 LEVEL_BINS = 4
 DYN_LEVEL_DB = (-70.0, 0.0)
 
-AudioLike = str | Path | tuple[np.ndarray, int]
 Progress = Callable[[str, int, int], None]
 SIGNALS = ("input", "output", "target")
 
@@ -93,26 +95,12 @@ class ReportResult:
 
 def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, str]:
     """Mono float32 audio (first max_s seconds), its rate (Hz), and a display name."""
-    if isinstance(source, (str, Path)):
-        with AudioReader(source, role=role) as reader:  # only what is measured: bounded memory
-            sr = reader.sample_rate
-            audio = reader.read(int(max_s * sr))
-        name = Path(source).name
-    elif isinstance(source, tuple) and len(source) == 2:
-        audio, sr = np.asarray(source[0], dtype=np.float32), int(source[1])
-        audio = audio[None] if audio.ndim == 1 else audio
-        if audio.ndim != 2 or audio.shape[0] > 64:
-            raise ParameterError(f"{role} audio must be (channels, samples), got {audio.shape}")
-        if not np.all(np.isfinite(audio)):
-            raise AudioContentError(f"{role} audio contains NaN or Inf samples; clean it first")
-        name = f"<{role} array>"
-    else:
-        raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
-    mono = audio[:, : int(max_s * sr)].mean(axis=0, dtype=np.float32)
+    audio, sr, name = load_audio_like(source, role, max_seconds=max_s)
+    mono = audio.mean(axis=0, dtype=np.float32)
     if mono.size < MIN_SECONDS * sr or not np.any(mono):
         raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s or silent; "
                                 "the report needs audible audio")
-    return mono, int(sr), name
+    return mono, sr, name
 
 
 def _drive_input_peak(tone: Tone, x: np.ndarray) -> float | None:
@@ -229,35 +217,6 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
     return data
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write text (UTF-8) to a temp file beside path, then rename it onto path."""
-    parent = path.parent
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise OutputPathError(f"cannot create a file in {parent} ({exc.strerror or exc}); "
-                              "choose another -o path") from exc
-    tmp = Path(name)
-    done = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(OSError):  # mkstemp's 0600 would hide the report from others
-            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputPathError(f"cannot write {path} ({exc.strerror or exc}); "
-                                  "choose another -o path") from exc
-        done = True
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
 def build_report(tone: Tone | str | Path, input: AudioLike, target: AudioLike,
                  out_html: str | Path, *, excerpt_s: float = DEFAULT_EXCERPT_S,
                  analysis_s: float = DEFAULT_ANALYSIS_S, audio_format: str = "flac",
@@ -266,7 +225,7 @@ def build_report(tone: Tone | str | Path, input: AudioLike, target: AudioLike,
     """Write one self-contained HTML report (images and audio inlined) of a tone; atomic.
 
     `tone` is a Tone or a .tmodel path; input/target are files or (audio, sample_rate) tuples.
-    Refuses to overwrite an input (OutputPathError) unless `force`.
+    Never overwrites an input; replaces an existing file only with `force` (OutputPathError).
     """
     out = Path(out_html)
     inputs = [p for p in (tone, input, target) if isinstance(p, (str, Path))]
@@ -276,5 +235,5 @@ def build_report(tone: Tone | str | Path, input: AudioLike, target: AudioLike,
     data = analyze(tone, input, target, excerpt_s=excerpt_s, analysis_s=analysis_s,
                    audio_format=audio_format, title=title, progress=progress)
     text = render_html(data)
-    _write_text_atomic(out, text)
+    write_text_atomic(out, text, overwrite=force)
     return ReportResult(out, out.stat().st_size, data)

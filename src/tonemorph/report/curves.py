@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from tonemorph.chain import functional as F
-from tonemorph.chain.chain import _BAND_DEFAULT_Q, POST_EQ_BANDS, PRE_EQ_BANDS
+from tonemorph.chain.chain import BAND_DEFAULT_Q, POST_EQ_BANDS, PRE_EQ_BANDS
 from tonemorph.dsp import biquad
 from tonemorph.errors import ParameterError
 from tonemorph.model import Tone
@@ -61,7 +61,7 @@ def eq_sos(tone: Tone, stage: str) -> np.ndarray:
     for band, kind in PRE_EQ_BANDS if stage == "pre_eq" else POST_EQ_BANDS:
         f = _value(tone, f"{stage}.{band}_hz")
         g = _value(tone, f"{stage}.{band}_db") if kind != "highpass" else 0.0
-        q = _value(tone, f"{stage}.{band}_q") if kind == "peaking" else _BAND_DEFAULT_Q[kind]
+        q = _value(tone, f"{stage}.{band}_q") if kind == "peaking" else BAND_DEFAULT_Q[kind]
         rows.append(_DESIGNS[kind](f, g, q, sr))
     return np.stack(rows)
 

@@ -1,9 +1,38 @@
-"""Compiled (numba) kernels for the sample-recursive parts of the chain."""
+"""Compiled (numba) kernels for the sample-recursive parts of the chain, and its constants.
+
+Numpy/numba only (no torch): the chain's fast path and the mastering density stage run them;
+`tonemorph.chain.functional` holds their differentiable torch twins.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
+from scipy.signal import firwin
+
+__all__ = [
+    "CONTROL_HOP",
+    "KNEE_DB",
+    "OVERSAMPLE_TAPS",
+    "ballistics_backward",
+    "ballistics_forward",
+    "biquad_cascade",
+    "compressor_block",
+    "compressor_gain_block",
+    "oversample_fir",
+    "shaper_2x_block",
+]
+
+CONTROL_HOP = 32  # samples per control-rate step of the dynamics stages (0.67 ms at 48 kHz)
+KNEE_DB = 6.0  # soft-knee width of every compressor, dB
+OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x oversampling
+
+
+def oversample_fir() -> np.ndarray:
+    """Anti-imaging / anti-aliasing FIR of the 2x oversampled waveshaper (at the 2x rate)."""
+    return firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0))
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -70,22 +99,30 @@ def biquad_cascade(x: np.ndarray, sos: np.ndarray, state: np.ndarray) -> np.ndar
 
 
 @numba.njit(cache=True, fastmath=False)
-def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: float,
-                     ratio: float, knee_db: float, a_att: float, a_rel: float) -> np.ndarray:
-    """Streaming twin of `functional.compressor_gain`: x times its compressor gain.
+def compressor_gain_block(detector: np.ndarray, state: np.ndarray, hop: int,
+                          threshold_db: float, ratio: float, knee_db: float, a_att: float,
+                          a_rel: float, float32_level: bool) -> np.ndarray:
+    """Streaming twin of `functional.compressor_gain`: linear gain (float64) per detector sample.
 
-    state = [sum of squares in the current hop, samples in it, smoothed gain reduction (dB),
-    linear gain of hop k-2, of hop k-1]; the gain ramps from the k-2 to the k-1 value over hop k.
+    The mean square of each hop of the detector (squares in its dtype) gives a level (dBFS;
+    rounded through float32 when ``float32_level``: the chain's float32 torch path), the
+    soft-knee curve a gain reduction, attack/release (one-pole coefficients per hop) smooth it. state = [sum
+    of squares in the current hop, samples in it, smoothed gain reduction (dB), linear gain of
+    hop k-2, of hop k-1]; the gain ramps from the k-2 to the k-1 value over hop k.
     """
-    y = np.empty_like(x)
+    g = np.empty(detector.shape[0])
     acc, count, smooth, g2, g1 = state[0], int(state[1]), state[2], state[3], state[4]
     slope = 1.0 / ratio - 1.0
-    for n in range(x.shape[0]):
-        y[n] = x[n] * (g2 + (g1 - g2) * (count + 1) / hop)
-        acc += float(x[n]) * float(x[n])
+    for n in range(detector.shape[0]):
+        g[n] = g2 + (g1 - g2) * (count + 1) / hop
+        v = float(detector[n])
+        acc += v * v
         count += 1
         if count == hop:
-            level = 10.0 * np.log10(np.float32(acc / hop) + np.float32(1e-10))
+            if float32_level:
+                level = 10.0 * np.log10(np.float32(acc / hop) + np.float32(1e-10))
+            else:
+                level = 10.0 * math.log10(acc / hop + 1e-10)
             over = level - threshold_db
             if 2.0 * over < -knee_db:
                 target = 0.0
@@ -98,6 +135,18 @@ def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: f
             g2, g1 = g1, 10.0 ** (smooth / 20.0)
             acc, count = 0.0, 0
     state[0], state[1], state[2], state[3], state[4] = acc, count, smooth, g2, g1
+    return g
+
+
+@numba.njit(cache=True, fastmath=False)
+def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: float,
+                     ratio: float, knee_db: float, a_att: float, a_rel: float) -> np.ndarray:
+    """x times its own compressor gain (`compressor_gain_block`, float32 levels): the chain's
+    sag and comp stages."""
+    g = compressor_gain_block(x, state, hop, threshold_db, ratio, knee_db, a_att, a_rel, True)
+    y = np.empty_like(x)
+    for n in range(x.shape[0]):
+        y[n] = x[n] * g[n]
     return y
 
 

@@ -1,0 +1,5 @@
+"""`python -m tonemorph`: the command line."""
+
+from tonemorph.cli import main
+
+main()

@@ -1,0 +1,336 @@
+"""Nothing lost, nothing unchecked, at the command line: every output guarded (inputs never
+overwritten, existing files only with --force, locations checked before work), SIGTERM and
+Ctrl-C exit codes, clipping warnings, rate checks, truncated files, full disks, learn's notes.
+
+Each case checks the exact exit code and the message. Learning is replaced by a stub (a
+neutral chain) where the learner itself is not what is tested.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from signals import guitar_line
+from typer.testing import CliRunner
+
+import tonemorph
+from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.cli import app
+from tonemorph.learn.fit import LearnResult
+
+SR = 48000
+DATA = Path(__file__).parent / "io" / "data"
+MODEL = DATA / "learned_fast.tmodel"
+runner = CliRunner()
+
+
+def run(*args: str | Path):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def error_line(result, code: int = 2) -> str:
+    """The one `error:` line of a failed command (exit `code`, no traceback)."""
+    out = result.output
+    assert result.exit_code == code, out
+    assert "Traceback" not in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def write(path: Path, audio: np.ndarray, rate: int = SR, subtype: str = "PCM_24") -> Path:
+    sf.write(path, np.asarray(audio, np.float32).T, rate, subtype=subtype)
+    return path
+
+
+def listing(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+@pytest.fixture
+def stub_fit(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """An instant fitter returning a neutral chain; `interrupted` makes it report a Ctrl-C."""
+    state = {"calls": 0, "interrupted": False}
+
+    def fake_fit(x, y, cfg, progress=None):
+        state["calls"] += 1
+        if progress:
+            progress("start", 3, 10, 1.0)
+        chain = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=cfg.sample_rate))
+        return LearnResult(chain, 0.0, 1.0, {"stub": 1.0}, {"linear": 1.0}, "linear", 3, 0.01,
+                           interrupted=state["interrupted"])
+
+    monkeypatch.setattr("tonemorph.api.fit_unpaired", fake_fit)
+    return state
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> dict:
+    d = tmp_path / "in"
+    d.mkdir()
+    return {"input": write(d / "input.wav", guitar_line(6.0, SR, seed=0)),
+            "target": write(d / "target.wav", guitar_line(6.0, SR, seed=5)),
+            "dir": tmp_path}
+
+
+# ------------------------------------------------------------------- data loss: outputs
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    d = tmp_path_factory.mktemp("master")
+    rng = np.random.default_rng(3)
+    mix = np.stack([guitar_line(12.0, 44100, seed=s)[0] for s in (1, 2)])
+    ref = np.tanh(3 * np.stack([guitar_line(12.0, 44100, seed=s)[0] for s in (3, 4)]))
+    mix += 0.003 * rng.standard_normal(mix.shape)
+    return {"mix": write(d / "mix.wav", mix, 44100, "PCM_16"),
+            "ref": write(d / "ref.wav", 0.5 * ref, 44100, "PCM_16"), "dir": d}
+
+
+@pytest.mark.parametrize("which", ["mix", "ref"])
+def test_master_report_never_overwrites_an_input(music: dict, which: str) -> None:
+    victim = music[which]
+    data = victim.read_bytes()
+    out = music["dir"] / "out.wav"
+    for force in ((), ("--force",)):
+        res = run("master", music["mix"], "-r", music["ref"], "-o", out, "--report", victim,
+                  *force)
+        assert "would overwrite" in error_line(res) and victim.name in res.output
+    assert victim.read_bytes() == data and not out.exists()
+
+
+def test_master_outputs_checked_before_any_work(music: dict, tmp_path: Path) -> None:
+    out = tmp_path / "out.wav"
+    res = run("master", music["mix"], "-r", music["ref"], "-o", out, "--report",
+              tmp_path / "missing" / "r.json")
+    assert "does not exist" in error_line(res)
+    assert not out.exists()  # refused before the audio was written
+    res = run("master", music["mix"], "-r", music["ref"], "-o", out, "--report", out)
+    assert "two outputs" in error_line(res)
+    assert listing(tmp_path) == []
+
+
+def test_existing_model_is_replaced_only_with_force(stub_fit: dict, pair: dict) -> None:
+    model = pair["dir"] / "tone.tmodel"
+    model.write_text("a model that took 12 minutes")
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model)
+    assert "already exists; pass --force" in error_line(res)
+    assert model.read_text() == "a model that took 12 minutes" and stub_fit["calls"] == 0
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model, "--force")
+    assert res.exit_code == 0, res.output
+    assert tonemorph.load(model).training["chosen"] == "linear"
+
+
+def test_interrupted_learn_saves_the_best_and_exits_130(stub_fit: dict, pair: dict) -> None:
+    stub_fit["interrupted"] = True
+    model = pair["dir"] / "tone.tmodel"
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model)
+    assert res.exit_code == 130, res.output
+    assert "interrupted: saved the best model so far" in res.output
+    assert "done" not in res.output  # the bar shows the run as interrupted, at 3/10
+    assert "interrupted" in res.output and "3/10" in res.output
+    assert tonemorph.load(model).training["interrupted"] is True
+    # the Ctrl-C save follows the same rule: it never replaces a file without --force
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model)
+    assert "already exists" in error_line(res)
+
+
+def test_learn_errors_come_before_any_progress_line(stub_fit: dict, pair: dict) -> None:
+    bad = pair["dir"] / "missing.wav"
+    res = run("learn", "-i", pair["input"], "-t", bad, "-o", pair["dir"] / "t.tmodel")
+    assert "not found" in error_line(res)
+    assert res.output.startswith("error:"), res.output  # no "starting ... loss nan" line
+
+
+def test_export_and_capture_signal_need_force_to_replace(tmp_path: Path) -> None:
+    ir = tmp_path / "cab.wav"
+    ir.write_bytes(b"an IR I like")
+    res = run("export", MODEL, "--format", "ir", "-o", ir)
+    assert "already exists" in error_line(res) and ir.read_bytes() == b"an IR I like"
+    res = run("export", MODEL, "--format", "ir", "-o", ir, "--force")
+    assert res.exit_code == 0, res.output
+    assert sf.info(ir).frames > 0
+    res = run("export", MODEL, "--format", "ir", "-o", MODEL)
+    assert "would overwrite" in error_line(res)
+    reamp = tmp_path / "reamp.wav"
+    reamp.write_bytes(b"my reamp recording")
+    res = run("capture-signal", "-o", reamp)
+    assert "already exists" in error_line(res) and reamp.read_bytes() == b"my reamp recording"
+
+
+def test_apply_model_path_is_an_input_too(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=1))
+    model = tmp_path / "tone.tmodel"
+    model.write_bytes(MODEL.read_bytes())
+    res = run("apply", model, take, "-o", model, "--force")
+    assert "would overwrite tone.tmodel" in error_line(res)
+    assert model.read_bytes() == MODEL.read_bytes()
+
+
+# ----------------------------------------------------------------------- SIGTERM, stale temps
+
+
+def test_sigterm_during_apply_cleans_up_and_exits_143(tmp_path: Path) -> None:
+    long = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    write(long, 0.1 * rng.standard_normal((1, 300 * SR)), subtype="PCM_16")
+    out = tmp_path / "out.wav"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "tonemorph", "apply", str(MODEL), str(long),
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(n.endswith(".part")
+                                                    for n in listing(tmp_path)):
+        time.sleep(0.05)
+    assert any(n.endswith(".part") for n in listing(tmp_path)), "apply never started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated; nothing written" in err and "Traceback" not in err
+    assert listing(tmp_path) == ["long.wav"]
+
+
+def test_stale_temp_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=1))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".out.wav.{dead.pid}-0badc0de.part"
+    stale.write_bytes(b"\0" * 4096)
+    res = run("apply", MODEL, take, "-o", tmp_path / "out.wav")
+    assert res.exit_code == 0, res.output
+    assert f"removed {stale.name}" in res.output and "interrupted run" in res.output
+    assert listing(tmp_path) == ["out.wav", "take.wav"]
+
+
+# --------------------------------------------------------------------------- output level
+
+
+def test_apply_warns_about_clipping_and_offers_a_ceiling(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(2.0, SR, seed=2, level_db=-1.0))
+    res = run("apply", MODEL, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
+              "--level", "12")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "samples clipped in the PCM_16 file" in warn[0], res.output
+    peak = float(warn[0].split("(peak ")[1].split(" dBFS")[0])
+    level = float(warn[0].split("pass --level ")[1].split(" ")[0])
+    assert peak > 0 and level == pytest.approx(12 - peak - 0.1, abs=0.051)
+    # the suggested level avoids the clipping
+    res = run("apply", MODEL, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
+              "--level", f"{level}")
+    assert res.exit_code == 0 and "clipped" not in res.output, res.output
+    # a float file keeps the overs and says so
+    res = run("apply", MODEL, take, "-o", tmp_path / "hot_float.wav", "--subtype", "FLOAT",
+              "--level", "12")
+    assert "note: the output peaks at" in res.output and "float file keeps" in res.output
+    assert np.max(np.abs(sf.read(tmp_path / "hot_float.wav")[0])) > 1.0
+    # --ceiling: true-peak limited, nothing clipped, latency compensated (same length)
+    res = run("apply", MODEL, take, "-o", tmp_path / "safe.wav", "--subtype", "PCM_16",
+              "--level", "12", "--ceiling", "-1")
+    assert res.exit_code == 0 and "clipped" not in res.output, res.output
+    y, _ = sf.read(tmp_path / "safe.wav")
+    assert 20 * np.log10(np.max(np.abs(y))) <= -1.0 and len(y) == 2 * SR
+    res = run("apply", MODEL, take, "-o", tmp_path / "bad.wav", "--ceiling", "3")
+    assert "ceiling" in error_line(res) and not (tmp_path / "bad.wav").exists()
+
+
+# ------------------------------------------------------------------- rates, disks, files
+
+
+@pytest.mark.parametrize("rate", ["0", "1000000000", "7999"])
+def test_sample_rates_are_validated_everywhere(tmp_path: Path, rate: str) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=1))
+    for args in (("apply", MODEL, take, "-o", tmp_path / "o.wav"),
+                 ("export", MODEL, "--format", "ir", "-o", tmp_path / "ir.wav"),
+                 ("capture-signal", "-o", tmp_path / "r.wav")):
+        line = error_line(run(*args, "--sr", rate))
+        assert "--sr must be 8000-384000 Hz" in line and rate in line
+    assert listing(tmp_path) == ["take.wav"]
+
+
+def test_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=1))
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sf.SoundFile, "write", full)
+    res = run("apply", MODEL, take, "-o", tmp_path / "o.wav")
+    assert "no space left on device" in error_line(res)
+    assert listing(tmp_path) == ["take.wav"]
+
+
+def test_full_disk_for_real(music: dict, tmp_path: Path) -> None:
+    """A 300 kB tmpfs (needs root and mount; the monkeypatched test above always runs)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs",
+                                            str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        for args in (("master", music["mix"], "-r", music["ref"], "-o", small / "m.wav"),
+                     ("apply", MODEL, music["mix"], "-o", small / "a.wav")):
+            assert "no space left on device" in error_line(run(*args))
+            assert listing(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_truncated_wav_is_processed_with_a_warning(tmp_path: Path) -> None:
+    whole = write(tmp_path / "whole.wav", guitar_line(15.0, SR, seed=3), subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 5 * SR * 2])
+    res = run("apply", MODEL, cut, "-o", tmp_path / "o.wav")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "truncated" in ln]
+    assert len(warn) == 1 and "declares 15.0 s, only 5.0 s" in warn[0], res.output
+
+
+def test_learn_says_what_it_did_with_channels_and_rates(stub_fit: dict, pair: dict) -> None:
+    d = pair["dir"]
+    six = write(d / "six.wav", np.repeat(guitar_line(8.0, SR, seed=7), 6, axis=0))
+    res = run("learn", "-i", six, "-t", pair["target"], "-o", d / "a.tmodel")
+    assert res.exit_code == 0, res.output
+    assert "warning: input: 6 channels mixed down to mono for learning" in res.output
+    low = write(d / "low.wav", guitar_line(8.0, 8000, seed=8), 8000)
+    res = run("learn", "-i", pair["input"], "-t", low, "-o", d / "b.tmodel")
+    line = error_line(res)
+    assert "target is sampled at 8000 Hz" in line and "--allow-low-rate" in line
+    assert stub_fit["calls"] == 1 and not (d / "b.tmodel").exists()
+    res = run("learn", "-i", pair["input"], "-t", low, "-o", d / "b.tmodel", "--allow-low-rate")
+    assert res.exit_code == 0, res.output
+    assert "target: 8000 Hz resampled to 48000 Hz for learning" in res.output
+
+
+# ---------------------------------------------------------------------------- help, version
+
+
+def test_help_shows_no_bool_placeholders_and_plain_usage() -> None:
+    res = run("apply", "--help")
+    assert res.exit_code == 0
+    assert "<bool>" not in res.output and "--no-force" not in res.output
+    assert "apply [OPTIONS] MODEL TAKE" in res.output
+    assert "{model}" not in res.output
+    top = run("--help")
+    assert "<bool>" not in top.output and "--version" in top.output
+    for cmd in ("learn", "export", "master", "report", "demo", "capture-signal", "info"):
+        assert "<bool>" not in run(cmd, "--help").output, cmd
+
+
+def test_version_and_python_dash_m() -> None:
+    res = run("--version")
+    assert res.exit_code == 0 and res.output.strip() == f"tonemorph {tonemorph.__version__}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.run([sys.executable, "-m", "tonemorph", "--version"], capture_output=True,
+                          text=True, timeout=120, env=env, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == res.output.strip()
