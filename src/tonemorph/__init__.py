@@ -14,10 +14,7 @@ from tonemorph.errors import (  # noqa: E402
     TonemorphError,
 )
 from tonemorph.model import Knobs, Tone, load  # noqa: E402
-
-# a callable package: `tonemorph.master(mix, reference, out)` masters a mix (it calls
-# `tonemorph.master.run.master`), and `tonemorph.master.MasterConfig` etc. stay reachable
-from tonemorph import master  # noqa: E402
+from tonemorph.master import master as master_mix  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -25,7 +22,7 @@ __all__ = [
     "learn_paired",
     "NeuralCapture",
     "load",
-    "master",
+    "master_mix",
     "parse_stages",
     "Tone",
     "Knobs",

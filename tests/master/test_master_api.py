@@ -59,7 +59,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.fixture(scope="module")
 def mastered(files: dict) -> dict:
     out = files["dir"] / "out.wav"
-    rep = tonemorph.master(files["mix"], files["ref"], out, report=files["dir"] / "rep.json")
+    rep = tonemorph.master_mix(files["mix"], files["ref"], out, report=files["dir"] / "rep.json")
     return {"out": out, "report": rep}
 
 
@@ -101,7 +101,7 @@ def test_report_json_says_what_changed(files: dict, mastered: dict) -> None:
 
 def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
     out = files["dir"] / "out48.flac"
-    rep = tonemorph.master(files["mix48"], files["ref"], out, lufs=-16.0, ceiling_dbtp=-2.0,
+    rep = tonemorph.master_mix(files["mix48"], files["ref"], out, lufs=-16.0, ceiling_dbtp=-2.0,
                            phase="minimum", mono_bass_hz=120.0)
     info = sf.info(out)
     assert info.samplerate == 48000 and info.subtype == "PCM_24"
@@ -112,7 +112,7 @@ def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
 
 
 def test_amount_zero_changes_nothing_but_peaks(files: dict) -> None:
-    rep = tonemorph.master(files["mix"], files["ref"], None, amount=0.0)
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None, amount=0.0)
     x, _ = read(files["mix"])
     y = rep.track.audio
     assert y.shape == x.shape
@@ -122,7 +122,7 @@ def test_amount_zero_changes_nothing_but_peaks(files: dict) -> None:
 
 
 def test_only_eq_keeps_the_loudness(files: dict) -> None:
-    rep = tonemorph.master(files["mix"], files["ref"], None, only="eq")
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None, only="eq")
     x, _ = read(files["mix"])
     assert abs(lufs(rep.track.audio, SR) - lufs(x, SR)) <= 0.5
     assert rep.matched == ["eq"]
@@ -130,7 +130,7 @@ def test_only_eq_keeps_the_loudness(files: dict) -> None:
 
 
 def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
-    rep = tonemorph.master(files["mix"], files["ref_mono"], None)
+    rep = tonemorph.master_mix(files["mix"], files["ref_mono"], None)
     assert any("mono" in n for n in rep.notes)
     assert rep.settings["side_gain_db"] == 0.0  # width kept
     y = rep.track.audio
@@ -140,14 +140,14 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
 
 
 def test_mix_louder_than_the_reference_is_turned_down(files: dict) -> None:
-    rep = tonemorph.master(files["loud_mix"], files["ref"], None, lufs=-20.0)
+    rep = tonemorph.master_mix(files["loud_mix"], files["ref"], None, lufs=-20.0)
     assert any("already louder" in n for n in rep.notes)
     y = rep.track.audio
     assert abs(lufs(y, SR) + 20.0) <= 0.5 and dbtp(y) <= -1.0
 
 
 def test_unreachable_target_reports_the_shortfall(files: dict) -> None:
-    rep = tonemorph.master(files["mix"], files["ref"], None, lufs=-2.0,
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None, lufs=-2.0,
                            config=MasterConfig(lufs=-2.0, max_limiting_db=6.0, fit_steps=5))
     y = rep.track.audio
     assert dbtp(y) <= -1.0
@@ -157,7 +157,7 @@ def test_unreachable_target_reports_the_shortfall(files: dict) -> None:
 
 def test_album_mode_one_consistent_chain(files: dict) -> None:
     out = files["dir"] / "album.wav"
-    rep = tonemorph.master(files["mix"], files["ref"], out, album=[files["mix2"]])
+    rep = tonemorph.master_mix(files["mix"], files["ref"], out, album=[files["mix2"]])
     second = files["dir"] / "mix2-mastered.wav"
     assert len(rep.tracks) == 2 and second.exists() and out.exists()
     a, _ = read(out)
@@ -176,13 +176,13 @@ def test_album_mode_one_consistent_chain(files: dict) -> None:
 def test_bad_inputs(files: dict) -> None:
     out = files["dir"] / "bad.wav"
     with pytest.raises(AudioContentError, match="at least 10 s"):
-        tonemorph.master(files["mix"], files["short_ref"], out)
+        tonemorph.master_mix(files["mix"], files["short_ref"], out)
     with pytest.raises(OutputPathError, match="overwrite"):
-        tonemorph.master(files["mix"], files["ref"], files["mix"])
+        tonemorph.master_mix(files["mix"], files["ref"], files["mix"])
     with pytest.raises(ParameterError, match="amount"):
-        tonemorph.master(files["mix"], files["ref"], out, amount=1.5)
+        tonemorph.master_mix(files["mix"], files["ref"], out, amount=1.5)
     with pytest.raises(ParameterError, match="only"):
-        tonemorph.master(files["mix"], files["ref"], out, only="eq,reverb")
+        tonemorph.master_mix(files["mix"], files["ref"], out, only="eq,reverb")
     with pytest.raises(ParameterError, match="ceiling"):
-        tonemorph.master(files["mix"], files["ref"], out, ceiling_dbtp=2.0)
+        tonemorph.master_mix(files["mix"], files["ref"], out, ceiling_dbtp=2.0)
     assert not out.exists()
