@@ -7,16 +7,23 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from tonemorph.chain.chain import STAGES
+# The subpackage is loaded now (it imports nothing) so that importing its modules later, with
+# torch, does not rebind the attribute `tonemorph.learn`, which is the function below.
+import tonemorph.learn  # noqa: F401
+from tonemorph.chain.config import STAGES
 from tonemorph.dsp.align import check_lengths
 from tonemorph.errors import LowSampleRateError, ParameterError
 from tonemorph.io import AudioLike, check_content, load_audio_like, resample
-from tonemorph.learn.fit import LearnConfig, fit_unpaired
 from tonemorph.model import NATIVE_RATES_HZ, Tone
+
+if TYPE_CHECKING:  # torch only inside the learning functions: `import tonemorph` stays light
+    import torch
+
+    from tonemorph.learn.fit import LearnConfig, LearnResult
 
 MIN_SECONDS = 5.0
 RECOMMENDED_SECONDS = 10.0
@@ -71,6 +78,14 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
     return notes
 
 
+def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
+                 progress: Progress | None) -> LearnResult:
+    """`tonemorph.learn.fit.fit_unpaired`, imported (with torch) only when learning starts."""
+    from tonemorph.learn.fit import fit_unpaired as fit
+
+    return fit(x, y, cfg, progress)
+
+
 def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
           stages: str | tuple[str, ...] | None = None, seed: int = 0,
           allow_low_rate: bool = False, progress: Progress | None = None) -> Tone:
@@ -81,6 +96,8 @@ def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
     AudioContentError for unusable audio, LowSampleRateError below 16 kHz unless
     `allow_low_rate`.
     """
+    from tonemorph.learn.fit import LearnConfig
+
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
@@ -117,7 +134,7 @@ PAIRED_RATE = 48000  # NAM models run at 48 kHz; the grey-box chain is learned t
 class NeuralCapture:
     """A neural capture (WaveNet or LSTM, NAM layout) and its training record; saves `.nam`."""
 
-    model: torch.nn.Module
+    model: torch.nn.Module  # annotation only (TYPE_CHECKING import)
     arch: str
     sample_rate: int
     training: dict
@@ -181,6 +198,8 @@ def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
         return tone
     if stages:
         raise ParameterError("--chain only applies to the grey-box architecture")
+    import torch
+
     from tonemorph.neural import make_model
 
     torch.manual_seed(seed)

@@ -535,15 +535,6 @@ def master_cmd(
     out.print(f"wrote {written}  ({rep.seconds:.1f} s)")
 
 
-def _info_table(model: Path, rows: list[tuple[str, str]]) -> None:
-    table = Table(title=str(model), show_header=True)
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    for k, v in rows:
-        table.add_row(k, v)
-    out.print(table)
-
-
 def _info_nam(model: Path) -> None:
     """Print a .nam file's architecture, size, rate and metadata (loudness in 0.1 dB)."""
     from tonemorph.export.nam import read_nam
@@ -561,7 +552,12 @@ def _info_nam(model: Path) -> None:
         rows.append(("gain", f"{md['gain']:.2f}"))
     if tr.get("validation_esr") is not None:
         rows.append(("ESR", f"{tr['validation_esr']:.4f} ({tr.get('nam_grade', '')})"))
-    _info_table(model, rows)
+    table = Table(title=str(model), show_header=True)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    out.print(table)
 
 
 def _info_aidax(model: Path) -> None:
@@ -579,14 +575,12 @@ def _info_aidax(model: Path) -> None:
                  else "not stored (runs at 48000 Hz)"))
     rows += [(k, str(af.metadata[k])) for k in ("name", "modeled_by", "gear_type", "tone_type")
              if af.metadata.get(k) is not None]
-    _info_table(model, rows)
-
-
-def _number(value: object, fmt: str) -> str:
-    """`value` formatted with `fmt` when it is a number, else as it is (or '?')."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format(value, fmt)
-    return "?" if value is None else str(value)
+    table = Table(title=str(model), show_header=True)
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    out.print(table)
 
 
 @app.command(cls=_Command)
@@ -616,8 +610,10 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
                   f"{tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
                   f"{tr.get('date')}")
     elif tr:
+        loss = tr.get("loss")  # a finite number or absent (checked on load)
         out.print(f"learned from {src[0]} -> {src[1]}, quality {tr.get('quality')}, "
-                  f"{tr.get('chosen')} chain chosen, loss {_number(tr.get('loss'), '.3f')}, "
+                  f"{tr.get('chosen')} chain chosen, loss "
+                  f"{'?' if loss is None else format(loss, '.3f')}, "
                   f"{tr.get('seconds')} s, {tr.get('date')}")
 
 

@@ -7,20 +7,23 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
-import torch
 
-from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain, param_specs
+from tonemorph.chain.config import STAGES, ChainConfig, param_specs
 from tonemorph.chain.fast import FastChain
-from tonemorph.chain.functional import rbj_biquad
 from tonemorph.chain.params import CAB_BANDS_RANGE, CAB_FFT_RANGE, CAB_TAPS_RANGE, INPUT_GAIN_RANGE
+from tonemorph.dsp.biquad import rbj_design
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.io.validate import DocumentCheck, describe, join
+
+if TYPE_CHECKING:  # torch is for learning only: applying a tone never imports it
+    from tonemorph.chain.chain import ToneChain
 
 MODEL_KIND = "tone"
 TILT_HZ = 1000.0  # pivot of the --tone tilt control
@@ -66,7 +69,7 @@ class Tone:
         """The JSON document of this tone (see `tonemorph.io.model_file`)."""
         from tonemorph import __version__
 
-        units = {s.name: s.range.unit for s in ToneChain(self.config).specs}
+        units = {s.name: s.range.unit for s in param_specs(self.config)}
         return {
             "kind": MODEL_KIND,
             "tonemorph_version": __version__,
@@ -88,7 +91,7 @@ class Tone:
         cfg, parameters, input_gain_db, training = check_tone_document(doc, source)
         tone = cls(cfg, parameters, input_gain_db, training)
         try:
-            tone.torch_chain()  # builds every stage once more: names and sizes must fit
+            tone.fast_chain()  # builds every stage once more: names and sizes must fit
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{source} is damaged or incomplete ({exc}); "
                                  f"{TONE_FILE_FIX}") from exc
@@ -109,39 +112,46 @@ class Tone:
         lo, hi = NATIVE_RATES_HZ
         return sample_rate if lo <= sample_rate <= hi else self.config.sample_rate
 
-    def torch_chain(self, knobs: Knobs = Knobs(), sample_rate: int | None = None) -> ToneChain:
-        """The differentiable chain with the knobs applied, at `sample_rate` (default: learned)."""
-        cfg = self.config if sample_rate is None else replace(self.config,
-                                                              sample_rate=sample_rate)
-        chain = ToneChain(cfg)
+    def knob_values(self, knobs: Knobs = Knobs()) -> dict[str, float | list[float]]:
+        """The stored parameters with the knobs applied (numpy), in physical units."""
+        specs = param_specs(self.config)
         vals = dict(self.parameters)
-        missing = [s.name for s in chain.specs if s.name not in vals]
+        missing = [s.name for s in specs if s.name not in vals]
         if missing:
             raise ModelFileError(f"model lacks parameters {missing}")
         a = knobs.amount
-        for s in chain.specs:
+        for s in specs:
             v, n = np.asarray(vals[s.name], dtype=float), s.range.neutral
             if s.amount == "lerp":
                 v = n + a * (v - n)
             elif s.amount == "loglerp":
                 v = np.exp(np.log(n) + a * (np.log(v) - np.log(n)))
             vals[s.name] = v.tolist() if v.ndim else float(v)
+        # the --drive and --level knobs move one parameter each
         if knobs.drive_db:
             if "drive" not in self.config.stages:
                 raise ParameterError("this tone has no drive stage; --drive does not apply")
-            rng = next(s for s in chain.specs if s.name == "drive.drive_db").range
+            rng = next(s for s in specs if s.name == "drive.drive_db").range
             vals["drive.drive_db"] = rng.clamp(float(vals["drive.drive_db"]) + knobs.drive_db)
         vals["out_gain_db"] = float(vals["out_gain_db"]) + knobs.level_db
-        chain.set_values(vals)
-        return chain
+        return vals
+
+    def torch_chain(self, knobs: Knobs = Knobs(), sample_rate: int | None = None) -> ToneChain:
+        """The differentiable chain with the knobs applied, at `sample_rate` (default: learned)."""
+        from tonemorph.chain.chain import ToneChain
+
+        return ToneChain(self._config_at(sample_rate), self.knob_values(knobs))
+
+    def _config_at(self, sample_rate: int | None) -> ChainConfig:
+        return self.config if sample_rate is None else replace(self.config,
+                                                               sample_rate=sample_rate)
 
     def _tilt_sos(self, tone_db: float, sr: int) -> np.ndarray | None:
+        """The --tone tilt: opposite shelves (dB) around TILT_HZ, biquads (2, 6) at sr (Hz)."""
         if not tone_db:
             return None
-        t = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
-        rows = [rbj_biquad("low_shelf", t(TILT_HZ), t(-tone_db / 2), t(0.5), sr)[:, 0],
-                rbj_biquad("high_shelf", t(TILT_HZ), t(tone_db / 2), t(0.5), sr)[:, 0]]
-        return torch.stack(rows).numpy()
+        return np.stack([rbj_design("low_shelf", TILT_HZ, -tone_db / 2, 0.5, sr),
+                         rbj_design("high_shelf", TILT_HZ, tone_db / 2, 0.5, sr)])
 
     @property
     def latency_samples(self) -> int:
@@ -153,10 +163,9 @@ class Tone:
         """A streaming block processor (one channel) for these knobs at `sample_rate`."""
         sr = sample_rate or self.config.sample_rate
         k = Knobs(knobs.amount, knobs.drive_db, knobs.tone_db, knobs.level_db + extra_gain_db)
-        chain = self.torch_chain(k, sr)
-        fc = FastChain(chain, extra_post_sos=self._tilt_sos(knobs.tone_db, sr))
-        fc.in_gain *= 10 ** (self.input_gain_db / 20)
-        return fc
+        return FastChain(self._config_at(sr), self.knob_values(k),
+                         input_gain_db=self.input_gain_db,
+                         tone_sos=self._tilt_sos(knobs.tone_db, sr))
 
     def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs, sr: int) -> float:
         """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness."""
@@ -224,7 +233,7 @@ class Tone:
         rows = [("stages", " -> ".join(self.config.stages)),
                 ("sample rate", f"{self.config.sample_rate} Hz"),
                 ("input gain", f"{self.input_gain_db:+.1f} dB")]
-        units = {s.name: s.range.unit for s in ToneChain(self.config).specs}
+        units = {s.name: s.range.unit for s in param_specs(self.config)}
         for name, v in p.items():
             if isinstance(v, list):
                 arr = np.asarray(v)

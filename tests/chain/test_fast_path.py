@@ -122,7 +122,7 @@ def test_fast_chain_uneven_blocks_equal_offline() -> None:
     chain.set_values(random_values(chain, rng))
     x = guitar_line(0.8, SR, seed=9)[0]
     whole = process_offline(chain, x, block=len(x))
-    fc = FastChain(chain)
+    fc = FastChain.from_torch(chain)
     cuts = np.cumsum(rng.integers(0, 3000, 40))
     cuts = np.concatenate([[0], cuts[cuts < len(x)], [len(x)]])
     parts = [fc.process(x[a:b]) for a, b in itertools.pairwise(cuts)]  # includes empty blocks

@@ -1,10 +1,10 @@
 """Differentiable signal functions (torch) shared by the chain stages and its fast path.
 
-Coefficient maps (parameters -> filter coefficients, IRs) run here in float64 torch; the numpy
-fast path calls them under `torch.no_grad` so both paths use identical coefficients. Their
-formulas are written once, array-agnostic, in `tonemorph.dsp` (`biquad.rbj_section`,
-`fir.cepstral_minimum_phase`); the constants and the compiled twins of the recursive stages
-are in `tonemorph.chain.kernels`.
+Coefficient maps (parameters -> filter coefficients, IRs) run here in float64 torch for the
+learners; the fast path (`tonemorph.chain.stages`, no torch) runs the same formulas in numpy.
+They are written once, array-agnostic: `tonemorph.dsp.biquad.rbj_section` and
+`tonemorph.chain.kernels.minimum_phase_ir` (over `tonemorph.dsp.fir.cepstral_minimum_phase`);
+the constants and the compiled twins of the recursive stages are in `tonemorph.chain.kernels`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from tonemorph.chain.kernels import (
     OVERSAMPLE_TAPS,
     ballistics_backward,
     ballistics_forward,
+    log_band_weights,
     oversample_fir,
 )
+from tonemorph.chain.kernels import minimum_phase_ir as _minimum_phase_ir
 from tonemorph.dsp.biquad import rbj_section
-from tonemorph.dsp.fir import cepstral_minimum_phase
 
 __all__ = [
     "CONTROL_HOP",
@@ -76,28 +77,15 @@ def sos_response(sos: torch.Tensor, n_fft: int) -> torch.Tensor:
 
 def log_band_matrix(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> torch.Tensor:
     """Matrix (n_bins, n_bands) interpolating band values (dB) linearly in log-frequency."""
-    f = np.fft.rfftfreq(n_fft, 1 / sample_rate)
-    lf = np.log(np.maximum(f, band_hz[0]))
-    lb = np.log(band_hz)
-    idx = np.clip(np.searchsorted(lb, lf) - 1, 0, len(lb) - 2)
-    t = np.clip((lf - lb[idx]) / (lb[idx + 1] - lb[idx]), 0.0, 1.0)
-    m = np.zeros((len(f), len(lb)))
-    m[np.arange(len(f)), idx] = 1 - t
-    m[np.arange(len(f)), idx + 1] += t
-    return torch.from_numpy(m)
+    return torch.from_numpy(log_band_weights(band_hz, n_fft, sample_rate))
 
 
 def minimum_phase_ir(mag_db: torch.Tensor, n_taps: int) -> torch.Tensor:
-    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid) by cepstral folding.
+    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid); autograd.
 
-    The folding is `tonemorph.dsp.fir.cepstral_minimum_phase` on tensors, on the curve's own
-    grid; the last n_taps // 8 taps fade out on a half-Hann reaching 0 at the last tap.
+    `tonemorph.chain.kernels.minimum_phase_ir` run on tensors (the fast path runs it on numpy).
     """
-    ir = cepstral_minimum_phase(mag_db * (math.log(10) / 20), torch)[:n_taps]
-    fade = max(n_taps // 8, 1)
-    window = torch.ones(n_taps, dtype=ir.dtype)
-    window[-fade:] = 0.5 * (1 + torch.cos(torch.linspace(0, math.pi, fade, dtype=ir.dtype)))
-    return ir * window
+    return _minimum_phase_ir(mag_db, n_taps, torch)
 
 
 IIR_GRID = 16384  # biquad IRs are taken this long (341 ms at 48 kHz; a 10 Hz high-pass decays

@@ -7,10 +7,14 @@ Numpy/numba only (no torch): the chain's fast path and the mastering density sta
 from __future__ import annotations
 
 import math
+from types import ModuleType
+from typing import Any
 
 import numba
 import numpy as np
 from scipy.signal import firwin
+
+from tonemorph.dsp.fir import cepstral_minimum_phase
 
 __all__ = [
     "CONTROL_HOP",
@@ -21,6 +25,8 @@ __all__ = [
     "biquad_cascade",
     "compressor_block",
     "compressor_gain_block",
+    "log_band_weights",
+    "minimum_phase_ir",
     "oversample_fir",
     "shaper_2x_block",
 ]
@@ -33,6 +39,33 @@ OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x overs
 def oversample_fir() -> np.ndarray:
     """Anti-imaging / anti-aliasing FIR of the 2x oversampled waveshaper (at the 2x rate)."""
     return firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0))
+
+
+def log_band_weights(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> np.ndarray:
+    """Matrix (n_bins, n_bands) interpolating band values (dB) linearly in log-frequency."""
+    f = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    lf = np.log(np.maximum(f, band_hz[0]))
+    lb = np.log(band_hz)
+    idx = np.clip(np.searchsorted(lb, lf) - 1, 0, len(lb) - 2)
+    t = np.clip((lf - lb[idx]) / (lb[idx + 1] - lb[idx]), 0.0, 1.0)
+    m = np.zeros((len(f), len(lb)))
+    m[np.arange(len(f)), idx] = 1 - t
+    m[np.arange(len(f)), idx + 1] += t
+    return m
+
+
+def minimum_phase_ir(mag_db: Any, n_taps: int, xp: ModuleType = np) -> Any:
+    """Minimum-phase FIR (n_taps) from a magnitude curve (dB, rfft grid) by cepstral folding.
+
+    The folding is `tonemorph.dsp.fir.cepstral_minimum_phase` on the curve's own grid; the
+    last n_taps // 8 taps fade out on a half-Hann reaching 0 at the last tap. ``xp`` is numpy
+    (fast path) or torch (the differentiable chain).
+    """
+    ir = cepstral_minimum_phase(mag_db * (math.log(10) / 20), xp)[:n_taps]
+    fade = max(n_taps // 8, 1)
+    window = xp.ones(n_taps, dtype=ir.dtype)
+    window[-fade:] = 0.5 * (1 + xp.cos(xp.linspace(0, math.pi, fade, dtype=ir.dtype)))
+    return ir * window
 
 
 @numba.njit(cache=True, fastmath=False)

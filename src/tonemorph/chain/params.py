@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import torch
+import numpy as np
+
+__all__ = [
+    "CAB_BANDS_RANGE",
+    "CAB_FFT_RANGE",
+    "CAB_TAPS_RANGE",
+    "INPUT_GAIN_RANGE",
+    "RANGES",
+    "RANGE_SLACK",
+    "ParamSpec",
+    "Range",
+]
 
 #: Slack (relative to the larger bound) at a range's edges: a value learned at the very edge
 #: goes through exp/log and may land one rounding step outside.
@@ -22,12 +34,25 @@ class Range:
     neutral: float
     log: bool = False
 
-    def to_value(self, raw: torch.Tensor) -> torch.Tensor:
-        """Map an unconstrained raw tensor to the physical value (in `unit`)."""
-        s = torch.sigmoid(raw)
+    def to_value(self, raw: Any) -> Any:
+        """Map an unconstrained raw value (float, numpy array or torch tensor) to `unit`.
+
+        Tensors go through their own methods (autograd), so this module never imports torch.
+        """
+        is_tensor = hasattr(raw, "sigmoid")
+        s = raw.sigmoid() if is_tensor else 1.0 / (1.0 + np.exp(-np.asarray(raw, np.float64)))
         if self.log:
-            return torch.exp(math.log(self.lo) + (math.log(self.hi) - math.log(self.lo)) * s)
+            y = math.log(self.lo) + (math.log(self.hi) - math.log(self.lo)) * s
+            return y.exp() if is_tensor else np.exp(y)
         return self.lo + (self.hi - self.lo) * s
+
+    def settle(self, value: float) -> float:
+        """`value` as a learner's chain holds it: to_raw then to_value (1 % inside the edges).
+
+        The fast path applies stored values through this so that it stays equal to the torch
+        chain (and to outputs of tones applied before the chain was split into stages).
+        """
+        return float(self.to_value(self.to_raw(value)))
 
     def to_raw(self, value: float) -> float:
         """Inverse of `to_value` for a float, clamped just inside the range."""
@@ -48,6 +73,16 @@ class Range:
     def slack(self) -> float:
         """How far (in `unit`) a stored value may lie outside [lo, hi] and still be taken."""
         return RANGE_SLACK * max(abs(self.lo), abs(self.hi))
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One named parameter (key in .tmodel files): its range and vector size (1 for scalars)."""
+
+    name: str
+    range: Range
+    size: int = 1
+    amount: str = field(default="lerp")  # how --amount moves it: lerp, loglerp or keep
 
 
 # The ranges cover real gear with margin; tighter ranges would make learning easier but

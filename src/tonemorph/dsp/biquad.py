@@ -21,6 +21,7 @@ from tonemorph.errors import ParameterError
 __all__ = [
     "BIQUAD_KINDS",
     "rbj_section",
+    "rbj_design",
     "highpass",
     "lowpass",
     "peaking",
@@ -108,6 +109,12 @@ def _design(kind: str, freq_hz: float, gain_db: float, q: float, sample_rate: fl
     amp = _check_gain(gain_db)
     return np.array(rbj_section(kind, math.cos(w0), alpha, amp, math.sqrt(amp)),
                     dtype=np.float64)
+
+
+def rbj_design(kind: str, freq_hz: float, gain_db: float, q: float,
+               sample_rate: float) -> np.ndarray:
+    """Validated sos row (6,) of any `BIQUAD_KINDS` design: freq_hz (Hz), gain_db (dB), q."""
+    return _design(kind, freq_hz, gain_db, q, sample_rate, "freq_hz")
 
 
 def highpass(cutoff_hz: float, q: float, sample_rate: float) -> np.ndarray:

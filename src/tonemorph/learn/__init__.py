@@ -1,5 +1,7 @@
-"""Fitting loops: unpaired tone learning."""
+"""Fitting loops (torch): `fit` (unpaired tone learning), `paired` (capture), `distill`.
 
-from tonemorph.learn.fit import LearnConfig, LearnResult, fit_unpaired
+Nothing is imported here, so that importing the package costs nothing: `tonemorph.api`
+imports it early (see there) and its modules, with torch, only when learning starts.
+"""
 
-__all__ = ["LearnConfig", "LearnResult", "fit_unpaired"]
+__all__: list[str] = []

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
+from tonemorph.chain.stages import stage as chain_stage
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import (
     GATE_ABS_DB,
@@ -304,14 +305,14 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow)
 
-    nonlinear = any(s in cfg.stages for s in ("drive", "sag", "comp"))
+    nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
     done = 0
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
-    lin_stages = tuple(s for s in cfg.stages if s in ("pre_eq", "post_eq", "cab")) or ("cab",)
+    lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
     fitter.anchor(lin)
     results["linear"] = lin

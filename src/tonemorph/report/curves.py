@@ -1,40 +1,31 @@
 """Curves of a learned chain computed from its parameters: EQ/cab responses, shaper, dynamics.
 
-Pure numpy except where the chain's own coefficient code is the definition (the cabinet's
-minimum-phase IR and the soft clipper are taken from `tonemorph.chain` under no_grad, so the
-report draws exactly what the chain runs).
+Each curve is the stage's own (`tonemorph.chain.stages`), from the values the chain runs
+(`tonemorph.chain.fast.settled_values` for the cabinet), so the report draws what the chain
+runs; numpy only except the shaper curve, which is the torch soft clipper itself.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from tonemorph.chain import functional as F
-from tonemorph.chain.chain import BAND_DEFAULT_Q, POST_EQ_BANDS, PRE_EQ_BANDS
-from tonemorph.dsp import biquad
+from tonemorph.chain.fast import settled_values
+from tonemorph.chain.stages import CHAIN, Cab, Compressor, Drive, Eq, Stage, stage
 from tonemorph.errors import ParameterError
 from tonemorph.model import Tone
 
 __all__ = [
-    "response_freqs_hz",
-    "eq_sos",
-    "eq_response_db",
     "cab_ir",
     "cab_response_db",
-    "linear_response_db",
-    "shaper_curve",
     "dynamics_curve_db",
+    "eq_response_db",
+    "eq_sos",
+    "linear_response_db",
+    "response_freqs_hz",
+    "shaper_curve",
 ]
 
 FREQ_LO_HZ, FREQ_HI_HZ = 20.0, 20000.0
-
-_DESIGNS = {
-    "highpass": lambda f, g, q, sr: biquad.highpass(f, q, sr),
-    "low_shelf": biquad.low_shelf,
-    "peaking": biquad.peaking,
-    "high_shelf": biquad.high_shelf,
-}
 
 
 def response_freqs_hz(sample_rate: float, n: int = 400) -> np.ndarray:
@@ -42,64 +33,67 @@ def response_freqs_hz(sample_rate: float, n: int = 400) -> np.ndarray:
     return np.geomspace(FREQ_LO_HZ, min(FREQ_HI_HZ, 0.49 * sample_rate), n)
 
 
-def _value(tone: Tone, name: str) -> float:
-    """A scalar parameter of the tone (physical unit)."""
+def _stage_of(tone: Tone, name: str, kind: type[Stage], what: str) -> Stage:
+    """The tone's stage called `name`, which must be a `kind` stage (ParameterError if not)."""
     try:
-        return float(tone.parameters[name])
-    except KeyError as exc:
-        raise ParameterError(f"the tone has no parameter {name!r}") from exc
+        st = stage(name)
+    except KeyError:
+        st = None
+    if not isinstance(st, kind):
+        raise ParameterError(f"stage must be {what}, got {name!r}")
+    if name not in tone.config.stages:
+        raise ParameterError(f"the tone has no {name} stage")
+    return st
+
+
+def _names(kind: type[Stage]) -> str:
+    return " / ".join(repr(s.name) for s in CHAIN if isinstance(s, kind))
 
 
 def eq_sos(tone: Tone, stage: str) -> np.ndarray:
     """Biquad cascade (n_bands, 6) of an EQ stage ("pre_eq" / "post_eq") at the learned rate."""
-    if stage not in ("pre_eq", "post_eq"):
-        raise ParameterError(f"stage must be 'pre_eq' or 'post_eq', got {stage!r}")
-    if stage not in tone.config.stages:
-        raise ParameterError(f"the tone has no {stage} stage")
-    sr = tone.config.sample_rate
-    rows = []
-    for band, kind in PRE_EQ_BANDS if stage == "pre_eq" else POST_EQ_BANDS:
-        f = _value(tone, f"{stage}.{band}_hz")
-        g = _value(tone, f"{stage}.{band}_db") if kind != "highpass" else 0.0
-        q = _value(tone, f"{stage}.{band}_q") if kind == "peaking" else BAND_DEFAULT_Q[kind]
-        rows.append(_DESIGNS[kind](f, g, q, sr))
-    return np.stack(rows)
+    st = _stage_of(tone, stage, Eq, f"an EQ stage ({_names(Eq)})")
+    return st.sos(tone.parameters, tone.config.sample_rate)  # type: ignore[attr-defined]
 
 
 def eq_response_db(tone: Tone, stage: str, freqs_hz: np.ndarray) -> np.ndarray:
     """Magnitude response (dB) of an EQ stage at freqs_hz (Hz)."""
-    return biquad.freq_response_db(eq_sos(tone, stage), freqs_hz, tone.config.sample_rate)
+    st = _stage_of(tone, stage, Eq, f"an EQ stage ({_names(Eq)})")
+    return st.linear_response_db(tone.config, tone.parameters, freqs_hz)  # type: ignore[return-value]
+
+
+def _cab(tone: Tone) -> Cab:
+    for st in tone.config.active():
+        if isinstance(st, Cab):
+            return st
+    raise ParameterError("the tone has no cab stage")
 
 
 def cab_ir(tone: Tone) -> np.ndarray:
     """The cabinet's minimum-phase FIR (cab_taps samples at the learned rate), float64."""
-    if "cab" not in tone.config.stages:
-        raise ParameterError("the tone has no cab stage")
-    with torch.no_grad():
-        return tone.torch_chain().cab_ir().numpy().astype(np.float64)
+    return _cab(tone).ir(tone.config, settled_values(tone.config, tone.parameters))
 
 
 def cab_response_db(tone: Tone, freqs_hz: np.ndarray) -> np.ndarray:
     """Magnitude response (dB) of the cabinet FIR at freqs_hz (Hz), by direct evaluation."""
-    ir = cab_ir(tone)
-    n = np.arange(ir.size)
-    f = np.asarray(freqs_hz, dtype=np.float64)
-    h = np.exp(-2j * np.pi * np.outer(f, n) / tone.config.sample_rate) @ ir
-    return 20.0 * np.log10(np.maximum(np.abs(h), 1e-20))
+    return _cab(tone).linear_response_db(tone.config, settled_values(tone.config,
+                                                                     tone.parameters), freqs_hz)
 
 
 def linear_response_db(tone: Tone, freqs_hz: np.ndarray) -> np.ndarray:
-    """Summed response (dB) of every linear stage (pre-EQ, post-EQ, cab) with trim and gains.
+    """Summed response (dB) of every linear stage (EQs, cab) with the input gain, trim and
+    output gain.
 
     Small-signal view: the shaper has unit small-signal gain and dynamics are taken as idle.
     """
-    total = np.full(np.shape(freqs_hz), tone.input_gain_db + _value(tone, "trim_db")
-                    + _value(tone, "out_gain_db"))
-    for stage in ("pre_eq", "post_eq"):
-        if stage in tone.config.stages:
-            total = total + eq_response_db(tone, stage, freqs_hz)
-    if "cab" in tone.config.stages:
-        total = total + cab_response_db(tone, freqs_hz)
+    total = np.full(np.shape(freqs_hz), float(tone.input_gain_db))
+    values = dict(tone.parameters)
+    for st in tone.config.active():
+        # the cabinet's IR is drawn from the values the chain runs; EQs from the stored ones
+        vals = settled_values(tone.config, values) if isinstance(st, Cab) else values
+        r = st.linear_response_db(tone.config, vals, freqs_hz)
+        if r is not None:
+            total = total + r
     return total
 
 
@@ -110,10 +104,15 @@ def shaper_curve(tone: Tone, x: np.ndarray) -> np.ndarray:
     curve shows the clipping the drive knob produces; the chain itself divides this gain out
     (unit small-signal gain) and restores level with its output gain.
     """
-    if "drive" not in tone.config.stages:
+    import torch
+
+    from tonemorph.chain import functional as F
+
+    st = next((s for s in tone.config.active() if isinstance(s, Drive)), None)
+    if st is None:
         raise ParameterError("the tone has no drive stage")
-    drive = 10.0 ** (_value(tone, "drive.drive_db") / 20.0)
-    bias = _value(tone, "drive.bias")
+    drive = 10.0 ** (float(tone.parameters[st.key("drive_db")]) / 20.0)
+    bias = float(tone.parameters[st.key("bias")])
     with torch.no_grad():
         u = torch.from_numpy(np.asarray(x, dtype=np.float64))
         y = F.asym_shaper(u, torch.tensor(drive, dtype=torch.float64),
@@ -126,13 +125,5 @@ def dynamics_curve_db(tone: Tone, stage: str, level_db: np.ndarray) -> np.ndarra
 
     Levels are the stage's detector levels (RMS over a control hop, dBFS); soft knee KNEE_DB.
     """
-    if stage not in ("sag", "comp"):
-        raise ParameterError(f"stage must be 'sag' or 'comp', got {stage!r}")
-    if stage not in tone.config.stages:
-        raise ParameterError(f"the tone has no {stage} stage")
-    lv = torch.from_numpy(np.asarray(level_db, dtype=np.float64))
-    f64 = torch.float64
-    with torch.no_grad():
-        gr = F.gain_computer_db(lv, torch.tensor(_value(tone, f"{stage}.threshold_db"), dtype=f64),
-                                torch.tensor(_value(tone, f"{stage}.ratio"), dtype=f64))
-    return (lv + gr).numpy()
+    st = _stage_of(tone, stage, Compressor, f"a dynamics stage ({_names(Compressor)})")
+    return st.curve_db(tone.parameters, np.asarray(level_db, dtype=np.float64))  # type: ignore[attr-defined]
