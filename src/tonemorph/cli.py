@@ -96,7 +96,12 @@ class _Stop:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    from tonemorph.io.paths import STOP_REQUESTED
+
     _Stop.terminated = True
+    # the exception is lost when the signal lands in a C callback (numba's compiler):
+    # writers poll the flag too, and _guard checks it after the body
+    STOP_REQUESTED.set()
     raise Terminated()
 
 
@@ -121,7 +126,10 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
     Library errors, and OS errors such as a full disk, become one `error:` line; an interrupt
     prints `interrupted; <stopped>` (temp files are removed by the writers on the way out).
     """
+    from tonemorph.io.paths import STOP_REQUESTED
+
     _Stop.terminated = False
+    STOP_REQUESTED.clear()
     main_thread = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
@@ -129,6 +137,9 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             yield
+        if STOP_REQUESTED.is_set():
+            # the handler's exception was swallowed and nothing polled the flag since
+            raise Terminated()
     except TonemorphError as exc:
         from tonemorph.errors import LowSampleRateError
 
@@ -146,6 +157,7 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
         console.print(f"{word}; {stopped}", highlight=False)
         raise typer.Exit(_stop_code()) from None
     finally:
+        STOP_REQUESTED.clear()
         if main_thread and old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
 

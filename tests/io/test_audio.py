@@ -18,7 +18,6 @@ from tonemorph.errors import (
     ParameterError,
     TonemorphError,
 )
-from tonemorph.io import audio as audio_mod
 from tonemorph.io import paths as paths_mod
 from tonemorph.io.audio import (
     AtomicAudioWriter,

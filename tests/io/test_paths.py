@@ -15,6 +15,7 @@ import pytest
 from tonemorph.errors import OutputPathError
 from tonemorph.io import paths as paths_mod
 from tonemorph.io.paths import (
+    STOP_REQUESTED,
     check_output_path,
     check_outputs,
     clean_stale_temp_files,
@@ -104,6 +105,25 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         write_atomic(out, boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_requested_stop_stops_writers(tmp_path: Path) -> None:
+    """The SIGTERM flag (its exception may be swallowed in a C callback) stops every writer."""
+    import numpy as np
+
+    from tonemorph.io import AtomicAudioWriter
+
+    try:
+        STOP_REQUESTED.set()
+        with pytest.raises(KeyboardInterrupt):
+            write_text_atomic(tmp_path / "r.json", "{}")
+        with pytest.raises(KeyboardInterrupt), AtomicAudioWriter(tmp_path / "o.wav", 48000, 1) as w:
+            w.write(np.zeros((1, 64)))
+    finally:
+        STOP_REQUESTED.clear()
+    assert list(tmp_path.iterdir()) == []
+    write_text_atomic(tmp_path / "r.json", "{}")
+    assert (tmp_path / "r.json").read_text() == "{}"
 
 
 def test_full_disk_is_named(tmp_path: Path) -> None:

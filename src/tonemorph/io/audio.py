@@ -19,7 +19,14 @@ import soxr
 
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError, AudioFileError, OutputPathError, ParameterError
-from tonemorph.io.paths import check_output_path, commit_temp, make_temp, os_reason, unlink_quietly
+from tonemorph.io.paths import (
+    check_output_path,
+    check_stop,
+    commit_temp,
+    make_temp,
+    os_reason,
+    unlink_quietly,
+)
 
 StrPath = str | os.PathLike[str]
 
@@ -647,6 +654,7 @@ class AtomicAudioWriter:
 
     def write(self, block: np.ndarray) -> None:
         """Append a (channels, n) block of samples (full scale = 1)."""
+        check_stop()
         if self._sfile is None:
             raise RuntimeError("AtomicAudioWriter.write called outside its `with` block")
         x = _as_2d(block, "block")

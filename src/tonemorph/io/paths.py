@@ -17,6 +17,7 @@ import errno
 import os
 import re
 import secrets
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -29,6 +30,22 @@ StrPath = str | os.PathLike[str]
 _TEMP_SUFFIX = ".part"
 # .NAME.<pid>-<token>.part (this version) or .NAME.<random>.part (earlier versions)
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?(?P<token>[A-Za-z0-9_]+)\.part$")
+
+
+# Set when the process was asked to stop (SIGTERM). A signal handler's exception can be
+# swallowed when it lands inside a C callback (numba's JIT compiler), so writers also poll this.
+STOP_REQUESTED = threading.Event()
+
+
+def check_stop() -> None:
+    """Raise KeyboardInterrupt if a stop was requested (polled by writers and fit loops)."""
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt("stop requested")
+
+
+def stop_handled() -> None:
+    """Mark a requested stop as honoured (a learner stopped and will save what it has)."""
+    STOP_REQUESTED.clear()
 
 
 def os_reason(exc: OSError) -> str:
@@ -217,7 +234,9 @@ def commit_temp(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> None:
 
     Raises:
         OutputPathError: `path` appeared meanwhile (overwrite=False) or cannot be written.
+        KeyboardInterrupt: a stop was requested; the caller removes the temp file.
     """
+    check_stop()
     t, p = Path(tmp), Path(path)
     if overwrite:
         try:
@@ -285,13 +304,16 @@ def write_text_atomic(path: StrPath, text: str, *, overwrite: bool = True) -> Pa
 
 
 __all__ = [
+    "STOP_REQUESTED",
     "check_output_path",
+    "check_stop",
     "check_outputs",
     "clean_stale_temp_files",
     "commit_temp",
     "make_temp",
     "os_reason",
     "stale_temp_files",
+    "stop_handled",
     "unlink_quietly",
     "write_atomic",
     "write_text_atomic",

@@ -22,6 +22,7 @@ from tonemorph.features.frames import (
     frame_features,
     gate_threshold_db,
 )
+from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 
 INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
@@ -241,6 +242,7 @@ class _Fitter:
         best, best_state = math.inf, copy.deepcopy(chain.state_dict())
         try:
             for i in range(steps):
+                check_stop()
                 if i % ANCHOR_EVERY == 0:
                     self.anchor(chain, level=False)
                 opt.zero_grad()
@@ -258,6 +260,7 @@ class _Fitter:
         except KeyboardInterrupt:
             # keep what this run reached; the caller stops after it
             self.interrupted = True
+            stop_handled()
         chain.load_state_dict(best_state)
         self.anchor(chain)
         final, _ = self.evaluate(chain)

@@ -20,6 +20,7 @@ import torch
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag
 from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.learn.fit import INIT_FFT, INPUT_LEVEL_DB, QUALITY_PRESETS, normalise_input
 from tonemorph.losses.paired import (
     PRE_EMPHASIS_COEF,
@@ -256,6 +257,7 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
 
     try:
         while budget_used() < 1.0:
+            check_stop()
             for g in opt.param_groups:
                 g["lr"] = _cosine_lr(lr, budget_used())
             starts = rng.integers(0, max_start + 1, batch_size)
@@ -286,6 +288,7 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
             report()
     except KeyboardInterrupt:
         interrupted = True
+        stop_handled()
     module.load_state_dict(best_state)
     module.eval()
     mr = _mrstft(best_pred[warm:], yv[warm:])
