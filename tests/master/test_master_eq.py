@@ -65,3 +65,70 @@ def test_streaming_spectrum_equals_the_offline_mean_log_spectrum() -> None:
     np.testing.assert_allclose(side, side_ref, atol=1e-9)
     pooled = acc.merge(acc)
     np.testing.assert_allclose(pooled.mean_log_db("mid")[1], mid, atol=1e-9)
+
+
+# ------------------------------------------------- the reference is other music (issue 13)
+
+
+def _arranged(seconds: float, seed: int, bright_every: int) -> np.ndarray:
+    """Generated music whose arrangement varies: every bright_every-th 2 s section adds a
+    bright hi-hat-like noise part and drops the pad's low end (content, not mastering)."""
+    x = stereo_music(seconds, SR, seed=seed).astype(np.float64)
+    rng = np.random.default_rng(seed + 100)
+    sec = 2 * SR
+    for k, start in enumerate(range(0, x.shape[1], sec)):
+        if k % bright_every == 0:
+            n = min(sec, x.shape[1] - start)
+            hat = scipy.signal.sosfilt(scipy.signal.butter(4, 6000, "highpass", fs=SR,
+                                                           output="sos"),
+                                       rng.standard_normal(n)) * 0.2
+            x[:, start : start + n] += hat
+            x[:, start : start + n] = scipy.signal.sosfilt(
+                scipy.signal.butter(2, 300, "highpass", fs=SR, output="sos"),
+                x[:, start : start + n], axis=-1)
+    return x
+
+
+def _shape_error(freqs: np.ndarray, curve: np.ndarray, truth: np.ndarray) -> float:
+    band = (freqs > 60) & (freqs < 12000)
+    d = curve[band] - truth[band]
+    return float(np.max(np.abs(d - np.median(d))))
+
+
+def test_other_music_through_a_shelf_gives_the_shelf_not_the_arrangement() -> None:
+    from tonemorph.master.config import MasterConfig
+    from tonemorph.master.eq import band_shape_db, curve_on_grid, mean_log_spectrum_db
+    from tonemorph.master.run import eq_curve
+
+    sos = high_shelf(4000.0, 3.0, 0.707, SR)
+    mix = _arranged(20.0, seed=1, bright_every=5).mean(axis=0)
+    ref = scipy.signal.sosfilt(sos, _arranged(20.0, seed=2, bright_every=2).mean(axis=0))
+    freqs, curve = eq_curve(mix, ref, SR, MasterConfig(), None, "mid")
+    truth = freq_response_db(sos, freqs, SR)
+    # the naive long-term ratio chases the other song's hats and thinner low end
+    naive = curve_on_grid(freqs, band_shape_db(*mean_log_spectrum_db(ref, SR))
+                          - band_shape_db(*mean_log_spectrum_db(mix, SR)))
+    assert _shape_error(freqs, naive, truth) > 5.0
+    assert _shape_error(freqs, curve, truth) < 3.0
+
+
+def test_content_differences_alone_make_little_eq() -> None:
+    from tonemorph.master.config import MasterConfig
+    from tonemorph.master.run import eq_curve
+
+    mix = _arranged(20.0, seed=3, bright_every=6).mean(axis=0)
+    ref = _arranged(20.0, seed=4, bright_every=2).mean(axis=0)
+    freqs, curve = eq_curve(mix, ref, SR, MasterConfig(), None, "mid")
+    band = (freqs > 40) & (freqs < 16000)
+    assert np.ptp(curve[band]) < 3.0
+
+
+def test_a_consistent_shelf_is_still_matched() -> None:
+    from tonemorph.master.config import MasterConfig
+    from tonemorph.master.run import eq_curve
+
+    sos = high_shelf(3000.0, 6.0, 0.707, SR)
+    x = white_noise(12.0, SR, seed=5)[0].astype(np.float64)
+    y = scipy.signal.sosfilt(sos, white_noise(12.0, SR, seed=6)[0].astype(np.float64))
+    freqs, curve = eq_curve(x, y, SR, MasterConfig(), None, "mid")
+    assert _shape_error(freqs, curve, freq_response_db(sos, freqs, SR)) < 1.5

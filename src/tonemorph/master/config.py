@@ -38,6 +38,9 @@ class MasterConfig:
     ``lufs=None`` takes the reference's integrated loudness. ``amount`` scales every matched
     change (EQ curve, width change, compression and saturation, loudness gain) from none (0) to
     full (1). ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
+    ``eq_prior_db`` is the spread (dB rms) of the EQ a mastering chain applies per octave band;
+    ``eq_content_factor`` scales how much of a balance difference that varies across the
+    tracks' own sections is put down to their music rather than their mastering.
     """
 
     lufs: float | None = None
@@ -47,7 +50,8 @@ class MasterConfig:
     phase: str = "linear"
     mono_bass_hz: float | None = None
     eq_taps: int = 4096
-    eq_smoothing_octaves: float = 1.0 / 6.0
+    eq_prior_db: float = 2.0
+    eq_content_factor: float = 3.0
     eq_max_db: float = 12.0
     excerpt_s: float = 20.0
     fit_steps: int = 60
@@ -76,6 +80,12 @@ class MasterConfig:
             )
         if not (isinstance(self.eq_taps, int) and 256 <= self.eq_taps <= 65536):
             raise ParameterError(f"eq_taps must be an integer within 256..65536, got {self.eq_taps!r}.")
+        if not (math.isfinite(self.eq_prior_db) and 0.1 <= self.eq_prior_db <= 24.0):
+            raise ParameterError(f"eq_prior_db must be within 0.1..24 dB, got {self.eq_prior_db!r}.")
+        if not (math.isfinite(self.eq_content_factor) and 0.0 <= self.eq_content_factor <= 10.0):
+            raise ParameterError(
+                f"eq_content_factor must be within 0..10, got {self.eq_content_factor!r}."
+            )
         if not (5.0 <= self.excerpt_s <= 600.0):
             raise ParameterError(f"excerpt_s must be within 5..600 s, got {self.excerpt_s!r}.")
         if not (isinstance(self.fit_steps, int) and 0 <= self.fit_steps <= 2000):

@@ -2,28 +2,24 @@
 
 The mix's mid channel is taken to the reference's distributions of short-term level (50 ms and
 400 ms frames, relative to the overall level) and of 50 ms crest factor: 1-D Wasserstein
-distances on quantiles (`tonemorph.losses.unpaired.quantiles`), through the same differentiable
-compressor and soft clipper as tone learning (`tonemorph.chain.functional`). A dense reference
-is then matched by level-dependent gain and rounded peaks, not only by limiting harder.
-
-Fitting imports torch (lazily); applying is numpy/numba only.
+distances on quantiles. The stage is the tone chain's own compressor kernel and 2x shaper
+(`tonemorph.chain.kernels`, `tonemorph.chain.stages.drive.Shaper`), its parameters mapped by the
+chain's parameter table (`tonemorph.chain.params.RANGES`), narrowed to what mastering does. The
+fit is derivative-free (scipy's bounded Nelder-Mead on the applied stage itself): no torch, and
+the fitted stage is exactly the one applied. A dense reference is then matched by
+level-dependent gain and rounded peaks, not only by limiting harder.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from tonemorph.chain.kernels import (
-    CONTROL_HOP,
-    KNEE_DB,
-    OVERSAMPLE_TAPS,
-    compressor_gain_block,
-    oversample_fir,
-    shaper_2x_block,
-)
+from tonemorph.chain.kernels import CONTROL_HOP, KNEE_DB, OVERSAMPLE_TAPS, compressor_gain_block
+from tonemorph.chain.params import RANGES, Range
+from tonemorph.chain.stages.drive import Shaper
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -75,13 +71,15 @@ class DensityParams:
 
 NEUTRAL = DensityParams()
 
-# (lo, hi, log-scaled) of every fitted parameter
-_RANGES: dict[str, tuple[float, float, bool]] = {
-    "threshold_db": (-40.0, 0.0, False),
-    "ratio": (1.0, 8.0, True),
-    "attack_ms": (0.5, 80.0, True),
-    "release_ms": (20.0, 1000.0, True),
-    "clip_db": (-12.0, 6.0, False),
+# What mastering may fit, inside the chain's table: gentle ratios, musical time constants, and a
+# clip level near the music's peaks (the chain's drive_db is the negated clip level).
+_CLIP = RANGES["drive_db"]
+_SEARCH: dict[str, Range] = {
+    "threshold_db": replace(RANGES["threshold_db"], lo=-40.0),
+    "ratio": replace(RANGES["ratio"], hi=8.0),
+    "attack_ms": replace(RANGES["attack_ms"], lo=0.5, hi=80.0),
+    "release_ms": replace(RANGES["release_ms"], lo=20.0, hi=1000.0),
+    "clip_db": Range(max(-_CLIP.hi, -12.0), min(-_CLIP.lo, 6.0), "dBFS", NEUTRAL.clip_db),
 }
 
 
@@ -106,14 +104,9 @@ class DynamicsStage:
         self._state = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
         self.compress = params.ratio > 1.0 + 1e-6
         self.saturate = params.clip_db < NEUTRAL.clip_db - 1e-6
-        h = oversample_fir()
-        centre = len(h) // 2
-        self._h_even = h[0::2].astype(np.float32)
-        self._h_centre = float(h[centre])
-        self._drive = 10.0 ** (-params.clip_db / 20.0)
-        self._shaper_state = [
-            np.zeros((3, len(self._h_even) - 1), np.float32) for _ in range(self.channels)
-        ]
+        # one chain shaper per channel: unit small-signal gain, full saturation at clip_db
+        drive = 10.0 ** (-params.clip_db / 20.0)
+        self._shapers = [Shaper(drive, 0.0) for _ in range(self.channels)]
         self.latency = SHAPER_LATENCY if self.saturate else 0
         self._gr_sum = 0.0
         self._n = 0
@@ -134,9 +127,8 @@ class DynamicsStage:
         self._n += y.shape[1]
         if self.saturate:
             y = np.stack([
-                shaper_2x_block(np.ascontiguousarray(ch, dtype=np.float32), st, self._h_even,
-                                self._h_centre, self._drive, 0.0).astype(np.float64)
-                for ch, st in zip(y, self._shaper_state)
+                shaper(np.ascontiguousarray(ch, dtype=np.float32)).astype(np.float64)
+                for ch, shaper in zip(y, self._shapers)
             ])
         return y
 
@@ -145,114 +137,70 @@ class DynamicsStage:
         return self.process(np.zeros((self.channels, self.latency)))
 
 
-# ------------------------------------------------------------------------------ fitting (torch)
+# ------------------------------------------------------------------------------ fitting
 
 
-def _block_stats(y, block: int):
-    """Sum of squares and peak of consecutive blocks of a 1-D torch signal (tail dropped)."""
-    n = (y.shape[0] // block) * block
-    b = y[:n].view(-1, block)
-    return b.pow(2).sum(-1), b.abs().amax(-1)
+def _quantiles(v: np.ndarray, n: int = _N_QUANT) -> np.ndarray:
+    """n evenly spaced quantiles (probabilities (k + 0.5) / n) of a 1-D array; zeros if empty."""
+    if v.size == 0:
+        return np.zeros(n)
+    return np.quantile(v, (np.arange(n) + 0.5) / n)
 
 
-def density_features(y, sample_rate: float, gate_db: float | None = None):
+def density_features(y: np.ndarray, sample_rate: float,
+                     gate_db: float | None = None) -> tuple[np.ndarray, float]:
     """Distribution features (dB) of a 1-D signal: quantiles of level at 50/400 ms, 50 ms crest.
 
-    Frames overlap by half and are built from 25 ms blocks (no overlapping copies of the
-    signal). Levels are relative to the gated mean power of the 50 ms frames, so the features do
-    not depend on gain. Returns (features (3, _N_QUANT) torch tensor, gate_db used).
+    Frames overlap by half and are built from 25 ms blocks. Levels are relative to the gated
+    mean power of the 50 ms frames, so the features do not depend on gain. Returns
+    (features (3, 32), gate_db used).
     """
-    import torch
-
-    from tonemorph.losses.unpaired import quantiles
-
+    x = np.asarray(y, dtype=np.float64)
     block = max(CONTROL_HOP, int(round(_FRAMES_MS[0] * 0.5e-3 * sample_rate)))
-    sq, pk = _block_stats(y, block)
-    feats = []
+    n = (x.size // block) * block
+    blocks = x[:n].reshape(-1, block)
+    sq, pk = np.sum(blocks * blocks, axis=1), np.max(np.abs(blocks), axis=1)
     # 50 ms frames: pairs of blocks, hop one block
     power = (sq[1:] + sq[:-1]) / (2 * block)
-    peak = torch.maximum(pk[1:], pk[:-1])
-    level = 10 * torch.log10(power + 1e-12)
-    with torch.no_grad():
-        mean_db = float(10 * torch.log10(power.mean() + 1e-12))
-    gate = mean_db + _GATE_DB if gate_db is None else gate_db
-    mask = level.detach() > gate
-    ref_db = 10 * torch.log10(power[mask].mean() + 1e-12)
-    feats.append(quantiles(level[mask] - ref_db, _N_QUANT))
-    feats.append(quantiles(20 * torch.log10(peak[mask] + 1e-9) - level[mask], _N_QUANT))
+    peak = np.maximum(pk[1:], pk[:-1])
+    level = 10 * np.log10(power + 1e-12)
+    gate = 10 * np.log10(power.mean() + 1e-12) + _GATE_DB if gate_db is None else gate_db
+    mask = level > gate
+    ref_db = 10 * np.log10(power[mask].mean() + 1e-12) if np.any(mask) else 0.0
+    feats = [_quantiles(level[mask] - ref_db),
+             _quantiles(20 * np.log10(peak[mask] + 1e-9) - level[mask])]
     # 400 ms frames: 16 blocks, hop 8
     k = int(round(_FRAMES_MS[1] / _FRAMES_MS[0] * 2))
-    if sq.shape[0] >= k:
-        long_power = sq.unfold(0, k, k // 2).sum(-1) / (k * block)
-        long_level = 10 * torch.log10(long_power + 1e-12)
-        long_mask = long_level.detach() > gate
-        feats.append(quantiles(long_level[long_mask] - ref_db, _N_QUANT))
+    if sq.size >= k:
+        windows = np.lib.stride_tricks.sliding_window_view(sq, k)[:: k // 2]
+        long_level = 10 * np.log10(windows.sum(axis=1) / (k * block) + 1e-12)
+        feats.append(_quantiles(long_level[long_level > gate] - ref_db))
     else:
-        feats.append(torch.zeros(_N_QUANT, dtype=y.dtype))
-    return torch.stack(feats), gate
+        feats.append(np.zeros(_N_QUANT))
+    return np.stack(feats), gate
 
 
-def _to_value(raw, lo: float, hi: float, log: bool):
-    import torch
-
-    s = torch.sigmoid(raw)
-    if log:
-        return torch.exp(math.log(lo) + s * (math.log(hi) - math.log(lo)))
-    return lo + s * (hi - lo)
-
-
-def _to_raw(value: float, lo: float, hi: float, log: bool) -> float:
-    if log:
-        u = (math.log(value) - math.log(lo)) / (math.log(hi) - math.log(lo))
-    else:
-        u = (value - lo) / (hi - lo)
-    u = min(max(u, 1e-4), 1 - 1e-4)
-    return math.log(u / (1 - u))
+def _from_unit(u: np.ndarray) -> DensityParams:
+    """DensityParams from a point of the unit cube (one coordinate per `_SEARCH` entry)."""
+    values = {}
+    for (name, rng), v in zip(_SEARCH.items(), np.clip(u, 0.0, 1.0)):
+        if rng.log:
+            values[name] = math.exp(math.log(rng.lo) + v * (math.log(rng.hi) - math.log(rng.lo)))
+        else:
+            values[name] = rng.lo + v * (rng.hi - rng.lo)
+    return DensityParams(**values)
 
 
-def _soft_saturate():
-    """autograd Function y = tanh~(d u) / d (the tone chain's rational tanh), lean backward."""
-    import torch
-
-    from tonemorph.chain.functional import SOFT_CLIP_LIMIT, soft_clip
-
-    class SoftSaturate(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, u, drive):
-            v = u * drive
-            s = soft_clip(v)
-            ctx.save_for_backward(u, drive, s, v)
-            return s / drive
-
-        @staticmethod
-        def backward(ctx, grad):
-            u, drive, s, v = ctx.saved_tensors
-            # d tanh(v)/dv = 1 - tanh(v)^2 (the rational form is within 1e-4 of tanh; flat
-            # where it is clamped)
-            ds = torch.where(v.abs() < SOFT_CLIP_LIMIT, 1 - s * s, torch.zeros_like(s))
-            grad_u = grad * ds
-            grad_d = (grad * (u * ds * drive - s)).sum() / (drive * drive)
-            return grad_u, grad_d
-
-    return SoftSaturate
-
-
-def _forward(x, params: dict, sample_rate: float):
-    """Differentiable density stage on a 1-D torch signal (the tone chain's functions).
-
-    The saturator runs at 1x here (the applied stage oversamples 2x): the fitted features are
-    level and crest distributions, which aliasing barely moves, and the 2x FFT path would cost
-    most of the fitting time.
-    """
-    import torch
-
-    from tonemorph.chain import functional as F
-
-    b = x[None, :]
-    gain = F.compressor_gain(b, sample_rate, params["threshold_db"], params["ratio"],
-                             params["attack_ms"], params["release_ms"])
-    drive = torch.pow(10.0, -params["clip_db"] / 20)
-    return _soft_saturate().apply((b * gain)[0], drive)
+def _to_unit(params: DensityParams) -> np.ndarray:
+    """Inverse of `_from_unit`, clamped into the cube."""
+    out = []
+    for name, rng in _SEARCH.items():
+        v = rng.clamp(getattr(params, name))
+        if rng.log:
+            out.append((math.log(v) - math.log(rng.lo)) / (math.log(rng.hi) - math.log(rng.lo)))
+        else:
+            out.append((v - rng.lo) / (rng.hi - rng.lo))
+    return np.clip(np.array(out), 0.0, 1.0)
 
 
 def fit_density(
@@ -266,109 +214,50 @@ def fit_density(
     """Fit `DensityParams` taking mix_mid's level/crest distributions to ref_mid's.
 
     Both are 1-D mid signals at sample_rate; mix_mid is already level-matched (active RMS) to
-    ref_mid. A few starts are scored, the best refined with Adam for `steps` steps, and kept
-    only if it beats doing nothing. Returns (params, {"loss_neutral", "loss"}).
+    ref_mid. A few starts are scored on the applied stage (`DynamicsStage`), the best refined
+    by bounded Nelder-Mead (scipy) for about `steps` iterations, and kept only if it beats
+    doing nothing. ``seed`` jitters the starts. Returns (params, {"loss_neutral", "loss"}).
     """
-    import torch
+    from scipy.optimize import minimize
 
     if steps < 0:
         raise ParameterError(f"steps must be >= 0, got {steps}.")
-    # one thread: the ops are small and elementwise, and on a busy machine torch's thread pool
-    # was measured 10-100x slower than a single thread (2 cores shared with other work)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _fit(torch, mix_mid, ref_mid, sample_rate, steps, seed)
-    finally:
-        torch.set_num_threads(threads)
+    x = np.ascontiguousarray(mix_mid, dtype=np.float64)[None, :]
+    target, _ = density_features(ref_mid, sample_rate)
 
+    def loss_of(params: DensityParams) -> float:
+        y = DynamicsStage(params, sample_rate, 1).process(x)[0]
+        return float(np.mean(np.abs(density_features(y, sample_rate)[0] - target)))
 
-def _fit(torch, mix_mid, ref_mid, sample_rate, steps, seed):
-    """Body of `fit_density` (torch passed in, threads already set)."""
-    torch.manual_seed(seed)
-    dt = torch.float32
-    x = torch.from_numpy(np.ascontiguousarray(mix_mid, dtype=np.float32)).to(dt)
-    r = torch.from_numpy(np.ascontiguousarray(ref_mid, dtype=np.float32)).to(dt)
-    with torch.no_grad():
-        target, _ = density_features(r, sample_rate)
-
-    def loss_of(values: dict) -> torch.Tensor:
-        y = _forward(x, values, sample_rate)
-        feats, _ = density_features(y, sample_rate)
-        return (feats - target).abs().mean()
-
-    def values_of(raw: dict) -> dict:
-        return {k: _to_value(raw[k], *_RANGES[k]) for k in _RANGES}
-
-    with torch.no_grad():
-        neutral_feats, _ = density_features(x, sample_rate)
-        loss_neutral = float((neutral_feats - target).abs().mean())
-    # rms of the normalised mix in dBFS anchors the starts
-    with torch.no_grad():
-        rms_db = float(10 * torch.log10(x.pow(2).mean() + 1e-12))
+    loss_neutral = loss_of(NEUTRAL)
+    rms_db = 10 * math.log10(float(np.mean(x * x)) + 1e-12)  # the starts sit around the music
+    rng = np.random.default_rng(seed)
     starts = [
         DensityParams(rms_db + 3.0, 2.0, 10.0, 150.0, rms_db + 14.0),
         DensityParams(rms_db - 3.0, 3.0, 5.0, 80.0, rms_db + 10.0),
         DensityParams(rms_db - 8.0, 1.5, 20.0, 300.0, rms_db + 8.0),
     ]
-    best_raw: dict = {}
-    best_loss = math.inf
-    for start in starts:
-        raw = {k: torch.tensor(_to_raw(_clamp(k, getattr(start, k)), *_RANGES[k]), dtype=dt,
-                               requires_grad=True) for k in _RANGES}
-        with torch.no_grad():
-            val = float(loss_of(values_of(raw)))
-        if val < best_loss:
-            best_raw, best_loss = raw, val
-    best_state = {k: float(v.detach()) for k, v in best_raw.items()}
-    adam = _Adam(len(_RANGES), lr=0.08)
-    names = list(_RANGES)
-    for _ in range(steps):
-        for v in best_raw.values():
-            v.grad = None
-        loss = loss_of(values_of(best_raw))
-        loss.backward()
-        value = float(loss.detach())
-        if value < best_loss:
-            best_loss = value
-            best_state = {k: float(v.detach()) for k, v in best_raw.items()}
-        grads = np.array([float(best_raw[k].grad) if best_raw[k].grad is not None else 0.0
-                          for k in names])
-        step = adam.step(grads)
-        with torch.no_grad():
-            for k, d in zip(names, step):
-                best_raw[k] -= float(d)
-    with torch.no_grad():
-        final = {k: float(_to_value(torch.tensor(v, dtype=torch.float64), *_RANGES[k]))
-                 for k, v in best_state.items()}
-    stats = {"loss_neutral": loss_neutral, "loss": best_loss}
+    units = [np.clip(_to_unit(p) + rng.normal(0.0, 0.02, 5) * (seed != 0), 0, 1) for p in starts]
+    scored = sorted((loss_of(_from_unit(u)), i) for i, u in enumerate(units))
+    best_u, best_loss = units[scored[0][1]], scored[0][0]
+    if steps > 0:
+        res = minimize(lambda u: loss_of(_from_unit(u)), best_u, method="Nelder-Mead",
+                       bounds=[(0.0, 1.0)] * len(_SEARCH),
+                       options={"maxiter": steps, "maxfev": 3 * steps, "xatol": 1e-3,
+                                "fatol": 1e-4, "initial_simplex": _simplex(best_u, 0.15)})
+        if res.fun < best_loss:
+            best_u, best_loss = res.x, float(res.fun)
+    stats = {"loss_neutral": loss_neutral, "loss": min(best_loss, loss_neutral)}
     if best_loss >= loss_neutral:
-        stats["loss"] = loss_neutral
         return NEUTRAL, stats
-    return DensityParams(**final), stats
+    return _from_unit(best_u), stats
 
 
-class _Adam:
-    """Adam (Kingma & Ba, 2015) on a parameter vector; torch.optim would import torch._dynamo,
-    which costs ~3 s and ~80 MB for five scalars."""
-
-    def __init__(self, n: int, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
-        self.lr, self.b1, self.b2, self.eps = lr, betas[0], betas[1], eps
-        self.m = np.zeros(n)
-        self.v = np.zeros(n)
-        self.t = 0
-
-    def step(self, grad: np.ndarray) -> np.ndarray:
-        """The update to subtract from the parameters for this gradient."""
-        self.t += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * grad
-        self.v = self.b2 * self.v + (1 - self.b2) * grad * grad
-        m_hat = self.m / (1 - self.b1**self.t)
-        v_hat = self.v / (1 - self.b2**self.t)
-        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-def _clamp(name: str, value: float) -> float:
-    lo, hi, _ = _RANGES[name]
-    return min(max(value, lo), hi)
+def _simplex(u: np.ndarray, step: float) -> np.ndarray:
+    """Nelder-Mead's first simplex: u and a step along each axis (inwards at the cube's edge)."""
+    pts = [u]
+    for i in range(u.size):
+        v = u.copy()
+        v[i] = v[i] + step if v[i] + step <= 1.0 else v[i] - step
+        pts.append(v)
+    return np.stack(pts)

@@ -17,6 +17,7 @@ from tonemorph.dsp.loudness import active_frames, frame_rms_db
 from tonemorph.errors import ParameterError
 
 __all__ = [
+    "CURVE_BANDS_HZ",
     "REPORT_BANDS_HZ",
     "FirStream",
     "SpectrumAccumulator",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: Octave bands (Hz) the report gives the EQ curves at.
 REPORT_BANDS_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+#: Third-octave centres (Hz, 20 Hz..20 kHz) the report draws the EQ curves at.
+CURVE_BANDS_HZ = tuple(round(1000.0 * 2.0 ** (k / 3.0), 1) for k in range(-17, 11))
 
 _N_FFT = 4096
 _LOW_HOLD_HZ = 30.0  # below this (and above 0.9 Nyquist or 18 kHz) the curve is held flat:
@@ -241,3 +244,87 @@ def curve_from_spectra(
     curve[hi_i:] = curve[hi_i - 1]
     curve = centre_curve(freqs, curve, sx)
     return np.clip(curve, -max_gain_db, max_gain_db)
+
+
+# ----------------------------------------------------------------- processing, not content
+
+#: Third-octave centres (Hz) the consistent match is estimated on (31.5 Hz..16 kHz).
+MATCH_BANDS_HZ = tuple(1000.0 * 2.0 ** (k / 3.0) for k in range(-15, 13))
+_BUMP_CENTRES_HZ = tuple(62.5 * 2.0 ** k for k in range(0, 9))  # 62.5 Hz .. 16 kHz, octaves
+_BUMP_WIDTH_OCT = 2.0  # raised cosines two octaves wide at one-octave spacing: a partition of 1
+
+
+def section_band_spectra_db(x: np.ndarray, sample_rate: float, *, section_s: float = 2.5
+                            ) -> np.ndarray:
+    """Third-octave shape (dB) of each section_s-second section of a 1-D signal.
+
+    Rows are sections with sound (`mean_log_spectrum_db` per section, smoothed to 1/3 octave,
+    read at MATCH_BANDS_HZ), each with its own mean over the bands removed: only the balance
+    counts, not the level. Shape (n_sections, len(MATCH_BANDS_HZ)); at least one row.
+    """
+    audio = np.asarray(x, dtype=np.float64)
+    n = max(_N_FFT * 2, int(round(section_s * sample_rate)))
+    rows = []
+    for start in range(0, max(1, audio.shape[-1] - n // 2), n):
+        part = audio[..., start : start + n]
+        if part.shape[-1] < _N_FFT:
+            continue
+        try:
+            rows.append(band_shape_db(*mean_log_spectrum_db(part, sample_rate)))
+        except ParameterError:
+            continue  # a silent section says nothing about the balance
+    if not rows:
+        rows.append(band_shape_db(*mean_log_spectrum_db(audio, sample_rate)))
+    return np.stack(rows)
+
+
+def band_shape_db(freqs: np.ndarray, spectrum_db: np.ndarray) -> np.ndarray:
+    """A mean log spectrum (dB) at MATCH_BANDS_HZ, 1/3-octave smoothed, its band mean removed."""
+    smooth = smooth_log_spectrum(spectrum_db, freqs, 1.0 / 3.0, domain="db")
+    f = np.maximum(freqs, 1e-3)
+    bands = np.interp(np.log(MATCH_BANDS_HZ), np.log(f), smooth)
+    return bands - bands.mean()
+
+
+def _bumps(band_hz: np.ndarray) -> np.ndarray:
+    """Raised-cosine basis (n_bands, n_bumps) in log frequency, flat beyond the end bumps."""
+    octs = np.log2(np.clip(band_hz, _BUMP_CENTRES_HZ[0], _BUMP_CENTRES_HZ[-1]))
+    centres = np.log2(_BUMP_CENTRES_HZ)
+    u = (octs[:, None] - centres[None, :]) / (_BUMP_WIDTH_OCT / 2.0)
+    return np.where(np.abs(u) < 1.0, 0.5 + 0.5 * np.cos(np.pi * u), 0.0)
+
+
+def consistent_curve_bands_db(
+    diff_db: np.ndarray,
+    spread_db: np.ndarray,
+    *,
+    prior_db: float = 3.0,
+    content_factor: float = 1.0,
+    floor_db: float = 1.0,
+) -> np.ndarray:
+    """Broad EQ (dB at MATCH_BANDS_HZ) explaining a reference-minus-mix balance diff_db.
+
+    A Bayesian (ridge) fit of one-octave raised-cosine bands: each band's gain has a
+    prior_db spread (what mastering EQ does); the difference in each third octave is trusted
+    as far as it is consistent: its noise is content_factor * spread_db (how much the two
+    tracks' balance varies across their own sections) plus floor_db, both in dB rms. Where the
+    arrangement varies, the curve shrinks towards flat; an offset is free (loudness is matched
+    elsewhere) and removed from the result.
+    """
+    d = np.asarray(diff_db, dtype=np.float64)
+    noise = (content_factor * np.asarray(spread_db, dtype=np.float64)) ** 2 + floor_db**2
+    basis = _bumps(np.asarray(MATCH_BANDS_HZ))
+    design = np.concatenate([np.ones((d.size, 1)), basis], axis=1)
+    w = 1.0 / noise
+    precision = np.zeros(design.shape[1])
+    precision[1:] = 1.0 / prior_db**2  # the offset is not shrunk
+    lhs = design.T @ (design * w[:, None]) + np.diag(precision)
+    theta = np.linalg.solve(lhs, design.T @ (w * d))
+    curve = basis @ theta[1:]
+    return curve - curve.mean()
+
+
+def curve_on_grid(freqs: np.ndarray, bands_db: np.ndarray) -> np.ndarray:
+    """A curve at MATCH_BANDS_HZ (dB) on an rfft grid (Hz), held flat beyond the end bands."""
+    f = np.maximum(np.asarray(freqs, dtype=np.float64), 1e-3)
+    return np.interp(np.log(f), np.log(MATCH_BANDS_HZ), bands_db)

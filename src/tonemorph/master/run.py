@@ -37,11 +37,16 @@ from tonemorph.master.analysis import (
 from tonemorph.master.config import MIN_REFERENCE_S, MasterConfig
 from tonemorph.master.density import NEUTRAL, DensityParams, fit_density
 from tonemorph.master.eq import (
+    CURVE_BANDS_HZ,
     REPORT_BANDS_HZ,
+    band_shape_db,
     band_values,
-    curve_from_spectra,
+    centre_curve,
+    consistent_curve_bands_db,
+    curve_on_grid,
     design_fir,
-    match_curve_db,
+    mean_log_spectrum_db,
+    section_band_spectra_db,
 )
 from tonemorph.master.processor import MasterPlan, MasterProcessor, render
 from tonemorph.master.report import MasterReport, Measures, TrackReport
@@ -49,6 +54,7 @@ from tonemorph.master.report import MasterReport, Measures, TrackReport
 __all__ = [
     "MasterSettings",
     "default_output_path",
+    "eq_curve",
     "find_output_gain",
     "fit_settings",
     "master",
@@ -62,7 +68,7 @@ _FIT_RATE_REF = 44100
 _MONO_SIDE_DB = -40.0  # side this far below mid: the mix is (near) mono, width is not matched
 _MAX_SIDE_GAIN = 2.5
 _FIT_MAX_RATE = 24000
-_DENSITY_FIT_S = 8.0  # seconds of the excerpts the density stage is fitted on (memory: torch)
+_DENSITY_FIT_S = 8.0  # seconds of the excerpts the density stage is fitted on (fit time)
 _LUFS_TOLERANCE = 0.25  # LU: a second pass corrects the gain beyond this
 _MAX_PASSES = 3
 
@@ -100,6 +106,9 @@ class MasterSettings:
         }
         if self.eq_freqs_hz is not None and self.eq_mid_db is not None:
             doc["eq_mid_db"] = band_values(self.eq_freqs_hz, self.eq_mid_db)
+            doc["eq_curve_hz"] = list(CURVE_BANDS_HZ)
+            doc["eq_mid_curve_db"] = band_values(self.eq_freqs_hz, self.eq_mid_db,
+                                                 CURVE_BANDS_HZ)
             if self.eq_side_db is not None:
                 doc["eq_side_db"] = band_values(self.eq_freqs_hz, self.eq_side_db)
         return doc
@@ -175,20 +184,11 @@ def fit_settings(
     mix_side_db = side_to_mid_db(mix) if stereo else -200.0
     near_mono = mix_side_db < _MONO_SIDE_DB
     if cfg.matches("eq"):
-        eq_args = {"smoothing_octaves": cfg.eq_smoothing_octaves, "max_gain_db": cfg.eq_max_db}
-
-        def curve(part: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if spectra is not None and f"mix_{part}" in spectra and f"ref_{part}" in spectra:
-                f, sx = spectra[f"mix_{part}"]
-                fy, sy = spectra[f"ref_{part}"]
-                sy = np.interp(f, fy, sy)  # the reference may have another rate
-                return f, curve_from_spectra(f, sx, sy, sample_rate, **eq_args)
-            return match_curve_db(x, y, sample_rate, **eq_args)
-
-        freqs, mid_db = curve("mid", mix_mid, ref_mid)
+        mix_side = _side(mix) if stereo else None
+        freqs, mid_db = eq_curve(mix_mid, ref_mid, sample_rate, cfg, spectra, "mid")
         side_db = None
         if stereo and not ref_is_mono and not near_mono:
-            _, side_db = curve("side", _side(mix), _side(ref))
+            _, side_db = eq_curve(mix_side, _side(ref), sample_rate, cfg, spectra, "side")
             side_db = side_db * amount
         settings = replace(settings, eq_freqs_hz=freqs, eq_mid_db=mid_db * amount,
                            eq_side_db=side_db)
@@ -208,8 +208,7 @@ def fit_settings(
         fix_db = active_rms_db(ref_mid, sample_rate) - active_rms_db(_mid(pre), sample_rate)
         settings = replace(settings, input_gain_db=settings.input_gain_db + fix_db)
         pre_mid = _mid(pre) * 10.0 ** (fix_db / 20.0)
-        # fitted at <= 24 kHz: level and crest distributions need no more bandwidth, and
-        # torch's memory for the fit halves
+        # fitted at <= 24 kHz: level and crest distributions need no more bandwidth
         fit_rate = int(round(sample_rate / math.ceil(sample_rate / _FIT_MAX_RATE)))
         n_fit = int(_DENSITY_FIT_S * sample_rate)
         mix_fit = resample(_centre(pre_mid, n_fit), sample_rate, fit_rate)
@@ -217,6 +216,37 @@ def fit_settings(
         params, _ = fit_density(mix_fit, ref_fit, fit_rate, steps=cfg.fit_steps, seed=cfg.seed)
         settings = replace(settings, density=params.scaled(amount))
     return settings
+
+
+def eq_curve(
+    mix: np.ndarray,
+    ref: np.ndarray,
+    sample_rate: int,
+    cfg: MasterConfig,
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]] | None,
+    part: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(freqs_hz, EQ curve dB) taking 1-D mix excerpts' balance to the reference's.
+
+    The difference of the long-term balances (whole files when ``spectra`` has them, else
+    the excerpts) is trusted only as far as it is consistent across sections of the two
+    tracks (`consistent_curve_bands_db`): a reference is other music, and most of its balance
+    is its arrangement, not its mastering.
+    """
+    if spectra is not None and f"mix_{part}" in spectra and f"ref_{part}" in spectra:
+        freqs, sx = spectra[f"mix_{part}"]
+        fy, sy = spectra[f"ref_{part}"]
+        sy = np.interp(freqs, fy, sy)  # the reference may have another rate
+    else:
+        freqs, sx = mean_log_spectrum_db(mix, sample_rate)
+        _, sy = mean_log_spectrum_db(ref, sample_rate)
+    diff = band_shape_db(freqs, sy) - band_shape_db(freqs, sx)
+    spread = np.sqrt(section_band_spectra_db(mix, sample_rate).var(axis=0)
+                     + section_band_spectra_db(ref, sample_rate).var(axis=0))
+    bands = consistent_curve_bands_db(diff, spread, prior_db=cfg.eq_prior_db,
+                                      content_factor=cfg.eq_content_factor)
+    curve = centre_curve(freqs, curve_on_grid(freqs, bands), sx)
+    return freqs, np.clip(curve, -cfg.eq_max_db, cfg.eq_max_db)
 
 
 def peak_to_loudness_ceiling(cfg: MasterConfig, target_lufs: float, ref_peak_dbtp: float,
