@@ -1,0 +1,33 @@
+"""Builds the plugin and its test tools once per session (make keeps the objects between
+sessions under build/plugin-test) and the tones the tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from plugin_support import BUILD_DIR, FULL_TONE, derived_tone
+
+from tonemorph.plugin import build, export_plugin, missing_packages
+
+
+@pytest.fixture(scope="session")
+def built():
+    missing = missing_packages()
+    if missing:
+        pytest.skip(f"plugin toolchain missing: {', '.join(missing)}")
+    return build(BUILD_DIR, tools=True, formats=("clap",))
+
+
+@pytest.fixture(scope="session")
+def exported(built):
+    """The full tone built into a plugin (LV2 and CLAP), as `export --format plugin` does."""
+    return export_plugin(FULL_TONE, BUILD_DIR, formats=("lv2", "clap"))
+
+
+@pytest.fixture(scope="session")
+def clean_tone(tmp_path_factory) -> Path:
+    """A clean chain: pre-EQ, post-EQ and cabinet, no dynamics or drive (no latency)."""
+    return derived_tone(tmp_path_factory.mktemp("tones"), "clean", ["pre_eq", "post_eq", "cab"])
+
+
