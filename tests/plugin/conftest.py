@@ -20,6 +20,13 @@ def built():
 
 
 @pytest.fixture(scope="session")
+def drive_tone(tmp_path_factory) -> Path:
+    """The drive alone, nearly linear: its impulse response peaks at the reported latency."""
+    return derived_tone(tmp_path_factory.mktemp("tones"), "drive", ["drive"],
+                        **{"drive.drive_db": -24.0, "drive.bias": 0.0})
+
+
+@pytest.fixture(scope="session")
 def exported(built):
     """The full tone built into a plugin (LV2 and CLAP), as `export --format plugin` does."""
     return export_plugin(FULL_TONE, BUILD_DIR, formats=("lv2", "clap"))

@@ -3,6 +3,9 @@ sizes, knob settings, mono and stereo, for a tone with every stage and a clean E
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 from plugin_support import (
     BLOCKS,
@@ -14,6 +17,7 @@ from plugin_support import (
     offline,
     plugin_compensation,
     reference,
+    run_tool,
     take,
 )
 
@@ -61,3 +65,22 @@ def test_clap_plugin_equals_apply(built, tmp_path, knobs, channels):
         assert report["allocs"] == 0, report  # DPF's wrapper and ours, on the audio thread
         err = aligned_error(y, ref, LATENCY)
         assert err < TOL, f"block {block}, {knobs}, {channels} ch: {err:.2e}"
+
+
+@pytest.mark.parametrize("block", [64, 65, 4096])
+def test_lv2_plugin_equals_apply(exported, built, tmp_path, block):
+    """The exported LV2 (tone built in) hosted through its .ttl port list and binary."""
+    rate = 44100
+    x = take(rate, 2, seconds=0.5, seed=3)
+    k = KNOBS["pushed"]
+    ref = reference(FULL_TONE, x, rate, k)
+    src, dst = tmp_path / "in.f32", tmp_path / "out.f32"
+    x.tofile(src)
+    r = run_tool([built.tools["lv2_host"], exported.bundles["lv2"], "--rate", rate, "--channels",
+                  2, "--block", block, "--in", src, "--out", dst, "--set", f"drive={k[1]}",
+                  "--set", f"tone={k[2]}", "--set", f"level={k[3]}"])
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report == {"latency": LATENCY, "allocs": 0}
+    y = np.fromfile(dst, np.float32).reshape(x.shape)
+    assert aligned_error(y, ref, LATENCY) < TOL

@@ -6,7 +6,7 @@ the bundles into the user's plugin folders, `export_plugin` builds one with a to
 Torch-free and numpy-free: only the standard library and the toolchain.
 """
 
-from tonemorph.plugin.build import (
+from tonemorph.plugin.builder import (
     FORMATS,
     PluginBuild,
     PluginToolchainError,

@@ -109,8 +109,8 @@ class TonemorphPlugin : public Plugin {
 
     void sampleRateChanged(double rate) override {
         // a new rate re-designs everything; keep the tone and the knobs
+        controller_->stop();  // first: a load the worker is in the middle of lands in wanted()
         const auto [path, doc] = controller_->wanted();  // a load still pending included
-        controller_->stop();
         create(rate);
         if (!doc.empty()) controller_->load_document(doc, "the session's saved tone");
         if (!path.empty()) controller_->load_file(path);

@@ -108,8 +108,8 @@ def build(build_dir: str | Path | None = None, *, formats: tuple[str, ...] = FOR
     out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
     targets = list(formats) + (["tools"] if tools else [])
     _make(out, targets, {}, jobs)
-    tool_paths = ({t: out / t for t in ("tm_offline", "alloc_test", "clap_host")} if tools
-                  else {})
+    tool_names = ("tm_offline", "alloc_test", "clap_host", "lv2_host")
+    tool_paths = {t: out / t for t in tool_names} if tools else {}
     return PluginBuild("tonemorph", out, _bundles(out, "tonemorph", formats), tool_paths)
 
 

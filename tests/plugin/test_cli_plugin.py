@@ -1,0 +1,39 @@
+"""`tonemorph plugin build|install` and `tonemorph export --format plugin` from the CLI."""
+
+from __future__ import annotations
+
+from plugin_support import BUILD_DIR, FULL_TONE
+from typer.testing import CliRunner
+
+from tonemorph.cli import app
+
+
+def test_export_names_the_plugin_after_the_tone_and_install_copies_it(exported, tmp_path,
+                                                                      monkeypatch):
+    runner = CliRunner()
+    r = runner.invoke(app, ["export", str(FULL_TONE), "--format", "plugin", "-o",
+                            str(BUILD_DIR)])
+    assert r.exit_code == 0, r.output
+    assert "tonemorph-learned-fast.lv2" in r.output
+    ttl = (BUILD_DIR / "tonemorph-learned-fast.lv2" / "tonemorph-learned-fast.ttl").read_text()
+    assert '"tonemorph learned_fast"' in ttl  # the name hosts list it under
+    monkeypatch.setenv("HOME", str(tmp_path))
+    r = runner.invoke(app, ["plugin", "install", str(FULL_TONE), "--formats", "lv2,clap",
+                            "-o", str(BUILD_DIR)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / ".lv2" / "tonemorph-learned-fast.lv2" / "manifest.ttl").is_file()
+    assert (tmp_path / ".clap" / "tonemorph-learned-fast.clap").is_file()
+
+
+def test_export_plugin_refuses_a_bad_tone_in_one_line(tmp_path):
+    bad = tmp_path / "bad.tmodel"
+    bad.write_text('{"kind": "tone"}')
+    r = CliRunner().invoke(app, ["export", str(bad), "--format", "plugin", "-o",
+                                 str(tmp_path / "out")])
+    assert r.exit_code == 2
+    assert "bad.tmodel" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_unknown_format_is_refused(tmp_path):
+    r = CliRunner().invoke(app, ["plugin", "build", "--formats", "vst2", "-o", str(tmp_path)])
+    assert r.exit_code == 2 and "vst2" in r.output
