@@ -423,8 +423,9 @@ def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tupl
 @app.command("export", cls=_Command)
 def export_cmd(
     model: Path = typer.Argument(..., help=".tmodel file to export"),
-    format: str = typer.Option(..., "--format", "-f", help="nam | aidax | ir"),
-    output: Path = typer.Option(..., "--output", "-o", help="file to write"),
+    format: str = typer.Option(..., "--format", "-f", help="nam | aidax | ir | plugin"),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="file to write (plugin: folder for the bundles)"),
     arch: Optional[str] = typer.Option(
         None, help="nam: standard|lite|feather|nano|lstm (default standard); "
                    "aidax: lstm-H|gru-H (default lstm-16)"),
@@ -439,7 +440,11 @@ def export_cmd(
     seed: int = typer.Option(0, help="random seed"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
-    """Export a tone as a NAM model, an AIDA-X model (both distilled) or a cabinet IR."""
+    """Export a tone as a NAM model, an AIDA-X model (both distilled), a cabinet IR, or an
+    LV2/VST3/CLAP plugin with the tone built in (for hosts without a file picker)."""
+    if format == "plugin":
+        _export_plugin(model, output, name)
+        return
     with _guard():
         import tonemorph
         from tonemorph.errors import ParameterError
@@ -650,6 +655,69 @@ def demo(
     out.print(table)
     out.print(f"chain: {result['chosen']}, learned in {result['learn_seconds']:.0f} s; "
               f"files in {out_dir}/")
+
+
+# --- the plugin (tonemorph.plugin: builds with the system toolchain, no torch) -----------------
+
+plugin_app = typer.Typer(no_args_is_help=True, cls=_Group,
+                         help="Build and install the LV2/VST3/CLAP plugin that plays .tmodel "
+                              "tones in a DAW.")
+app.add_typer(plugin_app, name="plugin")
+_PLUGIN_FORMATS_HELP = "comma-separated: lv2,vst3,clap"
+
+
+def _plugin_formats(formats: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in formats.split(",") if f.strip())
+
+
+def _print_bundles(bundles: dict) -> None:
+    for fmt, path in bundles.items():
+        out.print(f"{fmt:5s} {path}")
+
+
+@plugin_app.command("build", cls=_Command)
+def plugin_build_cmd(
+    output: Path = typer.Option(Path("build/plugin"), "--output", "-o",
+                                help="build folder (objects and bundles)"),
+    formats: str = typer.Option("lv2,vst3,clap", "--formats", help=_PLUGIN_FORMATS_HELP),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="parallel compiler jobs"),
+) -> None:
+    """Compile the plugin that loads any .tmodel file (LV2, VST3, CLAP)."""
+    with _guard():
+        from tonemorph.plugin import build
+
+        result = build(output, formats=_plugin_formats(formats), jobs=jobs)
+    _print_bundles(result.bundles)
+
+
+@plugin_app.command("install", cls=_Command)
+def plugin_install_cmd(
+    tone: Optional[Path] = typer.Argument(None, help="build this .tmodel in (default: the "
+                                                     "plugin with a file picker)"),
+    output: Path = typer.Option(Path("build/plugin"), "--output", "-o", help="build folder"),
+    formats: str = typer.Option("lv2,vst3,clap", "--formats", help=_PLUGIN_FORMATS_HELP),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="parallel compiler jobs"),
+) -> None:
+    """Build the plugin and copy it into ~/.lv2, ~/.vst3 and ~/.clap."""
+    with _guard():
+        from tonemorph.plugin import build, export_plugin, install
+
+        fmts = _plugin_formats(formats)
+        result = (export_plugin(tone, output, formats=fmts, jobs=jobs) if tone
+                  else build(output, formats=fmts, jobs=jobs))
+        installed = install(result)
+    _print_bundles(installed)
+    out.print("rescan plugins in your host (see README: the plugin in a DAW)")
+
+
+def _export_plugin(model: Path, output: Path, name: Optional[str]) -> None:
+    with _guard():
+        from tonemorph.plugin import export_plugin
+
+        result = export_plugin(model, output, name=name)
+    _print_bundles(result.bundles)
+    out.print("install with `tonemorph plugin install "
+              f"{model}` or copy the bundles into ~/.lv2, ~/.vst3, ~/.clap")
 
 
 def main() -> None:
