@@ -78,6 +78,7 @@ void Chain::set_live(const LiveKnobs& k) {
         ChannelStages& s = ch_[c];
         s.post_eq.sos[n_post_eq_bands_] = lo;
         s.post_eq.sos[n_post_eq_bands_ + 1] = hi;
+        s.post_eq.set_active(n_post_eq_bands_ + (k.tone_db != 0.0 ? 2 : 0));  // 0 dB: identity
         s.output.set(db_to_gain(out_db));
         if (has_drive_) s.drive.set(db_to_gain(drive_db), bias_);
     }

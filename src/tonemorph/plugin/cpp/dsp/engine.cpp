@@ -155,6 +155,11 @@ void Engine::step(const float* const* in, float* const* out, int n) {
         recover_step_ = static_cast<float>(1.0 / (0.01 * sample_rate_));
     }
     for (int c = 0; c < channels_; ++c) mix_bypass(c, dry_[c], wet_a_[c], n);
+    if (recover_gain_ >= 1.0f) {
+        for (int c = 0; c < channels_; ++c) std::memcpy(out[c], wet_a_[c], sizeof(float) * n);
+        delay_pos_ = (delay_pos_ + n) % kMaxLatency;
+        return;
+    }
     float rg = recover_gain_;
     for (int c = 0; c < channels_; ++c) {
         rg = recover_gain_;
@@ -174,6 +179,12 @@ void Engine::mix_bypass(int c, const float* dry, float* wet, int n) {
     const float target = bypass_.load() ? 1.0f : 0.0f;
     const float step = static_cast<float>(1.0 / (0.01 * sample_rate_));  // 10 ms ramp
     float mix = bypass_mix_;
+    if (mix == 0.0f && target == 0.0f) {  // playing: only keep the dry line filled
+        const int first = std::min(n, kMaxLatency - delay_pos_);
+        std::memcpy(line + delay_pos_, dry, sizeof(float) * first);
+        std::memcpy(line, dry + first, sizeof(float) * (n - first));
+        return;
+    }
     for (int i = 0; i < n; ++i) {
         const int w = (delay_pos_ + i) % kMaxLatency;
         line[w] = dry[i];

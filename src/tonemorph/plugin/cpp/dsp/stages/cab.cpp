@@ -63,10 +63,10 @@ PartitionedFir::PartitionedFir(const std::vector<double>& ir) {
     prev_.assign(kPart, 0.0f);
     tail_out_.assign(kPart, 0.0f);
     time_.assign(2 * kPart, 0.0f);
-    const int bins = kPart + 1;
-    hspec_.resize(size_t(n_parts_) * bins);
-    fdl_.assign(size_t(n_parts_) * bins, kiss_fft_cpx{0, 0});
-    acc_.resize(bins);
+    hspec_.resize(size_t(n_parts_) * 2 * kBins);
+    fdl_.assign(size_t(n_parts_) * 2 * kBins, 0.0f);
+    acc_.assign(2 * kBins, 0.0f);
+    spec_.resize(kBins);
     fwd_ = kiss_fftr_alloc(2 * kPart, 0, nullptr, nullptr);
     inv_ = kiss_fftr_alloc(2 * kPart, 1, nullptr, nullptr);
     for (int p = 0; p < n_parts_; ++p) {
@@ -76,7 +76,8 @@ PartitionedFir::PartitionedFir(const std::vector<double>& ir) {
             // float32 taps, as the fast path's Fir; scaled by 1/(2 kPart) for kissfft's inverse
             if (tap < n) time_[k] = static_cast<float>(ir[tap]) / (2.0f * kPart);
         }
-        kiss_fftr(fwd_, time_.data(), &hspec_[size_t(p) * bins]);
+        kiss_fftr(fwd_, time_.data(), spec_.data());
+        split(spec_.data(), &hspec_[size_t(p) * 2 * kBins]);
     }
 }
 
@@ -89,7 +90,7 @@ void PartitionedFir::reset() {
     std::fill(xbuf_.begin(), xbuf_.end(), 0.0f);
     std::fill(prev_.begin(), prev_.end(), 0.0f);
     std::fill(tail_out_.begin(), tail_out_.end(), 0.0f);
-    std::fill(fdl_.begin(), fdl_.end(), kiss_fft_cpx{0, 0});
+    std::fill(fdl_.begin(), fdl_.end(), 0.0f);
     fill_ = 0;
     fdl_pos_ = 0;
 }
@@ -130,24 +131,33 @@ void PartitionedFir::convolve_head(float* x, int n) {
     std::memcpy(x, y, sizeof(float) * n);
 }
 
+void PartitionedFir::split(const kiss_fft_cpx* in, float* out) {
+    for (int b = 0; b < kBins; ++b) out[b] = in[b].r, out[kBins + b] = in[b].i;
+}
+
 void PartitionedFir::tail_step() {
     const float* cur = &xbuf_[kPart - 1];
     if (n_parts_ > 0) {
-        const int bins = kPart + 1;
         std::memcpy(time_.data(), prev_.data(), sizeof(float) * kPart);
         std::memcpy(time_.data() + kPart, cur, sizeof(float) * kPart);
         fdl_pos_ = (fdl_pos_ + n_parts_ - 1) % n_parts_;  // newest spectrum goes to fdl_pos_
-        kiss_fftr(fwd_, time_.data(), &fdl_[size_t(fdl_pos_) * bins]);
-        for (int b = 0; b < bins; ++b) acc_[b] = {0, 0};
+        kiss_fftr(fwd_, time_.data(), spec_.data());
+        split(spec_.data(), &fdl_[size_t(fdl_pos_) * 2 * kBins]);
+        float* ar = acc_.data();
+        float* ai = ar + kBins;
+        std::fill(acc_.begin(), acc_.end(), 0.0f);
         for (int p = 0; p < n_parts_; ++p) {
-            const kiss_fft_cpx* xs = &fdl_[size_t((fdl_pos_ + p) % n_parts_) * bins];
-            const kiss_fft_cpx* hs = &hspec_[size_t(p) * bins];
-            for (int b = 0; b < bins; ++b) {
-                acc_[b].r += xs[b].r * hs[b].r - xs[b].i * hs[b].i;
-                acc_[b].i += xs[b].r * hs[b].i + xs[b].i * hs[b].r;
+            const float* xr = &fdl_[size_t((fdl_pos_ + p) % n_parts_) * 2 * kBins];
+            const float* xi = xr + kBins;
+            const float* hr = &hspec_[size_t(p) * 2 * kBins];
+            const float* hi = hr + kBins;
+            for (int b = 0; b < kBins; ++b) {
+                ar[b] += xr[b] * hr[b] - xi[b] * hi[b];
+                ai[b] += xr[b] * hi[b] + xi[b] * hr[b];
             }
         }
-        kiss_fftri(inv_, acc_.data(), time_.data());
+        for (int b = 0; b < kBins; ++b) spec_[b] = {ar[b], ai[b]};
+        kiss_fftri(inv_, spec_.data(), time_.data());
         std::memcpy(tail_out_.data(), time_.data() + kPart, sizeof(float) * kPart);
     }
     std::memcpy(prev_.data(), cur, sizeof(float) * kPart);

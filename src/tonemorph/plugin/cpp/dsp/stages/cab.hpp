@@ -30,6 +30,7 @@ class PartitionedFir {
   private:
     void convolve_head(float* x, int n);
     void tail_step();
+    static void split(const kiss_fft_cpx* in, float* out);
 
     int n_head_ = 0, n_parts_ = 0, fill_ = 0, fdl_pos_ = 0;
     std::vector<float> head_;        // head taps
@@ -37,9 +38,13 @@ class PartitionedFir {
     std::vector<float> prev_;        // the partition before
     std::vector<float> tail_out_;    // tail contribution to the partition being filled
     std::vector<float> time_;        // FFT scratch (2 kPart)
-    std::vector<kiss_fft_cpx> hspec_;  // n_parts_ x (kPart + 1) tail partition spectra
-    std::vector<kiss_fft_cpx> fdl_;    // n_parts_ x (kPart + 1) past input spectra
-    std::vector<kiss_fft_cpx> acc_;
+    // spectra stored split (real parts, then imaginary parts, kBins each) so that the
+    // multiply-accumulate over partitions vectorises
+    static constexpr int kBins = kPart + 1;
+    std::vector<float> hspec_;         // n_parts_ x 2 kBins: tail partition spectra
+    std::vector<float> fdl_;           // n_parts_ x 2 kBins: past input spectra
+    std::vector<float> acc_;           // 2 kBins
+    std::vector<kiss_fft_cpx> spec_;   // kBins, kissfft's interleaved layout
     kiss_fftr_cfg fwd_ = nullptr, inv_ = nullptr;
 };
 

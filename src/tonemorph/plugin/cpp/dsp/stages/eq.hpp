@@ -62,8 +62,13 @@ struct BiquadCascade {
     Sos sos[kMaxSections];
     double state[kMaxSections][2] = {};
     int n_sections = 0;
+    int n_active = 0;  // sections run: trailing identity sections (tone knob at 0) are skipped
 
-    void add(const Sos& s) { sos[n_sections++] = s; }
+    void add(const Sos& s) { sos[n_sections++] = s; n_active = n_sections; }
+    void set_active(int n) {
+        for (int s = n; s < n_active; ++s) state[s][0] = state[s][1] = 0.0;  // idle sections rest
+        n_active = n;
+    }
     void reset() { std::memset(state, 0, sizeof state); }
     void adopt(const BiquadCascade& o) {
         if (o.n_sections == n_sections) std::memcpy(state, o.state, sizeof state);
@@ -72,7 +77,7 @@ struct BiquadCascade {
     void process(float* x, int n) {
         for (int i = 0; i < n; ++i) {
             double v = x[i];
-            for (int s = 0; s < n_sections; ++s) {
+            for (int s = 0; s < n_active; ++s) {
                 const Sos& c = sos[s];
                 const double out = c.b0 * v + state[s][0];
                 state[s][0] = c.b1 * v - c.a1 * out + state[s][1];
