@@ -33,6 +33,13 @@ def exported(built):
 
 
 @pytest.fixture(scope="session")
+def exported_vst3(exported):
+    """The VST3 of the exported tone (built only when a VST3 host is there to load it)."""
+    pytest.importorskip("pedalboard")
+    return export_plugin(FULL_TONE, BUILD_DIR, formats=("vst3",)).bundles["vst3"]
+
+
+@pytest.fixture(scope="session")
 def clean_tone(tmp_path_factory) -> Path:
     """A clean chain: pre-EQ, post-EQ and cabinet, no dynamics or drive (no latency)."""
     return derived_tone(tmp_path_factory.mktemp("tones"), "clean", ["pre_eq", "post_eq", "cab"])

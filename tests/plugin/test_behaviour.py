@@ -154,3 +154,21 @@ def test_missing_toolchain_is_one_line_naming_packages(monkeypatch, tmp_path):
         build(tmp_path / "b")
     msg = str(err.value)
     assert "\n" not in msg and "dpf-source" in msg and "apt-get install" in msg
+
+
+def test_tone_file_rewritten_on_disk_is_reloaded(built, clean_tone, tmp_path):
+    """A re-learn overwrites the file: the plugin's watcher picks it up off the audio thread
+    and crossfades to it (here the new tone has no drive, so the latency drops to 0)."""
+    tone = tmp_path / "live.tmodel"
+    shutil.copy(FULL_TONE, tone)
+    x = take(RATE, 1, seconds=1.0, seed=9)
+    at = 24000
+    y, report = clap(built.tools["clap_host"], built.bundles["clap"], x, RATE, 512, tmp_path,
+                     model=tone, extra=("--replace-at", f"{at}:{clean_tone}"))
+    assert report["latency"] == LATENCY and report["latency_end"] == 0
+    ref_a = reference(FULL_TONE, x, RATE, KNOBS["neutral"])
+    start = at - at % 512
+    assert aligned_error(y[:, :start], ref_a[:, :start], LATENCY) < 1e-4
+    ref_b = reference(clean_tone, x, RATE, KNOBS["neutral"])
+    tail = slice(start + RATE // 10, None)
+    assert aligned_error(y[:, tail], ref_b[:, tail], 0) < 1e-3

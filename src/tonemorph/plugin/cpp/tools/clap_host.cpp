@@ -5,6 +5,8 @@
 //   clap_host PLUGIN.clap --rate HZ --channels 1|2 --block N --in IN.f32 --out OUT.f32
 //       [--model PATH] [--document PATH] [--state-in FILE] [--state-out FILE]
 //       [--param ID=VALUE]... [--at SAMPLE:ID=VALUE]... [--settle-ms MS]
+//       [--replace-at SAMPLE:SRC]   (overwrite the --model file with SRC there, as a re-learn
+//                                    would, then give the plugin's file watcher a second)
 // Prints one JSON line: {"latency": L, "latency_end": L, "allocs": N, "blocks": B}.
 // Parameter ids: 0 amount (%), 1 drive (dB), 2 tone (dB), 3 level (dB), 4 bypass.
 #include <dlfcn.h>
@@ -40,6 +42,8 @@ struct Args {
     double rate = 48000, settle_ms = 0;
     int channels = 1, block = 512;
     std::vector<ParamSet> params, at;
+    long replace_at = -1;
+    std::string replace_src;
 };
 
 ParamSet parse_set(const std::string& s, long sample) {
@@ -67,6 +71,11 @@ Args parse(int argc, char** argv) {
         else if (k == "--state-out") a.state_out = v;
         else if (k == "--settle-ms") a.settle_ms = std::stod(v);
         else if (k == "--param") a.params.push_back(parse_set(v, 0));
+        else if (k == "--replace-at") {
+            const auto colon = v.find(':');
+            a.replace_at = std::stol(v.substr(0, colon));
+            a.replace_src = v.substr(colon + 1);
+        }
         else if (k == "--at") {
             const auto colon = v.find(':');
             a.at.push_back(parse_set(v.substr(colon + 1), std::stol(v.substr(0, colon))));
@@ -199,6 +208,12 @@ int main(int argc, char** argv) {
         long allocs = 0, blocks = 0;
         for (size_t i = 0; i < n; i += a.block) {
             const uint32_t m = static_cast<uint32_t>(std::min<size_t>(a.block, n - i));
+            if (a.replace_at >= long(i) && a.replace_at < long(i + m)) {
+                const std::string tmp = a.model + ".part";
+                std::ofstream(tmp, std::ios::binary) << read_file(a.replace_src);
+                std::rename(tmp.c_str(), a.model.c_str());  // atomic, as Tone.save writes
+                std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            }
             for (int c = 0; c < 2; ++c)  // a mono take feeds both inputs; channel 0 comes back
                 std::memcpy(bin[c].data(), x + (c % a.channels) * n + i, m * sizeof(float));
             float* ins[2] = {bin[0].data(), bin[1].data()};
