@@ -125,3 +125,42 @@ def guitar_line(
         pos += length
     out *= 10 ** (level_db / 20) / (np.max(np.abs(out)) or 1.0)
     return out.astype(np.float32)[None, :]
+
+
+def riff_take(
+    seconds: float,
+    sample_rate: int,
+    *,
+    take: int = 0,
+    jitter_ms: float = 10.0,
+    level_db: float = -6.0,
+) -> np.ndarray:
+    """One take of a fixed two-bar riff: the same notes and rhythm in every take; the timing
+    (onsets off by `jitter_ms` RMS), picking strength and string phases of take `take`."""
+    riff = np.random.default_rng(7)
+    rng = np.random.default_rng(100 + take)
+    pattern = [
+        (float(riff.choice([0.125, 0.25, 0.25, 0.5])), 82.41 * 2 ** (riff.integers(0, 24) / 12),
+         riff.uniform(-18, 0))
+        for _ in range(8)
+    ]
+    n = _seconds_to_samples(seconds, sample_rate)
+    out = np.zeros(n)
+    t0 = 0.0
+    while t0 < seconds:
+        for dur, f0, vel_db in pattern:
+            start = int((t0 + rng.normal(0, jitter_ms * 1e-3)) * sample_rate)
+            t0 += dur
+            if not 0 <= start < n:
+                continue
+            t = np.arange(min(int(dur * sample_rate), n - start)) / sample_rate
+            vel = 10 ** ((vel_db + rng.normal(0, 2)) / 20)
+            note = sum(
+                np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
+                * np.exp(-t * h**0.7 / 0.6) / h**1.1
+                for h in range(1, 21) if f0 * h < sample_rate / 2.2
+            )
+            pluck = 0.3 * rng.standard_normal(len(t)) * np.exp(-t / 0.004)
+            out[start : start + len(t)] += vel * (note * np.minimum(t / 0.002, 1) + pluck)
+    out *= 10 ** (level_db / 20) / (np.max(np.abs(out)) or 1.0)
+    return out.astype(np.float32)[None, :]

@@ -8,7 +8,7 @@ import pytest
 import scipy.signal
 from signals import guitar_line, white_noise
 
-from tonemorph.dsp.align import align_pair, check_lengths, detect_latency
+from tonemorph.dsp.align import align_pair, check_lengths, correlation_lag, detect_latency
 from tonemorph.errors import AudioContentError, ParameterError
 
 SR = 48000
@@ -146,3 +146,29 @@ def test_bad_arguments() -> None:
         detect_latency(x, x, SR, max_lag_ms=-1)
     with pytest.raises(ParameterError, match="1-D"):
         detect_latency(np.stack([x, x]), x, SR)
+
+
+def test_a_lag_just_outside_the_range_is_refused_with_the_reason() -> None:
+    # a held low note correlates with itself a period apart: a pair lined up 83 ms apart must
+    # not lock onto a sidelobe inside ±50 ms, and the refusal says why
+    x = guitar_line(6.0, SR, seed=2)[0].astype(np.float64)
+    y = np.concatenate([np.zeros(4000), np.tanh(10 * x)])
+    al = detect_latency(x, y, SR, max_lag_ms=50)
+    assert not al.confident and not al.in_range and al.lag_samples == 4000
+    with pytest.raises(AudioContentError, match=r"\+83 ms off the input, outside the ±50 ms"):
+        align_pair(x, y, SR, max_lag_ms=50)
+    assert detect_latency(x, y, SR, max_lag_ms=100).confident
+
+
+@pytest.mark.parametrize("d", [0, 57, -31])
+def test_correlation_lag_matches_a_plain_loop(d: int) -> None:
+    # the plain correlation metrics.align uses: signed peak of sum y[n + k] x[n] within ±max_lag
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(2000)
+    y = np.roll(x, d) + 0.5 * rng.standard_normal(2000)
+    lags = np.arange(-80, 81)
+    brute = [np.dot(y[k:], x[: len(x) - k]) if k >= 0 else np.dot(y[:k], x[-k:]) for k in lags]
+    assert correlation_lag(x, y, 80) == int(lags[np.argmax(brute)]) == d
+    assert correlation_lag(x, -y, 80) != d  # signed: an inverted copy is not a match
+    with pytest.raises(ParameterError):
+        correlation_lag(x, y, -1)
