@@ -172,3 +172,24 @@ def test_tone_file_rewritten_on_disk_is_reloaded(built, clean_tone, tmp_path):
     ref_b = reference(clean_tone, x, RATE, KNOBS["neutral"])
     tail = slice(start + RATE // 10, None)
     assert aligned_error(y[:, tail], ref_b[:, tail], 0) < 1e-3
+
+
+def test_host_rate_outside_the_native_range_passes_through_and_says_why(built, tmp_path):
+    rate = 22050
+    x = take(rate, 1, seconds=0.2)
+    src = tmp_path / "in.f32"
+    x.tofile(src)
+    r = run_tool([built.tools["clap_host"], built.bundles["clap"], "--rate", rate,
+                  "--channels", 1, "--block", 256, "--in", src, "--out", tmp_path / "o.f32",
+                  "--model", FULL_TONE])
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "o.f32", np.float32), x[0])
+    assert "22050 Hz" in r.stderr and "32-192 kHz" in r.stderr
+
+
+def test_lv2_offers_a_file_picker_for_the_tone(built):
+    """The LV2 that loads any tone declares its path parameter (hosts show a file picker)."""
+    lv2 = build(built.build_dir, formats=("lv2",)).bundles["lv2"]
+    ttl = (lv2 / "tonemorph.ttl").read_text()
+    assert "patch:writable <urn:tonemorph:plugin#model>" in ttl
+    assert "atom:Path" in ttl

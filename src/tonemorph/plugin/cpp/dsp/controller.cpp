@@ -141,6 +141,13 @@ void Controller::apply_request(Request r) {
             error = true;
         }
     }
+    if (tone && (sample_rate_ < kMinRateHz || sample_rate_ > kMaxRateHz)) {
+        // as `tonemorph apply`'s native range; the CLI resamples other rates, a plugin cannot
+        message = "the host runs at " + std::to_string(static_cast<int>(sample_rate_)) +
+                  " Hz; tones play at 32-192 kHz: set the session's rate in that range";
+        tone.reset();
+        error = true;
+    }
     if (!tone && r.path.empty() && r.text.empty()) return;
     if (!tone) message += " (audio passes through)";
     {

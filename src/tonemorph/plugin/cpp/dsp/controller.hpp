@@ -16,6 +16,8 @@
 
 namespace tonemorph {
 
+constexpr double kMinRateHz = 32000, kMaxRateHz = 192000;  // model.NATIVE_RATES_HZ
+
 class Controller {
   public:
     Controller(Engine& engine, double sample_rate, int channels);
