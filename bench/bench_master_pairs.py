@@ -342,6 +342,69 @@ def plot_curves(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+SPEED_S = 300.0
+MATCHERING_CLI = """
+import sys, matchering as mg
+mg.log(lambda *a, **k: None)
+mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])
+"""
+
+
+def run_measured(cmd: list[str]) -> dict[str, float]:
+    """Run cmd in a subprocess; wall time (s) and its own peak RSS (MB) from os.wait4."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {err[-2000:]}")
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024.0}
+
+
+def speed(cache: Path) -> dict:
+    """5-minute stereo 44.1 kHz 16-bit premaster (two pieces joined), both tools, one run."""
+    mix = cache / "speed_mix_5min.wav"
+    ref = cache / "speed_ref.wav"
+    if not mix.exists():
+        subprocess.run(["sox", str(PIECES["aberrations"][0]), str(PIECES["journey"][0]), "-b",
+                        "16", str(mix), "rate", str(RATE), "channels", "2", "trim", "0",
+                        str(SPEED_S), "gain", "-8"], check=True)
+    if not ref.exists():
+        subprocess.run(["sox", str(PIECES["graveyard"][0]), "-b", "16", str(ref), "rate",
+                        str(RATE), "channels", "2"], check=True)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as td:
+        tm_cmd = [sys.executable, "-m", "tonemorph.cli", "master", str(mix), "--reference",
+                  str(ref), "-o", str(Path(td) / "tm.wav"), "--force"]
+        mg_cmd = [sys.executable, "-c", MATCHERING_CLI, str(mix), str(ref),
+                  str(Path(td) / "mg.wav")]
+        out["tonemorph"] = run_measured(tm_cmd)
+        out["matchering"] = run_measured(mg_cmd)
+        probe = ("import sys, runpy; sys.argv = ['tonemorph', 'master', %r, '--reference', %r, "
+                 "'-o', %r, '--force'];\ntry:\n    runpy.run_module('tonemorph.cli', "
+                 "run_name='__main__')\nexcept SystemExit:\n    pass\n"
+                 "print('torch' in sys.modules)") % (str(mix), str(ref), str(Path(td) / "p.wav"))
+        res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        out["tonemorph_imports_torch"] = res.stdout.strip().splitlines()[-1:] == ["True"]
+    out["load"] = os.getloadavg()
+    return out
+
+
+def speed_table(sp: dict) -> str:
+    """Markdown: wall time and peak memory of both tools on the 5-minute file."""
+    t, m = sp["tonemorph"], sp["matchering"]
+    return "\n".join([
+        "| 5-minute stereo 44.1 kHz 16-bit | wall s | peak RSS MB |", "|---|---|---|",
+        f"| tonemorph | {t['wall_s']:.1f} | {t['peak_rss_mb']:.0f} |",
+        f"| Matchering 2.0.6 | {m['wall_s']:.1f} | {m['peak_rss_mb']:.0f} |",
+        f"| Matchering / tonemorph | {m['wall_s'] / t['wall_s']:.2f}x faster | "
+        f"{t['peak_rss_mb'] / m['peak_rss_mb']:.2f} of its memory |", "",
+        f"tonemorph's master imported torch: {sp['tonemorph_imports_torch']}; load average "
+        f"{sp['load'][0]:.1f} on a 2-core machine shared with other jobs (both tools in the "
+        "same run, each in its own process).", ""])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=ROOT / "bench" / "cases" / "master_pairs")
@@ -349,6 +412,8 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", help="run only cases whose name contains one of these")
     ap.add_argument("--tools", nargs="*", default=list(TOOLS), choices=TOOLS)
     ap.add_argument("--name", default="master_pairs", help="results file stem")
+    ap.add_argument("--speed", action="store_true",
+                    help="also time both tools on a 5-minute file (wall, peak memory)")
     ap.add_argument("--others-from", type=Path,
                     help="while iterating: take the tools not run from this earlier results "
                          "file (the published tables come from one run of all tools)")
@@ -380,6 +445,8 @@ def main() -> int:
                                 if "curve_err_db" in entry[t] else "")
                              for t in shown), flush=True)
     results["seconds"] = time.monotonic() - t0
+    if args.speed:
+        results["speed"] = speed(args.cache)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
     plot_curves(results, args.results / f"{args.name}_eq.png")
@@ -390,6 +457,7 @@ def main() -> int:
           "different 20 s clips (different pieces, or other sections of one piece) through the "
           "same third-party chain; scores are against the truth chain(mix). Applied vs true EQ "
           f"per case: `{args.name}_eq.png`.", "", tables(results),
+          speed_table(results["speed"]) if "speed" in results else "",
           "Music (CC BY-SA 3.0): " + "; ".join(
               f"{Path(v['file']).name} ({v['author']}, Debian {v['package']})"
               for v in results["pieces"].values()), ""]

@@ -513,34 +513,42 @@ def capture_signal_cmd(
 @app.command("master", cls=_Command)
 def master_cmd(
     mix: Path = typer.Argument(..., help="the mix (premaster) to master"),
-    reference: Path = typer.Option(..., "--reference", "-r", help="released track to match"),
+    reference: list[str] = typer.Option(..., "--reference", "-r", help="released track to "
+                                        "match; repeat for several, PATH:WEIGHT to weight one"),
     output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
     lufs: Optional[float] = typer.Option(None, help="loudness target, LUFS (default: the "
                                          "reference's)"),
-    ceiling: float = typer.Option(-1.0, help="true-peak ceiling, dBTP"),
-    amount: float = typer.Option(1.0, help="0 = unchanged .. 1 = full match"),
+    target: Optional[str] = typer.Option(None, "--target", help="loudness preset: streaming "
+                                         "(-14 LUFS), broadcast (-23 LUFS), cd (the "
+                                         "reference's); -1 dBTP"),
+    ceiling: Optional[float] = typer.Option(None, help="true-peak ceiling, dBTP (default -1)"),
+    amount: str = typer.Option("1", help="0 = unchanged .. 1 = full match; per aspect as "
+                               "eq=0.5,dynamics=1"),
     only: Optional[str] = typer.Option(None, help="match only some of eq,loudness,width,dynamics"),
     phase: str = typer.Option("linear", help="EQ phase: minimum | linear"),
     mono_bass: Optional[float] = typer.Option(None, "--mono-bass", help="mono below this, Hz"),
-    report: Optional[Path] = typer.Option(None, "--report", help="write a JSON report"),
+    report: Optional[Path] = typer.Option(None, "--report", help="write a report: .html for a "
+                                          "page with curves and A/B/C players, else JSON"),
     album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
                                                "consistently (written as <mix>-mastered.<ext>)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),
 ) -> None:
     """Master MIX to sound like REFERENCE: loudness, balance, width, density, true-peak safe."""
     with _guard():
-        from tonemorph.master import master
+        from tonemorph.master import MasterConfig, master
         from tonemorph.master.report import summary_rows
 
+        cfg = MasterConfig(lufs=lufs, target=target, ceiling_dbtp=ceiling, amount=amount,
+                           only=only, phase=phase, mono_bass_hz=mono_bass)
         with Progress(TextColumn("[bold]{task.description:<16}"), BarColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1)
-            rep = master(mix, reference, output, lufs=lufs, ceiling_dbtp=ceiling, amount=amount,
-                         only=only, phase=phase, mono_bass_hz=mono_bass, album=album or (),
+            rep = master(mix, reference, output, config=cfg, album=album or (),
                          report=report, force=force,
                          progress=lambda tag, d, n: bar.update(task, description=tag,
                                                                completed=d, total=n))
-    table = Table(title=f"{mix.name} -> {output.name} (reference {reference.name})")
+    table = Table(title=f"{mix.name} -> {output.name} (reference "
+                        f"{', '.join(Path(r).name for r in reference)})")
     for col in ("", "mix", "master", "reference"):
         table.add_column(col, justify="left" if not col else "right")
     for row in summary_rows(rep):

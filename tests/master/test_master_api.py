@@ -42,7 +42,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ref = dense(stereo_music(12.0, SR, seed=2), SR)
     paths = {"dir": d, "mix": d / "mix.wav", "ref": d / "ref.wav", "mix48": d / "mix48.wav",
              "ref_mono": d / "ref_mono.wav", "short_ref": d / "short.wav",
-             "loud_mix": d / "loud.wav", "mix2": d / "mix2.wav"}
+             "loud_mix": d / "loud.wav", "mix2": d / "mix2.wav", "ref_quiet": d / "refq.wav"}
     sf.write(paths["mix"], mix.T, SR, subtype="PCM_16")
     sf.write(paths["ref"], ref.T, SR, subtype="PCM_16")
     sf.write(paths["mix48"], stereo_music(9.0, 48000, seed=3, peak=0.3).T, 48000,
@@ -51,6 +51,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     sf.write(paths["short_ref"], ref[:, : 8 * SR].T, SR, subtype="PCM_16")
     sf.write(paths["loud_mix"], dense(stereo_music(9.0, SR, seed=4), SR).T, SR,
              subtype="FLOAT")
+    sf.write(paths["ref_quiet"], 0.5 * stereo_music(12.0, SR, seed=6, peak=0.5).T, SR,
+             subtype="PCM_16")
     sf.write(paths["mix2"], 0.5 * stereo_music(9.0, SR, seed=5, peak=0.3).T, SR,
              subtype="PCM_16")
     return paths
@@ -101,8 +103,8 @@ def test_report_json_says_what_changed(files: dict, mastered: dict) -> None:
 
 def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
     out = files["dir"] / "out48.flac"
-    rep = tonemorph.master_mix(files["mix48"], files["ref"], out, lufs=-16.0, ceiling_dbtp=-2.0,
-                           phase="minimum", mono_bass_hz=120.0)
+    rep = tonemorph.master_mix(files["mix48"], files["ref"], out, config=MasterConfig(
+        lufs=-16.0, ceiling_dbtp=-2.0, phase="minimum", mono_bass_hz=120.0))
     info = sf.info(out)
     assert info.samplerate == 48000 and info.subtype == "PCM_24"
     y, _ = read(out)
@@ -112,17 +114,19 @@ def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
 
 
 def test_amount_zero_changes_nothing_but_peaks(files: dict) -> None:
-    rep = tonemorph.master_mix(files["mix"], files["ref"], None, amount=0.0)
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(amount=0.0))
     x, _ = read(files["mix"])
     y = rep.track.audio
     assert y.shape == x.shape
     assert abs(lufs(y, SR) - lufs(x, SR)) < 0.1
     assert rep.settings["density"]["ratio"] == 1.0
-    assert max(abs(v) for v in rep.settings["eq_mid_db"]) < 1e-9
+    assert max(abs(v) for v in rep.settings["eq_mid_db"] or [0.0]) < 1e-9
 
 
 def test_only_eq_keeps_the_loudness(files: dict) -> None:
-    rep = tonemorph.master_mix(files["mix"], files["ref"], None, only="eq")
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(only="eq"))
     x, _ = read(files["mix"])
     assert abs(lufs(rep.track.audio, SR) - lufs(x, SR)) <= 0.5
     assert rep.matched == ["eq"]
@@ -140,15 +144,16 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
 
 
 def test_mix_louder_than_the_reference_is_turned_down(files: dict) -> None:
-    rep = tonemorph.master_mix(files["loud_mix"], files["ref"], None, lufs=-20.0)
+    rep = tonemorph.master_mix(files["loud_mix"], files["ref"], None,
+                               config=MasterConfig(lufs=-20.0))
     assert any("already louder" in n for n in rep.notes)
     y = rep.track.audio
     assert abs(lufs(y, SR) + 20.0) <= 0.5 and dbtp(y) <= -1.0
 
 
 def test_unreachable_target_reports_the_shortfall(files: dict) -> None:
-    rep = tonemorph.master_mix(files["mix"], files["ref"], None, lufs=-2.0,
-                           config=MasterConfig(lufs=-2.0, max_limiting_db=6.0, fit_steps=5))
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(lufs=-2.0, max_limiting_db=6.0, fit_steps=5))
     y = rep.track.audio
     assert dbtp(y) <= -1.0
     assert rep.shortfall_lu > 0.5
@@ -180,9 +185,47 @@ def test_bad_inputs(files: dict) -> None:
     with pytest.raises(OutputPathError, match="overwrite"):
         tonemorph.master_mix(files["mix"], files["ref"], files["mix"])
     with pytest.raises(ParameterError, match="amount"):
-        tonemorph.master_mix(files["mix"], files["ref"], out, amount=1.5)
+        tonemorph.master_mix(files["mix"], files["ref"], out, config=MasterConfig(amount=1.5))
     with pytest.raises(ParameterError, match="only"):
-        tonemorph.master_mix(files["mix"], files["ref"], out, only="eq,reverb")
+        tonemorph.master_mix(files["mix"], files["ref"], out,
+                             config=MasterConfig(only="eq,reverb"))
     with pytest.raises(ParameterError, match="ceiling"):
-        tonemorph.master_mix(files["mix"], files["ref"], out, ceiling_dbtp=2.0)
+        tonemorph.master_mix(files["mix"], files["ref"], out,
+                             config=MasterConfig(ceiling_dbtp=2.0))
     assert not out.exists()
+
+
+def test_weighted_references_and_per_aspect_amounts(files: dict) -> None:
+    x, _ = read(files["mix"])
+    ref, _ = read(files["ref"])
+    both = tonemorph.master_mix(files["mix"], [files["ref"], f"{files['ref_quiet']}:0.5"],
+                                None)
+    # loudness target: the weighted mean of the references' loudness
+    want = (2 * lufs(ref, SR) + lufs(read(files["ref_quiet"])[0], SR)) / 3
+    assert both.target_lufs == pytest.approx(want, abs=0.3)
+    assert abs(lufs(both.track.audio, SR) - want) <= 0.5
+    assert "," in both.reference
+    half = tonemorph.master_mix(files["mix"], files["ref"], None,
+                                config=MasterConfig(amount="loudness=0.5,eq=1"))
+    mid = lufs(x, SR) + 0.5 * (lufs(ref, SR) - lufs(x, SR))
+    assert abs(lufs(half.track.audio, SR) - mid) <= 0.5
+    assert half.amounts["loudness"] == 0.5 and half.amounts["eq"] == 1.0
+
+
+def test_streaming_preset(files: dict) -> None:
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(target="streaming"))
+    assert abs(lufs(rep.track.audio, SR) + 14.0) <= 0.5 and dbtp(rep.track.audio) <= -1.0
+
+
+def test_html_report_is_one_self_contained_page(files: dict) -> None:
+    page = files["dir"] / "master.html"
+    tonemorph.master_mix(files["mix"], files["ref"], files["dir"] / "html.wav", report=page,
+                         force=True)
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    assert text.count("<audio") == 3 and text.count("data:audio/flac;base64,") == 3
+    assert "EQ applied" in text and "data:image/png;base64," in text
+    assert "http://" not in text and "https://" not in text  # nothing loaded from elsewhere
+    doc = json.loads(text.split('id="report-data">')[1].split("</script>")[0])
+    assert doc["format"] == "tonemorph-master-report"

@@ -101,9 +101,26 @@ def test_short_reference_and_bad_options(d: Path) -> None:
     one_error_line(run(*base, "--only", "eq,reverb"), "only")
     one_error_line(run(*base, "--phase", "mixed"), "phase")
     one_error_line(run(*base, "--ceiling", "3"), "ceiling")
-    one_error_line(run(*base, "--mono-bass", "5"), "mono-bass")
+    one_error_line(run(*base, "--mono-bass", "5"), "mono bass")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "mix.wav"), "overwrite")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "nope" / "o.wav"), "does not exist")
     assert not out.exists()
+
+
+def test_master_weighted_references_aspect_amounts_preset_and_html(d: Path) -> None:
+    sf.write(d / "ref2.wav", dense(stereo_music(11.0, SR, seed=3), SR).T, SR, subtype="PCM_16")
+    res = run("master", d / "mix.wav", "--reference", d / "ref.wav", "--reference",
+              f"{d / 'ref2.wav'}:0.5", "-o", d / "out2.wav", "--amount", "eq=0.5,dynamics=1",
+              "--target", "streaming", "--report", d / "master.html", "--force")
+    assert res.exit_code == 0, res.output
+    assert "ref2.wav" in res.output
+    page = (d / "master.html").read_text()
+    doc = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
+    assert doc["target_lufs"] == -14.0
+    assert doc["amounts"]["eq"] == 0.5 and doc["amounts"]["dynamics"] == 1.0
+    one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
+                       d / "o3.wav", "--target", "vinyl"), "streaming")
+    one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
+                       d / "o3.wav", "--amount", "reverb=1"), "reverb")

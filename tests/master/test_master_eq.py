@@ -98,12 +98,12 @@ def _shape_error(freqs: np.ndarray, curve: np.ndarray, truth: np.ndarray) -> flo
 def test_other_music_through_a_shelf_gives_the_shelf_not_the_arrangement() -> None:
     from tonemorph.master.config import MasterConfig
     from tonemorph.master.eq import band_shape_db, curve_on_grid, mean_log_spectrum_db
-    from tonemorph.master.run import eq_curve
+    from tonemorph.master.fit import eq_curve
 
     sos = high_shelf(4000.0, 3.0, 0.707, SR)
     mix = _arranged(20.0, seed=1, bright_every=5).mean(axis=0)
     ref = scipy.signal.sosfilt(sos, _arranged(20.0, seed=2, bright_every=2).mean(axis=0))
-    freqs, curve = eq_curve(mix, ref, SR, MasterConfig(), None, "mid")
+    freqs, curve = eq_curve(mix, [(ref, 1.0)], SR, MasterConfig())
     truth = freq_response_db(sos, freqs, SR)
     # the naive long-term ratio chases the other song's hats and thinner low end
     naive = curve_on_grid(freqs, band_shape_db(*mean_log_spectrum_db(ref, SR))
@@ -114,21 +114,21 @@ def test_other_music_through_a_shelf_gives_the_shelf_not_the_arrangement() -> No
 
 def test_content_differences_alone_make_little_eq() -> None:
     from tonemorph.master.config import MasterConfig
-    from tonemorph.master.run import eq_curve
+    from tonemorph.master.fit import eq_curve
 
     mix = _arranged(20.0, seed=3, bright_every=6).mean(axis=0)
     ref = _arranged(20.0, seed=4, bright_every=2).mean(axis=0)
-    freqs, curve = eq_curve(mix, ref, SR, MasterConfig(), None, "mid")
+    freqs, curve = eq_curve(mix, [(ref, 1.0)], SR, MasterConfig())
     band = (freqs > 40) & (freqs < 16000)
     assert np.ptp(curve[band]) < 3.0
 
 
 def test_a_consistent_shelf_is_still_matched() -> None:
     from tonemorph.master.config import MasterConfig
-    from tonemorph.master.run import eq_curve
+    from tonemorph.master.fit import eq_curve
 
     sos = high_shelf(3000.0, 6.0, 0.707, SR)
     x = white_noise(12.0, SR, seed=5)[0].astype(np.float64)
     y = scipy.signal.sosfilt(sos, white_noise(12.0, SR, seed=6)[0].astype(np.float64))
-    freqs, curve = eq_curve(x, y, SR, MasterConfig(), None, "mid")
+    freqs, curve = eq_curve(x, [(y, 1.0)], SR, MasterConfig())
     assert _shape_error(freqs, curve, freq_response_db(sos, freqs, SR)) < 1.5

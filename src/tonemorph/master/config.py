@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 
 from tonemorph.errors import ParameterError
 
-__all__ = ["ASPECTS", "MIN_REFERENCE_S", "MasterConfig", "parse_only"]
+__all__ = [
+    "ASPECTS",
+    "MIN_REFERENCE_S",
+    "TARGETS",
+    "MasterConfig",
+    "parse_amount",
+    "parse_only",
+    "parse_reference",
+]
 
 #: Aspects of the reference a run can match (`--only`).
 ASPECTS: tuple[str, ...] = ("eq", "loudness", "width", "dynamics")
+
+#: Loudness presets: name -> (integrated loudness LUFS, None = the reference's; ceiling dBTP).
+TARGETS: dict[str, tuple[float | None, float]] = {
+    "streaming": (-14.0, -1.0),  # the level most streaming services normalise to
+    "broadcast": (-23.0, -1.0),  # EBU R128
+    "cd": (None, -1.0),  # as loud as the reference
+}
 
 #: Shortest reference accepted (seconds): less does not hold a representative loud section.
 MIN_REFERENCE_S = 10.0
@@ -26,26 +44,87 @@ def parse_only(only: str | Iterable[str] | None) -> frozenset[str]:
     unknown = sorted(chosen - set(ASPECTS))
     if unknown or not chosen:
         raise ParameterError(
-            f"--only takes a comma-separated list of {', '.join(ASPECTS)}; got {only!r}."
+            f"only must be a comma-separated list of {', '.join(ASPECTS)}; got {only!r}."
         )
     return frozenset(chosen)
+
+
+def parse_amount(amount: float | str | Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """(overall amount, per-aspect amounts) from 0.7, "0.7", "eq=0.5,dynamics=1" or a dict.
+
+    A bare number in the list ("0.5,eq=1") sets the overall amount; aspects not named keep it.
+    """
+    if isinstance(amount, Mapping):
+        items: list[tuple[str | None, object]] = list(amount.items())
+    elif isinstance(amount, str):
+        items = []
+        for part in (p.strip() for p in amount.split(",")):
+            if not part:
+                continue
+            name, sep, value = part.partition("=")
+            items.append((name.strip().lower(), value) if sep else (None, name))
+    else:
+        items = [(None, amount)]
+    overall = 1.0
+    per: dict[str, float] = {}
+    for name, value in items:
+        try:
+            v = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"amount {value!r} is not a number; give 0..1, or aspect=value pairs such as "
+                f"'eq=0.5,dynamics=1' ({', '.join(ASPECTS)})"
+            ) from None
+        if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+            raise ParameterError(f"amount must be within 0..1, got {v!r}.")
+        if name is None:
+            overall = v
+        elif name not in ASPECTS:
+            raise ParameterError(f"unknown aspect {name!r} in amount; use {', '.join(ASPECTS)}.")
+        else:
+            per[name] = v
+    if not items:
+        raise ParameterError("amount is empty; give 0..1 or aspect=value pairs.")
+    return overall, per
+
+
+def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
+    """(path, weight) from "ref.wav" (weight 1) or "ref.wav:0.5" (weight > 0).
+
+    Only a trailing ":number" is a weight, so paths with colons elsewhere stay whole.
+    """
+    raw = os.fspath(text)
+    head, sep, tail = raw.rpartition(":")
+    if sep and head and tail:
+        try:
+            weight = float(tail)
+        except ValueError:
+            return Path(raw), 1.0
+        if not (math.isfinite(weight) and weight > 0.0):
+            raise ParameterError(f"reference weight must be a positive number, got {tail!r} "
+                                 f"in {raw!r}.")
+        return Path(head), weight
+    return Path(raw), 1.0
 
 
 @dataclass(frozen=True)
 class MasterConfig:
     """What to match and how: loudness target (LUFS), ceiling (dBTP), amount 0..1, EQ design.
 
-    ``lufs=None`` takes the reference's integrated loudness. ``amount`` scales every matched
-    change (EQ curve, width change, compression and saturation, loudness gain) from none (0) to
-    full (1). ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
+    ``lufs=None`` takes the reference's integrated loudness, or the ``target`` preset's
+    (`TARGETS`: "streaming", "broadcast", "cd"), whose ceiling also applies when ceiling_dbtp
+    is None. ``amount`` scales every matched change (EQ curve, width change, compression and
+    saturation, loudness gain) from none (0) to full (1); ``amounts`` overrides it per aspect. ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
     ``eq_prior_db`` is the spread (dB rms) of the EQ a mastering chain applies per octave band;
     ``eq_content_factor`` scales how much of a balance difference that varies across the
     tracks' own sections is put down to their music rather than their mastering.
     """
 
     lufs: float | None = None
-    ceiling_dbtp: float = -1.0
+    ceiling_dbtp: float | None = None
     amount: float = 1.0
+    amounts: Mapping[str, float] = field(default_factory=dict)
+    target: str | None = None
     only: frozenset[str] = field(default_factory=lambda: frozenset(ASPECTS))
     phase: str = "linear"
     mono_bass_hz: float | None = None
@@ -61,22 +140,36 @@ class MasterConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.target is not None:
+            if self.target not in TARGETS:
+                raise ParameterError(f"target must be one of {', '.join(TARGETS)}, got "
+                                     f"{self.target!r}.")
+            lufs, ceiling = TARGETS[self.target]
+            if self.lufs is None:
+                object.__setattr__(self, "lufs", lufs)
+            if self.ceiling_dbtp is None:
+                object.__setattr__(self, "ceiling_dbtp", ceiling)
+        if self.ceiling_dbtp is None:
+            object.__setattr__(self, "ceiling_dbtp", -1.0)
         if self.lufs is not None and not (math.isfinite(self.lufs) and -60.0 <= self.lufs <= 0.0):
-            raise ParameterError(f"--lufs must be within -60..0 LUFS, got {self.lufs!r}; e.g. -9.")
+            raise ParameterError(f"loudness target must be within -60..0 LUFS, got {self.lufs!r}; e.g. -9.")
         if not (math.isfinite(self.ceiling_dbtp) and -20.0 <= self.ceiling_dbtp <= 0.0):
             raise ParameterError(
-                f"--ceiling must be within -20..0 dBTP, got {self.ceiling_dbtp!r}; e.g. -1.0."
+                f"ceiling must be within -20..0 dBTP, got {self.ceiling_dbtp!r}; e.g. -1.0."
             )
-        if not (math.isfinite(self.amount) and 0.0 <= self.amount <= 1.0):
-            raise ParameterError(f"--amount must be within 0..1, got {self.amount!r}.")
+        overall, per = parse_amount(self.amount)
+        for name, value in dict(self.amounts).items():
+            per.update(parse_amount({name: value})[1])
+        object.__setattr__(self, "amount", overall)
+        object.__setattr__(self, "amounts", MappingProxyType(per))
         object.__setattr__(self, "only", parse_only(self.only))
         if self.phase not in ("minimum", "linear"):
-            raise ParameterError(f"--phase must be 'minimum' or 'linear', got {self.phase!r}.")
+            raise ParameterError(f"phase must be 'minimum' or 'linear', got {self.phase!r}.")
         if self.mono_bass_hz is not None and not (
             math.isfinite(self.mono_bass_hz) and 20.0 <= self.mono_bass_hz <= 500.0
         ):
             raise ParameterError(
-                f"--mono-bass must be within 20..500 Hz, got {self.mono_bass_hz!r}; e.g. 120."
+                f"mono bass frequency must be within 20..500 Hz, got {self.mono_bass_hz!r}; e.g. 120."
             )
         if not (isinstance(self.eq_taps, int) and 256 <= self.eq_taps <= 65536):
             raise ParameterError(f"eq_taps must be an integer within 256..65536, got {self.eq_taps!r}.")
@@ -97,4 +190,11 @@ class MasterConfig:
 
     def matches(self, aspect: str) -> bool:
         """Whether `aspect` ("eq", "loudness", "width", "dynamics") is matched."""
-        return aspect in self.only
+        return aspect in self.only and self.amount_of(aspect) > 0.0
+
+    def amount_of(self, aspect: str) -> float:
+        """How far (0..1) `aspect` is moved towards the reference: its own amount or the overall
+        one; 0 when the aspect is not matched."""
+        if aspect not in self.only:
+            return 0.0
+        return float(self.amounts.get(aspect, self.amount))

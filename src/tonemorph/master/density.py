@@ -13,6 +13,7 @@ level-dependent gain and rounded peaks, not only by limiting harder.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -147,13 +148,14 @@ def _quantiles(v: np.ndarray, n: int = _N_QUANT) -> np.ndarray:
     return np.quantile(v, (np.arange(n) + 0.5) / n)
 
 
-def density_features(y: np.ndarray, sample_rate: float,
-                     gate_db: float | None = None) -> tuple[np.ndarray, float]:
+def density_features(y: np.ndarray, sample_rate: float, gate_db: float | None = None, *,
+                     ceiling: float | None = None) -> tuple[np.ndarray, float]:
     """Distribution features (dB) of a 1-D signal: quantiles of level at 50/400 ms, 50 ms crest.
 
     Frames overlap by half and are built from 25 ms blocks. Levels are relative to the gated
-    mean power of the 50 ms frames, so the features do not depend on gain. Returns
-    (features (3, 32), gate_db used).
+    mean power of the 50 ms frames, so the features do not depend on gain. ``ceiling``
+    (linear peak) clamps the frame peaks as a limiter there would. Returns (features (3, 32),
+    gate_db used).
     """
     x = np.asarray(y, dtype=np.float64)
     block = max(CONTROL_HOP, int(round(_FRAMES_MS[0] * 0.5e-3 * sample_rate)))
@@ -163,6 +165,9 @@ def density_features(y: np.ndarray, sample_rate: float,
     # 50 ms frames: pairs of blocks, hop one block
     power = (sq[1:] + sq[:-1]) / (2 * block)
     peak = np.maximum(pk[1:], pk[:-1])
+    if ceiling is not None:
+        peak = np.minimum(peak, ceiling)
+        power = np.minimum(power, ceiling * ceiling)
     level = 10 * np.log10(power + 1e-12)
     gate = 10 * np.log10(power.mean() + 1e-12) + _GATE_DB if gate_db is None else gate_db
     mask = level > gate
@@ -205,29 +210,47 @@ def _to_unit(params: DensityParams) -> np.ndarray:
 
 def fit_density(
     mix_mid: np.ndarray,
-    ref_mid: np.ndarray,
+    ref_mid: np.ndarray | Sequence[tuple[np.ndarray, float]],
     sample_rate: float,
     *,
     steps: int = 60,
     seed: int = 0,
+    work_weight: float = 0.2,
 ) -> tuple[DensityParams, dict[str, float]]:
     """Fit `DensityParams` taking mix_mid's level/crest distributions to ref_mid's.
 
-    Both are 1-D mid signals at sample_rate; mix_mid is already level-matched (active RMS) to
-    ref_mid. A few starts are scored on the applied stage (`DynamicsStage`), the best refined
+    Both are 1-D mid signals at sample_rate (or ref_mid is a list of (signal, weight), weights
+    summing to 1, whose features are averaged); mix_mid is already level-matched (active RMS)
+    to the reference. A few starts are scored on the applied stage (`DynamicsStage`), the best refined
     by bounded Nelder-Mead (scipy) for about `steps` iterations, and kept only if it beats
-    doing nothing. ``seed`` jitters the starts. Returns (params, {"loss_neutral", "loss"}).
+    doing nothing. ``seed`` jitters the starts. The loss is the feature distance (dB) plus
+    work_weight times the stage's work (mean compression plus peak saturation, dB): a
+    reference's dynamics are mostly its music, so density is only taken where it clearly
+    pays (0.2 was best on the tuning chains of bench/bench_master_pairs.py). Returns
+    (params, {"loss_neutral", "loss"}).
     """
     from scipy.optimize import minimize
 
     if steps < 0:
         raise ParameterError(f"steps must be >= 0, got {steps}.")
     x = np.ascontiguousarray(mix_mid, dtype=np.float64)[None, :]
-    target, _ = density_features(ref_mid, sample_rate)
+    refs = ([(np.asarray(ref_mid, dtype=np.float64), 1.0)] if isinstance(ref_mid, np.ndarray)
+            else [(np.asarray(r, dtype=np.float64), float(w)) for r, w in ref_mid])
+    target = sum(w * density_features(r, sample_rate)[0] for r, w in refs)
+    # a limiter follows at the reference's peak level: what it does to the peaks is not asked
+    # of this stage (else compression and limiting both take the crest down: too dense)
+    ceiling = math.exp(sum(w * math.log(float(np.max(np.abs(r))) + 1e-12) for r, w in refs))
+    ref_power = math.exp(sum(w * math.log(_loud_power(r) + 1e-20) for r, w in refs))
+    peak_db = 20 * math.log10(float(np.max(np.abs(x))) + 1e-12)
 
     def loss_of(params: DensityParams) -> float:
-        y = DynamicsStage(params, sample_rate, 1).process(x)[0]
-        return float(np.mean(np.abs(density_features(y, sample_rate)[0] - target)))
+        stage = DynamicsStage(params, sample_rate, 1)
+        y = stage.process(x)[0]
+        # what the stage takes off the loud parts (dB): compression, then the shaper's peaks
+        work = stage.mean_gain_reduction_db + max(0.0, peak_db - params.clip_db)
+        y = y * math.sqrt(ref_power / max(_loud_power(y), 1e-20))
+        feats, _ = density_features(y, sample_rate, ceiling=ceiling)
+        return float(np.mean(np.abs(feats - target))) + work_weight * work
 
     loss_neutral = loss_of(NEUTRAL)
     rms_db = 10 * math.log10(float(np.mean(x * x)) + 1e-12)  # the starts sit around the music
@@ -251,6 +274,13 @@ def fit_density(
     if best_loss >= loss_neutral:
         return NEUTRAL, stats
     return _from_unit(best_u), stats
+
+
+def _loud_power(x: np.ndarray) -> float:
+    """Mean power of the 50 ms blocks within 20 dB of the loudest (the level loudness follows)."""
+    n = max(1, x.size // 2205) * 2205 if x.size >= 2205 else x.size
+    p = np.mean(np.square(x[:n]).reshape(-1, min(2205, n)), axis=1)
+    return float(np.mean(p[p > 0.01 * np.max(p)])) if np.any(p > 0) else 0.0
 
 
 def _simplex(u: np.ndarray, step: float) -> np.ndarray:

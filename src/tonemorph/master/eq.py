@@ -18,15 +18,20 @@ from tonemorph.errors import ParameterError
 
 __all__ = [
     "CURVE_BANDS_HZ",
+    "MATCH_BANDS_HZ",
     "REPORT_BANDS_HZ",
     "FirStream",
     "SpectrumAccumulator",
+    "band_shape_db",
     "band_values",
     "centre_curve",
+    "consistent_curve_bands_db",
     "curve_from_spectra",
+    "curve_on_grid",
     "design_fir",
     "match_curve_db",
     "mean_log_spectrum_db",
+    "section_band_spectra_db",
 ]
 
 #: Octave bands (Hz) the report gives the EQ curves at.

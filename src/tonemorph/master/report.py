@@ -59,6 +59,7 @@ class MasterReport:
     tracks: list[TrackReport]
     notes: list[str]
     seconds: float = 0.0
+    amounts: dict[str, float] = field(default_factory=dict)
 
     @property
     def track(self) -> TrackReport:
@@ -86,6 +87,7 @@ class MasterReport:
             "target_lufs": self.target_lufs,
             "ceiling_dbtp": self.ceiling_dbtp,
             "amount": self.amount,
+            "amounts": self.amounts,
             "matched": self.matched,
             "settings": self.settings,
             "tracks": tracks,

@@ -1,0 +1,146 @@
+"""Writing a master: each track streamed once through the chain up to the limiter into a
+temporary float32 file, then (as often as the loudness needs) through output gain, true-peak
+limiter and dither into the output, written atomically. Memory stays bounded for any length."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from tonemorph.dsp.dither import Ditherer, bits_of_subtype
+from tonemorph.dsp.limiter import TruePeakLimiter
+from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
+from tonemorph.errors import OutputPathError
+from tonemorph.io import AtomicAudioWriter, AudioReader, os_reason
+from tonemorph.master.processor import MasterPlan, MasterProcessor
+
+__all__ = ["LimitPass", "PreLimit", "limit_pass", "render_pre_limit"]
+
+Progress = Callable[[str, int, int], None]
+
+_BLOCK = 1 << 16
+
+
+@dataclass
+class LimitPass:
+    """Result of one limiting pass over a track."""
+
+    meter: LoudnessMeter
+    peak: TruePeakMeter
+    stats: StatsMeter
+    limiter_max_gr_db: float
+    limiter_mean_gr_db: float
+    audio: np.ndarray | None
+
+
+@dataclass
+class PreLimit:
+    """A track processed up to the output gain, kept in a temporary float32 file."""
+
+    file: IO[bytes]
+    frames: int
+    channels: int
+    meter: LoudnessMeter
+    compressor_mean_gr_db: float
+
+
+def render_pre_limit(path: Path, plan: MasterPlan, directory: Path | None, *,
+                progress: Progress | None, tag: str) -> PreLimit:
+    """Stream a file through the plan up to the limiter into a temp file; meter its loudness."""
+    proc = MasterProcessor(plan, limit=False)
+    meter = LoudnessMeter(plan.sample_rate, plan.channels)
+    fh = tempfile.TemporaryFile(prefix=".tonemorph-master-", suffix=".f32", dir=directory)
+    frames = 0
+    try:
+        skip = proc.latency
+
+        def emit(block: np.ndarray) -> None:
+            nonlocal skip, frames
+            if skip:
+                cut = min(skip, block.shape[1])
+                block, skip = block[:, cut:], skip - cut
+            if block.shape[1]:
+                meter.add(block)
+                fh.write(np.ascontiguousarray(block.T, dtype=np.float32).tobytes())
+                frames += block.shape[1]
+
+        with AudioReader(path, role="mix") as reader:
+            total, done = reader.frames, 0
+            for block in reader.blocks(_BLOCK):
+                emit(proc.process(block))
+                done += block.shape[1]
+                if progress is not None:
+                    progress(tag, done, total)
+        emit(proc.flush())
+    except OSError as exc:
+        fh.close()
+        where = directory if directory is not None else Path(tempfile.gettempdir())
+        raise OutputPathError(f"cannot write the working file of {path.name} in {where} "
+                              f"({os_reason(exc)}); free some space or choose another "
+                              "output folder") from exc
+    except BaseException:
+        fh.close()
+        raise
+    return PreLimit(fh, frames, plan.channels, meter, proc.dynamics.mean_gain_reduction_db)
+
+
+def limit_pass(pre: PreLimit, plan: MasterPlan, out: Path | None, *, subtype: str | None,
+                like, seed: int, progress: Progress | None, tag: str) -> LimitPass:
+    """Output gain, limiter and dither over a pre-limited track into `out` (atomic) or memory."""
+    ch = pre.channels
+    lim = TruePeakLimiter(plan.sample_rate, ch, plan.limiter)
+    gain = 10.0 ** (plan.output_gain_db / 20.0)
+    meter = LoudnessMeter(plan.sample_rate, ch)
+    peak = TruePeakMeter(ch)
+    stats = StatsMeter(plan.sample_rate, ch)
+    kept: list[np.ndarray] = []
+    writer = (AtomicAudioWriter(out, plan.sample_rate, ch, subtype=subtype, like=like)
+              if out is not None else None)
+    bits = bits_of_subtype(writer.subtype) if writer is not None else None
+    dither = Ditherer(bits, seed) if bits is not None and bits <= 24 else None
+    skip = lim.latency
+
+    def emit(block: np.ndarray) -> None:
+        nonlocal skip
+        if skip:
+            cut = min(skip, block.shape[1])
+            block, skip = block[:, cut:], skip - cut
+        if block.shape[1] == 0:
+            return
+        if dither is not None:
+            block = dither.process(block)
+        meter.add(block)
+        peak.add(block)
+        stats.add(block)
+        if writer is not None:
+            writer.write(block)
+        else:
+            kept.append(block.astype(np.float32))
+
+    def run() -> None:
+        pre.file.seek(0)
+        done = 0
+        while done < pre.frames:
+            n = min(_BLOCK, pre.frames - done)
+            data = np.fromfile(pre.file, dtype=np.float32, count=n * ch)
+            block = data.reshape(-1, ch).T.astype(np.float64)
+            emit(lim.process(block * gain))
+            done += block.shape[1]
+            if progress is not None:
+                progress(tag, done, pre.frames)
+        emit(lim.flush())
+
+    if writer is not None:
+        with writer:
+            run()
+    else:
+        run()
+    audio = np.concatenate(kept, axis=1) if kept else None
+    return LimitPass(meter, peak, stats, lim.max_gain_reduction_db, lim.mean_gain_reduction_db,
+                 audio)
+
