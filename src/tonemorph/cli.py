@@ -671,7 +671,7 @@ plugin_app = typer.Typer(no_args_is_help=True, cls=_Group,
                          help="Build and install the LV2/VST3/CLAP plugin that plays .tmodel "
                               "tones in a DAW.")
 app.add_typer(plugin_app, name="plugin")
-_PLUGIN_FORMATS_HELP = "comma-separated: lv2,vst3,clap"
+_PLUGIN_FORMATS_HELP = "comma-separated: lv2,vst3,clap (jack: a standalone program)"
 
 
 def _plugin_formats(formats: str) -> tuple[str, ...]:

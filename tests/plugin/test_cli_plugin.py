@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from plugin_support import BUILD_DIR, FULL_TONE
 from typer.testing import CliRunner
 
@@ -37,3 +39,16 @@ def test_export_plugin_refuses_a_bad_tone_in_one_line(tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     r = CliRunner().invoke(app, ["plugin", "build", "--formats", "vst2", "-o", str(tmp_path)])
     assert r.exit_code == 2 and "vst2" in r.output
+
+
+def test_jack_standalone_of_an_exported_tone_starts(exported, tmp_path):
+    """The JACK program links and starts; without a JACK server it stops with that reason."""
+    from tonemorph.plugin import export_plugin
+
+    jack = export_plugin(FULL_TONE, BUILD_DIR, formats=("jack",)).bundles["jack"]
+    try:
+        r = subprocess.run([str(jack)], capture_output=True, text=True, timeout=5, check=False,
+                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    except subprocess.TimeoutExpired:
+        return  # a JACK server is running here: the program is serving audio
+    assert r.returncode != 0 and "JACK" in r.stdout + r.stderr

@@ -7,6 +7,7 @@ Torch-free and numpy-free: only the standard library and the toolchain.
 """
 
 from tonemorph.plugin.builder import (
+    DEFAULT_FORMATS,
     FORMATS,
     PluginBuild,
     PluginToolchainError,
@@ -16,5 +17,5 @@ from tonemorph.plugin.builder import (
     missing_packages,
 )
 
-__all__ = ["FORMATS", "PluginBuild", "PluginToolchainError", "build", "export_plugin", "install",
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "PluginBuild", "PluginToolchainError", "build", "export_plugin", "install",
            "missing_packages"]

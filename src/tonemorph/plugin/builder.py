@@ -18,16 +18,18 @@ from pathlib import Path
 
 from tonemorph.errors import OutputPathError, TonemorphError
 
-__all__ = ["FORMATS", "PluginBuild", "PluginToolchainError", "build", "export_plugin",
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "PluginBuild", "PluginToolchainError", "build", "export_plugin",
            "install", "missing_packages"]
 
 CPP_DIR = Path(__file__).resolve().parent / "cpp"
 DPF_DIR = Path("/usr/share/dpf")
-FORMATS = ("lv2", "vst3", "clap")
+FORMATS = ("lv2", "vst3", "clap", "jack")  # jack: a standalone program (JACK audio)
+DEFAULT_FORMATS = ("lv2", "vst3", "clap")
 DEFAULT_BUILD_DIR = Path("build") / "plugin"
 # where each format's bundle goes for the user (Linux conventions read by Reaper, Ardour,
 # Bitwig, Carla)
-INSTALL_DIRS = {"lv2": Path("~/.lv2"), "vst3": Path("~/.vst3"), "clap": Path("~/.clap")}
+INSTALL_DIRS = {"lv2": Path("~/.lv2"), "vst3": Path("~/.vst3"), "clap": Path("~/.clap"),
+                "jack": Path("~/.local/bin")}
 
 
 class PluginToolchainError(TonemorphError, RuntimeError):
@@ -86,7 +88,7 @@ def _make(build_dir: Path, targets: list[str], variables: dict[str, str], jobs: 
 
 def _bundles(build_dir: Path, name: str, formats: tuple[str, ...]) -> dict[str, Path]:
     paths = {"lv2": build_dir / f"{name}.lv2", "vst3": build_dir / f"{name}.vst3",
-             "clap": build_dir / f"{name}.clap"}
+             "clap": build_dir / f"{name}.clap", "jack": build_dir / f"{name}-jack"}
     return {f: paths[f] for f in formats}
 
 
@@ -97,7 +99,7 @@ def _check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(formats)
 
 
-def build(build_dir: str | Path | None = None, *, formats: tuple[str, ...] = FORMATS,
+def build(build_dir: str | Path | None = None, *, formats: tuple[str, ...] = DEFAULT_FORMATS,
           tools: bool = False, jobs: int = 2) -> PluginBuild:
     """Compile the plugin that loads any `.tmodel` (LV2, VST3, CLAP bundles) into build_dir.
 
@@ -141,7 +143,7 @@ def _embedded_header(document: str, source: str) -> str:
 
 
 def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
-                  name: str | None = None, formats: tuple[str, ...] = FORMATS,
+                  name: str | None = None, formats: tuple[str, ...] = DEFAULT_FORMATS,
                   jobs: int = 2) -> PluginBuild:
     """Build a plugin with the tone at tone_path built in, named after it ("tonemorph <stem>").
 
@@ -176,7 +178,8 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def install(result: PluginBuild, *, dest_root: str | Path | None = None) -> dict[str, Path]:
-    """Copy the built bundles into ~/.lv2, ~/.vst3 and ~/.clap (or under dest_root)."""
+    """Copy the built bundles into ~/.lv2, ~/.vst3 and ~/.clap, the JACK program into
+    ~/.local/bin (or all under dest_root)."""
     installed: dict[str, Path] = {}
     for fmt, src in result.bundles.items():
         if not src.exists():
