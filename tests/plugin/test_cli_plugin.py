@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 from plugin_support import BUILD_DIR, FULL_TONE
 from typer.testing import CliRunner
@@ -52,3 +53,14 @@ def test_jack_standalone_of_an_exported_tone_starts(exported, tmp_path):
     except subprocess.TimeoutExpired:
         return  # a JACK server is running here: the program is serving audio
     assert r.returncode != 0 and "JACK" in r.stdout + r.stderr
+
+
+def test_plugin_commands_do_not_import_torch():
+    code = ("import sys; import tonemorph.plugin, tonemorph.plugin.builder; "
+            "from tonemorph.cli import app; "
+            "from typer.testing import CliRunner; "
+            "assert CliRunner().invoke(app, ['plugin', '--help']).exit_code == 0; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
