@@ -193,3 +193,14 @@ def test_lv2_offers_a_file_picker_for_the_tone(built):
     ttl = (lv2 / "tonemorph.ttl").read_text()
     assert "patch:writable <urn:tonemorph:plugin#model>" in ttl
     assert "atom:Path" in ttl
+
+
+def test_nan_input_while_bypassed_stays_out_of_the_output(built, tmp_path):
+    x = take(RATE, 1, seconds=0.3, seed=10)
+    x[0, 5000] = np.inf
+    y, _ = clap(built.tools["clap_host"], built.bundles["clap"], x, RATE, 128, tmp_path,
+                model=FULL_TONE, extra=("--param", "4=1"))
+    assert np.all(np.isfinite(y))
+    clean = x.copy()
+    clean[0, 5000] = 0.0
+    np.testing.assert_array_equal(y[:, LATENCY:], clean[:, :-LATENCY])  # bypass: dry, aligned

@@ -154,21 +154,21 @@ void Engine::step(const float* const* in, float* const* out, int n) {
         recover_gain_ = 0.0f;
         recover_step_ = static_cast<float>(1.0 / (0.01 * sample_rate_));
     }
-    for (int c = 0; c < channels_; ++c) mix_bypass(c, dry_[c], wet_a_[c], n);
-    if (recover_gain_ >= 1.0f) {
-        for (int c = 0; c < channels_; ++c) std::memcpy(out[c], wet_a_[c], sizeof(float) * n);
-        delay_pos_ = (delay_pos_ + n) % kMaxLatency;
-        return;
-    }
-    float rg = recover_gain_;
-    for (int c = 0; c < channels_; ++c) {
-        rg = recover_gain_;
-        for (int i = 0; i < n; ++i) {
-            const float g = rg < 1.0f ? (rg = std::min(1.0f, rg + recover_step_)) : 1.0f;
-            out[c][i] = wet_a_[c][i] * g;
+    if (recover_gain_ < 1.0f) {  // fade the chain back in; bypassed dry stays untouched
+        float rg = recover_gain_;
+        for (int c = 0; c < channels_; ++c) {
+            rg = recover_gain_;
+            for (int i = 0; i < n; ++i) {
+                rg = std::min(1.0f, rg + recover_step_);
+                wet_a_[c][i] *= rg;
+            }
         }
+        recover_gain_ = rg;
     }
-    recover_gain_ = rg;
+    for (int c = 0; c < channels_; ++c) {
+        mix_bypass(c, dry_[c], wet_a_[c], n);
+        std::memcpy(out[c], wet_a_[c], sizeof(float) * n);
+    }
     delay_pos_ = (delay_pos_ + n) % kMaxLatency;
 }
 
@@ -179,15 +179,17 @@ void Engine::mix_bypass(int c, const float* dry, float* wet, int n) {
     const float target = bypass_.load() ? 1.0f : 0.0f;
     const float step = static_cast<float>(1.0 / (0.01 * sample_rate_));  // 10 ms ramp
     float mix = bypass_mix_;
+    // a NaN/Inf input never reaches the output through bypass either: the line holds 0 there
+    auto clean = [](float v) { return std::isfinite(v) ? v : 0.0f; };
     if (mix == 0.0f && target == 0.0f) {  // playing: only keep the dry line filled
         const int first = std::min(n, kMaxLatency - delay_pos_);
-        std::memcpy(line + delay_pos_, dry, sizeof(float) * first);
-        std::memcpy(line, dry + first, sizeof(float) * (n - first));
+        for (int i = 0; i < first; ++i) line[delay_pos_ + i] = clean(dry[i]);
+        for (int i = first; i < n; ++i) line[i - first] = clean(dry[i]);
         return;
     }
     for (int i = 0; i < n; ++i) {
         const int w = (delay_pos_ + i) % kMaxLatency;
-        line[w] = dry[i];
+        line[w] = clean(dry[i]);
         const float delayed = line[(w - lat + kMaxLatency) % kMaxLatency];
         if (mix != target) mix = target > mix ? std::min(target, mix + step) : std::max(target, mix - step);
         if (mix != 0.0f) wet[i] = wet[i] * (1.0f - mix) + delayed * mix;

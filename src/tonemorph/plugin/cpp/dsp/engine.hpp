@@ -15,6 +15,7 @@ class Engine {
   public:
     static constexpr int kSub = 64;        // samples per control step (knob smoothing)
     static constexpr int kMaxLatency = 64;  // dry-path delay line (the drive needs 23)
+    static_assert(kSub <= kMaxLatency, "one control step must fit the dry line");
 
     Engine(double sample_rate, int channels);
     ~Engine();
