@@ -258,7 +258,8 @@ void Controller::loop() {
             next_poll = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
         }
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_for(lock, std::chrono::milliseconds(20),
+        // 5 ms: an --amount move reaches the audio thread this soon (plus its design time)
+        wake_.wait_for(lock, std::chrono::milliseconds(5),
                        [this] { return request_.pending || !running_.load(); });
     }
 }

@@ -5,6 +5,7 @@
 //   clap_host PLUGIN.clap --rate HZ --channels 1|2 --block N --in IN.f32 --out OUT.f32
 //       [--model PATH] [--document PATH] [--state-in FILE] [--state-out FILE]
 //       [--param ID=VALUE]... [--at SAMPLE:ID=VALUE]... [--settle-ms MS]
+//       [--pause-at SAMPLE:MS]      (wait MS before the block holding SAMPLE)
 //       [--replace-at SAMPLE:SRC]   (overwrite the --model file with SRC there, as a re-learn
 //                                    would, then give the plugin's file watcher a second)
 // Prints one JSON line: {"latency": L, "latency_end": L, "allocs": N, "blocks": B}.
@@ -42,7 +43,8 @@ struct Args {
     double rate = 48000, settle_ms = 0;
     int channels = 1, block = 512;
     std::vector<ParamSet> params, at;
-    long replace_at = -1;
+    long replace_at = -1, pause_at = -1;
+    double pause_ms = 0;
     std::string replace_src;
 };
 
@@ -71,7 +73,11 @@ Args parse(int argc, char** argv) {
         else if (k == "--state-out") a.state_out = v;
         else if (k == "--settle-ms") a.settle_ms = std::stod(v);
         else if (k == "--param") a.params.push_back(parse_set(v, 0));
-        else if (k == "--replace-at") {
+        else if (k == "--pause-at") {  // real time passes here, as between a DAW's callbacks
+            const auto colon = v.find(':');
+            a.pause_at = std::stol(v.substr(0, colon));
+            a.pause_ms = std::stod(v.substr(colon + 1));
+        } else if (k == "--replace-at") {
             const auto colon = v.find(':');
             a.replace_at = std::stol(v.substr(0, colon));
             a.replace_src = v.substr(colon + 1);
@@ -208,6 +214,8 @@ int main(int argc, char** argv) {
         long allocs = 0, blocks = 0;
         for (size_t i = 0; i < n; i += a.block) {
             const uint32_t m = static_cast<uint32_t>(std::min<size_t>(a.block, n - i));
+            if (a.pause_at >= long(i) && a.pause_at < long(i + m))
+                std::this_thread::sleep_for(std::chrono::microseconds(long(a.pause_ms * 1000)));
             if (a.replace_at >= long(i) && a.replace_at < long(i + m)) {
                 const std::string tmp = a.model + ".part";
                 std::ofstream(tmp, std::ios::binary) << read_file(a.replace_src);
