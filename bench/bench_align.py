@@ -3,7 +3,8 @@
 Every case is a DI and a target; `align_pair` (what `tonemorph learn --paired` calls) of each
 version of `tonemorph.dsp.align` either lines them up (the CLI goes on: exit 0) or refuses
 (AudioContentError: the CLI prints one line and exits 2). Versions: the one the issue was filed
-against (commit d3a1c62), HEAD~, and the working tree.
+against (commit d3a1c62), the first rework (30e065f, unchanged until this round), and the
+working tree.
 
 Genuine pairs: three DIs (the bundled FluidSynth takes, the synthetic `guitar_line`) through
 third-party chains run offline: guitarix LV2 amps and pedals (`lv2apply`), guitarix cabinet
@@ -45,7 +46,8 @@ from tonemorph.errors import TonemorphError  # noqa: E402
 
 SR = 48000
 TOL_MS = 0.5
-VERSIONS = {"issue (d3a1c62)": "d3a1c62", "HEAD~": "HEAD~", "now": None}
+# the version the issue was filed against, the one before this round of work, the working tree
+VERSIONS = {"issue (d3a1c62)": "d3a1c62", "before (30e065f)": "30e065f", "now": None}
 
 cases.LV2_HOST = "lv2apply"  # lilv's own host: the plugins as any user would run them
 
@@ -187,7 +189,9 @@ def outcome(mod: types.ModuleType, x: np.ndarray, y: np.ndarray, case: Case
     try:
         _, _, al = mod.align_pair(x, y, SR)
     except TonemorphError as e:  # what the CLI turns into one line and exit code 2
-        msg = str(e).split(": ", 1)[-1].split("; pass")[0]
+        msg = str(e)
+        if "(" in msg and "parts agree" in msg:  # the refusal's numbers, not its advice
+            msg = "not the same performance (" + msg.split("(", 1)[1].split(")")[0] + ")"
         return f"2: {msg}", case.span is None, time.perf_counter() - t
     dt = time.perf_counter() - t
     inv = " inv" if al.polarity < 0 else ""
@@ -195,7 +199,10 @@ def outcome(mod: types.ModuleType, x: np.ndarray, y: np.ndarray, case: Case
         return f"0: lag {al.lag_samples}{inv} (wrongly accepted)", False, dt
     tol = TOL_MS * 1e-3 * SR
     ok = case.span[0] - tol <= al.lag_samples <= case.span[1] + tol
-    return f"0: lag {al.lag_samples}{inv}", ok, dt
+    off = (f" ({al.lag_samples - case.span[1]:+d} past peak)" if al.lag_samples > case.span[1]
+           else f" ({al.lag_samples - case.span[0]:+d} before start)"
+           if al.lag_samples < case.span[0] else "")
+    return f"0: lag {al.lag_samples}{inv}{off}", ok, dt
 
 
 def main() -> int:

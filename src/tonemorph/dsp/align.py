@@ -8,8 +8,11 @@ products and hiss. Fine: a whitened (PHAT) generalised cross-correlation of the 
 & Carter 1976, "The generalized correlation method for estimation of time delay") searched
 only near the coarse lag, over the frequencies where the two files are coherent at all (Welch
 coherence above chance), for the sample and sub-sample peak; its absolute value is taken, so a
-polarity inversion is found too. Last, the start of the gear's response before that peak
-(`onset_lag`).
+polarity inversion is found too. Last, the start of the gear's response: from that peak, or
+from the largest tap of the linear (H1) response when that is clear and comes earlier
+(`linear_peak`), the latest lag from which a causal linear predictor still explains the
+target (`onset_lag`). The answer errs early rather than late: a model fitted on the aligned
+pair can learn a few samples of delay, never the future.
 
 Whether the files are one performance is told by their parts (leave-one-out): the linear
 response fitted on the other parts must explain each part, and each part's own correlation
