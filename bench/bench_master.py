@@ -32,7 +32,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -116,17 +115,27 @@ mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv
 """
 
 
+# Measured from a small launcher process: a child forked from this process would report this
+# process's resident size as its own peak (ru_maxrss survives exec).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+t0 = time.monotonic()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(proc.pid, 0)
+err = proc.stderr.read().decode(errors="replace")
+print(json.dumps({"wall_s": time.monotonic() - t0, "peak_rss_mb": usage.ru_maxrss / 1024.0,
+                  "rc": os.waitstatus_to_exitcode(status), "err": err[-2000:]}))
+"""
+
+
 def run_measured(cmd: list[str]) -> dict[str, float]:
     """Run cmd in a subprocess; wall time (s) and its own peak RSS (MB) from os.wait4."""
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
-    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024.0}
+    res = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True,
+                         text=True, check=True)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    if out["rc"] != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({out['rc']}): {out['err']}")
+    return {"wall_s": out["wall_s"], "peak_rss_mb": out["peak_rss_mb"]}
 
 
 def run_tools(mix: Path, ref: Path, out_dir: Path, tag: str) -> dict[str, dict]:

@@ -114,7 +114,8 @@ class MasterConfig:
     ``lufs=None`` takes the reference's integrated loudness, or the ``target`` preset's
     (`TARGETS`: "streaming", "broadcast", "cd"), whose ceiling also applies when ceiling_dbtp
     is None. ``amount`` scales every matched change (EQ curve, width change, compression and
-    saturation, loudness gain) from none (0) to full (1); ``amounts`` overrides it per aspect. ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
+    saturation, loudness gain) from none (0) to full (1); ``amounts`` overrides it per aspect.
+    ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
     ``eq_prior_db`` is the spread (dB rms) of the EQ a mastering chain applies per octave band;
     ``eq_content_factor`` scales how much of a balance difference that varies across the
     tracks' own sections is put down to their music rather than their mastering.
@@ -152,7 +153,8 @@ class MasterConfig:
         if self.ceiling_dbtp is None:
             object.__setattr__(self, "ceiling_dbtp", -1.0)
         if self.lufs is not None and not (math.isfinite(self.lufs) and -60.0 <= self.lufs <= 0.0):
-            raise ParameterError(f"loudness target must be within -60..0 LUFS, got {self.lufs!r}; e.g. -9.")
+            raise ParameterError(
+                f"loudness target must be within -60..0 LUFS, got {self.lufs!r}; e.g. -9.")
         if not (math.isfinite(self.ceiling_dbtp) and -20.0 <= self.ceiling_dbtp <= 0.0):
             raise ParameterError(
                 f"ceiling must be within -20..0 dBTP, got {self.ceiling_dbtp!r}; e.g. -1.0."

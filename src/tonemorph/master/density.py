@@ -216,17 +216,21 @@ def fit_density(
     steps: int = 60,
     seed: int = 0,
     work_weight: float = 0.2,
+    limiter_db: float = 9.0,
 ) -> tuple[DensityParams, dict[str, float]]:
     """Fit `DensityParams` taking mix_mid's level/crest distributions to ref_mid's.
 
     Both are 1-D mid signals at sample_rate (or ref_mid is a list of (signal, weight), weights
     summing to 1, whose features are averaged); mix_mid is already level-matched (active RMS)
-    to the reference. A few starts are scored on the applied stage (`DynamicsStage`), the best refined
-    by bounded Nelder-Mead (scipy) for about `steps` iterations, and kept only if it beats
+    to the reference. A few starts are scored on the applied stage (`DynamicsStage`), the best
+    refined by bounded Nelder-Mead (scipy) for about `steps` iterations, and kept only if it beats
     doing nothing. ``seed`` jitters the starts. The loss is the feature distance (dB) plus
     work_weight times the stage's work (mean compression plus peak saturation, dB): a
     reference's dynamics are mostly its music, so density is only taken where it clearly
-    pays (0.2 was best on the tuning chains of bench/bench_master_pairs.py). Returns
+    pays (0.2 was best on the tuning chains of bench/bench_master_pairs.py). Work the
+    loudness needs is free: when the reference's peak-to-loudness ratio is more than
+    limiter_db (what the limiter that follows may take) below the mix's, that difference
+    has to come from this stage, and each dB still missing after it costs 1. Returns
     (params, {"loss_neutral", "loss"}).
     """
     from scipy.optimize import minimize
@@ -242,15 +246,25 @@ def fit_density(
     ceiling = math.exp(sum(w * math.log(float(np.max(np.abs(r))) + 1e-12) for r, w in refs))
     ref_power = math.exp(sum(w * math.log(_loud_power(r) + 1e-20) for r, w in refs))
     peak_db = 20 * math.log10(float(np.max(np.abs(x))) + 1e-12)
+    ref_plr = sum(w * (20 * math.log10(float(np.max(np.abs(r))) + 1e-12)
+                       - 10 * math.log10(_loud_power(r) + 1e-20)) for r, w in refs)
+    mix_plr = peak_db - 10 * math.log10(_loud_power(x[0]) + 1e-20)
+    needed = max(0.0, mix_plr - limiter_db - ref_plr)
 
     def loss_of(params: DensityParams) -> float:
         stage = DynamicsStage(params, sample_rate, 1)
         y = stage.process(x)[0]
         # what the stage takes off the loud parts (dB): compression, then the shaper's peaks
         work = stage.mean_gain_reduction_db + max(0.0, peak_db - params.clip_db)
-        y = y * math.sqrt(ref_power / max(_loud_power(y), 1e-20))
+        power = max(_loud_power(y), 1e-20)
+        # peak-to-loudness left for the limiter beyond what it may take (dB): the target
+        # loudness is out of reach by that much
+        short = max(0.0, 20 * math.log10(float(np.max(np.abs(y))) + 1e-12)
+                    - 10 * math.log10(power) - ref_plr - limiter_db)
+        y = y * math.sqrt(ref_power / power)
         feats, _ = density_features(y, sample_rate, ceiling=ceiling)
-        return float(np.mean(np.abs(feats - target))) + work_weight * work
+        return (float(np.mean(np.abs(feats - target))) + short
+                + work_weight * max(0.0, work - needed))
 
     loss_neutral = loss_of(NEUTRAL)
     rms_db = 10 * math.log10(float(np.mean(x * x)) + 1e-12)  # the starts sit around the music
@@ -259,8 +273,11 @@ def fit_density(
         DensityParams(rms_db + 3.0, 2.0, 10.0, 150.0, rms_db + 14.0),
         DensityParams(rms_db - 3.0, 3.0, 5.0, 80.0, rms_db + 10.0),
         DensityParams(rms_db - 8.0, 1.5, 20.0, 300.0, rms_db + 8.0),
+        # a dense start: reached only when the loudness needs it (a loud reference)
+        DensityParams(rms_db - 6.0, 4.0, 5.0, 100.0, peak_db - 8.0),
     ]
-    units = [np.clip(_to_unit(p) + rng.normal(0.0, 0.02, 5) * (seed != 0), 0, 1) for p in starts]
+    units = [np.clip(_to_unit(p) + rng.normal(0.0, 0.02, 5) * (seed != 0), 0, 1)
+             for p in starts]
     scored = sorted((loss_of(_from_unit(u)), i) for i, u in enumerate(units))
     best_u, best_loss = units[scored[0][1]], scored[0][0]
     if steps > 0:

@@ -255,7 +255,7 @@ def curve_from_spectra(
 
 #: Third-octave centres (Hz) the consistent match is estimated on (31.5 Hz..16 kHz).
 MATCH_BANDS_HZ = tuple(1000.0 * 2.0 ** (k / 3.0) for k in range(-15, 13))
-_BUMP_CENTRES_HZ = tuple(62.5 * 2.0 ** k for k in range(0, 9))  # 62.5 Hz .. 16 kHz, octaves
+_BUMP_CENTRES_HZ = tuple(62.5 * 2.0 ** k for k in range(9))  # 62.5 Hz .. 16 kHz, octaves
 _BUMP_WIDTH_OCT = 2.0  # raised cosines two octaves wide at one-octave spacing: a partition of 1
 
 

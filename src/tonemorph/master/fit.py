@@ -229,7 +229,10 @@ def _fit_dynamics(settings: MasterSettings, mix: np.ndarray, ref_mids: Sequence[
     n_fit = int(_DENSITY_FIT_S * sample_rate)
     mix_fit = resample(_centre(pre_mid, n_fit), sample_rate, fit_rate)
     refs_fit = [(resample(_centre(r, n_fit), sample_rate, fit_rate), w) for r, w in ref_mids]
-    params, _ = fit_density(mix_fit, refs_fit, fit_rate, steps=cfg.fit_steps, seed=cfg.seed)
+    # a limiter allowed N dB of peak reduction lowers music's peak-to-loudness ratio by about
+    # half that: the loud passages around the peaks come down with them
+    params, _ = fit_density(mix_fit, refs_fit, fit_rate, steps=cfg.fit_steps, seed=cfg.seed,
+                            limiter_db=0.5 * cfg.max_limiting_db)
     return replace(settings, density=params.scaled(cfg.amount_of("dynamics")))
 
 
