@@ -514,7 +514,9 @@ def detect_latency(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
     # the whitened peak can sit past the response's main tap (through a drive, PHAT leans on
     # the bands where the phase moves with level): start the onset search from the linear
     # response's largest tap when that comes earlier, never later
-    onset = onset_lag(x, y, peak + linear_peak(sp, sample_rate), sample_rate)
+    main_tap = peak + linear_peak(sp, sample_rate)
+    # a response starts no later than its main tap (onset_lag may look a few samples past it)
+    onset = min(onset_lag(x, y, main_tap, sample_rate), main_tap)
     return Alignment(lag_samples=onset, peak_samples=peak,
                      lag_exact=float(peak + _parabolic(a, k)),
                      sample_rate=int(sample_rate),
