@@ -4,6 +4,7 @@ brightness the EQ already matched; density on other music stays gentle."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from master_music import stereo_music
 
 from tonemorph.master.config import MasterConfig
@@ -55,3 +56,36 @@ def test_neutral_density_leaves_the_eq_alone() -> None:
     settings = MasterSettings(eq_freqs_hz=freqs, eq_mid_db=np.linspace(-2, 2, freqs.size))
     assert balance_after_chain(settings, x, SR, -14.0) is settings
     assert MasterConfig().eq_prior_db > 0
+
+
+def _stereo_noise(seconds: float, side_db: list[float], seed: int) -> np.ndarray:
+    """White-noise stereo whose side/mid ratio (dB) steps through side_db every 2.5 s."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    mid, side = rng.standard_normal(n) * 0.1, rng.standard_normal(n) * 0.1
+    sec = int(2.5 * SR)
+    gains = np.repeat([10 ** (side_db[k % len(side_db)] / 20) for k in range(n // sec + 1)],
+                      sec)[:n]
+    return np.stack([mid + side * gains, mid - side * gains])
+
+
+def test_a_steady_width_difference_is_matched() -> None:
+    from tonemorph.master.fit import fit_settings
+
+    mix, ref = _stereo_noise(20.0, [-6.0], 1), _stereo_noise(20.0, [-12.0], 2)
+    st = fit_settings(mix, [(ref, 1.0)], SR, MasterConfig(only="width"))
+    assert 20 * np.log10(st.side_gain) == pytest.approx(-6.0, abs=1.0)
+
+
+def test_a_width_that_is_the_arrangement_is_left_alone() -> None:
+    from tonemorph.master.fit import fit_settings
+
+    # the reference's width jumps between sections (a wide chorus, a near-mono verse): its
+    # mean is 6 dB narrower than the mix's, but nothing says a mastering chain did it
+    mix = _stereo_noise(20.0, [-6.0], 3)
+    ref = _stereo_noise(20.0, [-30.0, -9.0], 4)
+    from tonemorph.dsp.stereo import side_to_mid_db
+
+    assert side_to_mid_db(ref) - side_to_mid_db(mix) < -5.0
+    st = fit_settings(mix, [(ref, 1.0)], SR, MasterConfig(only="width"))
+    assert abs(20 * np.log10(st.side_gain)) < 1.5

@@ -58,6 +58,7 @@ Spectra = dict[str, tuple[np.ndarray, np.ndarray]]
 _FIT_RATE_REF = 44100
 _MONO_SIDE_DB = -40.0  # side this far below mid: the mix is (near) mono, width is not matched
 _MAX_SIDE_GAIN = 2.5
+_WIDTH_PRIOR_DB = 2.0  # spread of the side-level change a mastering chain makes (dB rms)
 _FIT_MAX_RATE = 24000
 _DENSITY_FIT_S = 8.0  # seconds of the excerpts the density stage is fitted on (fit time)
 _BALANCE_TOLERANCE_DB = 0.25  # after-chain balance errors below this are left alone
@@ -210,11 +211,28 @@ def fit_settings(
             eq_only = render(plan_for(settings, sample_rate, 2), mix, limit=False)
             ref_width = _weighted_db([side_to_mid_db(r) for r, _ in refs], refs)
             delta_db = ref_width - side_to_mid_db(eq_only)
+            # as the EQ: the reference's width is mostly its arrangement; trusted as far as
+            # the two tracks' widths are steady across their sections
+            spread2 = _width_spread_db(mix, sample_rate) ** 2 + sum(
+                w * _width_spread_db(r, sample_rate) ** 2 for r, w in refs)
+            prior2 = _WIDTH_PRIOR_DB**2
+            delta_db *= prior2 / (prior2 + (cfg.eq_content_factor**2) * spread2)
             gain = 10.0 ** (cfg.amount_of("width") * delta_db / 20.0)
             settings = replace(settings, side_gain=min(max(gain, 0.0), _MAX_SIDE_GAIN))
     if cfg.matches("dynamics") and cfg.fit_steps >= 0:
         settings = _fit_dynamics(settings, mix, ref_mids, ref_rms_db, sample_rate, cfg)
     return settings
+
+
+def _width_spread_db(x: np.ndarray, sample_rate: int, section_s: float = 2.5) -> float:
+    """Standard deviation (dB) of a stereo signal's side/mid ratio across its sections."""
+    n = max(1, int(section_s * sample_rate))
+    widths = []
+    for start in range(0, x.shape[1] - n // 2, n):
+        part = x[:, start : start + n]
+        if float(np.mean(np.square(part))) > 1e-10:  # a silent section has no width
+            widths.append(side_to_mid_db(part))
+    return float(np.std(widths)) if len(widths) > 1 else 0.0
 
 
 def _fit_dynamics(settings: MasterSettings, mix: np.ndarray, ref_mids: Sequence[WeightedAudio],
