@@ -57,12 +57,13 @@ CHAIN_ORDER = ["linear_eq_cab", "amp_crunch", "fuzz_cab", "heavy_comp_cab", "hea
 # Metric -> which way is better. "abs": smaller magnitude is better (signed errors).
 METRIC_DIRECTIONS: dict[str, str] = {
     "mrstft": "lower", "mrstft_best_gain": "lower", "logmel_db": "lower",
-    "level_binned_db": "lower", "lufs_err": "abs", "crest_err_db": "abs",
+    "level_binned_db": "lower", "level_binned_soft_db": "lower", "level_binned_loud_db": "lower",
+    "lufs_err": "abs", "crest_err_db": "abs",
     "pitch_median_cents": "lower", "pitch_pct_within_50": "higher", "gap_closed": "higher",
     "learn_s": "lower", "learn_cpu_s": "lower", "apply_x_realtime": "higher",
     "peak_mem_mb": "lower",
 }
-SMOKE_PRESET = dict(n_segments=2, segment_s=0.6, starts=(12.0,), start_steps=2, steps=4)
+SMOKE_PRESET = {"n_segments": 2, "segment_s": 0.6, "starts": (12.0,), "start_steps": 2, "steps": 4}
 COMPARE_REL_TOL = 0.03  # changes smaller than 3 % (or 0.05 absolute for signed dB/LU) are "same"
 COST_REL_TOL = 0.25  # wall times and memory on a shared machine: only large changes count
 COST_METRICS = ("learn_s", "learn_cpu_s", "apply_x_realtime", "peak_mem_mb")
@@ -73,9 +74,14 @@ COST_METRICS = ("learn_s", "learn_cpu_s", "apply_x_realtime", "peak_mem_mb")
 
 def score_output(out: np.ndarray, truth: np.ndarray, inp: np.ndarray) -> dict[str, float]:
     """DESIGN §5 metrics of one output against the truth, plus pitch vs the input."""
+    from tonemorph.demo import level_bin_errors_db
     from tonemorph.metrics import pitch_cents_error, score
 
     s = score(out, truth, SR)
+    # the quietest and loudest quarter of the truth's frames: soft playing is where a learned
+    # drive or compressor most often goes wrong
+    bins = level_bin_errors_db(out, truth, SR)
+    s["level_binned_soft_db"], s["level_binned_loud_db"] = float(bins[0]), float(bins[-1])
     if float(np.max(np.abs(out))) > 0:
         p = pitch_cents_error(out, inp, SR)
         s["pitch_median_cents"] = p["median_abs_cents"]
@@ -240,6 +246,8 @@ def _worker_init() -> None:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    # the unpaired learner runs its drive starts on this many threads: one per case here
+    os.environ["TONEMORPH_THREADS"] = "1"
 
 
 def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, use_mg: bool,

@@ -84,14 +84,24 @@ def gate_threshold_db(level_db: torch.Tensor) -> float:
     return max(loud - GATE_REL_DB, GATE_ABS_DB)
 
 
+def _window_mean(power: torch.Tensor, win: int, hop: int) -> torch.Tensor:
+    """Mean of power (B, T) over windows of `win` samples every `hop` (B, F); F may be 0."""
+    n = (power.shape[-1] - win) // hop + 1
+    if n < 1:
+        return power.new_zeros(power.shape[0], 0)
+    # running sums instead of unfold().mean(): the 400 ms windows overlap 40x, and the unfolded
+    # copy and its backward were a sixth of a training step; float64 keeps the differences of
+    # large sums exact enough for -100 dB windows after loud ones
+    c = torch.nn.functional.pad(power.double().cumsum(-1), (1, 0))
+    ends, starts = c[:, win: win + (n - 1) * hop + 1: hop], c[:, : (n - 1) * hop + 1: hop]
+    return ((ends - starts) / win).clamp_min(0).to(power.dtype)
+
+
 def _window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torch.Tensor:
     """Levels (dB) of x^2 averaged over win_ms windows with hop win_ms/4 (or 10 ms at most)."""
     win = max(int(sample_rate * win_ms / 1000), 1)
     hop = max(min(win // 4, int(sample_rate * 0.01)), 1)
-    if power.shape[-1] < win:
-        return power.new_zeros(power.shape[0], 0)
-    frames = power.unfold(-1, win, hop).mean(-1)
-    return 10 * torch.log10(frames + 1e-10)
+    return 10 * torch.log10(_window_mean(power, win, hop) + 1e-10)
 
 
 def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
@@ -101,18 +111,19 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     Frames below the silence gate are dropped; `gate_db` fixes the gate (else from x itself).
     """
     x = x[:, skip:]
-    b = x.shape[0]
     window = torch.hann_window(cfg.n_fft, dtype=x.dtype)
     spec = torch.stft(x, cfg.n_fft, cfg.hop, window=window, center=False,
                       return_complex=True)
     power = (spec.real ** 2 + spec.imag ** 2).transpose(1, 2).reshape(-1, spec.shape[1])
     power = power / (window.sum() ** 2 / 2)
-    frames = x.unfold(-1, cfg.n_fft, cfg.hop).reshape(-1, cfg.n_fft)
-    ms = (frames ** 2).mean(-1)
+    sq = x ** 2
+    # frame mean square and peak without an unfolded copy of the frames (4x overlap)
+    ms = _window_mean(sq, cfg.n_fft, cfg.hop).reshape(-1)
+    peak = torch.nn.functional.max_pool1d(sq[:, None], cfg.n_fft, cfg.hop)[:, 0].reshape(-1)
     level = 10 * torch.log10(ms + 1e-10)
     gate = gate_threshold_db(level) if gate_db is None else gate_db
     keep = level > gate
-    power, frames, level, ms = power[keep], frames[keep], level[keep], ms[keep]
+    power, peak, level, ms = power[keep], peak[keep], level[keep], ms[keep]
 
     mel = power @ mel_matrix(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin_hz, cfg.fmax_hz)
     logmel = 10 * torch.log10(mel + 1e-10)
@@ -125,9 +136,8 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     band = (f > 100) & (f < 10000)
     pb = power[:, band] + 1e-12
     flat = 10 * (torch.log10(pb).mean(-1) - torch.log10(pb.mean(-1)))
-    crest = 10 * torch.log10(frames.pow(2).amax(-1) / (ms + 1e-12) + 1e-12)
+    crest = 10 * torch.log10(peak / (ms + 1e-12) + 1e-12)
 
-    sq = x ** 2
     dyn = []
     delta = x.new_zeros(0)
     for win_ms in DYN_WINDOWS_MS:
@@ -136,5 +146,4 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
             both = (lv[:, 1:] > gate) & (lv[:, :-1] > gate)
             delta = (lv[:, 1:] - lv[:, :-1])[both]
         dyn.append(lv[lv > gate])
-    del b
     return Features(logmel, env, cep, level, centroid, flat, crest, dyn, delta)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,12 +31,16 @@ from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 
 INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
 QUALITY_PRESETS = {
-    # segments x seconds of input per step, drive starts, steps per start, final steps
-    "fast": dict(n_segments=8, segment_s=1.0, starts=(6.0, 20.0), start_steps=20, steps=100),
-    "default": dict(n_segments=10, segment_s=1.2, starts=(0.0, 12.0, 24.0, 36.0), start_steps=30,
-                    steps=160),
-    "best": dict(n_segments=16, segment_s=1.5, starts=(-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
-                 start_steps=45, steps=400),
+    # segments x seconds of input per step, drive starts, steps per start, final steps.
+    # Tried, not kept: the same seconds per step in 2.0 s segments (they fit the chain's 2^17-
+    # point FFTs: ~25 % less per step) went with the linear model on amp_crunch and on the
+    # held-out fuzz_cab in one quick-bench run (fuzz 1.43 MR-STFT, 1.21 in the stored run).
+    "fast": {"n_segments": 8, "segment_s": 1.0, "starts": (6.0, 20.0), "start_steps": 20,
+             "steps": 100},
+    "default": {"n_segments": 10, "segment_s": 1.2, "starts": (0.0, 12.0, 24.0, 36.0),
+                "start_steps": 30, "steps": 160},
+    "best": {"n_segments": 16, "segment_s": 1.5, "starts": (-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
+             "start_steps": 45, "steps": 400},
 }
 INIT_FFT = 8192  # resolution of the static spectrum match that starts the cabinet
 WARMUP_S = 0.3  # each segment starts with this much context whose output is not scored
@@ -72,6 +80,8 @@ class LearnResult:
     seconds: float
     interrupted: bool = False
     selection: dict[str, float] = field(default_factory=dict)
+    pinning: dict[str, float] = field(default_factory=dict)  # see block_pinning
+    simplified: tuple[str, ...] = ()  # blocks reset to neutral because the loss did not care
 
 
 Progress = Callable[[str, int, int, float], None]
@@ -116,7 +126,7 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
         gate = gate_threshold_db(10 * torch.log10(frames.pow(2).mean(-1) + 1e-10))
         parts = [frame_features(t[:, i: i + n + fcfg.n_fft], fcfg, gate_db=gate)
                  for i in range(0, max(t.shape[-1] - fcfg.n_fft, 1), n)]
-    cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+    cat = lambda name: torch.cat([getattr(p, name) for p in parts])
     return Features(cat("logmel_db"), cat("env_db"), cat("cep"), cat("level_db"),
                     cat("centroid"), cat("flatness_db"), cat("crest_db"),
                     [torch.cat([p.dyn_levels_db[i] for p in parts]) for i in range(3)],
@@ -210,15 +220,23 @@ ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 
 class _Fitter:
     """Adam on one chain against the unpaired loss over fixed input segments, with the cab
-    re-matched in closed form every ANCHOR_EVERY steps."""
+    re-matched in closed form every ANCHOR_EVERY steps.
+
+    Several chains may be fitted at once from worker threads: the segments and the loss are
+    only read, and progress and stopping go through a lock and an event.
+    """
 
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
-                 input_power: torch.Tensor):
+                 input_power: torch.Tensor, progress: Progress | None = None,
+                 total_steps: int = 0):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
+        self.progress, self.total_steps, self.done = progress, total_steps, 0
         self.interrupted = False
+        self.stop = threading.Event()  # one worker's interruption stops every worker
+        self._lock = threading.Lock()
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
@@ -234,8 +252,20 @@ class _Fitter:
             total, terms = self.loss(frame_features(out, self.fcfg, self.skip))
         return float(total), terms
 
-    def run(self, chain: ToneChain, steps: int, tag: str, progress: Progress | None,
-            done0: int, total_steps: int) -> tuple[ToneChain, float]:
+    def _stepped(self, tag: str, best: float) -> None:
+        with self._lock:
+            self.done += 1
+            if self.progress:
+                self.progress(tag, self.done, self.total_steps, best)
+
+    def request_stop(self) -> None:
+        """Stop every run after its current step (Ctrl-C in the thread that waits)."""
+        with self._lock:
+            self.interrupted = True
+            self.stop.set()
+
+    def run(self, chain: ToneChain, steps: int, tag: str) -> tuple[ToneChain, float]:
+        """`steps` Adam steps from the chain's values; returns the best state seen, anchored."""
         params = [p for k, p in chain.raw.items() if not k.startswith(FROZEN_PREFIXES)]
         opt = torch.optim.Adam(params, lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
@@ -243,6 +273,8 @@ class _Fitter:
         try:
             for i in range(steps):
                 check_stop()
+                if self.stop.is_set():
+                    raise KeyboardInterrupt("another start was stopped")
                 if i % ANCHOR_EVERY == 0:
                     self.anchor(chain, level=False)
                 opt.zero_grad()
@@ -255,11 +287,10 @@ class _Fitter:
                 total.backward()
                 opt.step()
                 sched.step()
-                if progress:
-                    progress(tag, done0 + i + 1, total_steps, best)
+                self._stepped(tag, best)
         except KeyboardInterrupt:
             # keep what this run reached; the caller stops after it
-            self.interrupted = True
+            self.request_stop()
             stop_handled()
         chain.load_state_dict(best_state)
         self.anchor(chain)
@@ -267,17 +298,126 @@ class _Fitter:
         return chain, final
 
 
+THREADS_ENV = "TONEMORPH_THREADS"
+
+
+def fit_threads() -> int:
+    """Worker threads for fitting: $TONEMORPH_THREADS, else the CPUs this process may run on."""
+    env = os.environ.get(THREADS_ENV, "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ParameterError(f"{THREADS_ENV} must be a whole number >= 1, got {env!r}"
+                                 ) from None
+        if n < 1:
+            raise ParameterError(f"{THREADS_ENV} must be a whole number >= 1, got {env!r}")
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def single_op_threads() -> Iterator[None]:
+    """Run the block with torch (and its BLAS/OpenMP) on one thread per calling thread.
+
+    Measured on 2 cores: a 15 s + 15 s fit took 61 s with 1 intra-op thread and 246 s with 2
+    while other processes were busy (OpenMP teams spin on a barrier that a preempted member
+    holds up). The fit gets its parallelism from running drive starts in worker threads
+    instead, each a whole chain: those never wait on each other.
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _run_starts(fitter: _Fitter, chains: list[tuple[str, ToneChain]], steps: int,
+                workers: int) -> list[tuple[str, ToneChain, float]]:
+    """Fit each (tag, chain) for `steps`, `workers` at a time; results in the given order."""
+    if workers <= 1 or len(chains) <= 1:
+        out = []
+        for tag, c in chains:
+            out.append((tag, *fitter.run(c, steps, tag)))
+            if fitter.interrupted:
+                break
+        return out
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tonemorph-fit") as pool:
+        futures = [pool.submit(fitter.run, c, steps, tag) for tag, c in chains]
+        while True:
+            try:
+                wait(futures)
+                break
+            except KeyboardInterrupt:
+                # Ctrl-C arrives in this (waiting) thread: stop the workers, keep their best
+                fitter.request_stop()
+        return [(tag, *f.result()) for (tag, _), f in zip(chains, futures)]
+
+
 TIMBRE_TERMS = ("binned_env", "joint", "crest")
 
 
-SELECT_SEGMENTS = 32  # 1 s segments judged when choosing linear vs nonlinear
+SELECT_SEGMENTS = 32  # segments judged when choosing linear vs nonlinear
+SELECT_SEGMENT_S = 1.0  # seconds each
 
 
-def _timbre_score(fitter: "_Fitter", chain: ToneChain, segs: torch.Tensor) -> float:
+def _timbre_score(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor) -> float:
     """Weighted sum of the loss terms that describe timbre (model selection criterion)."""
     _, terms = fitter.evaluate(chain, segs)
     w = fitter.loss.weights.as_dict()
     return float(sum(w[k] * terms[k] for k in TIMBRE_TERMS))
+
+
+SIMPLIFY_TOL = 0.01  # a block whose reset costs less than this fraction of the loss is reset
+RESETTABLE = ("drive", "comp", "sag", "pre_eq", "post_eq")  # the cab is matched in closed form
+
+
+def _with_block_neutral(fitter: _Fitter, chain: ToneChain, blocks: tuple[str, ...]
+                        ) -> tuple[ToneChain, float]:
+    """A copy of chain with `blocks` at their neutral values, cab and level re-matched; its loss."""
+    c = copy.deepcopy(chain)
+    neutral = c.neutral_values()
+    c.set_values({k: v for k, v in neutral.items() if k.split(".")[0] in blocks})
+    fitter.anchor(c)
+    return c, fitter.evaluate(c)[0]
+
+
+def block_pinning(fitter: _Fitter, chain: ToneChain) -> dict[str, float]:
+    """How firmly the example pins each block: the loss increase (fraction of the loss) when
+    that block alone is reset to neutral and the cabinet and level are matched again.
+
+    Near 0: the example does not need the block (or the cabinet can undo it); large: the
+    block's setting is what the example asks for. Blocks already neutral are left out.
+    """
+    base = fitter.evaluate(chain)[0]
+    values, neutral = chain.values(), chain.neutral_values()
+    out = {}
+    for b in RESETTABLE:
+        if b in chain.cfg.stages and any(
+                np.max(np.abs(np.subtract(values[k], v))) > 1e-6 for k, v in neutral.items()
+                if k.split(".")[0] == b):
+            out[b] = (_with_block_neutral(fitter, chain, (b,))[1] - base) / max(abs(base), 1e-9)
+    return out
+
+
+def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float]
+             ) -> tuple[ToneChain, tuple[str, ...]]:
+    """Reset the blocks the loss does not care about to neutral, least pinned first, while the
+    loss stays within SIMPLIFY_TOL of the fitted one: the simplest chain that explains the
+    example (no compressor kept that the target lacks, no pre-EQ the cabinet undoes)."""
+    base = fitter.evaluate(chain)[0]
+    reset: tuple[str, ...] = ()
+    for b in sorted((b for b, v in pinning.items() if v < SIMPLIFY_TOL), key=pinning.get):
+        _, val = _with_block_neutral(fitter, chain, (*reset, b))
+        if val <= base + SIMPLIFY_TOL * abs(base):
+            reset = (*reset, b)
+    if not reset:
+        return chain, ()
+    return _with_block_neutral(fitter, chain, reset)[0], reset
 
 
 def normalise_input(x: np.ndarray) -> float:
@@ -289,7 +429,17 @@ def normalise_input(x: np.ndarray) -> float:
 
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None = None) -> LearnResult:
-    """Learn a chain mapping mono x toward the tone of mono y (both at cfg.sample_rate)."""
+    """Learn a chain mapping mono x toward the tone of mono y (both at cfg.sample_rate).
+
+    Torch runs one thread per worker; drive starts run on `fit_threads()` workers.
+    """
+    with single_op_threads():
+        return _fit_unpaired(x, y, cfg, progress)
+
+
+def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
+                  progress: Progress | None) -> LearnResult:
+    """Body of `fit_unpaired` (threads already set)."""
     t0 = time.monotonic()
     preset = cfg.preset()
     torch.manual_seed(cfg.seed)
@@ -306,14 +456,16 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
         in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
     t_lv = tfeat.level_db
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
-    fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow)
-
+    workers = min(fit_threads(), len(preset["starts"]))
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
-    done = 0
+    fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
+                     total_steps)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
+    simplified: tuple[str, ...] = ()
+    pinning: dict[str, float] = {}
     # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
     lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
@@ -323,7 +475,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
 
     if nonlinear:
         loud_db = float(torch.quantile(tfeat.level_db, 0.9))
-        best_start, best_val = None, math.inf
+        start_chains = []
         for d in starts:
             c = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=sr))
             vals = c.neutral_values()
@@ -336,21 +488,24 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                     vals[f"{stage}.ratio"] = 1.5
             c.set_values(vals)
             fitter.anchor(c)
-            tag = f"drive {d:+.0f} dB" if d is not None else "nonlinear"
-            c, val = fitter.run(c, preset["start_steps"], tag, progress, done, total_steps)
-            done += preset["start_steps"]
+            start_chains.append((f"drive {d:+.0f} dB" if d is not None else "nonlinear", c))
+        best_start, best_val = None, math.inf
+        for tag, c, val in _run_starts(fitter, start_chains, preset["start_steps"], workers):
             candidates[f"start {tag}"] = val
             if val < best_val:
                 best_start, best_val = c, val
-            if fitter.interrupted:
-                break
         if best_start is not None and not fitter.interrupted:
-            best_start, best_val = fitter.run(best_start, preset["steps"], "refine", progress,
-                                              done, total_steps)
-            done += preset["steps"]
+            best_start, best_val = fitter.run(best_start, preset["steps"], "refine")
+        if best_start is not None and not fitter.interrupted:
+            pinning = block_pinning(fitter, best_start)
+            best_start, simplified = simplify(fitter, best_start, pinning)
+            # a reset block is neutral now; the others' pinning barely moved (<= SIMPLIFY_TOL)
+            pinning = {b: v for b, v in pinning.items() if b not in simplified}
+            best_val = fitter.evaluate(best_start)[0]
         if best_start is not None:
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val
+    done = fitter.done
     if progress:
         if fitter.interrupted:
             progress("interrupted", done, total_steps, min(candidates.values()))
@@ -361,7 +516,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
         # judged on timbre only: level and dynamics distributions also carry how evenly each
         # recording was played, which would reward inventing compression on a clean target
         # on more of the input than one training step sees: these terms are noisy
-        sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, 1.0,
+        sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                               np.random.default_rng(cfg.seed + 1)))
         selection = {k: _timbre_score(fitter, results[k], sel_segs)
                      for k in ("linear", "nonlinear")}
@@ -369,8 +524,19 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
             chosen = "nonlinear"
     chain = results[chosen]
     loss, terms = fitter.evaluate(chain)
+    if chosen != "nonlinear":
+        pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
     return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,
-                       time.monotonic() - t0, fitter.interrupted, selection)
+                       time.monotonic() - t0, fitter.interrupted, selection, pinning,
+                       simplified if chosen == "nonlinear" else ())
 
 
-__all__ = ["LearnConfig", "LearnResult", "fit_unpaired", "QUALITY_PRESETS", "INPUT_LEVEL_DB"]
+__all__ = [
+    "INPUT_LEVEL_DB",
+    "QUALITY_PRESETS",
+    "THREADS_ENV",
+    "LearnConfig",
+    "LearnResult",
+    "fit_threads",
+    "fit_unpaired",
+]

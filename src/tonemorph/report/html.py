@@ -308,6 +308,15 @@ def _chain(data: ReportData) -> str:
                    f"{_e(tr.get('target', {}).get('name', '?'))}, quality "
                    f"{_e(tr.get('quality', '?'))}, {_e(tr.get('chosen'))} chain chosen, "
                    f"{_e(tr.get('seconds', '?'))} s.")
+    pins = tr.get("pinning") or {}
+    if isinstance(pins, dict) and pins:
+        # loss increase when the block alone is reset to neutral (tonemorph.learn.fit)
+        learned += (" How firmly the example pins each block (loss increase if reset to "
+                    "neutral): " + ", ".join(f"{_e(k)} {100 * float(v):+.1f} %"
+                                             for k, v in pins.items()) + ".")
+    if tr.get("simplified"):
+        learned += (" Left neutral because the example does not need them: "
+                    + ", ".join(_e(b) for b in tr["simplified"]) + ".")
     notes = [str(w) for w in tr.get("warnings", []) or []]
     if tr.get("interrupted"):
         notes.insert(0, "learning was interrupted: this is the best model found until then")

@@ -1,0 +1,141 @@
+"""Unpaired fitting (learn/fit.py): thread policy, parallel starts, the linear-vs-nonlinear
+selector on a clean chain and on a compressor-only chain, the cabinet's closed-form match."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from signals import guitar_line
+from tones import SR, chain_with, render
+
+from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.errors import ParameterError
+from tonemorph.features.frames import FeatureConfig
+from tonemorph.learn import fit
+from tonemorph.learn.fit import (
+    THREADS_ENV,
+    LearnConfig,
+    anchor_cab,
+    fit_threads,
+    fit_unpaired,
+    single_op_threads,
+)
+
+#: small enough for a test, large enough that the selector's answer is the real one
+SMALL = {"n_segments": 2, "segment_s": 2.0, "starts": (0.0, 18.0), "start_steps": 10,
+         "steps": 20}
+CLEAN = {"pre_eq.hp_hz": 100.0, "post_eq.high_hz": 3000.0, "post_eq.high_db": -8.0,
+         "post_eq.mid_hz": 800.0, "post_eq.mid_db": 4.0, "out_gain_db": 6.0}
+COMP_ONLY = {"comp.threshold_db": -40.0, "comp.ratio": 8.0, "comp.attack_ms": 2.0,
+             "comp.release_ms": 80.0, "out_gain_db": 10.0}
+
+
+@pytest.fixture
+def small(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", SMALL)
+
+
+def _learn(target_values: dict) -> fit.LearnResult:
+    x = guitar_line(10.0, SR, seed=11)[0]
+    y = render(chain_with(target_values), guitar_line(10.0, SR, seed=12))[0]
+    return fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR))
+
+
+def test_fit_threads_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert fit_threads() == 3
+    monkeypatch.delenv(THREADS_ENV)
+    assert 1 <= fit_threads() <= (torch.multiprocessing.cpu_count() or 1)
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ParameterError, match=THREADS_ENV):
+            fit_threads()
+
+
+def test_single_op_threads_sets_one_and_restores() -> None:
+    before = torch.get_num_threads()
+    with single_op_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_parallel_starts_give_the_sequential_result(small: None,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 1,
+                                                       "start_steps": 3, "steps": 2})
+    x = guitar_line(5.0, SR, seed=1)[0]
+    y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(5.0, SR, seed=2))[0]
+    runs = {}
+    for n in ("1", "2"):
+        monkeypatch.setenv(THREADS_ENV, n)
+        runs[n] = fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR))
+    assert runs["1"].candidates == runs["2"].candidates
+    assert runs["1"].chain.values() == runs["2"].chain.values()
+    assert runs["1"].steps == runs["2"].steps == 2 * 3 + 2
+
+
+def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:
+    res = _learn(CLEAN)
+    assert res.chosen == "linear", res.selection
+    assert not set(res.chain.cfg.stages) & {"drive", "comp", "sag"}
+
+
+def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -> None:
+    res = _learn(COMP_ONLY)
+    assert res.chosen == "nonlinear", res.selection
+    assert res.selection["nonlinear"] < 0.9 * res.selection["linear"]
+    assert res.chain.values()["comp.ratio"] > 1.5
+    # the report says how firmly the example pins each kept block: the compressor matters
+    assert res.pinning["comp"] > fit.SIMPLIFY_TOL
+    assert "comp" not in res.simplified
+
+
+def test_cab_match_recovers_a_static_eq() -> None:
+    # the static spectrum is matched in closed form, not by the loss: a +8 dB presence peak
+    # on the target must appear in the cab curve
+    x = guitar_line(8.0, SR, seed=3)
+    eq = chain_with({"post_eq.mid_hz": 3000.0, "post_eq.mid_db": 8.0, "post_eq.mid_q": 1.0},
+                    stages=("post_eq",))
+    y = render(eq, guitar_line(8.0, SR, seed=4))
+    chain = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+    segs = torch.from_numpy(x[:, : 4 * SR].reshape(2, -1))
+    power = [fit._mean_power(torch.from_numpy(a), fit.INIT_FFT, 512, 0) for a in (y, x)]
+    anchor_cab(chain, segs, power[0], power[1], FeatureConfig(sample_rate=SR), 0)
+    bands = np.asarray(chain.values()["cab.band_db"])
+    band_hz = chain.cfg.band_hz()
+    at = lambda f: float(np.interp(np.log(f), np.log(band_hz), bands))  # noqa: E731
+    assert at(3000.0) - at(700.0) == pytest.approx(8.0, abs=2.0)
+    assert abs(at(700.0) - at(300.0)) < 2.0
+
+
+def _fitter(x: np.ndarray, y: np.ndarray) -> fit._Fitter:
+    """A fitter on two 2 s segments of x against the target y, as fit_unpaired builds it."""
+    fcfg = FeatureConfig(sample_rate=SR)
+    segs = torch.from_numpy(fit._segments(x, SR, 2, 2.0, np.random.default_rng(0)))
+    tfeat = fit.target_features(y, fcfg)
+    power = [fit._mean_power(torch.from_numpy(a)[None], fit.INIT_FFT, fcfg.hop, 0)
+             for a in (y, x)]
+    return fit._Fitter(segs, fit.UnpairedLoss(tfeat), fcfg, int(fit.WARMUP_S * SR), 0.03,
+                       power[0], tfeat.level_db, power[1])
+
+
+def test_simplify_resets_a_block_the_example_does_not_need() -> None:
+    def take(seed: int) -> np.ndarray:
+        x = guitar_line(8.0, SR, seed=seed)[0]
+        return x * np.float32(10 ** (fit.normalise_input(x) / 20))  # as fit_unpaired does
+
+    stages = ("drive", "cab", "comp")
+    drive = {"drive.drive_db": 30.0, "drive.bias": 0.2}
+    fitter = _fitter(take(5), render(chain_with(drive, stages), take(6)[None])[0])
+    # the fitted chain: the right drive plus a compressor that only touches the top 1 dB
+    chain = chain_with({**drive, "comp.threshold_db": -1.0, "comp.ratio": 1.2}, stages)
+    fitter.anchor(chain)
+    pinning = fit.block_pinning(fitter, chain)
+    assert set(pinning) == {"drive", "comp"}
+    assert pinning["comp"] < fit.SIMPLIFY_TOL < pinning["drive"]
+    simpler, reset = fit.simplify(fitter, chain, pinning)
+    assert reset == ("comp",)
+    fresh = chain_with({}, stages).values()  # neutral as a chain holds it (raw round trip)
+    assert simpler.values()["comp.ratio"] == pytest.approx(fresh["comp.ratio"])
+    assert simpler.values()["drive.drive_db"] == pytest.approx(30.0)
