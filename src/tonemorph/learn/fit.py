@@ -185,14 +185,16 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
 
 
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
-               input_power: torch.Tensor, fcfg: FeatureConfig, skip: int) -> None:
+               input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
+               segs_power: torch.Tensor | None = None) -> None:
     """Set the cab curve (zero mean over 100 Hz-8 kHz) to the static match of the chain's output.
 
     The long-term spectrum is matched in closed form, as a match-EQ would, so gradient descent
     spends itself on what a match-EQ cannot do: level-dependent and dynamic behaviour. The
     chain's transfer (output over input spectrum) is measured on the training segments and
     applied to the spectrum of the whole input (`input_power`), because a few seconds of input
-    hold too few notes for a stable long-term spectrum.
+    hold too few notes for a stable long-term spectrum. `segs_power`: `_mean_power` of segs,
+    when the caller keeps it (it does not change between matches).
     """
     if "cab" not in chain.cfg.stages:
         return
@@ -201,7 +203,7 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     chain.set_values(vals)
     with torch.no_grad():
         out_p = _mean_power(chain(segs), INIT_FFT, fcfg.hop, skip)
-        in_p = _mean_power(segs, INIT_FFT, fcfg.hop, skip)
+        in_p = _mean_power(segs, INIT_FFT, fcfg.hop, skip) if segs_power is None else segs_power
     band_hz = chain.cfg.band_hz()
     sr = fcfg.sample_rate
     transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
@@ -233,6 +235,8 @@ class _Fitter:
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
+        with torch.no_grad():
+            self.segs_power = _mean_power(segs, INIT_FFT, fcfg.hop, skip)
         self.progress, self.total_steps, self.done = progress, total_steps, 0
         self.interrupted = False
         self.stop = threading.Event()  # one worker's interruption stops every worker
@@ -240,7 +244,8 @@ class _Fitter:
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
-        anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip)
+        anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
+                   self.segs_power)
         if level:
             match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip)
 
