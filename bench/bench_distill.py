@@ -44,7 +44,7 @@ def demo_tone(path: Path) -> tonemorph.Tone:
         return tonemorph.load(path)
     x, sr = demo_audio("demo_input.flac")
     y, sr_y = demo_audio("demo_target.flac")
-    tone = tonemorph.learn((x, sr), (y, sr_y), quality="fast")
+    tone = tonemorph.learn_tone((x, sr), (y, sr_y), quality="fast")
     tone.save(path)
     return tone
 

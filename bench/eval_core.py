@@ -34,7 +34,7 @@ def run_case(case_dir: Path, quality: str, seed: int, stages: str | None) -> dic
                                                     "B_truth.wav", "C_input.wav",
                                                     "C_truth.wav"))
     t0 = time.monotonic()
-    tone = tonemorph.learn((b_in, sr), (a_t, sr), quality=quality, seed=seed, stages=stages)
+    tone = tonemorph.learn_tone((b_in, sr), (a_t, sr), quality=quality, seed=seed, stages=stages)
     learn_s = time.monotonic() - t0
     t1 = time.monotonic()
     out_c = tone.apply(c_in, sr)

@@ -171,7 +171,7 @@ def run_tonemorph(case: dict[str, np.ndarray], quality: str, seed: int = 0) -> M
     import tonemorph
 
     def fit() -> Any:
-        return tonemorph.learn((case["B_input"], SR), (case["A_target"], SR), quality=quality,
+        return tonemorph.learn_tone((case["B_input"], SR), (case["A_target"], SR), quality=quality,
                                seed=seed)
 
     def info(tone: Any) -> dict[str, Any]:

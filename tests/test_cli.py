@@ -370,9 +370,9 @@ def test_learn_same_seed_same_parameters(monkeypatch: pytest.MonkeyPatch) -> Non
     x = guitar_line(6.0, SR, seed=0)
     y = render(chain_with(TARGET), guitar_line(6.0, SR, seed=5))
     with pytest.warns(UserWarning, match="recommended"):
-        a = tonemorph.learn((x, SR), (y, SR), quality="fast", seed=0)
+        a = tonemorph.learn_tone((x, SR), (y, SR), quality="fast", seed=0)
     with pytest.warns(UserWarning, match="recommended"):
-        b = tonemorph.learn((x, SR), (y, SR), quality="fast", seed=0)
+        b = tonemorph.learn_tone((x, SR), (y, SR), quality="fast", seed=0)
     assert a.parameters == b.parameters
     assert a.input_gain_db == b.input_gain_db
     assert a.training["candidates"] == b.training["candidates"]

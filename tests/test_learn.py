@@ -34,7 +34,7 @@ def test_unpaired_learning_beats_match_eq_on_held_out_take() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "10 s or more recommended" does not apply here
-        tone = tonemorph.learn((b, SR), (target, SR), quality="fast", seed=0)
+        tone = tonemorph.learn_tone((b, SR), (target, SR), quality="fast", seed=0)
     learned = tone.apply(c, SR)
     match_eq = apply_match_eq(c, target, SR)
 

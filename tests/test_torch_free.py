@@ -64,3 +64,27 @@ print("ok")
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stdout + res.stderr
     y, sr = sf.read(out, always_2d=True)
     assert sr == 48000 and y.shape == (48000, 2) and np.all(np.isfinite(y))
+
+
+def test_help_and_import_load_no_numeric_stack() -> None:
+    """`import tonemorph` and `tonemorph --help` start small: the numeric stack loads on use."""
+    code = """
+import tonemorph
+from tonemorph.cli import main
+for args in (["--help"], ["apply", "--help"], ["learn", "--help"], ["master", "--help"]):
+    sys.argv = ["tonemorph", *args]
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None), (args, exc.code)
+heavy = [m for m in ("numpy", "scipy", "numba", "soundfile", "soxr", "torch") if m in sys.modules]
+assert not heavy, heavy
+assert callable(tonemorph.learn_tone) and tonemorph.Tone.__name__ == "Tone"
+assert tonemorph.master_mix.__module__.startswith("tonemorph.master")
+import tonemorph.learn.fit  # the subpackage is not shadowed by a function
+assert tonemorph.learn.fit.__name__ == "tonemorph.learn.fit"
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(SRC)!r})\n"
+                          + code], check=False, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stdout + res.stderr

@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-# The subpackage is loaded now (it imports nothing) so that importing its modules later, with
-# torch, does not rebind the attribute `tonemorph.learn`, which is the function below.
-import tonemorph.learn  # noqa: F401
 from tonemorph.chain.config import STAGES
 from tonemorph.dsp.align import check_lengths
 from tonemorph.errors import LowSampleRateError, ParameterError
@@ -86,7 +83,7 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     return fit(x, y, cfg, progress)
 
 
-def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
+def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
           stages: str | tuple[str, ...] | None = None, seed: int = 0,
           allow_low_rate: bool = False, progress: Progress | None = None) -> Tone:
     """Learn the tone of `target` as a chain applied to `input` (unpaired: different notes).
@@ -126,7 +123,7 @@ def learn(input: AudioLike, target: AudioLike, *, quality: str = "default",
 
 # --------------------------------------------------------------------------- paired capture
 
-PAIRED_ARCHS = ("greybox", "standard", "lite", "feather", "nano", "lstm")
+NEURAL_ARCHS = ("standard", "lite", "feather", "nano", "lstm")  # NAM layouts
 NEURAL_SECONDS = 300.0  # default training budget of a neural capture (wall time)
 PAIRED_RATE = 48000  # NAM models run at 48 kHz; the grey-box chain is learned there too
 
@@ -171,38 +168,46 @@ def _paired_pair(input: AudioLike, target: AudioLike, allow_low_rate: bool = Fal
     return xm, ym, info
 
 
-def learn_paired(input: AudioLike, target: AudioLike, *, arch: str = "greybox",
-                 seconds: float | None = None, steps: int | None = None,
-                 stages: str | tuple[str, ...] | None = None, seed: int = 0,
-                 allow_low_rate: bool = False,
-                 progress: Progress | None = None) -> Tone | NeuralCapture:
-    """Capture mode: learn gear from a DI `input` and its reamped recording `target`.
+def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None = None,
+                 steps: int | None = None, stages: str | tuple[str, ...] | None = None,
+                 seed: int = 0, allow_low_rate: bool = False,
+                 progress: Progress | None = None) -> Tone:
+    """Capture mode, grey-box: fit the tone chain to a DI `input` and its reamp `target`.
 
-    Latency is found and removed (refusing files that are not one performance). arch
-    "greybox" fits the tone chain and returns a `Tone` (save as `.tmodel`); a NAM
-    architecture (standard, lite, feather, nano, lstm) returns a `NeuralCapture` (save as
-    `.nam`). Budget: `seconds` of wall time (default 40 grey-box, 300 neural) or `steps`.
-    Both results carry `training` with latency_samples, latency_ms, esr and mrstft on a
-    held-out tail.
+    Latency is found and removed (refusing files that are not one performance). Budget:
+    `seconds` of wall time (default 40) or `steps`. The Tone's `training` holds
+    latency_samples, latency_ms, esr and mrstft on a held-out tail; save it as `.tmodel`.
     """
-    from tonemorph.learn.paired import capture_module, fit_paired_chain
+    from tonemorph.learn.paired import fit_paired_chain
 
-    if arch not in PAIRED_ARCHS:
-        raise ParameterError(f"unknown architecture {arch!r}; choose from {list(PAIRED_ARCHS)}")
     x, y, info = _paired_pair(input, target, allow_low_rate)
-    date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    if arch == "greybox":
-        st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
-        tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
-                                seed=seed, progress=progress)
-        tone.training.update(info, date=date)
-        return tone
-    if stages:
-        raise ParameterError("--chain only applies to the grey-box architecture")
+    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
+    tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
+                            seed=seed, progress=progress)
+    tone.training.update(info, date=_dt.datetime.now(_dt.timezone.utc).isoformat(
+        timespec="seconds"))
+    return tone
+
+
+def learn_neural(input: AudioLike, target: AudioLike, *, arch: str = "standard",
+                 seconds: float | None = None, steps: int | None = None, seed: int = 0,
+                 allow_low_rate: bool = False,
+                 progress: Progress | None = None) -> NeuralCapture:
+    """Capture mode, neural: train a NAM network (WaveNet or LSTM) on a DI and its reamp.
+
+    arch is one of NEURAL_ARCHS; budget `seconds` of wall time (default 300) or `steps`.
+    The result saves as `.nam`; its `training` holds latency, esr and mrstft on a held-out
+    tail.
+    """
+    if arch not in NEURAL_ARCHS:
+        raise ParameterError(f"unknown architecture {arch!r}; choose from {list(NEURAL_ARCHS)}")
     import torch
 
+    from tonemorph.learn.paired import capture_module
     from tonemorph.neural import make_model
 
+    x, y, info = _paired_pair(input, target, allow_low_rate)
+    date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     torch.manual_seed(seed)
     model = make_model(arch)
     if seconds is None and steps is None:

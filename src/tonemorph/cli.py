@@ -219,7 +219,7 @@ def run_learn(input: Path, target: Path, output: Path, *, quality: str, stages: 
 
     check_outputs([output, *extra_outputs], [input, target], force=force)
     with _LazyBar() as bar:
-        tone = tonemorph.learn(input, target, quality=quality, stages=stages, seed=seed,
+        tone = tonemorph.learn_tone(input, target, quality=quality, stages=stages, seed=seed,
                                allow_low_rate=allow_low_rate, progress=bar)
         bar.stop(interrupted=bool(tone.training.get("interrupted")))
     tone.save(output, overwrite=force)
@@ -275,6 +275,7 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
                   paired: bool, report: Optional[Path], allow_low_rate: bool) -> None:
     """`learn --paired`: capture with a progress bar, print latency and held-out ESR/MR-STFT."""
     import tonemorph
+    from tonemorph.api import NEURAL_ARCHS
     from tonemorph.errors import ParameterError
     from tonemorph.io import check_outputs
     from tonemorph.losses.paired import esr_grade
@@ -284,6 +285,9 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
             raise ParameterError("--arch, --seconds and --steps need --paired (capture mode)")
         if report is not None:
             raise ParameterError("--report is for unpaired learning; leave it out with --paired")
+        if arch != "greybox" and arch not in NEURAL_ARCHS:
+            raise ParameterError(f"unknown architecture {arch!r} (--arch); choose from "
+                                 f"greybox, {', '.join(NEURAL_ARCHS)}")
         if arch != "greybox" and output == Path("tone.tmodel"):
             output = Path("capture.nam")
         want = ".tmodel" if arch == "greybox" else ".nam"
@@ -293,9 +297,17 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
         check_outputs([output], [input, target], force=force)
         t0 = time.monotonic()
         with _LazyBar("aligning") as bar:
-            result = tonemorph.learn_paired(input, target, arch=arch, seconds=seconds,
-                                            steps=steps, stages=stages, seed=seed,
-                                            allow_low_rate=allow_low_rate, progress=bar)
+            if arch == "greybox":
+                result = tonemorph.learn_paired(input, target, seconds=seconds, steps=steps,
+                                                stages=stages, seed=seed,
+                                                allow_low_rate=allow_low_rate, progress=bar)
+            else:
+                if stages:
+                    raise ParameterError("--chain applies to the grey-box capture only; leave "
+                                         "it out with a neural --arch")
+                result = tonemorph.learn_neural(input, target, arch=arch, seconds=seconds,
+                                                steps=steps, seed=seed,
+                                                allow_low_rate=allow_low_rate, progress=bar)
             bar.stop(interrupted=bool(result.training.get("interrupted")))
         result.save(output, overwrite=force)
     tr = result.training

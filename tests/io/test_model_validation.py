@@ -21,7 +21,7 @@ from tonemorph.model import Tone
 
 DATA = Path(__file__).parent / "data"
 LEARNED = DATA / "learned_fast.tmodel"  # `tonemorph learn --quality fast` (unpaired)
-PAIRED = DATA / "paired_greybox.tmodel"  # `learn_paired(arch="greybox", steps=30)`
+PAIRED = DATA / "paired_greybox.tmodel"  # `learn_paired(steps=30)`
 SR = 48000
 
 

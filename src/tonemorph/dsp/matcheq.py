@@ -7,7 +7,6 @@ its active-part RMS is matched to y's. Also the learner's initial EQ.
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from typing import Literal
 
 import numpy as np
