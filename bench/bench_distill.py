@@ -24,12 +24,12 @@ from tonemorph.demo import demo_audio
 from tonemorph.export.nam import build_model, nam_metadata, read_nam, write_nam
 from tonemorph.learn.distill import (
     distill,
-    esr_of,
     holdout_take,
     long_time_constants,
     render_chain,
     target_advance,
 )
+from tonemorph.metrics import esr
 from tonemorph.neural import make_model
 from tonemorph.neural.runner import BlockProcessor
 
@@ -99,7 +99,7 @@ def main() -> None:
         # a recurrent model learns the chain without its latency (`target_advance`)
         adv = target_advance(tone, back)
         pred = BlockProcessor(back, 1).process(xh[None])[0]
-        e_file = esr_of(pred[: len(xh) - adv], yh[adv:])
+        e_file = esr(pred[: len(xh) - adv], yh[adv:])
         row = {"arch": arch, "weights": int(back.num_weights()), "budget_min": minutes,
                "steps": r.steps, "wall_s": round(time.monotonic() - t0, 1),
                "train_s": round(r.history[-1][0], 1) if r.history else None,

@@ -42,8 +42,7 @@ from tonemorph.learn.paired import (
     fit_paired_chain,
     predict,
 )
-from tonemorph.losses.paired import esr_grade
-from tonemorph.metrics import mrstft_distance
+from tonemorph.metrics import esr_grade, mrstft_distance
 
 SR = 48000
 INTERFACE_LATENCY = 150  # samples added to the reamp, as an audio interface round trip would

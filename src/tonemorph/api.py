@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,8 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
             raise LowSampleRateError(
                 f"{role} is sampled at {sr} Hz: it holds nothing above {sr / 2000:g} kHz, so "
                 f"the tone's top octaves cannot be matched; use a recording at "
-                f"{MIN_LEARN_RATE // 1000} kHz or more, or allow a band-limited match")
+                f"{MIN_LEARN_RATE // 1000} kHz or more, or allow a band-limited match",
+                option="allow_low_rate")
         rep = check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
                             recommended_seconds=RECOMMENDED_SECONDS)
         said = list(rep.warnings)
@@ -216,3 +218,105 @@ def learn_neural(input: AudioLike, target: AudioLike, *, arch: str = "standard",
                                  seed=seed, progress=progress)
     training.update(info, arch=arch, date=date)
     return NeuralCapture(model, arch, PAIRED_RATE, training)
+
+# --------------------------------------------------------------------------- export
+
+EXPORT_FORMATS = ("nam", "aidax", "ir")
+DEFAULT_NAM_ARCH = "standard"
+DEFAULT_AIDAX_ARCH = "lstm-16"
+DEFAULT_DISTILL_SECONDS = 600.0
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote and, for neural formats, how well it matches the tone."""
+
+    path: str
+    format: str
+    arch: str | None = None
+    esr: float | None = None
+    grade: str | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    weights: int = 0
+    sample_rate: int = 48000
+    ir_samples: int = 0
+    ir_ms: float = 0.0
+    normalise_db: float = 0.0
+    long_time_constants: list[str] = field(default_factory=list)
+    history: list[tuple[float, float]] = field(default_factory=list)
+
+
+def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str | None = None,
+                seconds: float | None = DEFAULT_DISTILL_SECONDS, steps: int | None = None,
+                sample_rate: int | None = None, post_eq: bool = False, name: str | None = None,
+                modeled_by: str = "tonemorph", seed: int = 0, without_cab: bool = False,
+                progress: Progress | None = None) -> ExportSummary:
+    """Write `tone` as `fmt` ('nam', 'aidax' or 'ir') to `path`; neural formats are distilled
+    for `seconds` of training (or `steps`) and report their held-out ESR. `without_cab`
+    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR)."""
+    from tonemorph.learn.distill import distill, holdout_take, long_time_constants, tone_without
+
+    if fmt not in EXPORT_FORMATS:
+        raise ParameterError(f"unknown export format {fmt!r}; choose from {list(EXPORT_FORMATS)}")
+    title = name or Path(path).stem
+    if fmt == "ir":
+        from tonemorph.export.ir import write_ir
+
+        if arch:
+            raise ParameterError("an IR export has no architecture; architectures apply to nam and "
+                                 "aidax exports", option="arch")
+        c = write_ir(path, tone, sample_rate, post_eq=post_eq)
+        return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
+                             ir_ms=c.length_ms, normalise_db=c.normalise_db)
+    if sample_rate not in (None, 48000):
+        raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
+                             "does not apply", option="sample_rate")
+    if without_cab:
+        tone = tone_without(tone, ["cab"])
+    if fmt == "nam":
+        from tonemorph.export.nam import (
+            gain_of,
+            gear_type_of,
+            nam_metadata,
+            tone_type_of,
+            write_nam,
+        )
+        from tonemorph.neural import make_model
+
+        arch = arch or DEFAULT_NAM_ARCH
+        module = make_model(arch)
+    else:
+        from tonemorph.export.aidax import parse_aidax_arch
+        from tonemorph.neural import RnnDense
+
+        arch = arch or DEFAULT_AIDAX_ARCH
+        unit, hidden = parse_aidax_arch(arch)
+        module = RnnDense(unit, hidden)
+    notes = long_time_constants(tone, int(getattr(module, "receptive_field", 1)))
+    r = distill(tone, module, seconds=seconds, steps=steps, seed=seed, progress=progress)
+    model = r.module
+    from tonemorph.neural.runner import BlockProcessor
+
+    yh = BlockProcessor(model, 1).process(holdout_take()[None])[0].astype(np.float64)
+    loudness = float(10 * np.log10(max(float(np.mean(yh ** 2)), 1e-20)))
+    training = {"tonemorph": {"source": tone.training.get("input", {}).get("name"),
+                              "arch": arch, "steps": r.steps, "seconds": round(r.seconds, 1),
+                              "esr_measured_on": "held-out demo guitar take, 48 kHz",
+                              "loudness_measured_on": "held-out demo guitar take"}}
+    if fmt == "nam":
+        meta = nam_metadata(name=title, modeled_by=modeled_by, gear_type=gear_type_of(tone),
+                            tone_type=tone_type_of(tone), loudness_db=loudness,
+                            gain=gain_of(tone), esr=r.esr, training=training)
+        nf = write_nam(path, model, meta)
+        n_weights = len(nf.weights)
+    else:
+        from tonemorph.export.aidax import write_aidax
+        from tonemorph.metrics import esr_grade
+
+        meta = {"name": title, "modeled_by": modeled_by, "esr": r.esr,
+                "nam_grade": esr_grade(r.esr), "loudness": loudness, **training}
+        write_aidax(path, model, meta)
+        n_weights = sum(p.numel() for p in model.parameters())
+    return ExportSummary(str(path), fmt, arch, r.esr, r.grade, r.steps, r.seconds, n_weights,
+                         48000, long_time_constants=notes, history=list(r.history))

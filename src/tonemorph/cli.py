@@ -85,6 +85,11 @@ def _main_options(
     """Learn a tone from an example recording (unpaired), apply it to any take."""
 
 
+# library parameter named by an error's `option` -> the flag of this CLI that sets it
+_FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": "--drive",
+          "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr"}
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread like Ctrl-C so that temp files are cleaned up."""
 
@@ -141,10 +146,9 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
             # the handler's exception was swallowed and nothing polled the flag since
             raise Terminated()
     except TonemorphError as exc:
-        from tonemorph.errors import LowSampleRateError
-
         # library errors speak of the library; the flag that allows the thing is the CLI's
-        _fail(f"{exc} (--allow-low-rate)" if isinstance(exc, LowSampleRateError) else exc)
+        flag = _FLAGS.get(exc.option or "")
+        _fail(f"{exc} ({flag})" if flag else exc)
     except OSError as exc:
         from tonemorph.io import os_reason
 
@@ -278,7 +282,7 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
     from tonemorph.api import NEURAL_ARCHS
     from tonemorph.errors import ParameterError
     from tonemorph.io import check_outputs
-    from tonemorph.losses.paired import esr_grade
+    from tonemorph.metrics import esr_grade
 
     with _guard("interrupted before any model was ready; nothing written"):
         if not paired:
@@ -459,8 +463,8 @@ def export_cmd(
         return
     with _guard():
         import tonemorph
+        from tonemorph.api import export_tone
         from tonemorph.errors import ParameterError
-        from tonemorph.export import export_tone
         from tonemorph.io import check_output_path, check_sample_rate
 
         if not 0 < minutes <= 600:

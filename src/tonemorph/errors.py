@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class TonemorphError(Exception):
-    """Root of every error tonemorph raises on purpose."""
+    """Root of every error tonemorph raises on purpose.
+
+    `option` names the library parameter that would allow what was refused (e.g. "force",
+    "allow_low_rate"); the message itself speaks of the library, and the CLI names its flag.
+    """
+
+    def __init__(self, *args: object, option: str | None = None) -> None:
+        super().__init__(*args)
+        self.option = option
 
 
 class AudioFileError(TonemorphError, OSError):

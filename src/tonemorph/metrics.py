@@ -26,10 +26,13 @@ from tonemorph.dsp.loudness import (
 from tonemorph.errors import AudioContentError, ParameterError
 
 __all__ = [
+    "ESR_GRADES",
     "MAG_POWER_EPS",
     "MRSTFT_FFT_SIZES",
     "PitchReport",
     "align",
+    "esr",
+    "esr_grade",
     "mrstft_distance",
     "logmel_distance_db",
     "frame_levels_db",
@@ -42,6 +45,9 @@ __all__ = [
 
 MRSTFT_FFT_SIZES: tuple[int, ...] = (512, 1024, 2048)
 """FFT sizes of the MR-STFT distance; hop = size // 4, Hann window of the FFT size."""
+
+ESR_GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "okay"))
+"""NAM's trainer's words for an ESR: below each bound that word, above the last "poor"."""
 
 MAG_POWER_EPS = 1e-8
 """Power floor of the MR-STFT magnitudes: |X| = sqrt(max(|X|^2, 1e-8)), as auraloss STFTLoss."""
@@ -60,6 +66,18 @@ _SELF_AGREEMENT_SNR_DB = 30.0
 
 # ----------------------------------------------------------------------------------- helpers
 
+
+
+def esr(pred: np.ndarray, target: np.ndarray, skip: int = 0) -> float:
+    """Error-to-signal ratio sum((t - p)^2) / sum(t^2) after `skip` samples (no pre-emphasis)."""
+    t = np.asarray(target[skip:], np.float64)
+    e = t - np.asarray(pred[skip:], np.float64)
+    return float(np.sum(e * e) / max(float(np.sum(t * t)), 1e-30))
+
+
+def esr_grade(value: float) -> str:
+    """NAM's word for an ESR: great < 0.01, not bad < 0.035, okay < 0.1, else poor."""
+    return next((name for limit, name in ESR_GRADES if value < limit), "poor")
 
 def _mono(audio: np.ndarray) -> np.ndarray:
     """Mean over channels of a (channels, samples) array -> (samples,)."""

@@ -130,7 +130,8 @@ class Tone:
         # the --drive and --level knobs move one parameter each
         if knobs.drive_db:
             if "drive" not in self.config.stages:
-                raise ParameterError("this tone has no drive stage; --drive does not apply")
+                raise ParameterError("this tone has no drive stage; a drive offset does not apply "
+                                     "to it", option="drive_db")
             rng = next(s for s in specs if s.name == "drive.drive_db").range
             vals["drive.drive_db"] = rng.clamp(float(vals["drive.drive_db"]) + knobs.drive_db)
         vals["out_gain_db"] = float(vals["out_gain_db"]) + knobs.level_db

@@ -130,7 +130,7 @@ def test_capture_signal_command(tmp_path: Path) -> None:
 
 
 def test_export_without_cab_is_an_amp(tmp_path: Path) -> None:
-    from tonemorph.export import export_tone
+    from tonemorph.api import export_tone
 
     tone = tone_with({"drive.drive_db": 6.0, "cab.band_db": [-3.0] * 64},
                      stages=("drive", "cab"))

@@ -18,12 +18,12 @@ from tonemorph.export.nam import (
     NAM_VERSION,
     NamVersionWarning,
     load_nam,
-    nam_grade,
     nam_metadata,
     parse_nam,
     read_nam,
     write_nam,
 )
+from tonemorph.metrics import esr_grade
 from tonemorph.neural import NamLSTM, WaveNet
 
 DATA = Path(__file__).parent / "data"
@@ -178,7 +178,7 @@ def test_not_a_nam_file(tmp_path: Path) -> None:
 
 
 def test_grades() -> None:
-    assert [nam_grade(e) for e in (0.005, 0.02, 0.05, 0.2)] == ["great", "not bad", "okay",
+    assert [esr_grade(e) for e in (0.005, 0.02, 0.05, 0.2)] == ["great", "not bad", "okay",
                                                                "poor"]
 
 

@@ -11,7 +11,8 @@ from signals import guitar_line
 from tones import CRUNCH, tone_with
 
 from tonemorph.errors import ParameterError
-from tonemorph.learn.distill import distill, esr_of, long_time_constants, render_chain
+from tonemorph.learn.distill import distill, long_time_constants, render_chain
+from tonemorph.metrics import esr
 from tonemorph.neural import NamLSTM
 from tonemorph.neural.runner import BlockProcessor, torch_threads
 
@@ -28,7 +29,7 @@ def test_tiny_distillation_reduces_esr() -> None:
         torch.manual_seed(0)
         m = NamLSTM(8, 1)
         m.settle()
-        e0 = esr_of(BlockProcessor(m, 1).process(xh[None])[0], yh)
+        e0 = esr(BlockProcessor(m, 1).process(xh[None])[0], yh)
         r = distill(tone, m, steps=60, seconds=None, excitation=x, holdout=xh,
                     segment_samples=2048, lr=0.02)
         silence = r.module(torch.zeros(1, 4800))[0].detach().numpy()

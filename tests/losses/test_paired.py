@@ -17,11 +17,10 @@ from tonemorph.losses.paired import (
     PairedLoss,
     STFTLoss,
     esr,
-    esr_grade,
     pre_emphasis,
     reference_power,
 )
-from tonemorph.metrics import mrstft_distance
+from tonemorph.metrics import esr_grade, mrstft_distance
 
 SR = 48000
 

@@ -1,13 +1,12 @@
 """Exporters, one module per format: `nam` (Neural Amp Modeler), `aidax` (AIDA-X / RTNeural
-JSON), `ir` (cabinet impulse response). `export_tone` distils and writes a learned tone;
+JSON), `ir` (cabinet impulse response): formats only. Distilling a tone into a neural model is a
+learner (`tonemorph.learn.distill`; `tonemorph.api.export_tone` runs both);
 `load_neural_model` reads a `.nam` / AIDA-X file back for `tonemorph apply`."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from tonemorph.export._tone import FORMATS, ExportSummary, export_tone
 
 _SNIFF_BYTES = 4096
 AIDAX_DEFAULT_RATE = 48000  # Hz, for AIDA-X files that name no sample rate
@@ -59,4 +58,4 @@ def load_neural_model(path: str | os.PathLike[str]):
     return None
 
 
-__all__ = ["FORMATS", "ExportSummary", "export_tone", "load_neural_model", "neural_model_kind"]
+__all__ = ["load_neural_model", "neural_model_kind"]

@@ -12,6 +12,7 @@ Dense: kernel (H, 1), bias (1).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,7 +210,20 @@ def read_aidax(path: str | os.PathLike[str]) -> RnnDense:
     return read_aidax_file(path).build()
 
 
+
+def parse_aidax_arch(arch: str) -> tuple[str, int]:
+    """'lstm-16' / 'gru-12' (or just 'lstm', 'gru': 16 units) -> (unit, hidden)."""
+    m = re.fullmatch(r"(lstm|gru)(?:-(\d+))?", arch.lower())
+    if not m:
+        raise ParameterError(f"AIDA-X arch must be lstm-H or gru-H (H in {AIDAX_HIDDEN_SIZES}), "
+                             f"got {arch!r}")
+    h = int(m.group(2) or 16)
+    if h not in AIDAX_HIDDEN_SIZES:
+        raise ParameterError(f"AIDA-X runs hidden sizes {AIDAX_HIDDEN_SIZES}, not {h}")
+    return m.group(1).upper(), h
+
 __all__ = [
+    "parse_aidax_arch",
     "AIDAX_FILE_FIX",
     "AIDAX_FORMAT_VERSION",
     "AIDAX_GAIN_RANGE_DB",

@@ -38,8 +38,8 @@ def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
     """The tone's cabinet (x post-EQ when `post_eq`) as a minimum-phase IR at `sample_rate`
     (default: the model's rate), the same filter `Tone.apply` runs at that rate."""
     if "cab" not in tone.config.stages:
-        raise ParameterError("this tone has no cabinet stage (learned with --chain without "
-                             "cab); there is no IR to export")
+        raise ParameterError("this tone has no cabinet stage (it was learned without one); "
+                             "there is no IR to export")
     sr = int(sample_rate or tone.config.sample_rate)
     if not MIN_IR_RATE <= sr <= MAX_IR_RATE:
         raise ParameterError(f"IR sample rate must be {MIN_IR_RATE}-{MAX_IR_RATE} Hz, got {sr}")

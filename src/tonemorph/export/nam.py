@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,14 +22,17 @@ import torch
 from tonemorph.errors import ModelFileError
 from tonemorph.export._files import read_json, write_json_atomic
 from tonemorph.io.validate import DocumentCheck, check_file_size, describe, join, json_parse_errors
+from tonemorph.metrics import esr_grade
 from tonemorph.neural import recurrent, wavenet
 from tonemorph.neural.wavenet import ACTIVATIONS
+
+if TYPE_CHECKING:
+    from tonemorph.model import Tone
 
 NAM_VERSION = "0.5.4"
 NAM_READ_MAJOR_MINOR = (0, 5)
 NAM_SAMPLE_RATE = 48000
 #: NAM's quality grades by ESR (upper bounds, exclusive)
-NAM_GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "okay"))
 GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
 TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
 
@@ -51,12 +54,38 @@ class NamVersionWarning(UserWarning):
     """A `.nam` file is newer than 0.5.x but its architecture and config are ones we run."""
 
 
-def nam_grade(esr: float) -> str:
-    """NAM's word for an ESR: great (< 0.01), not bad (< 0.035), okay (< 0.1), else poor."""
-    for bound, word in NAM_GRADES:
-        if esr < bound:
+# NAM tone_type by the tone's drive (dB): below each bound, that word; above all, fuzz
+_DRIVE_TONE_TYPES = ((0.0, "clean"), (12.0, "overdrive"), (24.0, "crunch"), (40.0, "hi_gain"))
+
+
+def tone_type_of(tone: Tone) -> str:
+    """NAM tone_type guessed from the drive stage: clean, overdrive, crunch, hi_gain or fuzz."""
+    if "drive" not in tone.config.stages:
+        return "clean"
+    d = float(tone.parameters.get("drive.drive_db", -24.0))
+    for bound, word in _DRIVE_TONE_TYPES:
+        if d < bound:
             return word
-    return "poor"
+    return "fuzz"
+
+
+def gear_type_of(tone: Tone) -> str:
+    """NAM gear_type: amp_cab with a cabinet stage, amp with drive alone, else studio."""
+    st = tone.config.stages
+    if "cab" in st:
+        return "amp_cab"
+    return "amp" if "drive" in st else "studio"
+
+
+def gain_of(tone: Tone) -> float:
+    """NAM's 0..1 'gain' from the drive (dB) within its range; 0 without a drive stage."""
+    if "drive" not in tone.config.stages:
+        return 0.0
+    from tonemorph.chain.params import RANGES
+
+    r = RANGES["drive_db"]
+    return float(np.clip((float(tone.parameters["drive.drive_db"]) - r.lo) / (r.hi - r.lo),
+                         0, 1))
 
 
 @dataclass
@@ -98,7 +127,7 @@ def nam_metadata(*, name: str, modeled_by: str = "tonemorph", gear_type: str | N
     tr = dict(training or {})
     if esr is not None:
         tr["validation_esr"] = float(esr)
-        tr["nam_grade"] = nam_grade(esr)
+        tr["nam_grade"] = esr_grade(esr)
     return {"date": nam_date(), "name": name, "modeled_by": modeled_by, "gear_type": gear_type,
             "gear_make": None, "gear_model": None, "tone_type": tone_type,
             "loudness": loudness_db, "gain": gain, "input_level_dbu": input_level_dbu,
@@ -274,8 +303,10 @@ def load_nam(path: str | os.PathLike[str]) -> torch.nn.Module:
 
 
 __all__ = [
+    "gain_of",
+    "gear_type_of",
+    "tone_type_of",
     "NAM_FILE_FIX",
-    "NAM_GRADES",
     "NAM_LIMITS",
     "NAM_SAMPLE_RATE",
     "NAM_VERSION",
@@ -283,7 +314,6 @@ __all__ = [
     "NamVersionWarning",
     "build_model",
     "load_nam",
-    "nam_grade",
     "nam_metadata",
     "parse_nam",
     "read_nam",

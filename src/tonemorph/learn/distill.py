@@ -21,6 +21,7 @@ import torch
 from tonemorph.dsp.excitation import distill_excitation, guitar_phrases
 from tonemorph.dsp.units import db_to_gain
 from tonemorph.errors import ParameterError
+from tonemorph.metrics import esr, esr_grade
 from tonemorph.model import Tone
 
 Progress = Callable[[str, int, int, float], None]
@@ -142,13 +143,6 @@ def _levels(x: np.ndarray, peaks_dbfs: tuple[float, ...]) -> np.ndarray:
     return np.concatenate([x * (db_to_gain(p) / peak) for p in peaks_dbfs]).astype(np.float32)
 
 
-def esr_of(pred: np.ndarray, target: np.ndarray, skip: int = 0) -> float:
-    """Error-to-signal ratio sum((t - p)^2) / sum(t^2) after `skip` samples (no pre-emphasis)."""
-    t = np.asarray(target[skip:], np.float64)
-    e = t - np.asarray(pred[skip:], np.float64)
-    return float(np.sum(e * e) / max(float(np.sum(t * t)), 1e-30))
-
-
 def distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None = DEFAULT_SECONDS,
             steps: int | None = None, seed: int = 0, lr: float = 4e-3,
             excitation: np.ndarray | None = None, holdout: np.ndarray | None = None,
@@ -176,7 +170,6 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
              steps: int | None, seed: int, lr: float, excitation: np.ndarray | None,
              holdout: np.ndarray | None, segment_samples: int | None,
              batch_size: int | None, progress: Progress | None) -> DistillResult:
-    from tonemorph.export.nam import nam_grade
     from tonemorph.learn.paired import fit_module, segment_plan
     from tonemorph.neural.runner import BlockProcessor
 
@@ -205,9 +198,9 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
     xh = holdout_take() if holdout is None else np.asarray(holdout, np.float32).reshape(-1)
     xh, yh = _pair(tone, xh, advance)
     pred = BlockProcessor(model, 1).process(xh[None])[0]
-    e = esr_of(pred, yh)
+    e = esr(pred, yh)
     notes = long_time_constants(tone, int(getattr(model, "receptive_field", 1)))
-    return DistillResult(model, e, nam_grade(e), fit.esr, fit.steps, time.monotonic() - t0,
+    return DistillResult(model, e, esr_grade(e), fit.esr, fit.steps, time.monotonic() - t0,
                          list(fit.history), notes, fit.interrupted)
 
 
@@ -216,7 +209,6 @@ __all__ = [
     "DistillResult",
     "demo_takes",
     "distill",
-    "esr_of",
     "holdout_take",
     "long_time_constants",
     "render_chain",

@@ -32,14 +32,6 @@ def esr(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (y - y_hat).pow(2).sum() / (y.pow(2).sum() + ESR_EPS)
 
 
-ESR_GRADES = ((0.01, "great"), (0.035, "not bad"), (0.1, "okay"))  # NAM's trainer's grades
-
-
-def esr_grade(value: float) -> str:
-    """NAM's word for an ESR: great < 0.01, not bad < 0.035, okay < 0.1, else poor."""
-    return next((name for limit, name in ESR_GRADES if value < limit), "poor")
-
-
 def reference_power(y: torch.Tensor | np.ndarray,
                     pre_emphasis_coef: float | None = PRE_EMPHASIS_COEF) -> float:
     """Mean square of a whole training target (after pre-emphasis when a coef is given)."""
@@ -168,7 +160,6 @@ __all__ = [
     "PairedLoss",
     "STFTLoss",
     "esr",
-    "esr_grade",
     "pre_emphasis",
     "reference_power",
 ]

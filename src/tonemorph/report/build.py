@@ -163,7 +163,7 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
                              f"got {audio_format!r}")
     if not (np.isfinite(excerpt_s) and excerpt_s > 0):
         raise ParameterError(f"excerpt length must be a positive number of seconds, got "
-                             f"{excerpt_s}; e.g. --excerpt 15")
+                             f"{excerpt_s}; e.g. 15", option="excerpt_s")
     if not (np.isfinite(analysis_s) and analysis_s >= MIN_SECONDS):
         raise ParameterError(f"analysis_s must be at least {MIN_SECONDS:g} s, got {analysis_s}")
     step = progress or (lambda tag, done, total: None)
