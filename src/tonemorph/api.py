@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from tonemorph.dsp.align import check_lengths
 from tonemorph.errors import LowSampleRateError, ParameterError
 from tonemorph.io import AudioLike, check_content, load_audio_like, resample
 from tonemorph.model import NATIVE_RATES_HZ, Tone
+from tonemorph.progress import Progress
 
 if TYPE_CHECKING:  # torch only inside the learning functions: `import tonemorph` stays light
     import torch
@@ -29,7 +29,6 @@ MAX_LEARN_SECONDS = 600.0
 INTERNAL_RATE = 48000
 MIN_LEARN_RATE = 16000  # Hz: below this a recording lacks the octaves a tone lives in
 
-Progress = Callable[[str, int, int, float], None]
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:

@@ -336,7 +336,7 @@ def _write_report(model: Path, input: Path, target: Path, html: Path, *, force: 
             res = build_report(model, input, target, html, force=force,
                                excerpt_s=DEFAULT_EXCERPT_S if excerpt_s is None else excerpt_s,
                                audio_format=audio_format,
-                               progress=lambda tag, d, n: bar.update(task, description=tag,
+                               progress=lambda tag, d, n, *_: bar.update(task, description=tag,
                                                                      completed=d, total=n))
     out.print(f"wrote {html}  ({res.size_bytes / 1e6:.2f} MB, self-contained: open it in a "
               "browser)")
@@ -389,7 +389,7 @@ def apply(
         with Progress(TextColumn("[bold]applying"), BarColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("apply", total=1)
-            cb = lambda d, n: bar.update(task, completed=d, total=n)  # noqa: E731
+            cb = lambda tag, d, n, loss=math.nan: bar.update(task, completed=d, total=n)  # noqa: E731
             if neural:
                 from tonemorph.neural.runner import apply_model_file, torch_threads
 
@@ -561,7 +561,7 @@ def master_cmd(
             task = bar.add_task("reading", total=1)
             rep = master(mix, reference, output, config=cfg, album=album or (),
                          report=report, force=force,
-                         progress=lambda tag, d, n: bar.update(task, description=tag,
+                         progress=lambda tag, d, n, *_: bar.update(task, description=tag,
                                                                completed=d, total=n))
     table = Table(title=f"{mix.name} -> {output.name} (reference "
                         f"{', '.join(Path(r).name for r in reference)})")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tonemorph.api import Progress
 from tonemorph.dsp.matcheq import apply_match_eq, fit_match_eq
 from tonemorph.errors import OutputPathError
 from tonemorph.io import check_outputs, os_reason, read_audio, write_audio
 from tonemorph.metrics import align, frame_levels_db, level_binned_spectra, score
+from tonemorph.progress import Progress
 
 DEMO_FILES = ("demo_input.flac", "demo_target.flac", "demo_holdout_input.flac",
               "demo_holdout_truth.flac")

@@ -21,6 +21,7 @@ from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.io.validate import DocumentCheck, describe, join
+from tonemorph.progress import Progress
 
 if TYPE_CHECKING:  # torch is for learning only: applying a tone never imports it
     from tonemorph.chain.chain import ToneChain
@@ -208,7 +209,7 @@ class Tone:
     def apply_file(self, in_path: str | Path, out_path: str | Path, *, knobs: Knobs = Knobs(),
                    force: bool = False, sample_rate: int | None = None, subtype: str | None = None,
                    block_s: float = 5.0, ceiling_dbtp: float | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Progress | None = None) -> dict:
         """Process a file in blocks (bounded memory) and write it atomically; returns a summary.
 
         See `tonemorph.io.process_file` for `force`, `sample_rate`, `subtype`, `ceiling_dbtp`.

@@ -20,6 +20,7 @@ from tonemorph.io.audio import (
     check_output_path,
     check_sample_rate,
 )
+from tonemorph.progress import Progress
 
 __all__ = ["FLUSH_SAMPLES", "Blocks", "MakeProcessor", "process_at_rate", "process_file",
            "resample_blocks"]
@@ -34,7 +35,7 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
                  force: bool = False, sample_rate: int | None = None,
                  subtype: str | None = None, block_s: float = 5.0,
                  ceiling_dbtp: float | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> dict:
+                 progress: Progress | None = None) -> dict:
     """Run `make_processor(reader)` over the take in `block_s`-second blocks; returns a summary.
 
     The output keeps the take's sample rate (or `sample_rate`, Hz, resampled as a stream),
@@ -61,7 +62,7 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
             for b in r.blocks(block):
                 done += b.shape[1]
                 if progress:
-                    progress(done, info.frames)
+                    progress("applying", done, info.frames)
                 yield b
 
         with AtomicAudioWriter(out_path, sr_out, info.channels, subtype=subtype,

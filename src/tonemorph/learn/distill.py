@@ -12,7 +12,6 @@ guitar take no training step or model selection has seen.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,8 +22,7 @@ from tonemorph.dsp.units import db_to_gain
 from tonemorph.errors import ParameterError
 from tonemorph.metrics import esr, esr_grade
 from tonemorph.model import Tone
-
-Progress = Callable[[str, int, int, float], None]
+from tonemorph.progress import Progress
 
 DISTILL_RATE = 48000  # NAM models run at 48 kHz
 HOLDOUT_TAKE = "demo_holdout_input.flac"

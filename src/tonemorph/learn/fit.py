@@ -7,7 +7,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from tonemorph.features.frames import (
 )
 from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
+from tonemorph.progress import Progress
 
 INPUT_LEVEL_DB = -20.0  # the learning input's active RMS is normalised to this (dBFS)
 QUALITY_PRESETS = {
@@ -84,7 +85,6 @@ class LearnResult:
     simplified: tuple[str, ...] = ()  # blocks reset to neutral because the loss did not care
 
 
-Progress = Callable[[str, int, int, float], None]
 
 
 ACTIVITY_HOP = 1024  # samples per level measurement when finding the active part of the input

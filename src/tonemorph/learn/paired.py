@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +30,7 @@ from tonemorph.losses.paired import (
 )
 from tonemorph.metrics import mrstft_distance
 from tonemorph.model import Tone
-
-Progress = Callable[[str, int, int, float], None]
+from tonemorph.progress import Progress
 
 DEFAULT_STEPS = 500  # when neither a time nor a step budget is given
 SEGMENT_SAMPLES = 8192  # shortest default scored segment (NAM trains on 16 x 8192)

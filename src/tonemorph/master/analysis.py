@@ -18,6 +18,7 @@ from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
 from tonemorph.master.eq import SpectrumAccumulator
+from tonemorph.progress import Progress
 
 __all__ = [
     "EXCERPT_WINDOW_S",
@@ -66,7 +67,7 @@ class TrackScan:
         return self.info.duration_s
 
 
-def scan(path, *, role: str, progress=None) -> TrackScan:
+def scan(path, *, role: str, progress: Progress | None = None) -> TrackScan:
     """Read a file once in blocks: loudness, true peak, 100 ms segment powers."""
     with AudioReader(path, role=role) as reader:
         info = reader.info
@@ -88,7 +89,7 @@ def scan(path, *, role: str, progress=None) -> TrackScan:
                 spectra.add(block)
             done += block.shape[1]
             if progress is not None:
-                progress(done, info.frames)
+                progress("reading", done, info.frames)
     if meter.samples < int(math.ceil(0.4 * info.sample_rate)):
         raise AudioContentError(
             f"{role} file {info.path} is {meter.samples / info.sample_rate:.2f} s long; "

@@ -5,7 +5,6 @@ limiter and dither into the output, written atomically. Memory stays bounded for
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -18,10 +17,10 @@ from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.errors import OutputPathError
 from tonemorph.io import AtomicAudioWriter, AudioReader, os_reason
 from tonemorph.master.processor import MasterPlan, MasterProcessor
+from tonemorph.progress import Progress
 
 __all__ = ["LimitPass", "PreLimit", "limit_pass", "render_pre_limit"]
 
-Progress = Callable[[str, int, int], None]
 
 _BLOCK = 1 << 16
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from tonemorph.master.gain import find_output_gain, lufs_of
 from tonemorph.master.processor import render
 from tonemorph.master.render import LimitPass, PreLimit, limit_pass, render_pre_limit
 from tonemorph.master.report import MasterReport, Measures, TrackReport
+from tonemorph.progress import Progress
 
 __all__ = [
     "MasterSettings",
@@ -47,7 +48,6 @@ __all__ = [
     "references",
 ]
 
-Progress = Callable[[str, int, int], None]
 ReferenceLike = str | os.PathLike[str] | tuple[str | os.PathLike[str], float]
 
 _LUFS_TOLERANCE = 0.25  # LU: a second pass corrects the gain beyond this
@@ -172,9 +172,9 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
     ref_scans = []
     for p, _ in refs:
         ref_scans.append(scan(p, role="reference",
-                              progress=lambda d, n: tick("reading reference", d, n)))
+                              progress=lambda _, d, n, *__: tick("reading reference", d, n)))
         _check_reference(ref_scans[-1])
-    scans = [scan(m, role="mix", progress=lambda d, n: tick("reading mix", d, n))
+    scans = [scan(m, role="mix", progress=lambda _, d, n, *__: tick("reading mix", d, n))
              for m in mixes]
     _check_mixes(scans)
     rate, channels = scans[0].info.sample_rate, scans[0].info.channels
@@ -389,9 +389,9 @@ def _save_report(doc: MasterReport, path: Path, job: _Analysis, settings: Master
 
 def _ticker(progress: Progress | None) -> Progress:
     """progress, or a no-op."""
-    def tick(tag: str, done: int, total: int) -> None:
+    def tick(tag: str, done: int, total: int, loss: float = math.nan) -> None:
         if progress is not None:
-            progress(tag, done, total)
+            progress(tag, done, total, loss)
     return tick
 
 

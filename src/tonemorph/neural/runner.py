@@ -3,7 +3,7 @@ take rate (resampled to and from the model's rate), channels processed independe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.neural import _kernels
 from tonemorph.neural.recurrent import NamLSTM, RnnDense
 from tonemorph.neural.wavenet import ACTIVATIONS, WaveNet
+from tonemorph.progress import Progress
 
 CHUNK = 1 << 16  # samples per WaveNet pass: history overhead 6 %, activations ~5 MB
 MODEL_FLUSH_SAMPLES = 256  # zeros after a take that push the resamplers (and the model) out
@@ -176,7 +177,7 @@ def apply_model_file(model: torch.nn.Module, model_rate: int, in_path: str | Pat
                      out_path: str | Path, *, force: bool = False,
                      sample_rate: int | None = None, subtype: str | None = None,
                      block_s: float = 5.0, ceiling_dbtp: float | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> dict:
+                     progress: Progress | None = None) -> dict:
     """Process a file in blocks (bounded memory), write atomically, keep rate/bit depth."""
     return process_file(
         in_path, out_path,

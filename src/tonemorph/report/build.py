@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tonemorph.io import AudioLike, check_output_path, load_audio_like, resample
 from tonemorph.io.paths import write_text_atomic
 from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
+from tonemorph.progress import Progress
 from tonemorph.report import analysis as A
 from tonemorph.report import curves as C
 from tonemorph.report.html import render_html, render_images
@@ -38,7 +38,6 @@ DRIVE_PEAK_S = 60.0  # seconds of input measured for where the playing sits on t
 LEVEL_BINS = 4
 DYN_LEVEL_DB = (-70.0, 0.0)
 
-Progress = Callable[[str, int, int], None]
 SIGNALS = ("input", "output", "target")
 
 
