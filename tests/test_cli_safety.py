@@ -235,6 +235,29 @@ def test_a_swallowed_sigterm_still_stops_the_command(tmp_path: Path) -> None:
     assert not STOP_REQUESTED.is_set()
 
 
+def test_sigterm_inside_a_c_callback_exits_143_without_a_traceback() -> None:
+    """What CI saw: the handler ran inside numba's ctypes callback, which printed the lost
+    exception as "Exception ignored ... Traceback" on stderr (a plain interpreter: pytest
+    replaces the hook that prints it)."""
+    code = """
+import ctypes, signal, sys
+import typer
+from tonemorph import cli
+callback = ctypes.CFUNCTYPE(None)(lambda: cli._on_sigterm(signal.SIGTERM, None))
+try:
+    with cli._guard():
+        callback()
+except typer.Exit as exc:
+    sys.exit(exc.exit_code)
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert res.returncode == 143, res.stderr
+    assert "terminated; nothing written" in res.stderr
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr, res.stderr
+
+
 def test_a_swallowed_sigterm_after_the_last_write_exits_143(tmp_path: Path) -> None:
     from tonemorph.io.paths import STOP_REQUESTED
 

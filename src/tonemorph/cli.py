@@ -110,6 +110,18 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def _quiet_unraisable(hook: Any) -> Any:
+    """sys.unraisablehook that drops our own swallowed interrupt (numba's C callback printed
+    it as "Exception ignored ... Traceback"); anything else goes to `hook`."""
+
+    def quiet(info: Any) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            return
+        hook(info)
+
+    return quiet
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
     console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
@@ -137,6 +149,8 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
     STOP_REQUESTED.clear()
     main_thread = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    old_unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable(old_unraisable)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -161,6 +175,7 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
         console.print(f"{word}; {stopped}", highlight=False)
         raise typer.Exit(_stop_code()) from None
     finally:
+        sys.unraisablehook = old_unraisable
         STOP_REQUESTED.clear()
         if main_thread and old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
@@ -402,8 +417,14 @@ def apply(
                                        subtype=subtype, ceiling_dbtp=ceiling, progress=cb)
     dt = time.monotonic() - t0
     out.print(f"wrote {output}  ({summary['seconds']:.1f} s of audio, {summary['channels']} ch, "
-              f"{summary['sample_rate']} Hz, {summary['seconds'] / max(dt, 1e-9):.0f}x realtime)")
+              f"{summary['sample_rate']} Hz, {_speed(summary['seconds'], dt)} realtime)")
     _warn_overs(summary, level)
+
+
+def _speed(audio_s: float, wall_s: float) -> str:
+    """Processing speed as a multiple of realtime, with a digit below 10x ('0.5x', '37x')."""
+    x = audio_s / max(wall_s, 1e-9)
+    return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
 
 
 def _warn_overs(summary: dict, level_db: float) -> None:
