@@ -1,4 +1,4 @@
-"""Tests of tonemorph.io.audio: reading, content checks, resampling, atomic and streaming writes."""
+"""Tests of tonemorph.io audio files (read, content, rates, write): reading, content checks, resampling, atomic and streaming writes."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from tonemorph.errors import (
     ParameterError,
     TonemorphError,
 )
-from tonemorph.io import paths as paths_mod
-from tonemorph.io.audio import (
+from tonemorph.io import (
     AtomicAudioWriter,
     AudioInfo,
     AudioReader,
@@ -31,6 +30,7 @@ from tonemorph.io.audio import (
     resample,
     write_audio,
 )
+from tonemorph.io import paths as paths_mod
 
 SR = 48_000
 

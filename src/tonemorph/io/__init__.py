@@ -1,25 +1,12 @@
-"""File input/output: audio files (arrays are (channels, samples)) and model documents."""
+"""File input/output: audio files (arrays are (channels, samples)) and model documents.
+
+read (files, streams), content (checks), rates (range, resampling), write (formats, atomic
+writer), paths (the output guard, atomic writes), model_file + validate (.tmodel), process
+(streaming a file through a processor)."""
 
 from __future__ import annotations
 
-from tonemorph.io.audio import (
-    EXTENSION_FORMATS,
-    AtomicAudioWriter,
-    AudioInfo,
-    AudioLike,
-    AudioReader,
-    ContentReport,
-    audio_info,
-    check_content,
-    check_output_path,
-    check_sample_rate,
-    choose_subtype,
-    load_audio_like,
-    open_stream,
-    read_audio,
-    resample,
-    write_audio,
-)
+from tonemorph.io.content import ContentReport, check_content
 from tonemorph.io.model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -27,6 +14,7 @@ from tonemorph.io.model_file import (
     save_model_document,
 )
 from tonemorph.io.paths import (
+    check_output_path,
     check_outputs,
     clean_stale_temp_files,
     os_reason,
@@ -34,6 +22,17 @@ from tonemorph.io.paths import (
     write_text_atomic,
 )
 from tonemorph.io.process import process_file
+from tonemorph.io.rates import check_sample_rate, resample
+from tonemorph.io.read import (
+    AudioInfo,
+    AudioLike,
+    AudioReader,
+    audio_info,
+    load_audio_like,
+    open_stream,
+    read_audio,
+)
+from tonemorph.io.write import EXTENSION_FORMATS, AtomicAudioWriter, choose_subtype, write_audio
 
 __all__ = [
     "EXTENSION_FORMATS",

@@ -13,13 +13,10 @@ import soxr
 from tonemorph.dsp.limiter import LimiterConfig, limit_blocks
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
-from tonemorph.io.audio import (
-    FLOAT_SUBTYPES,
-    AtomicAudioWriter,
-    AudioReader,
-    check_output_path,
-    check_sample_rate,
-)
+from tonemorph.io.paths import check_output_path
+from tonemorph.io.rates import check_sample_rate
+from tonemorph.io.read import AudioReader
+from tonemorph.io.write import FLOAT_SUBTYPES, AtomicAudioWriter
 from tonemorph.progress import Progress
 
 __all__ = ["FLUSH_SAMPLES", "Blocks", "MakeProcessor", "process_at_rate", "process_file",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tonemorph.errors import ModelFileError
-from tonemorph.io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from tonemorph.io.rates import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 #: Largest model file read (bytes): a NAM "standard" WaveNet is ~0.3 MB, a learned tone ~10 kB;
 #: JSON numbers take ~30 bytes of memory each once parsed, so this bounds the parse to ~2 GB.

@@ -1,0 +1,163 @@
+"""Content checks of audio for learning and processing: silence, length, clipping, NaN."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tonemorph.dsp.units import gain_to_db
+from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.io.read import _MAX_CHANNELS
+
+# Frame gate of `check_content`.
+_GATE_FRAME = 2048
+_GATE_HOP = 512
+_GATE_RANGE_DB = 50.0
+_GATE_FLOOR_DBFS = -70.0
+_SILENCE_PEAK_DBFS = -60.0
+_LOUD_PERCENTILE = 95.0
+_CLIP_LEVEL = 0.999
+_CLIP_WARN_FRACTION = 0.001
+
+
+
+
+@dataclass(frozen=True)
+class ContentReport:
+    """Result of `check_content`: active (non-silent) seconds, peak in dBFS, clipped fraction."""
+
+    active_seconds: float
+    peak_dbfs: float
+    clipped_fraction: float
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _fmt_s(seconds: float) -> str:
+    """Seconds for messages: 5 -> '5', 2.5 -> '2.5'."""
+    return f"{seconds:g}"
+
+
+def _as_2d(audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    """View 1-D audio as (1, samples); check that 2-D audio is (channels, samples)."""
+    arr = np.asarray(audio)
+    if arr.ndim == 1:
+        return arr[np.newaxis, :]
+    if arr.ndim != 2:
+        raise ParameterError(f"{name} must be (channels, samples), got shape {arr.shape}")
+    if arr.shape[0] > _MAX_CHANNELS:
+        raise ParameterError(
+            f"{name} has shape {arr.shape}, read as {arr.shape[0]} channels; "
+            "expected (channels, samples): transpose it"
+        )
+    return arr
+
+
+def _frame_rms_db(audio: np.ndarray) -> np.ndarray:
+    """RMS in dBFS of 2048-sample frames every 512 samples, over all channels, centred frames."""
+    n = audio.shape[1]
+    cums = np.zeros(n + 1, dtype=np.float64)
+    for channel in audio:
+        cums[1:] += np.square(channel, dtype=np.float64)
+    cums /= audio.shape[0]
+    np.cumsum(cums, out=cums)
+    n_frames = -(-n // _GATE_HOP)
+    pad_left = (_GATE_FRAME - _GATE_HOP) // 2
+    starts = np.arange(n_frames) * _GATE_HOP - pad_left
+    ends = starts + _GATE_FRAME
+    sums = cums[np.clip(ends, 0, n)] - cums[np.clip(starts, 0, n)]
+    rms = np.sqrt(np.maximum(sums, 0.0) / _GATE_FRAME)
+    with np.errstate(divide="ignore"):
+        db: np.ndarray = 20.0 * np.log10(rms)
+    return db
+
+
+def check_content(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    role: str,
+    min_seconds: float,
+    recommended_seconds: float | None = None,
+) -> ContentReport:
+    """Check that audio has enough sound: active seconds, peak dBFS, clipped fraction, warnings.
+
+    Active time counts 2048/512-sample frames whose RMS is within 50 dB of the loud level (95th
+    percentile frame RMS) and above -70 dBFS.
+
+    Raises:
+        AudioContentError: NaN/Inf samples, silence (peak below -60 dBFS or no frame above the
+            gate), or fewer than `min_seconds` active seconds.
+    """
+    if sample_rate <= 0:
+        raise ParameterError(f"sample_rate must be > 0 Hz, got {sample_rate}")
+    if min_seconds < 0:
+        raise ParameterError(f"min_seconds must be >= 0 s, got {min_seconds}")
+    x = _as_2d(audio)
+    if x.size == 0:
+        raise AudioContentError(f"{role} is empty (0 samples); use a recording with sound in it")
+    if not np.isfinite(x).all():
+        raise AudioContentError(f"{role} contains NaN or infinite samples; re-export it")
+
+    mags = np.abs(x)
+    peak = float(mags.max())
+    peak_dbfs = gain_to_db(peak, floor_db=-math.inf)
+    if peak == 0.0:
+        raise AudioContentError(f"{role} is silent (all samples are zero); check the file")
+    if peak_dbfs < _SILENCE_PEAK_DBFS:
+        raise AudioContentError(
+            f"{role} is silent (peak {peak_dbfs:.0f} dBFS); check the file or record it louder"
+        )
+
+    frame_db = _frame_rms_db(x)
+    loud_db = float(np.percentile(frame_db[np.isfinite(frame_db)], _LOUD_PERCENTILE))
+    gate_db = max(loud_db - _GATE_RANGE_DB, _GATE_FLOOR_DBFS)
+    active = frame_db > gate_db
+    if not active.any():
+        raise AudioContentError(
+            f"{role} is silent (no sustained sound above {_GATE_FLOOR_DBFS:.0f} dBFS RMS, "
+            f"peak {peak_dbfs:.0f} dBFS); check the file or record it louder"
+        )
+    n_samples = x.shape[1]
+    active_seconds = min(int(active.sum()) * _GATE_HOP, n_samples) / sample_rate
+
+    clipped_fraction = float(np.count_nonzero(mags >= _CLIP_LEVEL)) / mags.size
+
+    if active_seconds < min_seconds:
+        wanted = f"need at least {_fmt_s(min_seconds)} s"
+        if recommended_seconds is not None and recommended_seconds > min_seconds:
+            wanted += f" ({_fmt_s(recommended_seconds)} s or more recommended)"
+        raise AudioContentError(
+            f"{role} has {active_seconds:.1f} s of sound; {wanted}; use a longer recording"
+        )
+
+    warnings: list[str] = []
+    if clipped_fraction > _CLIP_WARN_FRACTION:
+        warnings.append(
+            f"{role} looks clipped ({100 * clipped_fraction:.1f} % of samples at full scale); "
+            "results may be harsher than intended; use an unclipped recording if you have one"
+        )
+    if recommended_seconds is not None and active_seconds < recommended_seconds:
+        warnings.append(
+            f"{role} has {active_seconds:.1f} s of sound; {_fmt_s(recommended_seconds)} s or more "
+            "is recommended for a reliable match"
+        )
+    return ContentReport(
+        active_seconds=active_seconds,
+        peak_dbfs=peak_dbfs,
+        clipped_fraction=clipped_fraction,
+        warnings=warnings,
+    )
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+__all__ = [
+    "ContentReport",
+    "check_content",
+]
