@@ -34,14 +34,8 @@ sys.path.insert(0, str(HERE))
 import cases
 
 from tonemorph.dsp.align import align_pair, apply_lag
-from tonemorph.learn.paired import (
-    SEGMENT_SAMPLES,
-    VAL_MAX_SAMPLES,
-    _three_way,
-    capture_module,
-    fit_paired_chain,
-    predict,
-)
+from tonemorph.learn.paired import _three_way, capture_module, fit_paired_chain
+from tonemorph.learn.train import SEGMENT_SAMPLES, VAL_MAX_SAMPLES, predict
 from tonemorph.metrics import esr_grade, mrstft_distance
 
 SR = 48000

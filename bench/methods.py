@@ -202,7 +202,7 @@ def paired_backend() -> str:
     try:
         from tonemorph.learn.paired import fit_paired_chain  # noqa: F401
     except ImportError:
-        return "bench fallback: tonemorph.learn.paired.fit_module on the full ToneChain"
+        return "bench fallback: tonemorph.learn.train.fit_module on the full ToneChain"
     return ("tonemorph.learn.paired.fit_paired_chain or paired refinement of the unpaired "
             "tone, the lower MR-STFT on B")
 
@@ -231,7 +231,7 @@ def _refine_from(init_tone: Any, x_b: np.ndarray, y_b: np.ndarray, seconds: floa
                  steps: int | None, seed: int) -> Any:
     """Paired refinement of the unpaired tone: its full chain trained on (B, chain(B))."""
     from tonemorph.chain.functional import OVERSAMPLE_TAPS
-    from tonemorph.learn.paired import fit_module
+    from tonemorph.learn.train import fit_module
     from tonemorph.model import Tone
 
     chain = _full_chain_from(init_tone)

@@ -17,14 +17,8 @@ from typer.testing import CliRunner
 import tonemorph
 from tonemorph.cli import app
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.learn.paired import (
-    SCORED_PER_STEP,
-    _loudest_start,
-    fit_module,
-    fit_paired_chain,
-    predict,
-    segment_plan,
-)
+from tonemorph.learn.paired import _loudest_start, fit_paired_chain
+from tonemorph.learn.train import SCORED_PER_STEP, fit_module, predict, segment_plan
 from tonemorph.losses.paired import esr
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ The excitation (`tonemorph.dsp.excitation.distill_excitation`) plays the bundled
 synthetic phrases and chords, sweeps and noise at levels from -45 to 0 dBFS. The target is the
 chain at 48 kHz with its oversampling latency kept for a WaveNet (causal: the model cannot look
 ahead) and removed for a recurrent model (see `target_advance`).
-Training is `tonemorph.learn.paired.fit_module`; the reported ESR is measured on a held-out
+Training is `tonemorph.learn.train.fit_module`; the reported ESR is measured on a held-out
 guitar take no training step or model selection has seen.
 """
 
@@ -149,7 +149,7 @@ def distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None = DEFA
     """Train `module` (any (B, T) -> (B, T) model) to reproduce `tone` at 48 kHz.
 
     Budget: `seconds` of training wall time or `steps`; each step scores `batch_size`
-    segments of `segment_samples` (default `tonemorph.learn.paired.segment_plan`: 4 x 32768
+    segments of `segment_samples` (default `tonemorph.learn.train.segment_plan`: 4 x 32768
     for a NAM WaveNet). `excitation`/`holdout` default to the
     bundled takes + synthetic material and the held-out demo take. Returns the module with the
     best validation state, its held-out ESR and NAM grade. `threads`: torch threads while
@@ -168,7 +168,7 @@ def _distill(tone: Tone, module: torch.nn.Module, *, seconds: float | None,
              steps: int | None, seed: int, lr: float, excitation: np.ndarray | None,
              holdout: np.ndarray | None, segment_samples: int | None,
              batch_size: int | None, progress: Progress | None) -> DistillResult:
-    from tonemorph.learn.paired import fit_module, segment_plan
+    from tonemorph.learn.train import fit_module, segment_plan
     from tonemorph.neural.runner import BlockProcessor
 
     if seconds is None and steps is None:
