@@ -176,13 +176,13 @@ def test_no_external_references(full: dict) -> None:
 
 def test_chain_blocks_show_knobs_in_units(full: dict) -> None:
     blocks = {b.key: dict(b.rows) for b in chain_blocks(full["tone"])}
-    assert list(blocks) == ["input", "pre_eq", "sag", "drive", "post_eq", "cab", "comp",
+    assert list(blocks) == ["trim", "pre_eq", "sag", "drive", "post_eq", "cab", "comp",
                             "output"]
     assert blocks["drive"]["drive"] == "+18.0 dB"
     assert blocks["comp"]["ratio"] == "3.00:1" and blocks["comp"]["attack"] == "5.0 ms"
     assert blocks["pre_eq"]["high-pass"] == "90 Hz"
     assert blocks["post_eq"]["high shelf"] == "-6.0 dB at 3 kHz"
-    assert blocks["input"]["input gain"] == "+2.0 dB"
+    assert blocks["trim"]["input gain"] == "+2.0 dB"
     visible = " ".join(full["page"].text)
     for rows in blocks.values():
         for value in rows.values():

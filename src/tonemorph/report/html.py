@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tonemorph.chain.stages import CHAIN
 from tonemorph.report import analysis as A
 from tonemorph.report import plots as P
 
@@ -32,10 +33,6 @@ SECTIONS: dict[str, str] = {
 PLAYERS = {"input": ("A", "your take (input)"),
            "output": ("B", "your take through the learned tone"),
            "target": ("C", "the reference (target)")}
-STAGE_TITLES = {"input": "input", "pre_eq": "pre-EQ", "sag": "sag", "drive": "drive",
-                "post_eq": "tone stack", "cab": "cabinet", "comp": "compressor",
-                "output": "output"}
-_BAND_NAMES = {"hp": "high-pass", "low": "low shelf", "mid": "mid", "high": "high shelf"}
 METRIC_ROWS = {
     "level_binned_db": ("spectrum by level", "dB", "mean |difference| of log-mel spectra, "
                         "each signal grouped by its own loudness quarters"),
@@ -60,58 +57,21 @@ class Block:
     rows: tuple[tuple[str, str], ...]
 
 
-def _hz(v: float) -> str:
-    """Frequency with a readable unit."""
-    return f"{v:.0f} Hz" if v < 1000 else f"{v / 1000:.2f}".rstrip("0").rstrip(".") + " kHz"
-
-
 def _db(v: float) -> str:
     return f"{v:+.1f} dB"
 
 
-def _ms(v: float) -> str:
-    return f"{v:.1f} ms" if v < 100 else f"{v:.0f} ms"
-
-
 def chain_blocks(tone: Tone) -> list[Block]:
     """The chain as blocks in signal order, knob values in units (Hz, dB, ms, :1)."""
-    p, st = tone.parameters, tone.config.stages
-    blocks = [Block("input", STAGE_TITLES["input"],
-                    (("input gain", _db(tone.input_gain_db)), ("trim", _db(p["trim_db"]))))]
-    for stage in st:
-        rows: list[tuple[str, str]] = []
-        if stage in ("pre_eq", "post_eq"):
-            for band in ("hp", "low", "mid", "high"):
-                if f"{stage}.{band}_hz" not in p:
-                    continue
-                f = _hz(float(p[f"{stage}.{band}_hz"]))
-                if band == "hp":
-                    rows.append((_BAND_NAMES[band], f))
-                elif band == "mid":
-                    rows.append((_BAND_NAMES[band], f"{_db(p[f'{stage}.mid_db'])} at {f}, "
-                                 f"Q {float(p[f'{stage}.mid_q']):.2f}"))
-                else:
-                    rows.append((_BAND_NAMES[band], f"{_db(p[f'{stage}.{band}_db'])} at {f}"))
-        elif stage in ("sag", "comp"):
-            rows = [("threshold", f"{float(p[f'{stage}.threshold_db']):.1f} dBFS"),
-                    ("ratio", f"{float(p[f'{stage}.ratio']):.2f}:1"),
-                    ("attack", _ms(float(p[f"{stage}.attack_ms"]))),
-                    ("release", _ms(float(p[f"{stage}.release_ms"])))]
-        elif stage == "drive":
-            rows = [("drive", _db(p["drive.drive_db"])),
-                    ("bias (asymmetry)", f"{float(p['drive.bias']):+.2f}")]
-        elif stage == "cab":
-            b = np.asarray(p["cab.band_db"], dtype=float)
-            hz = tone.config.band_hz()
-            # a resonance only when one region stands out above the typical band level
-            peak = (_hz(float(hz[int(np.argmax(b))])) if b.max() - np.median(b) > 1.0
-                    else "none")
-            rows = [("curve", f"{b.size} bands, {b.min():+.1f} .. {b.max():+.1f} dB"),
-                    ("resonance", peak),
-                    ("length", f"{tone.config.cab_taps} taps, "
-                               f"{1000 * tone.config.cab_taps / tone.config.sample_rate:.0f} ms")]
-        blocks.append(Block(stage, STAGE_TITLES[stage], tuple(rows)))
-    blocks.append(Block("output", STAGE_TITLES["output"], (("level", _db(p["out_gain_db"])),)))
+    cfg, p = tone.config, tone.parameters
+    blocks = []
+    for st in CHAIN:
+        if st.optional and st.name not in cfg.stages:
+            continue
+        rows = st.describe(cfg, p)
+        if getattr(st, "takes_input_gain", False):
+            rows = (("input gain", _db(tone.input_gain_db)), *rows)
+        blocks.append(Block(st.name, st.title, rows))
     return blocks
 
 

@@ -20,14 +20,15 @@ __all__ = ["CHAIN", "Cab", "Compressor", "Drive", "Eq", "FastOp", "FastOptions",
 #: Every stage in processing order. Optional stages run when named in `ChainConfig.stages`;
 #: the trim and the output gain are in every chain.
 CHAIN: tuple[Stage, ...] = (
-    Gain("trim", "trim_db", takes_input_gain=True),
-    Eq("pre_eq", PRE_EQ_BANDS, filter_group="pre", hosts_tone_controls=False),
-    Compressor("sag"),
+    Gain("trim", "trim_db", takes_input_gain=True, title="input", knob="trim"),
+    Eq("pre_eq", PRE_EQ_BANDS, filter_group="pre", hosts_tone_controls=False, title="pre-EQ"),
+    Compressor("sag", title="sag"),
     Drive(),
-    Eq("post_eq", POST_EQ_BANDS, filter_group="post", hosts_tone_controls=True),
+    Eq("post_eq", POST_EQ_BANDS, filter_group="post", hosts_tone_controls=True,
+       title="tone stack"),
     Cab(),
-    Compressor("comp"),
-    Gain("output", "out_gain_db", takes_input_gain=False),
+    Compressor("comp", title="compressor"),
+    Gain("output", "out_gain_db", takes_input_gain=False, title="output"),
 )
 
 

@@ -20,9 +20,24 @@ if TYPE_CHECKING:  # torch only for annotations: stages are imported by torch-fr
     from tonemorph.chain.chain import ToneChain
     from tonemorph.chain.config import ChainConfig
 
-__all__ = ["FastOp", "FastOptions", "Stage", "Values"]
+__all__ = ["FastOp", "FastOptions", "Stage", "Values", "fmt_db", "fmt_hz", "fmt_ms"]
 
 Values = dict[str, Any]  # parameter key -> value in its unit (float, or list for vectors)
+
+
+def fmt_hz(v: float) -> str:
+    """Frequency with a readable unit ('90 Hz', '3 kHz', '1.25 kHz')."""
+    return f"{v:.0f} Hz" if v < 1000 else f"{v / 1000:.2f}".rstrip("0").rstrip(".") + " kHz"
+
+
+def fmt_db(v: float) -> str:
+    """Gain in dB with its sign."""
+    return f"{float(v):+.1f} dB"
+
+
+def fmt_ms(v: float) -> str:
+    """Time in ms, one decimal below 100 ms."""
+    return f"{v:.1f} ms" if v < 100 else f"{v:.0f} ms"
 
 
 class FastOp(Protocol):
@@ -44,6 +59,7 @@ class Stage:
 
     Attributes:
         name: the stage's name in `ChainConfig.stages` and the prefix of its parameter keys.
+        title: what a player calls it (the report's block heading).
         optional: False for stages every chain has (trim, output gain); their keys have no
             prefix (``"trim_db"``), as in files written before stages were objects.
         nonlinear: True when the stage can change the signal nonlinearly.
@@ -52,9 +68,11 @@ class Stage:
     """
 
     name: str = ""
+    title: str = ""
     optional: bool = True
     nonlinear: bool = False
     filter_group: str | None = None
+    curve: str | None = None  # the report's thumbnail: "response", "shaper", "dynamics"
 
     def key(self, param: str) -> str:
         """The file key of one of this stage's parameters (``"drive.drive_db"``)."""
@@ -73,6 +91,10 @@ class Stage:
         """Small-signal magnitude response (dB) at freqs_hz (Hz) for the report; None when
         the stage is transparent to small signals (the shaper, idle dynamics)."""
         return None
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        """The stage's settings as (knob, value with unit) rows for the report."""
+        return ()
 
     # --- torch (learning) ----------------------------------------------------------------
     def torch_buffers(self, cfg: ChainConfig) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ import scipy.fft as sfft
 
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
-from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_hz
 
 if TYPE_CHECKING:
     import torch
@@ -50,7 +50,19 @@ class Cab(Stage):
     """Band gains (dB) at `ChainConfig.band_hz`, interpolated in log-frequency, min-phase."""
 
     name = "cab"
+    title = "cabinet"
     filter_group = "post"  # one FFT pass with the post-EQ in the torch chain
+    curve = "response"
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        b = np.asarray(values[self.key("band_db")], dtype=float)
+        hz = cfg.band_hz()
+        # a resonance only when one region stands out above the typical band level
+        peak = fmt_hz(float(hz[int(np.argmax(b))])) if b.max() - np.median(b) > 1.0 else "none"
+        return (("curve", f"{b.size} bands, {b.min():+.1f} .. {b.max():+.1f} dB"),
+                ("resonance", peak),
+                ("length", f"{cfg.cab_taps} taps, "
+                           f"{1000 * cfg.cab_taps / cfg.sample_rate:.0f} ms"))
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.key("band_db"), RANGES["cab_band_db"], size=cfg.cab_bands)]

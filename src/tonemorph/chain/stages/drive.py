@@ -8,7 +8,7 @@ import numpy as np
 
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
-from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_db
 
 if TYPE_CHECKING:
     import torch
@@ -42,7 +42,13 @@ class Drive(Stage):
     """Gain into the shaper (dB, unit small-signal gain out) and its asymmetry (bias)."""
 
     name = "drive"
+    title = "drive"
     nonlinear = True
+    curve = "shaper"
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        return (("drive", fmt_db(values[self.key("drive_db")])),
+                ("bias (asymmetry)", f"{float(values[self.key('bias')]):+.2f}"))
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.key("drive_db"), RANGES["drive_db"]),

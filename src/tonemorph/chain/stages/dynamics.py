@@ -10,7 +10,7 @@ import numpy as np
 
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
-from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_ms
 
 if TYPE_CHECKING:
     import torch
@@ -52,10 +52,20 @@ class Compressor(Stage):
 
     nonlinear = True
 
+    curve = "dynamics"
+
     def __init__(self, name: str, amount: tuple[str, str, str, str] = ("keep", "loglerp",
-                                                                       "keep", "keep")):
+                                                                       "keep", "keep"),
+                 title: str = ""):
         self.name = name
+        self.title = title or name
         self.amount = amount  # how --amount moves each of _PARAMS: only the ratio fades out
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        return (("threshold", f"{float(values[self.key('threshold_db')]):.1f} dBFS"),
+                ("ratio", f"{float(values[self.key('ratio')]):.2f}:1"),
+                ("attack", fmt_ms(float(values[self.key("attack_ms")]))),
+                ("release", fmt_ms(float(values[self.key("release_ms")]))))
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.key(p), RANGES[p], amount=a) for p, a in zip(_PARAMS,

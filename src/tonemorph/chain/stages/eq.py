@@ -8,7 +8,7 @@ import numpy as np
 
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
-from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_db, fmt_hz
 from tonemorph.dsp import biquad
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ PRE_EQ_BANDS = (("hp", "highpass"), ("low", "low_shelf"), ("mid", "peaking"),
 POST_EQ_BANDS = (("low", "low_shelf"), ("mid", "peaking"), ("high", "high_shelf"))
 _BAND_FREQ_RANGE = {"hp": "hp_cutoff_hz", "low": "shelf_low_hz", "mid": "peak_hz",
                     "high": "shelf_high_hz"}
+_KIND_NAMES = {"highpass": "high-pass", "low_shelf": "low shelf", "peaking": "mid",
+               "high_shelf": "high shelf"}
 BAND_DEFAULT_Q = {"highpass": 0.707, "low_shelf": 0.707, "high_shelf": 0.707}  # fixed q by kind
 
 
@@ -44,13 +46,29 @@ class Eq(Stage):
 
     filter_group: str | None
 
+    curve = "response"
+
     def __init__(self, name: str, bands: tuple[tuple[str, str], ...], filter_group: str,
-                 hosts_tone_controls: bool):
+                 hosts_tone_controls: bool, title: str = ""):
         self.name = name
+        self.title = title or name
         self.bands = bands
         self.filter_group = filter_group
         # the user's --tone tilt runs here (after the drive, before the cab) on the fast path
         self.hosts_tone_controls = hosts_tone_controls
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        rows = []
+        for band, kind in self.bands:
+            f = fmt_hz(float(values[self.key(f"{band}_hz")]))
+            if kind == "highpass":
+                rows.append((_KIND_NAMES[kind], f))
+            elif kind == "peaking":
+                rows.append((_KIND_NAMES[kind], f"{fmt_db(values[self.key(f'{band}_db')])} at {f}, "
+                             f"Q {float(values[self.key(f'{band}_q')]):.2f}"))
+            else:
+                rows.append((_KIND_NAMES[kind], f"{fmt_db(values[self.key(f'{band}_db')])} at {f}"))
+        return tuple(rows)
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         specs = []

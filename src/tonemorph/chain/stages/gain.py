@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tonemorph.chain.params import RANGES, ParamSpec
-from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_db
 
 if TYPE_CHECKING:
     import torch
@@ -33,13 +33,19 @@ class Gain(Stage):
 
     optional = False
 
-    def __init__(self, name: str, param: str, takes_input_gain: bool):
+    def __init__(self, name: str, param: str, takes_input_gain: bool, title: str = "",
+                 knob: str = "level"):
         self.name = name
+        self.title = title or name
+        self.knob = knob
         self.param = param
         self.takes_input_gain = takes_input_gain
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.param, RANGES[self.param])]
+
+    def describe(self, cfg: ChainConfig, values: Values) -> tuple[tuple[str, str], ...]:
+        return ((self.knob, fmt_db(values[self.param])),)
 
     def linear_response_db(self, cfg: ChainConfig, values: Values, freqs_hz: np.ndarray
                            ) -> np.ndarray:
