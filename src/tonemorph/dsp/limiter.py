@@ -32,7 +32,6 @@ __all__ = [
 OVERSAMPLING = 4
 _TAPS_PER_PHASE = 20  # even, so the interpolator delay is a whole number of samples
 _GUARD = 8  # samples of flat minimum gain either side of a peak
-_CHUNK = 2048  # samples per bound check of the detector
 
 
 def interpolator_taps() -> np.ndarray:
@@ -106,6 +105,87 @@ def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
     return peak
 
 
+@numba.njit(cache=True)
+def _block_bounds(ext: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peak over channels of |ext| per sample, and its maximum per run of p samples."""
+    m = ext.shape[1]
+    env = np.zeros(m)
+    for c in range(ext.shape[0]):
+        for j in range(m):
+            env[j] = max(env[j], abs(ext[c, j]))
+    bmax = np.zeros(m // p + 2)
+    for j in range(m):
+        bmax[j // p] = max(bmax[j // p], env[j])
+    return env, bmax
+
+
+@numba.njit(cache=True, fastmath=True)
+def _interval_peak_at(ext: np.ndarray, h1: np.ndarray, h2: np.ndarray, h3: np.ndarray,
+                      centre: float, i: int) -> float:
+    """Peak over channels of interval i of ext: the scaled sample and 3 interpolated points."""
+    p = h1.shape[0]
+    best = 0.0
+    for c in range(ext.shape[0]):
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for q in range(p):
+            xv = ext[c, i + q]
+            a1 += h1[q] * xv
+            a2 += h2[q] * xv
+            a3 += h3[q] * xv
+        best = max(best, abs(a1), abs(a2), abs(a3), centre * abs(ext[c, i + p - 1 - p // 2]))
+    return best
+
+
+@numba.njit(cache=True)
+def _bounded_peaks(ext: np.ndarray, phases: np.ndarray, n: int, limit: float,
+                   l1: float) -> np.ndarray:
+    """`_interval_peaks` where they can exceed limit; elsewhere the sample peak (also below).
+
+    Interval i reads samples i .. i + P - 1, all within runs i // P and i // P + 1; where
+    those runs' peak times sum |taps| (l1) is at or below limit, no interpolated point can
+    pass it and the 60 multiply-adds are skipped: per sample, so quiet stretches between
+    loud peaks cost almost nothing.
+    """
+    p = phases.shape[1]
+    env, bmax = _block_bounds(ext, p)
+    h1 = phases[1, ::-1].copy()
+    h2 = phases[2, ::-1].copy()
+    h3 = phases[3, ::-1].copy()
+    centre = abs(phases[0, p // 2])
+    half = p - 1 - p // 2
+    peak = np.empty(n)
+    for i in range(n):
+        b = i // p
+        if max(bmax[b], bmax[b + 1]) * l1 <= limit:
+            peak[i] = env[i + half]
+        else:
+            peak[i] = _interval_peak_at(ext, h1, h2, h3, centre, i)
+    return peak
+
+
+@numba.njit(cache=True)
+def _max_interval_peak(ext: np.ndarray, phases: np.ndarray, start: int, n: int, best: float,
+                       l1: float) -> float:
+    """Highest of best and the interval peaks start .. n - 1 of ext (as `_interval_peaks`).
+
+    Intervals whose samples bound them (l1 times their runs' peak, see `_bounded_peaks`) at or
+    below the highest found so far are skipped: exact, and most are on limited music.
+    """
+    p = phases.shape[1]
+    _, bmax = _block_bounds(ext, p)
+    h1 = phases[1, ::-1].copy()
+    h2 = phases[2, ::-1].copy()
+    h3 = phases[3, ::-1].copy()
+    centre = abs(phases[0, p // 2])
+    for i in range(start, n):
+        b = i // p
+        if max(bmax[b], bmax[b + 1]) * l1 > best:
+            best = max(best, _interval_peak_at(ext, h1, h2, h3, centre, i))
+    return best
+
+
 @numba.njit(cache=True, fastmath=False)
 def _gain_kernel(
     x: np.ndarray,  # (channels, n) float64 input block
@@ -157,7 +237,8 @@ def _gain_kernel(
             delay[c, dpos] = x[c, i]
         dpos = (dpos + 1) % d_len
         g_min = min(g_min, g)
-        gr_sum += -20.0 * math.log10(max(g, 1e-12))
+        if g < 1.0:  # log10 per sample is most of this loop's cost; unity gain adds 0 dB
+            gr_sum += -20.0 * math.log10(max(g, 1e-12))
         t += 1
     istate[0], istate[2], istate[3], istate[4], istate[5] = t, dpos, head, qlen, bpos
     fstate[0], fstate[1], fstate[2], fstate[3], fstate[4] = prev_peak, g_rel, box_sum, g_min, gr_sum
@@ -259,20 +340,11 @@ class TruePeakLimiter:
     def _peaks(self, ext: np.ndarray, n: int) -> np.ndarray:
         """Interval peaks of the n new samples of ext; exact where they can reach the ceiling.
 
-        A chunk whose samples bound its interpolated values (sum |taps| * max |x|) at or below
-        the ceiling needs no gain, so its scaled sample peaks (also below) stand in: the gain,
-        and so the output, is the same as with the exact peaks.
+        Where the samples bound the interpolated values (sum |taps| * max |x|) at or below the
+        ceiling no gain is needed, so the sample peaks (also below) stand in: the gain, and so
+        the output, is the same as with the exact peaks.
         """
-        p = self._p
-        env = np.max(np.abs(ext), axis=0)
-        peaks = np.empty(n)
-        for a in range(0, n, _CHUNK):
-            b = min(a + _CHUNK, n)
-            if float(env[a : b + p - 1].max()) * self._l1 <= self._ceiling:
-                peaks[a:b] = env[a + p - 1 - p // 2 : b + p - 1 - p // 2]
-            else:
-                peaks[a:b] = _interval_peaks(ext[:, a : b + p - 1], self._phases, b - a)
-        return peaks
+        return _bounded_peaks(ext, self._phases, n, self._ceiling, self._l1)
 
     def flush(self) -> np.ndarray:
         """Feed `latency` zeros and return the delayed tail (channels, latency)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-import scipy.signal
 
 from tonemorph.dsp.loudness import (
     BS1770_CHANNEL_WEIGHTS,
@@ -24,6 +24,30 @@ __all__ = ["LoudnessMeter", "StatsMeter", "TruePeakMeter"]
 
 _SEGMENT_S = 0.1
 _BLOCK_SEGMENTS = 4
+
+
+@numba.njit(cache=True, fastmath=False)
+def _weighted_power(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
+                    weights: np.ndarray) -> np.ndarray:
+    """Channel-weighted power (full scale 1) per sample of K-weighted (channels, n) audio.
+
+    The biquad cascade of `scipy.signal.sosfilt` (transposed direct form II, same operation
+    order), zi (sections, channels, 2) updated; one pass instead of filter, square and weigh.
+    """
+    n_ch, n = block.shape
+    n_sec = sos.shape[0]
+    power = np.zeros(n)
+    for c in range(n_ch):
+        w = weights[c]
+        for i in range(n):
+            v = block[c, i]
+            for k in range(n_sec):
+                y = sos[k, 0] * v + zi[k, c, 0]
+                zi[k, c, 0] = sos[k, 1] * v - sos[k, 4] * y + zi[k, c, 1]
+                zi[k, c, 1] = sos[k, 2] * v - sos[k, 5] * y
+                v = y
+            power[i] += w * (v * v)
+    return power
 
 
 def _as_block(x: np.ndarray, channels: int) -> np.ndarray:
@@ -62,8 +86,7 @@ class LoudnessMeter:
         block = _as_block(x, self.channels)
         if block.shape[1] == 0:
             return
-        weighted, self._zi = scipy.signal.sosfilt(self._sos, block, axis=-1, zi=self._zi)
-        power = self._weights @ np.square(weighted)
+        power = _weighted_power(block, self._sos, self._zi, self._weights)
         pos = 0
         n = power.size
         while pos < n:
@@ -119,8 +142,6 @@ class TruePeakMeter:
     interpolated points within the signal counted; never below the sample peak.
     """
 
-    _CHUNK = 2048
-
     def __init__(self, channels: int):
         from tonemorph.dsp.limiter import _TAPS_PER_PHASE, _phase_taps
 
@@ -134,30 +155,16 @@ class TruePeakMeter:
 
     def _peaks(self, block: np.ndarray) -> float:
         """Highest interval peak among the new samples of block (intervals before sample 0
-        dropped). Chunks whose samples bound their interpolated values (sum |taps| * max |x|)
-        at or below the peak found so far are skipped: exact, and faster on music."""
-        from tonemorph.dsp.limiter import _interval_peaks
+        dropped). Intervals whose samples bound their interpolated values (sum |taps| * max |x|)
+        at or below the peak found so far are skipped: exact, and most are on music."""
+        from tonemorph.dsp.limiter import _max_interval_peak
 
         n = block.shape[1]
-        p = self._p
         ext = np.concatenate([self._hist, block], axis=1)
         self._hist = ext[:, n:]
-        lead = max(0, p // 2 - self._seen)  # intervals starting before the signal
+        lead = max(0, self._p // 2 - self._seen)  # intervals starting before the signal
         self._seen += n
-        env = np.max(np.abs(ext), axis=0)
-        chunks = []
-        for a in range(0, n, self._CHUNK):
-            b = min(a + self._CHUNK, n)
-            chunks.append((float(env[a : b + p - 1].max()), a, b))
-        best = self.peak
-        for bound, a, b in sorted(chunks, reverse=True):
-            if bound * self._l1 <= best:
-                break
-            peaks = _interval_peaks(ext[:, a : b + p - 1], self._phases, b - a)
-            if a < lead:
-                peaks = peaks[lead - a :]
-            best = max(best, float(np.max(peaks, initial=0.0)))
-        return best
+        return _max_interval_peak(ext, self._phases, min(lead, n), n, self.peak, self._l1)
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""

@@ -127,8 +127,10 @@ def limit_pass(pre: PreLimit, plan: MasterPlan, out: Path | None, *, subtype: st
         while done < pre.frames:
             n = min(_BLOCK, pre.frames - done)
             data = np.fromfile(pre.file, dtype=np.float32, count=n * ch)
-            block = data.reshape(-1, ch).T.astype(np.float64)
-            emit(lim.process(block * gain))
+            # one C-ordered float64 copy, scaled in place (the limiter needs rows contiguous)
+            block = np.ascontiguousarray(data.reshape(-1, ch).T, dtype=np.float64)
+            block *= gain
+            emit(lim.process(block))
             done += block.shape[1]
             if progress is not None:
                 progress(tag, done, pre.frames)
