@@ -199,11 +199,13 @@ def _fir_valid(ext: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
     tile = 2048  # keeps y and ext in L1/L2 across the m passes
     for t0 in range(0, n, tile):
         t1 = min(t0 + tile, n)
+        yt = y[t0:t1]
         for k in range(m):
             hk = h[k]
-            off = m - 1 - k
-            for i in range(t0, t1):
-                y[i] += hk * ext[off + i]
+            xt = ext[m - 1 - k + t0 : m - 1 - k + t1]
+            # indices from 0 over slices: no negative-index wraparound check, so it vectorises
+            for i in range(t1 - t0):
+                yt[i] += hk * xt[i]
     return y
 
 
