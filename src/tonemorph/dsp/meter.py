@@ -36,17 +36,21 @@ def _weighted_power(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
     """
     n_ch, n = block.shape
     n_sec = sos.shape[0]
-    power = np.zeros(n)
-    for c in range(n_ch):
-        w = weights[c]
-        for i in range(n):
+    power = np.empty(n)
+    state = zi.copy()
+    for i in range(n):
+        # channels inside the sample loop: their independent recursions overlap in the CPU
+        acc = 0.0
+        for c in range(n_ch):
             v = block[c, i]
             for k in range(n_sec):
-                y = sos[k, 0] * v + zi[k, c, 0]
-                zi[k, c, 0] = sos[k, 1] * v - sos[k, 4] * y + zi[k, c, 1]
-                zi[k, c, 1] = sos[k, 2] * v - sos[k, 5] * y
+                y = sos[k, 0] * v + state[k, c, 0]
+                state[k, c, 0] = sos[k, 1] * v - sos[k, 4] * y + state[k, c, 1]
+                state[k, c, 1] = sos[k, 2] * v - sos[k, 5] * y
                 v = y
-            power[i] += w * (v * v)
+            acc += weights[c] * (v * v)
+        power[i] = acc
+    zi[:] = state
     return power
 
 
