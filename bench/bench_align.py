@@ -38,8 +38,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import cases  # noqa: E402
-from cases import GX, Cab, Chain, Lv2  # noqa: E402
+import lv2host  # noqa: E402
+from chains import CHAINS as CASE_CHAINS  # noqa: E402
+from chains import GX, Cab, Chain, Lv2, Stage  # noqa: E402
 from signals import guitar_line, riff_take, white_noise  # noqa: E402
 
 from tonemorph.errors import TonemorphError  # noqa: E402
@@ -49,10 +50,10 @@ TOL_MS = 0.5
 # the version the issue was filed against, the one before this round of work, the working tree
 VERSIONS = {"issue (d3a1c62)": "d3a1c62", "before (30e065f)": "30e065f", "now": None}
 
-cases.LV2_HOST = "lv2apply"  # lilv's own host: the plugins as any user would run them
+lv2host.LV2_HOST = "lv2apply"  # lilv's own host: the plugins as any user would run them
 
 
-class Invert(cases.Stage):
+class Invert(Stage):
     """Polarity inversion (a mic or an amp stage wired the other way round)."""
 
     def apply(self, x: np.ndarray) -> np.ndarray:
@@ -63,12 +64,12 @@ class Invert(cases.Stage):
 
 
 CHAINS: dict[str, list] = {
-    "gx chump crunch > JMP 2203 cab": cases.CHAINS["amp_crunch"].stages,
+    "gx chump crunch > JMP 2203 cab": CASE_CHAINS["amp_crunch"].stages,
     "gx chump full gain > JMP 2203 cab": [
         Lv2(GX + "gx_redeye#chump", {"Gain": 1.0, "Tone": 0.55, "Volume": 0.5}),
         Cab("Marshall JMP 2203  Jose Arredondo mod", gain_db=6.0)],
-    "gx ts9 > metal head > 5150 cab": cases.CHAINS["heavy_drive_cab"].stages,
-    "gx fuzz face > Kaos Sludge cab": cases.CHAINS["fuzz_cab"].stages,
+    "gx ts9 > metal head > 5150 cab": CASE_CHAINS["heavy_drive_cab"].stages,
+    "gx fuzz face > Kaos Sludge cab": CASE_CHAINS["fuzz_cab"].stages,
     "gx muff > Mesa Mark V cab, inverted": [
         Lv2(GX + "gx_muff_#_muff_", {"TONE": 0.6, "VOLUME": 0.5}),
         Cab("Mesa Boogie Mark V", gain_db=5.0), Invert()],
@@ -91,13 +92,13 @@ CHAINS: dict[str, list] = {
         Lv2(GX + "gx_hornet_#_hornet_", {"FUZZ": 1.0}),
         Lv2(GX + "gx_compressor#_compressor", {"RATIO": 10.0, "THRESHOLD": -30.0}),
         Invert()],
-    "sox compand > overdrive > EQ": cases.CHAINS["compand_overdrive"].stages,
-    "sox EQ > Engl cab (linear)": cases.CHAINS["linear_eq_cab"].stages,
+    "sox compand > overdrive > EQ": CASE_CHAINS["compand_overdrive"].stages,
+    "sox EQ > Engl cab (linear)": CASE_CHAINS["linear_eq_cab"].stages,
 }
 
 
 def run_chain(stages: list, x: np.ndarray) -> np.ndarray:
-    """x (mono, SR) through the stages, with cases' silent pre-roll; float64."""
+    """x (mono, SR) through the stages, with the bench chains' silent pre-roll; float64."""
     return Chain("bench", "", stages).process(x.astype(np.float32)).astype(np.float64)
 
 

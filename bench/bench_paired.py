@@ -3,7 +3,7 @@ CPU time, one run; plus grey-box capture time and quality.
 
 Protocol: the reamp signal (`tonemorph.dsp.excitation.capture_signal`, sweeps, noise bursts and
 guitar-like phrases at several levels) is played through a third-party chain (guitarix / Calf
-LV2 plugins, sox, cabinet IRs; `bench/cases.py`) with an added interface latency. Every method
+LV2 plugins, sox, cabinet IRs; `bench/chains.py`) with an added interface latency. Every method
 trains on that one pair, aligned once by `tonemorph.dsp.align` (NAM gets the same aligned
 files and the same train / validation split), and is scored on held-out guitar: performance C
 of the bench cases (FluidR3 guitar, other notes) through the same chain, against the chain's
@@ -31,7 +31,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import cases
+from audio_util import read_mono
+from chains import CHAINS
 
 from tonemorph.dsp.align import align_pair, apply_lag
 from tonemorph.learn.paired import _three_way, capture_module, fit_paired_chain
@@ -62,7 +63,7 @@ NAM_OPT = {"optimizer": {"lr": 0.004},
 
 def held_out(case_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Held-out guitar (C) and the chain's output for it, mono float32 at SR."""
-    return (cases.read_mono(case_dir / "C_input.wav"), cases.read_mono(case_dir / "C_truth.wav"))
+    return (read_mono(case_dir / "C_input.wav"), read_mono(case_dir / "C_truth.wav"))
 
 
 def score(pred: np.ndarray, truth: np.ndarray, offset: int) -> dict:
@@ -164,7 +165,7 @@ def linear_references(xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.nd
 def run_chain(name: str, case_dir: Path, seconds: float, greybox_s: float, seed: int,
               reamp: np.ndarray, neural: bool = True) -> dict:
     """All methods on one chain (only the grey-box capture when `neural` is False)."""
-    chain = cases.CHAINS[name]
+    chain = CHAINS[name]
     y = chain.process(reamp)
     # one output gain for the pair and the held-out truth: NAM refuses targets that reach 0 dBFS
     gain = OUTPUT_PEAK / float(np.max(np.abs(y)))

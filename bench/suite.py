@@ -37,6 +37,8 @@ sys.path.insert(0, str(HERE))
 import cases as cases_mod
 import methods as M
 import suite_report
+from audio_util import read_mono
+from chains import CHAINS
 from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: F401  (re-exported)
 
 SUITE_VERSION = 1
@@ -101,14 +103,14 @@ def _spectra(x: np.ndarray) -> list[list[float]]:
 
 def load_case(info: dict[str, Any]) -> dict[str, np.ndarray]:
     """The six files of a case as float32 mono 48 kHz arrays."""
-    return {k: cases_mod.read_mono(p) for k, p in info["files"].items()}
+    return {k: read_mono(p) for k, p in info["files"].items()}
 
 
 def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
              use_matchering: bool, seed: int = 0, log=print) -> dict[str, Any]:
     """Run every method on one case; returns its JSON record."""
     case = load_case(info)
-    chain = cases_mod.CHAINS[info["chain"]]
+    chain = CHAINS[info["chain"]]
     rec: dict[str, Any] = {
         "id": info["id"], "source": info["source"], "chain": info["chain"],
         "kind": chain.kind, "linear": chain.linear, "heldout": chain.heldout,
@@ -286,7 +288,7 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
     cfg["duration_s"] = float(duration_s or cfg["duration_s"])
     cfg["oracle_s"] = float(oracle_s or cfg["oracle_s"])
     cfg["chains"] = list(chains or sorted(
-        cases_mod.CHAINS, key=lambda c: CHAIN_ORDER.index(c) if c in CHAIN_ORDER else 99))
+        CHAINS, key=lambda c: CHAIN_ORDER.index(c) if c in CHAIN_ORDER else 99))
     mg_note = M.matchering_available()
     use_mg = use_matchering and mg_note is None
     t_start = time.monotonic()
@@ -351,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="JSON + plots folder")
     ap.add_argument("--md", type=Path, default=HERE / "results.md", help="markdown tables")
     ap.add_argument("--sources", nargs="*", help=f"subset of {list(cases_mod.SOURCES)}")
-    ap.add_argument("--chains", nargs="*", help=f"subset of {list(cases_mod.CHAINS)}")
+    ap.add_argument("--chains", nargs="*", help=f"subset of {list(CHAINS)}")
     ap.add_argument("--qualities", nargs="*", choices=[*QUALITIES, "smoke"],
                     help="'smoke': a few learning steps, to check the pipeline only")
     ap.add_argument("--duration", type=float, help="seconds per performance")

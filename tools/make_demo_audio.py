@@ -32,16 +32,18 @@ from scipy.signal import sosfilt
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bench_cases() -> ModuleType:
-    """Import ``bench/cases.py``, which holds the shared MIDI generation / rendering helpers."""
+def _bench_modules() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """Import the bench helpers shared here: ``audio_util``, ``chains`` and ``performances``."""
     sys.path.insert(0, str(ROOT / "bench"))
-    import cases
+    import audio_util
+    import chains
+    import performances
 
-    return cases
+    return audio_util, chains, performances
 
 
-cases = _bench_cases()
-SR: int = cases.SR
+audio_util, chains, performances = _bench_modules()
+SR: int = audio_util.SR
 
 PROGRAM = 27  # GM Electric Guitar (clean), 0-based
 SEEDS = {"input": 20240601, "target": 20240602, "holdout": 20240603}
@@ -94,25 +96,25 @@ def target_chain(x: np.ndarray) -> np.ndarray:
     """Drive + cab + compression: compand -> overdrive (sox) -> cabinet EQ -> output gain."""
     pad = SR // 2  # silent pre-roll so the compander starts settled; trimmed afterwards
     y = np.concatenate([np.zeros(pad, np.float32), x.astype(np.float32)])
-    y = cases.Gain(-12.0).apply(y)  # headroom inside sox (fixed point)
-    y = cases.Sox(COMPAND + OVERDRIVE + ["gain", "-6"]).apply(y)
+    y = chains.Gain(-12.0).apply(y)  # headroom inside sox (fixed point)
+    y = chains.Sox(COMPAND + OVERDRIVE + ["gain", "-6"]).apply(y)
     y = cab_eq(y)
-    y = cases.Gain(OUTPUT_GAIN_DB).apply(y)
+    y = chains.Gain(OUTPUT_GAIN_DB).apply(y)
     return y[pad:]
 
 
 def take(name: str, work: Path) -> np.ndarray:
     """Render the clean take ``name`` (input / target / holdout), peak -3 dBFS."""
-    notes, bpm = cases.generate_line(SEEDS[name], DURATIONS[name])
+    notes, bpm = performances.generate_line(SEEDS[name], DURATIONS[name])
     mid = work / f"{name}.mid"
-    cases.write_midi(notes, bpm, PROGRAM, mid, SEEDS[name])
-    return cases.normalise_peak(cases.render_midi(mid, DURATIONS[name]))
+    performances.write_midi(notes, bpm, PROGRAM, mid, SEEDS[name])
+    return audio_util.normalise_peak(performances.render_midi(mid, DURATIONS[name]))
 
 
 def write_flac(path: Path, x: np.ndarray) -> int:
     """Write 16-bit mono FLAC at 48 kHz (max compression); return the size in bytes."""
     if np.max(np.abs(x)) > 1.0:
-        raise RuntimeError(f"{path.name} would clip (peak {cases.peak_db(x):.2f} dBFS)")
+        raise RuntimeError(f"{path.name} would clip (peak {audio_util.peak_db(x):.2f} dBFS)")
     sf.write(str(path), x, SR, format="FLAC", subtype="PCM_16", compression_level=1.0)
     return path.stat().st_size
 
@@ -126,7 +128,7 @@ Files: `demo_input.flac`, `demo_target.flac` (and, when present, `demo_holdout_i
 ## How they were made
 
 * The notes are monophonic guitar lines generated at random by `tools/make_demo_audio.py`
-  (code in `bench/cases.py`, part of this project). Each file plays different notes.
+  (code in `bench/performances.py`, part of this project). Each file plays different notes.
 * They were rendered with FluidSynth using the **FluidR3_GM** sound font (Debian package
   `fluid-soundfont-gm`), program 27 "Electric Guitar (clean)", reverb and chorus off.
   FluidR3_GM is released under the MIT license (notice below).
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, x in (("demo_input", clean_in), ("demo_target", target),
                     ("demo_holdout_input", hold_in), ("demo_holdout_truth", hold_truth)):
         if np.max(np.abs(x)) > 1.0:  # check everything before writing anything
-            raise RuntimeError(f"{name} would clip (peak {cases.peak_db(x):.2f} dBFS)")
+            raise RuntimeError(f"{name} would clip (peak {audio_util.peak_db(x):.2f} dBFS)")
     sizes = {
         "demo_input.flac": write_flac(out / "demo_input.flac", clean_in),
         "demo_target.flac": write_flac(out / "demo_target.flac", target),
@@ -202,11 +204,11 @@ def main(argv: list[str] | None = None) -> int:
               "demo_holdout_input.flac": hold_in, "demo_holdout_truth.flac": hold_truth}
     for name, size in sizes.items():
         x = levels[name]
-        print(f"{name:26s} {len(x) / SR:5.1f} s  peak {cases.peak_db(x):6.1f} dBFS  "
-              f"rms {cases.rms_db(x):6.1f} dBFS  {size / 1e3:7.1f} kB")
+        print(f"{name:26s} {len(x) / SR:5.1f} s  peak {audio_util.peak_db(x):6.1f} dBFS  "
+              f"rms {audio_util.rms_db(x):6.1f} dBFS  {size / 1e3:7.1f} kB")
     print(f"total {sum(sizes.values()) / 1e6:.3f} MB "
           f"(input+target {main_total / 1e6:.3f} MB; gain of target chain at output "
-          f"{cases.db_to_gain(OUTPUT_GAIN_DB):.2f}x)")
+          f"{audio_util.db_to_gain(OUTPUT_GAIN_DB):.2f}x)")
     return 0
 
 

@@ -1,21 +1,27 @@
-"""Benchmark material (bench/cases.py): the LV2 host against lilv's own, chains, sources."""
+"""Benchmark material (bench/cases.py and the modules it builds on): the LV2 host against
+lilv's own, chains, performances, sources."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 
+import audio_util
 import cases
+import chains
+import lv2host
 import numpy as np
+import performances
 import pytest
 import soundfile as sf
 
-LSP_COMP = cases.LSP + "compressor_mono"
-X42_DPL = cases.X42 + "dpl#mono"
+LSP_COMP = chains.LSP + "compressor_mono"
+X42_DPL = chains.X42 + "dpl#mono"
 
 
 def _installed(uri: str) -> bool:
-    if not cases._lilv_available() or shutil.which("lv2ls") is None:
+    if not lv2host.lilv_available() or shutil.which("lv2ls") is None:
         return False
     return uri in subprocess.run(["lv2ls"], capture_output=True, text=True,
                                  check=False).stdout.split()
@@ -23,8 +29,8 @@ def _installed(uri: str) -> bool:
 
 def _tone_burst(seconds: float = 0.6) -> np.ndarray:
     """A 220 Hz tone whose level steps from -30 to -6 dBFS halfway (exercises dynamics)."""
-    t = np.arange(int(seconds * cases.SR)) / cases.SR
-    level = np.where(t < seconds / 2, cases.db_to_gain(-30.0), cases.db_to_gain(-6.0))
+    t = np.arange(int(seconds * audio_util.SR)) / audio_util.SR
+    level = np.where(t < seconds / 2, audio_util.db_to_gain(-30.0), audio_util.db_to_gain(-6.0))
     return (level * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
 
 
@@ -32,10 +38,10 @@ def _tone_burst(seconds: float = 0.6) -> np.ndarray:
                     reason="needs liblilv, lv2apply and lsp-plugins-lv2")
 def test_lv2_host_matches_lv2apply(tmp_path) -> None:
     x = _tone_burst()
-    controls = {"cr": 8.0, "al": cases.db_to_gain(-24.0), "at": 1.0, "rt": 50.0}
-    ours = cases.lv2_process(x, LSP_COMP, controls)
+    controls = {"cr": 8.0, "al": audio_util.db_to_gain(-24.0), "at": 1.0, "rt": 50.0}
+    ours = lv2host.lv2_process(x, LSP_COMP, controls)
     src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
-    sf.write(src, x, cases.SR, subtype="FLOAT")
+    sf.write(src, x, audio_util.SR, subtype="FLOAT")
     cmd = ["lv2apply", "-i", str(src), "-o", str(dst)]
     for k, v in controls.items():
         cmd += ["-c", k, repr(float(v))]
@@ -43,7 +49,7 @@ def test_lv2_host_matches_lv2apply(tmp_path) -> None:
     ref, _ = sf.read(dst, dtype="float32", always_2d=True)
     np.testing.assert_allclose(ours, ref[: len(ours), 0], atol=1e-6)
     # and it really compressed: the loud half gains much less than the 24 dB step
-    rise = cases.rms_db(ours[-4800:]) - cases.rms_db(ours[9600:14400])
+    rise = audio_util.rms_db(ours[-4800:]) - audio_util.rms_db(ours[9600:14400])
     assert rise < 12.0
 
 
@@ -51,39 +57,49 @@ def test_lv2_host_matches_lv2apply(tmp_path) -> None:
 def test_lv2_host_runs_a_plugin_needing_urid_map_and_atom_ports() -> None:
     # x42 dpl refuses to load without urid:map and has atom control/notify ports
     x = _tone_burst()
-    y = cases.lv2_process(x, X42_DPL, {"gain": 12.0, "threshold": -1.0})
-    assert cases.peak_db(y) <= -1.0 + 0.05  # brick-wall ceiling
-    assert cases.peak_db(y[-4800:]) > -1.5  # the loud half (+6 dBFS after gain) sits on it
+    y = lv2host.lv2_process(x, X42_DPL, {"gain": 12.0, "threshold": -1.0})
+    assert audio_util.peak_db(y) <= -1.0 + 0.05  # brick-wall ceiling
+    assert audio_util.peak_db(y[-4800:]) > -1.5  # the loud half (+6 dBFS after gain) sits on it
     quiet = y[4800:9600]
-    assert abs(cases.peak_db(quiet) - (-30.0 + 12.0)) < 0.5  # below the ceiling: just gain
+    assert abs(audio_util.peak_db(quiet) - (-30.0 + 12.0)) < 0.5  # below the ceiling: just gain
 
 
 def test_chain_kinds_and_linearity() -> None:
-    assert len(cases.CHAINS) >= 6
-    assert [c.name for c in cases.CHAIN_LIST if c.linear] == ["linear_eq_cab"]
-    assert sum(c.heldout for c in cases.CHAIN_LIST) == 2
-    assert all(c.kind for c in cases.CHAIN_LIST)
+    assert len(chains.CHAINS) >= 6
+    assert [c.name for c in chains.CHAIN_LIST if c.linear] == ["linear_eq_cab"]
+    assert sum(c.heldout for c in chains.CHAIN_LIST) == 2
+    assert all(c.kind for c in chains.CHAIN_LIST)
 
 
 def test_generated_lines_cover_soft_and_hard_picking() -> None:
-    notes, bpm = cases.generate_line(1234, 30.0)
+    notes, bpm = performances.generate_line(1234, 30.0)
     vel = [n.velocity for n in notes]
     assert min(vel) == 30 and max(vel) == 127
     assert 80 <= bpm < 150
-    assert all(cases.LOW_NOTE <= n.pitch <= cases.HIGH_NOTE for n in notes)
+    assert all(performances.LOW_NOTE <= n.pitch <= performances.HIGH_NOTE for n in notes)
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None or not cases.SF2.exists(),
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not performances.SF2.exists(),
                     reason="needs fluidsynth and fluid-soundfont-gm")
 def test_bass_source_plays_the_line_an_octave_down(tmp_path) -> None:
     mido = pytest.importorskip("mido")
     src = cases.SOURCES["fr3_bass"]
     x = src.performance("A", 6.0, tmp_path)
-    assert x.shape == (6 * cases.SR,)
-    assert cases.peak_db(x) == pytest.approx(cases.PEAK_DBFS, abs=0.01)
+    assert x.shape == (6 * audio_util.SR,)
+    assert audio_util.peak_db(x) == pytest.approx(audio_util.PEAK_DBFS, abs=0.01)
     played = [m.note for m in mido.MidiFile(tmp_path / "A.mid") if m.type == "note_on"]
-    seed = int(cases.hashlib.sha256(b"fr3_bass/A").hexdigest()[:8], 16)
-    expected = [n.pitch - 12 for n in cases.generate_line(seed, 6.0)[0]]
+    seed = int(hashlib.sha256(b"fr3_bass/A").hexdigest()[:8], 16)
+    expected = [n.pitch - 12 for n in performances.generate_line(seed, 6.0)[0]]
     assert played == expected
     prog = [m.program for m in mido.MidiFile(tmp_path / "A.mid") if m.type == "program_change"]
     assert prog == [33]
+
+
+@pytest.mark.skipif(not _installed(X42_DPL), reason="needs liblilv and x42-plugins")
+def test_lv2_stage_runs_the_host_script_in_a_subprocess(monkeypatch) -> None:
+    # chains.Lv2 runs bench/lv2host.py as a script: same samples as the in-process host
+    monkeypatch.setattr(lv2host, "LV2_HOST", "python")
+    x = _tone_burst()
+    controls = {"gain": 12.0, "threshold": -1.0}
+    y = chains.Lv2(X42_DPL, controls).apply(x)
+    np.testing.assert_array_equal(y, lv2host.lv2_process(x, X42_DPL, controls))

@@ -1,0 +1,75 @@
+"""Audio helpers shared by the benchmark scripts: mono 48 kHz float32 I/O, levels in dBFS.
+
+Also ``run_command``, the one way these scripts run third-party tools (sox, fluidsynth,
+lv2apply): failures raise with the tool's stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SR = 48000
+PEAK_DBFS = -3.0  # realistic DI level: every clean performance peaks here
+
+
+def db_to_gain(db: float) -> float:
+    """Convert decibels to a linear amplitude factor."""
+    return float(10.0 ** (db / 20.0))
+
+
+def read_mono(path: Path | str, sr: int = SR) -> np.ndarray:
+    """Read an audio file as float32 mono at ``sr`` (mean downmix, soxr resampling)."""
+    x, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    y = x.mean(axis=1)
+    if file_sr != sr:
+        y = soxr.resample(y, file_sr, sr, quality="VHQ")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def write_wav(path: Path | str, x: np.ndarray, subtype: str = "PCM_24") -> None:
+    """Write mono audio at 48 kHz atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.wav")
+    sf.write(str(tmp), np.asarray(x, dtype=np.float32), SR, subtype=subtype)
+    os.replace(tmp, path)
+
+
+def peak_db(x: np.ndarray) -> float:
+    """Sample peak in dBFS."""
+    return float(20.0 * np.log10(np.max(np.abs(x)) + 1e-12))
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level in dBFS."""
+    return float(10.0 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-24))
+
+
+def normalise_peak(x: np.ndarray, target_db: float = PEAK_DBFS) -> np.ndarray:
+    """Scale so the sample peak sits at ``target_db`` dBFS."""
+    pk = float(np.max(np.abs(x)))
+    if pk <= 0.0:
+        return x
+    return (x * (db_to_gain(target_db) / pk)).astype(np.float32)
+
+
+def fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad to ``n`` samples."""
+    if len(y) >= n:
+        return np.ascontiguousarray(y[:n], dtype=np.float32)
+    return np.concatenate([y, np.zeros(n - len(y), np.float32)])
+
+
+def run_command(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run a subprocess, raising with its stderr on failure."""
+    proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    return proc
