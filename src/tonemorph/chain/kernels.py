@@ -12,8 +12,8 @@ from typing import Any
 
 import numba
 import numpy as np
-from scipy.signal import firwin
 
+from tonemorph.dsp.designs import OVERSAMPLE_LOWPASS
 from tonemorph.dsp.fir import cepstral_minimum_phase
 
 __all__ = [
@@ -38,7 +38,8 @@ OVERSAMPLE_TAPS = 47  # halfband-ish anti-imaging/anti-aliasing FIR for 2x overs
 
 def oversample_fir() -> np.ndarray:
     """Anti-imaging / anti-aliasing FIR of the 2x oversampled waveshaper (at the 2x rate)."""
-    return firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0))
+    # firwin(OVERSAMPLE_TAPS, 0.5, window=("kaiser", 7.0)), tabulated (no scipy.signal import)
+    return OVERSAMPLE_LOWPASS.copy()
 
 
 def log_band_weights(band_hz: np.ndarray, n_fft: int, sample_rate: float) -> np.ndarray:

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
+from tonemorph.dsp.designs import hann
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -117,7 +117,7 @@ def linear_phase_from_magnitude(mag_db: np.ndarray, n_taps: int) -> np.ndarray:
     zero_phase = scipy.fft.irfft(mag, n_fft)
     centre = taps // 2
     ir = zero_phase[(np.arange(taps) - centre) % n_fft]
-    window = scipy.signal.get_window("hann", taps, fftbins=(taps % 2 == 0))
+    window = hann(taps, periodic=taps % 2 == 0)
     return ir * window
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.signal import firwin
 
+from tonemorph.dsp.designs import INTERPOLATOR_LOWPASS
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -42,7 +42,8 @@ def interpolator_taps() -> np.ndarray:
     of a dB on content near Nyquist, so the limiter detects what the project measures.
     """
     n = 2 * OVERSAMPLING * (_TAPS_PER_PHASE // 2) + 1
-    return OVERSAMPLING * firwin(n, 1.0 / OVERSAMPLING, window=("kaiser", 5.0))
+    assert INTERPOLATOR_LOWPASS.size == n  # firwin(n, 1 / OVERSAMPLING, kaiser 5), tabulated
+    return OVERSAMPLING * INTERPOLATOR_LOWPASS
 
 
 @dataclass(frozen=True)

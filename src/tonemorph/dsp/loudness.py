@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-import scipy.signal
-from pyloudnorm.iirfilter import IIRfilter
 
 from tonemorph.dsp.checks import as_audio_2d, check_rate
 from tonemorph.dsp.units import DB_FLOOR, gain_to_db, power_to_db
@@ -40,15 +39,64 @@ _RELATIVE_GATE_LU = -10.0
 _CREST_FRAME_S = 0.1
 
 
+def _rbj_biquad(kind: str, gain_db: float, q: float, fc: float, rate: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(b, a), a[0] == 1: pyloudnorm's `IIRfilter` "high_shelf"/"high_pass" designs (RBJ
+    cookbook), the same expressions in the same order, so the same coefficients bit for bit
+    (tests compare), without importing pyloudnorm (and with it scipy.signal)."""
+    A = 10 ** (gain_db / 40.0)
+    w0 = 2.0 * np.pi * (fc / rate)
+    alpha = np.sin(w0) / (2.0 * q)
+    if kind == "high_shelf":
+        b0 = A * ((A + 1) + (A - 1) * np.cos(w0) + 2 * np.sqrt(A) * alpha)
+        b1 = -2 * A * ((A - 1) + (A + 1) * np.cos(w0))
+        b2 = A * ((A + 1) + (A - 1) * np.cos(w0) - 2 * np.sqrt(A) * alpha)
+        a0 = (A + 1) - (A - 1) * np.cos(w0) + 2 * np.sqrt(A) * alpha
+        a1 = 2 * ((A - 1) - (A + 1) * np.cos(w0))
+        a2 = (A + 1) - (A - 1) * np.cos(w0) - 2 * np.sqrt(A) * alpha
+    elif kind == "high_pass":
+        b0 = (1 + np.cos(w0)) / 2
+        b1 = -(1 + np.cos(w0))
+        b2 = (1 + np.cos(w0)) / 2
+        a0 = 1 + alpha
+        a1 = -2 * np.cos(w0)
+        a2 = 1 - alpha
+    else:  # pragma: no cover - internal
+        raise ValueError(kind)
+    return np.array([b0, b1, b2]) / a0, np.array([a0, a1, a2]) / a0
+
+
 def _k_weighting_sos(sample_rate: float) -> np.ndarray:
-    """BS.1770 K-weighting (shelf then high-pass) as sos, from pyloudnorm's filter designs."""
+    """BS.1770 K-weighting (shelf then high-pass) as sos, from pyloudnorm's filter designs (its
+    passband gains are 1)."""
     stages = (
-        IIRfilter(4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate, "high_shelf"),
-        IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
+        _rbj_biquad("high_shelf", 4.0, 1.0 / math.sqrt(2.0), 1500.0, sample_rate),
+        _rbj_biquad("high_pass", 0.0, 0.5, 38.0, sample_rate),
     )
-    sos = np.array([np.concatenate([st.b, st.a]) for st in stages], dtype=np.float64)
-    sos[0, :3] *= stages[0].passband_gain * stages[1].passband_gain
+    sos = np.array([np.concatenate([b, a]) for b, a in stages], dtype=np.float64)
     return sos
+
+
+@numba.njit(cache=True, fastmath=False)
+def _sosfilt_rows(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`scipy.signal.sosfilt(sos, x, axis=-1)` of (rows, n) float64 from rest: the same
+    transposed direct form II in the same operation order (the same result, bit for bit),
+    compiled here so the meter needs no scipy.signal."""
+    rows, n = x.shape
+    n_sec = sos.shape[0]
+    out = np.empty_like(x)
+    for r in range(rows):
+        z0 = np.zeros(n_sec)
+        z1 = np.zeros(n_sec)
+        for i in range(n):
+            v = x[r, i]
+            for k in range(n_sec):
+                y = sos[k, 0] * v + z0[k]
+                z0[k] = sos[k, 1] * v - sos[k, 4] * y + z1[k]
+                z1[k] = sos[k, 2] * v - sos[k, 5] * y
+                v = y
+            out[r, i] = v
+    return out
 
 
 def gated_lufs(block_power: np.ndarray) -> float:
@@ -93,7 +141,7 @@ def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
         )
     if not np.any(audio):
         return LUFS_FLOOR
-    weighted = scipy.signal.sosfilt(_k_weighting_sos(rate), audio, axis=-1)
+    weighted = _sosfilt_rows(_k_weighting_sos(rate), np.ascontiguousarray(audio, dtype=np.float64))
     power = np.square(weighted, out=weighted)
     # Blocks as pyloudnorm bounds them: 400 ms from int(0.1 s * j * rate), i.e. four 100 ms
     # segments; segment sums by one reduceat pass (equal to pyloudnorm within float rounding).

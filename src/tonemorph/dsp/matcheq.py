@@ -11,9 +11,9 @@ from typing import Literal
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from tonemorph.dsp.checks import as_audio_2d, check_rate
+from tonemorph.dsp.designs import hann
 from tonemorph.dsp.fir import (
     linear_phase_from_magnitude,
     minimum_phase_from_magnitude,
@@ -62,7 +62,7 @@ def long_term_spectrum_db(
         raise AudioContentError(
             f"{name} is silent (no frame above -70 dBFS); a spectrum cannot be matched to it."
         )
-    window = scipy.signal.get_window("hann", n).astype(np.float64)
+    window = hann(n)
     power = np.zeros(n // 2 + 1)
     chunk = 256
     active_idx = np.flatnonzero(mask)
@@ -177,6 +177,8 @@ def apply_match_eq(
     )
     delay = ir.size // 2 if phase == "linear" else 0
     n = audio.shape[1]
+    import scipy.signal  # here: importing it costs 0.4 s
+
     filtered = scipy.signal.oaconvolve(audio, ir[None, :], mode="full", axes=-1)
     out = filtered[:, delay : delay + n]
     if match_level:  # the curve's broadband gain is replaced by an active-RMS match
@@ -203,6 +205,8 @@ def fit_match_eq(
 
     def filt(x: np.ndarray) -> np.ndarray:
         a = as_audio_2d(x, "x")
+        import scipy.signal
+
         return scipy.signal.oaconvolve(a, ir[None], axes=-1)[:, delay: delay + a.shape[1]]
 
     gain = 10 ** ((active_rms_db(y, sample_rate) - active_rms_db(filt(x_fit), sample_rate)) / 20)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 
 from tonemorph.errors import ParameterError
 
@@ -74,6 +73,8 @@ class MonoBass:
                 f"mono-bass cutoff must be within 10..1000 Hz, got {cutoff_hz!r}; e.g. 120."
             )
         self.cutoff_hz = float(cutoff_hz)
+        import scipy.signal  # here: importing it costs 0.4 s
+
         self.sos = scipy.signal.butter(4, cutoff_hz, "highpass", fs=sample_rate, output="sos")
         self._zi = np.zeros((self.sos.shape[0], 2))
 
@@ -82,6 +83,8 @@ class MonoBass:
         ms = mid_side(np.asarray(x, dtype=np.float64))
         if ms.shape[1] == 0:
             return ms
+        import scipy.signal
+
         ms[1], self._zi = scipy.signal.sosfilt(self.sos, ms[1], zi=self._zi)
         return left_right(ms)
 

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
+from tonemorph.dsp.designs import hann
 from tonemorph.dsp.fir import (
     linear_phase_from_magnitude,
     minimum_phase_from_magnitude,
@@ -65,7 +65,7 @@ def mean_log_spectrum_db(x: np.ndarray, sample_rate: float, *, n_fft: int = _N_F
         audio = np.pad(audio, ((0, 0), (0, n_fft - audio.shape[1])))
     hop = n_fft // 2 if hop is None else int(hop)
     n_frames = 1 + (audio.shape[1] - n_fft) // hop
-    window = scipy.signal.get_window("hann", n_fft)
+    window = hann(n_fft)
     level = frame_rms_db(audio, n_fft, hop)[:n_frames]
     active = np.flatnonzero(active_frames(level))
     if active.size == 0:
@@ -168,7 +168,7 @@ class SpectrumAccumulator:
         self.channels = int(channels)
         self.n_fft = int(n_fft)
         self._hop = self.n_fft
-        self._window = scipy.signal.get_window("hann", self.n_fft)
+        self._window = hann(self.n_fft)
         bins = self.n_fft // 2 + 1
         self._parts = 2 if channels == 2 else 1
         self._log = np.zeros((self._parts, self._LEVELS, bins))
