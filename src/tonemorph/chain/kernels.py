@@ -69,7 +69,7 @@ def minimum_phase_ir(mag_db: Any, n_taps: int, xp: ModuleType = np) -> Any:
     return ir * window
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def ballistics_forward(target: np.ndarray, a_att: float, a_rel: float, y0: float) -> np.ndarray:
     """Attack/release one-pole smoothing of gain-reduction curves (dB, <= 0), rows independent.
 
@@ -88,7 +88,7 @@ def ballistics_forward(target: np.ndarray, a_att: float, a_rel: float, y0: float
     return y
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def ballistics_backward(
     grad_y: np.ndarray, target: np.ndarray, y: np.ndarray, a_att: float, a_rel: float, y0: float
 ) -> tuple[np.ndarray, float, float]:
@@ -116,7 +116,7 @@ def ballistics_backward(
     return grad_t, g_att, g_rel
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def biquad_cascade(x: np.ndarray, sos: np.ndarray, state: np.ndarray) -> np.ndarray:
     """Biquad cascade (transposed direct form II) over x, updating state (n_sections, 2)."""
     y = np.empty_like(x)
@@ -132,7 +132,7 @@ def biquad_cascade(x: np.ndarray, sos: np.ndarray, state: np.ndarray) -> np.ndar
     return y
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def compressor_gain_block(detector: np.ndarray, state: np.ndarray, hop: int,
                           threshold_db: float, ratio: float, knee_db: float, a_att: float,
                           a_rel: float, float32_level: bool) -> np.ndarray:
@@ -172,7 +172,7 @@ def compressor_gain_block(detector: np.ndarray, state: np.ndarray, hop: int,
     return g
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: float,
                      ratio: float, knee_db: float, a_att: float, a_rel: float) -> np.ndarray:
     """x times its own compressor gain (`compressor_gain_block`, float32 levels): the chain's
@@ -184,7 +184,7 @@ def compressor_block(x: np.ndarray, state: np.ndarray, hop: int, threshold_db: f
     return y
 
 
-@numba.njit(cache=True, fastmath=True, inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _soft_clip(u: float) -> float:
     u = min(max(u, -4.97), 4.97)
     u2 = u * u
@@ -192,7 +192,7 @@ def _soft_clip(u: float) -> float:
         135135 + u2 * (62370 + u2 * (3150 + 28 * u2)))
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _fir_valid(ext: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
     """y[i] = sum_k h[k] ext[len(h) - 1 + i - k] for i < n (loop order that vectorises)."""
     y = np.zeros(n, dtype=np.float32)
@@ -210,7 +210,7 @@ def _fir_valid(ext: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
     return y
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def shaper_2x_block(x: np.ndarray, state: np.ndarray, h_even: np.ndarray, h_center: float,
                     drive: float, bias: float) -> np.ndarray:
     """Streaming twin of `functional.shaper_2x` for a halfband FIR (odd taps zero but centre).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from tonemorph.errors import ParameterError
@@ -55,4 +56,34 @@ class Ditherer:
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Quantise a block (any shape) to `bits` with TPDF dither."""
-        return quantize(x, self.bits, rng=self._rng)
+        return self.process_pcm(x)[0]
+
+    def process_pcm(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """`process`, and the same samples as the integers a 16-bit (int16) or 24-bit (int32,
+        left-justified) file stores, for `AtomicAudioWriter.write`'s ``pcm`` (None for
+        other word lengths)."""
+        v = np.asarray(x, dtype=np.float64)
+        # the draws of `tpdf`, then `quantize`'s arithmetic in one compiled pass (same result)
+        u = self._rng.random((2, *v.shape), dtype=np.float32)
+        out = np.empty(v.shape)
+        pcm = None
+        if self.bits in (16, 24):
+            pcm = np.empty(v.shape, dtype=np.int16 if self.bits == 16 else np.int32)
+        _quantize_tpdf(v.reshape(-1), u.reshape(2, -1), float(2 ** (self.bits - 1)),
+                       out.reshape(-1), pcm.reshape(-1) if pcm is not None else None,
+                       1 if self.bits == 16 else 256)
+        return out, pcm
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def _quantize_tpdf(x: np.ndarray, u: np.ndarray, scale: float, out: np.ndarray,
+                   pcm: np.ndarray | None, shift: int) -> None:
+    """out = clip(round(x * scale + (u[0] - u[1])), -scale, scale - 1) / scale, elementwise,
+    the TPDF difference taken in float32 as `tpdf` does and rounding half to even as np.round;
+    pcm (when given) the rounded integers times shift."""
+    for i in range(x.shape[0]):
+        d = np.float64(u[0, i] - u[1, i])
+        r = min(max(np.rint(x[i] * scale + d), -scale), scale - 1.0)
+        out[i] = r / scale
+        if pcm is not None:
+            pcm[i] = int(r) * shift

@@ -72,7 +72,7 @@ class LimiterConfig:
             raise ParameterError(f"margin_db must be within 0..3 dB, got {self.margin_db!r}.")
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
     """Peak over channels of each new sample's interval: the scaled sample and 3 interpolated
     points.
@@ -106,7 +106,7 @@ def _interval_peaks(ext: np.ndarray, phases: np.ndarray, n: int) -> np.ndarray:
     return peak
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _block_bounds(ext: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """Peak over channels of |ext| per sample, and its maximum per run of p samples."""
     m = ext.shape[1]
@@ -115,12 +115,17 @@ def _block_bounds(ext: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
         for j in range(m):
             env[j] = max(env[j], abs(ext[c, j]))
     bmax = np.zeros(m // p + 2)
-    for j in range(m):
-        bmax[j // p] = max(bmax[j // p], env[j])
+    b = 0
+    for start in range(0, m, p):  # runs walked in turn: no division per sample
+        top = 0.0
+        for j in range(start, min(start + p, m)):
+            top = max(top, env[j])
+        bmax[b] = top
+        b += 1
     return env, bmax
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _interval_peak_at(ext: np.ndarray, h1: np.ndarray, h2: np.ndarray, h3: np.ndarray,
                       centre: float, i: int) -> float:
     """Peak over channels of interval i of ext: the scaled sample and 3 interpolated points."""
@@ -139,7 +144,7 @@ def _interval_peak_at(ext: np.ndarray, h1: np.ndarray, h2: np.ndarray, h3: np.nd
     return best
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _bounded_peaks(ext: np.ndarray, phases: np.ndarray, n: int, limit: float,
                    l1: float) -> np.ndarray:
     """`_interval_peaks` where they can exceed limit; elsewhere the sample peak (also below).
@@ -157,16 +162,19 @@ def _bounded_peaks(ext: np.ndarray, phases: np.ndarray, n: int, limit: float,
     centre = abs(phases[0, p // 2])
     half = p - 1 - p // 2
     peak = np.empty(n)
-    for i in range(n):
-        b = i // p
+    for start in range(0, n, p):  # run b = start // p holds samples start .. start + p - 1
+        b = start // p
+        stop = min(start + p, n)
         if max(bmax[b], bmax[b + 1]) * l1 <= limit:
-            peak[i] = env[i + half]
+            for i in range(start, stop):
+                peak[i] = env[i + half]
         else:
-            peak[i] = _interval_peak_at(ext, h1, h2, h3, centre, i)
+            for i in range(start, stop):
+                peak[i] = _interval_peak_at(ext, h1, h2, h3, centre, i)
     return peak
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _max_interval_peak(ext: np.ndarray, phases: np.ndarray, start: int, n: int, best: float,
                        l1: float) -> float:
     """Highest of best and the interval peaks start .. n - 1 of ext (as `_interval_peaks`).
@@ -180,14 +188,15 @@ def _max_interval_peak(ext: np.ndarray, phases: np.ndarray, start: int, n: int, 
     h2 = phases[2, ::-1].copy()
     h3 = phases[3, ::-1].copy()
     centre = abs(phases[0, p // 2])
-    for i in range(start, n):
-        b = i // p
-        if max(bmax[b], bmax[b + 1]) * l1 > best:
-            best = max(best, _interval_peak_at(ext, h1, h2, h3, centre, i))
+    for run in range(start - start % p, n, p):  # run b = run // p: samples run .. run + p - 1
+        b = run // p
+        for i in range(max(run, start), min(run + p, n)):
+            if max(bmax[b], bmax[b + 1]) * l1 > best:
+                best = max(best, _interval_peak_at(ext, h1, h2, h3, centre, i))
     return best
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def _gain_kernel(
     x: np.ndarray,  # (channels, n) float64 input block
     peaks: np.ndarray,  # (n,) interval peaks from `_interval_peaks`
@@ -216,13 +225,25 @@ def _gain_kernel(
         g_req = 1.0 if env <= ceiling else ceiling / env
         s = t - p_half
         # look-ahead hold: minimum of the required gains of the last L + 2W samples
-        while qlen > 0 and dq_val[(head + qlen - 1) % hold] >= g_req:
+        # (ring positions wrap by a compare, not %: integer division per sample was a third
+        # of this loop)
+        while qlen > 0:
+            last = head + qlen - 1
+            if last >= hold:
+                last -= hold
+            if dq_val[last] < g_req:
+                break
             qlen -= 1
-        dq_val[(head + qlen) % hold] = g_req
-        dq_idx[(head + qlen) % hold] = s
+        tail = head + qlen
+        if tail >= hold:
+            tail -= hold
+        dq_val[tail] = g_req
+        dq_idx[tail] = s
         qlen += 1
         if dq_idx[head] <= s - hold:
-            head = (head + 1) % hold
+            head += 1
+            if head == hold:
+                head = 0
             qlen -= 1
         g_hold = dq_val[head]
         # release: recover towards the hold value, never above it
@@ -230,13 +251,17 @@ def _gain_kernel(
         # attack: mean of the last L released gains
         box_sum += g_rel - box[bpos]
         box[bpos] = g_rel
-        bpos = (bpos + 1) % attack
+        bpos += 1
+        if bpos == attack:
+            bpos = 0
         g = min(box_sum / attack, 1.0)
         # output the input sample the gain belongs to (delayed by the latency)
         for c in range(n_ch):
             out[c, i] = g * delay[c, dpos]
             delay[c, dpos] = x[c, i]
-        dpos = (dpos + 1) % d_len
+        dpos += 1
+        if dpos == d_len:
+            dpos = 0
         g_min = min(g_min, g)
         if g < 1.0:  # log10 per sample is most of this loop's cost; unity gain adds 0 dB
             gr_sum += -20.0 * math.log10(max(g, 1e-12))

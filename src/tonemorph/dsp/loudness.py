@@ -77,7 +77,7 @@ def _k_weighting_sos(sample_rate: float) -> np.ndarray:
     return sos
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def _sosfilt_rows(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     """`scipy.signal.sosfilt(sos, x, axis=-1)` of (rows, n) float64 from rest: the same
     transposed direct form II in the same operation order (the same result, bit for bit),

@@ -26,7 +26,7 @@ _SEGMENT_S = 0.1
 _BLOCK_SEGMENTS = 4
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, fastmath=False)
 def _weighted_power(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
                     weights: np.ndarray) -> np.ndarray:
     """Channel-weighted power (full scale 1) per sample of K-weighted (channels, n) audio.
@@ -52,6 +52,36 @@ def _weighted_power(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
         power[i] = acc
     zi[:] = state
     return power
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def _stats_kernel(block: np.ndarray, frame: int, state: np.ndarray, frames: np.ndarray) -> int:
+    """One pass of `StatsMeter.add`: state [peak, mid power sum, side power sum, current
+    frame's power sum, samples in it] updated, finished frames' mean powers written to
+    frames; returns how many (the numpy version made ten passes over the block)."""
+    n_ch, n = block.shape
+    peak, mid, side, acc, count = state[0], state[1], state[2], state[3], int(state[4])
+    k = 0
+    for i in range(n):
+        p = 0.0
+        for c in range(n_ch):
+            v = block[c, i]
+            peak = max(peak, abs(v))
+            p += v * v
+        if n_ch == 2:
+            m = block[0, i] + block[1, i]
+            d = block[0, i] - block[1, i]
+            mid += 0.25 * (m * m)
+            side += 0.25 * (d * d)
+        acc += p / n_ch
+        count += 1
+        if count == frame:
+            frames[k] = acc / frame
+            k += 1
+            acc = 0.0
+            count = 0
+    state[0], state[1], state[2], state[3], state[4] = peak, mid, side, acc, count
+    return k
 
 
 def _as_block(x: np.ndarray, channels: int) -> np.ndarray:
@@ -209,20 +239,12 @@ class StatsMeter:
         block = _as_block(x, self.channels)
         if block.shape[1] == 0:
             return
-        self._peak = max(self._peak, float(np.max(np.abs(block))))
-        if self.channels == 2:
-            self._mid += float(np.sum(np.square(block[0] + block[1]))) / 4.0
-            self._side += float(np.sum(np.square(block[0] - block[1]))) / 4.0
-        power = np.mean(np.square(block), axis=0)
-        pos = 0
-        while pos < power.size:
-            take = min(self._frame - self._count, power.size - pos)
-            self._acc += float(np.sum(power[pos : pos + take]))
-            self._count += take
-            pos += take
-            if self._count == self._frame:
-                self._frames.append(self._acc / self._frame)
-                self._acc, self._count = 0.0, 0
+        state = np.array([self._peak, self._mid, self._side, self._acc, float(self._count)])
+        frames = np.empty(block.shape[1] // self._frame + 1)
+        k = _stats_kernel(np.ascontiguousarray(block), self._frame, state, frames)
+        self._frames.extend(frames[:k].tolist())
+        self._peak, self._mid, self._side, self._acc = (float(v) for v in state[:4])
+        self._count = int(state[4])
 
     def crest_db(self) -> float:
         """Crest factor (dB) so far; 0 for silence."""

@@ -48,6 +48,8 @@ FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _PLAIN_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
 #: Source subtypes with more than 16 bits of resolution.
 _HIRES_SUBTYPES = frozenset({"FLOAT", "DOUBLE", "PCM_24", "PCM_32"})
+#: Integer arrays libsndfile stores as they are, per subtype (`AtomicAudioWriter.write`'s pcm).
+_PCM_DTYPES = {"PCM_16": np.dtype(np.int16), "PCM_24": np.dtype(np.int32)}
 _FULL_DISK_BYTES = 1 << 20  # below this much free space a failed write is a full disk
 
 
@@ -154,8 +156,13 @@ class AtomicAudioWriter:
             raise
         return self
 
-    def write(self, block: np.ndarray) -> None:
-        """Append a (channels, n) block of samples (full scale = 1)."""
+    def write(self, block: np.ndarray, *, pcm: np.ndarray | None = None) -> None:
+        """Append a (channels, n) block of samples (full scale = 1).
+
+        ``pcm`` may give the same samples as the integers the file stores: (channels, n) int16
+        for PCM_16, int32 (left-justified) for PCM_24 (`Ditherer.process_pcm`); they are
+        written as they are (libsndfile's conversion of float blocks is most of a write).
+        """
         check_stop()
         if self._sfile is None:
             raise RuntimeError("AtomicAudioWriter.write called outside its `with` block")
@@ -178,8 +185,11 @@ class AtomicAudioWriter:
             if n_over:
                 self.clipped_samples += n_over
                 x = np.clip(x, -1.0, 1.0)
+        if pcm is not None and (pcm.shape != x.shape or pcm.dtype != _PCM_DTYPES.get(self.subtype)):
+            raise ParameterError(f"pcm must be {x.shape} {_PCM_DTYPES.get(self.subtype)} for "
+                                 f"{self.subtype}, got {pcm.shape} {pcm.dtype}")
         try:
-            self._sfile.write(np.ascontiguousarray(x.T))
+            self._sfile.write(np.ascontiguousarray((x if pcm is None else pcm).T))
         except (sf.SoundFileError, RuntimeError, ValueError, OSError) as exc:
             raise AudioFileError(f"cannot write {self.path} ({_write_reason(self.path, exc)}); "
                                  "free some space or choose another output path") from exc

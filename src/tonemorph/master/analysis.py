@@ -17,6 +17,7 @@ from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
+from tonemorph.master.behind import Behind
 from tonemorph.master.eq import SpectrumAccumulator
 from tonemorph.progress import Progress
 
@@ -80,16 +81,24 @@ def scan(path, *, role: str, progress: Progress | None = None) -> TrackScan:
         sample_peak = 0.0
         stats = StatsMeter(info.sample_rate, info.channels)
         spectra = SpectrumAccumulator(info.sample_rate, info.channels) if info.channels <= 2 else None
-        done = 0
-        for block in reader.blocks(_BLOCK):
+
+        def measure(block: np.ndarray) -> None:
+            nonlocal sample_peak
             meter.add(block)
             sample_peak = max(sample_peak, float(np.max(np.abs(block))))
             stats.add(block)
-            if spectra is not None:
-                spectra.add(block)
-            done += block.shape[1]
-            if progress is not None:
-                progress("reading", done, info.frames)
+
+        done = 0
+        # the meters run a block behind on a second thread, the spectra here
+        with Behind(measure) as behind:
+            for block in reader.blocks(_BLOCK):
+                block = block.astype(np.float64)  # once, for every measure
+                behind.submit(block)
+                if spectra is not None:
+                    spectra.add(block)
+                done += block.shape[1]
+                if progress is not None:
+                    progress("reading", done, info.frames)
     if meter.samples < int(math.ceil(0.4 * info.sample_rate)):
         raise AudioContentError(
             f"{role} file {info.path} is {meter.samples / info.sample_rate:.2f} s long; "

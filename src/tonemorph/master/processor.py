@@ -92,6 +92,11 @@ class MasterProcessor:
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Process a (channels, n) block (full scale 1); returns (channels, n) float64."""
+        return self.process_back(self.process_front(x))
+
+    def process_front(self, x: np.ndarray) -> np.ndarray:
+        """The linear front of `process`: input gain, EQ, width, mono bass (no delay beyond
+        the EQ's); `process_back` of its output is `process`'s."""
         y = np.asarray(x, dtype=np.float64) * self._in_gain
         if y.shape[0] != self.plan.channels:
             raise ParameterError(
@@ -107,6 +112,10 @@ class MasterProcessor:
                 y = self._mono_bass.process(y)
         elif self._eq is not None:
             y = self._eq.process(y)
+        return y
+
+    def process_back(self, y: np.ndarray) -> np.ndarray:
+        """The rest of `process` after `process_front`: density, output gain and limiter."""
         y = self._dyn.process(y)
         if self._limiter is not None:
             y = self._limiter.process(y * self._out_gain)

@@ -16,6 +16,7 @@ from tonemorph.dsp.limiter import TruePeakLimiter
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.errors import OutputPathError
 from tonemorph.io import AtomicAudioWriter, AudioReader, os_reason
+from tonemorph.master.behind import Behind
 from tonemorph.master.processor import MasterPlan, MasterProcessor
 from tonemorph.progress import Progress
 
@@ -65,17 +66,19 @@ def render_pre_limit(path: Path, plan: MasterPlan, directory: Path | None, *,
                 block, skip = block[:, cut:], skip - cut
             if block.shape[1]:
                 meter.add(block)
-                fh.write(np.ascontiguousarray(block.T, dtype=np.float32).tobytes())
+                fh.write(np.ascontiguousarray(block.T, dtype=np.float32))
                 frames += block.shape[1]
 
-        with AudioReader(path, role="mix") as reader:
+        # the density stage, meter and working file run a block behind on a second thread
+        with Behind(lambda y: emit(proc.process_back(y))) as behind, \
+                AudioReader(path, role="mix") as reader:
             total, done = reader.frames, 0
             for block in reader.blocks(_BLOCK):
-                emit(proc.process(block))
+                behind.submit(proc.process_front(block))
                 done += block.shape[1]
                 if progress is not None:
                     progress(tag, done, total)
-        emit(proc.flush())
+            behind.submit(proc.process_front(np.zeros((plan.channels, proc.latency))))
     except OSError as exc:
         fh.close()
         where = directory if directory is not None else Path(tempfile.gettempdir())
@@ -104,37 +107,46 @@ def limit_pass(pre: PreLimit, plan: MasterPlan, out: Path | None, *, subtype: st
     dither = Ditherer(bits, seed) if bits is not None and bits <= 24 else None
     skip = lim.latency
 
-    def emit(block: np.ndarray) -> None:
+    def store(block: np.ndarray, pcm: np.ndarray | None) -> None:
+        peak.add(block)
+        if writer is not None:
+            writer.write(block, pcm=pcm)
+        else:
+            kept.append(block.astype(np.float32))
+
+    def emit(block: np.ndarray, behind: Behind) -> None:
         nonlocal skip
         if skip:
             cut = min(skip, block.shape[1])
             block, skip = block[:, cut:], skip - cut
         if block.shape[1] == 0:
             return
+        pcm = None
         if dither is not None:
-            block = dither.process(block)
+            block, pcm = dither.process_pcm(block)
+            if writer is None or writer.subtype not in ("PCM_16", "PCM_24"):
+                pcm = None
+        behind.submit(block, pcm)
         meter.add(block)
-        peak.add(block)
         stats.add(block)
-        if writer is not None:
-            writer.write(block)
-        else:
-            kept.append(block.astype(np.float32))
 
     def run() -> None:
         pre.file.seek(0)
         done = 0
-        while done < pre.frames:
-            n = min(_BLOCK, pre.frames - done)
-            data = np.fromfile(pre.file, dtype=np.float32, count=n * ch)
-            # one C-ordered float64 copy, scaled in place (the limiter needs rows contiguous)
-            block = np.ascontiguousarray(data.reshape(-1, ch).T, dtype=np.float64)
-            block *= gain
-            emit(lim.process(block))
-            done += block.shape[1]
-            if progress is not None:
-                progress(tag, done, pre.frames)
-        emit(lim.flush())
+        # three threads, each stage's blocks in order: limiter here; dither, loudness and
+        # stats a block behind; true peak and the file another block behind
+        with Behind(store) as storing, Behind(emit) as metering:
+            while done < pre.frames:
+                n = min(_BLOCK, pre.frames - done)
+                data = np.fromfile(pre.file, dtype=np.float32, count=n * ch)
+                # one C-ordered float64 copy, scaled in place (the limiter needs rows contiguous)
+                block = np.ascontiguousarray(data.reshape(-1, ch).T, dtype=np.float64)
+                block *= gain
+                metering.submit(lim.process(block), storing)
+                done += block.shape[1]
+                if progress is not None:
+                    progress(tag, done, pre.frames)
+            metering.submit(lim.flush(), storing)
 
     if writer is not None:
         with writer:
