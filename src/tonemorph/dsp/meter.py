@@ -37,6 +37,9 @@ def _weighted_power(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
     n_ch, n = block.shape
     n_sec = sos.shape[0]
     power = np.empty(n)
+    if n_sec == 2 and n_ch == 2:
+        _weighted_power_2x2(block, sos, zi, weights, power)
+        return power
     state = zi.copy()
     for i in range(n):
         # channels inside the sample loop: their independent recursions overlap in the CPU
@@ -82,6 +85,41 @@ def _stats_kernel(block: np.ndarray, frame: int, state: np.ndarray, frames: np.n
             count = 0
     state[0], state[1], state[2], state[3], state[4] = peak, mid, side, acc, count
     return k
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def _weighted_power_2x2(block: np.ndarray, sos: np.ndarray, zi: np.ndarray,
+                        weights: np.ndarray, power: np.ndarray) -> None:
+    """`_weighted_power` for two channels and two sections (K-weighting of stereo), its states
+    in local variables (registers, not memory: twice as fast), the same operations."""
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    w0, w1 = weights[0], weights[1]
+    s000, s001, s100, s101 = zi[0, 0, 0], zi[0, 0, 1], zi[1, 0, 0], zi[1, 0, 1]  # channel 0
+    s010, s011, s110, s111 = zi[0, 1, 0], zi[0, 1, 1], zi[1, 1, 0], zi[1, 1, 1]  # channel 1
+    for i in range(block.shape[1]):
+        v = block[0, i]
+        y = b00 * v + s000
+        s000 = b01 * v - a01 * y + s001
+        s001 = b02 * v - a02 * y
+        v = y
+        y = b10 * v + s100
+        s100 = b11 * v - a11 * y + s101
+        s101 = b12 * v - a12 * y
+        acc = 0.0
+        acc += w0 * (y * y)
+        v = block[1, i]
+        y = b00 * v + s010
+        s010 = b01 * v - a01 * y + s011
+        s011 = b02 * v - a02 * y
+        v = y
+        y = b10 * v + s110
+        s110 = b11 * v - a11 * y + s111
+        s111 = b12 * v - a12 * y
+        acc += w1 * (y * y)
+        power[i] = acc
+    zi[0, 0, 0], zi[0, 0, 1], zi[1, 0, 0], zi[1, 0, 1] = s000, s001, s100, s101
+    zi[0, 1, 0], zi[0, 1, 1], zi[1, 1, 0], zi[1, 1, 1] = s010, s011, s110, s111
 
 
 def _as_block(x: np.ndarray, channels: int) -> np.ndarray:
