@@ -178,7 +178,8 @@ class SpectrumAccumulator:
 
     def add(self, x: np.ndarray) -> None:
         """Feed a (channels, n) block."""
-        buf = np.concatenate([self._buf, np.asarray(x, dtype=np.float64)], axis=1)
+        x = np.asarray(x, dtype=np.float64)
+        buf = np.concatenate([self._buf, x], axis=1) if self._buf.shape[1] else x
         n_frames = 0 if buf.shape[1] < self.n_fft else 1 + (buf.shape[1] - self.n_fft) // self._hop
         if n_frames:
             frames = np.lib.stride_tricks.sliding_window_view(buf, self.n_fft, axis=-1)[
@@ -201,7 +202,7 @@ class SpectrumAccumulator:
                 for row, i in enumerate(idx):
                     self._log[k, i] += logp[row]
         keep = n_frames * self._hop
-        self._buf = buf[:, keep:]
+        self._buf = buf[:, keep:].copy()  # not a view of the caller's block
 
     def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
         """The two accumulations pooled (same rate, channels and n_fft)."""
