@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -170,13 +171,21 @@ def _excerpts(s: TrackScan, seconds: float, role: str) -> tuple[TrackScan, np.nd
 def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfig,
              notes: list[str], tick: Progress) -> _Analysis:
     """Scan every file once, check them, read the excerpts the fit works on."""
-    ref_scans = []
-    for p, _ in refs:
-        ref_scans.append(scan(p, role="reference",
-                              progress=lambda _, d, n, *__: tick("reading reference", d, n)))
-        _check_reference(ref_scans[-1])
-    scans = [scan(m, role="mix", progress=lambda _, d, n, *__: tick("reading mix", d, n))
-             for m in mixes]
+    # the references are read on a second thread while the mixes are read here (the two
+    # overlap on two cores); their errors still come first, in order, as when read first
+    ref_scans: list[TrackScan] = []
+    tick("reading reference", 0, len(refs))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tonemorph-ref") as pool:
+        pending = [pool.submit(scan, p, role="reference") for p, _ in refs]
+        try:
+            scans = [scan(m, role="mix",
+                          progress=lambda _, d, n, *__: tick("reading mix", d, n))
+                     for m in mixes]
+        finally:
+            for i, f in enumerate(pending):
+                ref_scans.append(f.result())
+                _check_reference(ref_scans[-1])
+                tick("reading reference", i + 1, len(refs))
     _check_mixes(scans)
     rate, channels = scans[0].info.sample_rate, scans[0].info.channels
     ref_ex: list[WeightedAudio] = []
