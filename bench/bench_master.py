@@ -40,6 +40,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from measure import MATCHERING_CLI, run_measured
+
 from tonemorph.dsp.loudness import crest_factor_db, integrated_lufs, true_peak_dbtp
 from tonemorph.metrics import level_binned_error_db
 
@@ -108,36 +110,6 @@ def make_cases(cases: Path) -> dict[str, dict[str, Path]]:
     return out
 
 
-MATCHERING = """
-import sys, matchering as mg
-mg.log(lambda *a, **k: None)
-mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])
-"""
-
-
-# Measured from a small launcher process: a child forked from this process would report this
-# process's resident size as its own peak (ru_maxrss survives exec).
-_LAUNCHER = """
-import json, os, subprocess, sys, time
-t0 = time.monotonic()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-_, status, usage = os.wait4(proc.pid, 0)
-err = proc.stderr.read().decode(errors="replace")
-print(json.dumps({"wall_s": time.monotonic() - t0, "peak_rss_mb": usage.ru_maxrss / 1024.0,
-                  "rc": os.waitstatus_to_exitcode(status), "err": err[-2000:]}))
-"""
-
-
-def run_measured(cmd: list[str]) -> dict[str, float]:
-    """Run cmd in a subprocess; wall time (s) and its own peak RSS (MB) from os.wait4."""
-    res = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True,
-                         text=True, check=True)
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    if out["rc"] != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({out['rc']}): {out['err']}")
-    return {"wall_s": out["wall_s"], "peak_rss_mb": out["peak_rss_mb"]}
-
-
 def run_tools(mix: Path, ref: Path, out_dir: Path, tag: str) -> dict[str, dict]:
     """Both tools on one case; returns {tool: {"path", "wall_s", "peak_rss_mb"}}."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +120,7 @@ def run_tools(mix: Path, ref: Path, out_dir: Path, tag: str) -> dict[str, dict]:
                        "--report", str(out_dir / f"{tag}_tonemorph.json")])
     res["tonemorph"] = {"path": tm_out, **tm}
     mg_out = out_dir / f"{tag}_matchering.wav"
-    mgm = run_measured([sys.executable, "-c", MATCHERING, str(mix), str(ref), str(mg_out)])
+    mgm = run_measured([sys.executable, "-c", MATCHERING_CLI, str(mix), str(ref), str(mg_out)])
     res["matchering"] = {"path": mg_out, **mgm}
     return res
 

@@ -38,6 +38,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from measure import MATCHERING_CLI, run_measured
+
 from tonemorph.dsp.loudness import integrated_lufs, true_peak_dbtp
 from tonemorph.dsp.matcheq import apply_match_eq
 from tonemorph.metrics import score
@@ -343,40 +345,11 @@ def plot_curves(results: dict, path: Path) -> None:
 
 
 SPEED_S = 300.0
-MATCHERING_CLI = """
-import sys, matchering as mg
-mg.log(lambda *a, **k: None)
-mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])
-"""
-
-
-# Measured from a small launcher process: a child forked from this (large) process would
-# report this process's resident size as its own peak (ru_maxrss survives exec).
-_LAUNCHER = """
-import json, os, subprocess, sys, time
-t0 = time.monotonic()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-_, status, usage = os.wait4(proc.pid, 0)
-err = proc.stderr.read().decode(errors="replace")
-print(json.dumps({"wall_s": time.monotonic() - t0, "peak_rss_mb": usage.ru_maxrss / 1024.0,
-                  "rc": os.waitstatus_to_exitcode(status), "err": err[-2000:]}))
-"""
-
-
-def run_measured(cmd: list[str]) -> dict[str, float]:
-    """Run cmd in a subprocess; wall time (s) and its own peak RSS (MB) from os.wait4."""
-    res = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True,
-                         text=True, check=True)
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    if out["rc"] != 0:
-        raise RuntimeError(f"{cmd[:3]} failed: {out['err']}")
-    return {"wall_s": out["wall_s"], "peak_rss_mb": out["peak_rss_mb"]}
-
-
-def speed(cache: Path) -> dict:
-    """5-minute stereo 44.1 kHz 16-bit premaster (two pieces joined), both tools, one run."""
-    mix = cache / "speed_mix_5min.wav"
-    ref = cache / "speed_ref.wav"
+def speed_files(cache: Path) -> tuple[Path, Path]:
+    """The 5-minute stereo 44.1 kHz 16-bit premaster (two pieces joined, -8 dB) and its
+    reference, made with sox into cache once."""
+    cache.mkdir(parents=True, exist_ok=True)
+    mix, ref = cache / "speed_mix_5min.wav", cache / "speed_ref.wav"
     if not mix.exists():
         subprocess.run(["sox", str(PIECES["aberrations"][0]), str(PIECES["journey"][0]), "-b",
                         "16", str(mix), "rate", str(RATE), "channels", "2", "trim", "0",
@@ -384,6 +357,12 @@ def speed(cache: Path) -> dict:
     if not ref.exists():
         subprocess.run(["sox", str(PIECES["graveyard"][0]), "-b", "16", str(ref), "rate",
                         str(RATE), "channels", "2"], check=True)
+    return mix, ref
+
+
+def speed(cache: Path) -> dict:
+    """5-minute stereo 44.1 kHz 16-bit premaster (two pieces joined), both tools, one run."""
+    mix, ref = speed_files(cache)
     out: dict = {}
     with tempfile.TemporaryDirectory() as td:
         tm_cmd = [sys.executable, "-m", "tonemorph.cli", "master", str(mix), "--reference",

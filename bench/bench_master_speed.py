@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,33 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from bench_master_pairs import _LAUNCHER, MATCHERING_CLI, PIECES, RATE, SPEED_S
-
-
-def speed_files(cache: Path) -> tuple[Path, Path]:
-    """The 5-minute 16-bit premaster (two pieces joined, -8 dB) and the reference, as the
-    pairs bench makes them."""
-    cache.mkdir(parents=True, exist_ok=True)
-    mix, ref = cache / "speed_mix_5min.wav", cache / "speed_ref.wav"
-    if not mix.exists():
-        subprocess.run(["sox", str(PIECES["aberrations"][0]), str(PIECES["journey"][0]), "-b",
-                        "16", str(mix), "rate", str(RATE), "channels", "2", "trim", "0",
-                        str(SPEED_S), "gain", "-8"], check=True)
-    if not ref.exists():
-        subprocess.run(["sox", str(PIECES["graveyard"][0]), "-b", "16", str(ref), "rate",
-                        str(RATE), "channels", "2"], check=True)
-    return mix, ref
+from bench_master_pairs import speed_files
+from measure import MATCHERING_CLI, run_measured
 
 
 def measured(cmd: list[str], src: Path) -> dict[str, float]:
     """Wall time (s) and the child's own peak RSS (MB) of cmd, with src first on PYTHONPATH."""
-    env = dict(os.environ, PYTHONPATH=str(src))
-    res = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *cmd], capture_output=True,
-                         text=True, check=True, env=env)
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    if out["rc"] != 0:
-        raise RuntimeError(f"{cmd[:4]} failed: {out['err']}")
-    return {"wall_s": out["wall_s"], "peak_rss_mb": out["peak_rss_mb"]}
+    return run_measured(cmd, env=dict(os.environ, PYTHONPATH=str(src)))
 
 
 def timed(cmd: list[str], src: Path, repeats: int) -> dict[str, float]:
