@@ -9,29 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from torch_block import SRC, run_without_torch
 
 HERE = Path(__file__).parent
-SRC = HERE.parent / "src"
 MODEL = HERE / "io" / "data" / "learned_fast.tmodel"
-
-# A meta-path finder refusing torch: setting sys.modules["torch"] = None would also work for
-# our code, but scipy's array-API helpers read that entry and fail on None.
-_BLOCK = """
-import sys
-class _NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
-sys.meta_path.insert(0, _NoTorch())
-sys.path.insert(0, {src!r})
-"""
-
-
-def _run_without_torch(code: str) -> subprocess.CompletedProcess[str]:
-    script = _BLOCK.format(src=str(SRC)) + code
-    return subprocess.run([sys.executable, "-c", script], check=False, capture_output=True,
-                          text=True, timeout=300)
-
 
 def test_import_help_info_apply_without_torch(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
@@ -60,7 +41,7 @@ y = tone.apply(np.zeros(4800, np.float32), 48000)
 assert "torch" not in sys.modules, "torch was imported"
 print("ok")
 """
-    res = _run_without_torch(code)
+    res = run_without_torch(code)
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stdout + res.stderr
     y, sr = sf.read(out, always_2d=True)
     assert sr == 48000 and y.shape == (48000, 2) and np.all(np.isfinite(y))
