@@ -60,9 +60,11 @@ def test_single_op_threads_sets_one_and_restores() -> None:
     assert torch.get_num_threads() == before
 
 
-def test_parallel_starts_give_the_sequential_result(small: None,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 1,
+def test_parallel_starts_and_steps_give_the_sequential_result(
+        small: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 segments: the refine steps run in 2 parts, on 2 threads or one after the other
+    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 3,
+                                                       "segment_s": 1.0,
                                                        "start_steps": 3, "steps": 2})
     x = guitar_line(5.0, SR, seed=1)[0]
     y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(5.0, SR, seed=2))[0]
@@ -73,6 +75,32 @@ def test_parallel_starts_give_the_sequential_result(small: None,
     assert runs["1"].candidates == runs["2"].candidates
     assert runs["1"].chain.values() == runs["2"].chain.values()
     assert runs["1"].steps == runs["2"].steps == 2 * 3 + 2
+
+
+def test_a_step_in_parts_has_the_whole_batch_loss_and_gradient() -> None:
+    # reference: the loss of all segments at once, one backward pass through it all
+    x = guitar_line(4.0, SR, seed=3)[0]
+    y = render(chain_with({"drive.drive_db": 12.0}), guitar_line(4.0, SR, seed=4))[0]
+    fcfg = FeatureConfig(sample_rate=SR)
+    segs = torch.from_numpy(fit._segments(x * 10, SR, 5, 0.5, np.random.default_rng(0)))
+    loss = fit.UnpairedLoss(fit.target_features(y, fcfg))
+    skip = int(fit.WARMUP_S * SR)
+    chain = ToneChain(ChainConfig(sample_rate=SR))
+    chain.set_values({**chain.neutral_values(), "drive.drive_db": 6.0, "comp.ratio": 2.0,
+                      "comp.threshold_db": -30.0})
+    params = list(chain.raw.values())
+    whole, _ = loss(fit.frame_features(chain(segs), fcfg, skip))
+    whole.backward()
+    want = [p.grad.clone() for p in params]
+    for p in params:
+        p.grad = None
+    fitter = fit._Fitter(segs, loss, fcfg, skip, 0.01, *(torch.ones(4097),) * 2,
+                         torch.ones(4097))
+    with fit.ThreadPoolExecutor(2) as pool:
+        got = fitter._loss_with_grad(chain, params, pool)
+    assert float(got.detach()) == pytest.approx(float(whole.detach()), rel=1e-5)
+    for p, w in zip(params, want):
+        assert torch.allclose(p.grad, w, rtol=1e-3, atol=1e-6 * float(w.abs().max()) + 1e-12)
 
 
 def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:

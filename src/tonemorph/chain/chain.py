@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -107,7 +105,7 @@ class ToneChain(torch.nn.Module):
             # the FFT filters lose precision in float32 when EQ cuts leave little energy
             x = x.double()
         t = x.shape[-1]
-        n_fft = 1 << math.ceil(math.log2(t + F.IIR_GRID + self.cfg.cab_taps))
+        n_fft = F.fft_len(t + F.IIR_GRID + self.cfg.cab_taps)
         # consecutive filter stages of one group run as one FFT filter (their responses'
         # product): fewer passes, and the same rounding as the chain before stages were objects
         resp: torch.Tensor | None = None

@@ -41,6 +41,22 @@ class Features:
     dyn_levels_db: list[torch.Tensor]  # per DYN_WINDOWS_MS, gated window levels
     level_delta_db: torch.Tensor  # change of the 50 ms level per 10 ms, gated
 
+    def tensors(self) -> list[torch.Tensor]:
+        """Every feature tensor, in field order (the dynamics windows in place)."""
+        return [self.logmel_db, self.env_db, self.cep, self.level_db, self.centroid,
+                self.flatness_db, self.crest_db, *self.dyn_levels_db, self.level_delta_db]
+
+    @classmethod
+    def from_tensors(cls, ts: list[torch.Tensor]) -> Features:
+        """Inverse of `tensors`."""
+        n_dyn = len(ts) - 8
+        return cls(*ts[:7], list(ts[7: 7 + n_dyn]), ts[-1])
+
+    @classmethod
+    def cat(cls, parts: list[Features]) -> Features:
+        """Features of consecutive parts of a batch as one (frames in part order)."""
+        return cls.from_tensors([torch.cat(ts) for ts in zip(*(p.tensors() for p in parts))])
+
     def joint(self) -> torch.Tensor:
         """Per-frame feature vectors (N, D) for joint-distribution losses."""
         return torch.cat([self.level_db[:, None] / 10, self.centroid[:, None] * 10,
@@ -104,6 +120,16 @@ def _window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torc
     return 10 * torch.log10(_window_mean(power, win, hop) + 1e-10)
 
 
+def frame_levels_db(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0) -> torch.Tensor:
+    """Level (dBFS) of each analysis frame of x (B, T) after `skip` samples, flattened (B*F,)."""
+    return 10 * torch.log10(_frame_ms(x[:, skip:] ** 2, cfg) + 1e-10)
+
+
+def _frame_ms(sq: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """Mean square of each analysis frame of sq = x^2 (B, T), flattened (B*F,)."""
+    return _window_mean(sq, cfg.n_fft, cfg.hop).reshape(-1)
+
+
 def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
                    gate_db: float | None = None) -> Features:
     """Features of x (B, T), ignoring the first `skip` samples of each row (warm-up).
@@ -118,7 +144,7 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     power = power / (window.sum() ** 2 / 2)
     sq = x ** 2
     # frame mean square and peak without an unfolded copy of the frames (4x overlap)
-    ms = _window_mean(sq, cfg.n_fft, cfg.hop).reshape(-1)
+    ms = _frame_ms(sq, cfg)
     peak = torch.nn.functional.max_pool1d(sq[:, None], cfg.n_fft, cfg.hop)[:, 0].reshape(-1)
     level = 10 * torch.log10(ms + 1e-10)
     gate = gate_threshold_db(level) if gate_db is None else gate_db

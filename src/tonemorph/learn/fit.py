@@ -24,6 +24,7 @@ from tonemorph.features.frames import (
     FeatureConfig,
     Features,
     frame_features,
+    frame_levels_db,
     gate_threshold_db,
 )
 from tonemorph.io.paths import check_stop, stop_handled
@@ -126,11 +127,7 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
         gate = gate_threshold_db(10 * torch.log10(frames.pow(2).mean(-1) + 1e-10))
         parts = [frame_features(t[:, i: i + n + fcfg.n_fft], fcfg, gate_db=gate)
                  for i in range(0, max(t.shape[-1] - fcfg.n_fft, 1), n)]
-    cat = lambda name: torch.cat([getattr(p, name) for p in parts])
-    return Features(cat("logmel_db"), cat("env_db"), cat("cep"), cat("level_db"),
-                    cat("centroid"), cat("flatness_db"), cat("crest_db"),
-                    [torch.cat([p.dyn_levels_db[i] for p in parts]) for i in range(3)],
-                    cat("level_delta_db"))
+    return Features.cat(parts)
 
 
 def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tensor:
@@ -218,6 +215,7 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
 
 FROZEN_PREFIXES = ("cab__", "post_eq__")  # set in closed form (cab) or left flat (tone stack)
 ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
+STEP_PARTS = 2  # each step runs the chain on this many parts of the segments (threads share)
 
 
 class _Fitter:
@@ -269,8 +267,60 @@ class _Fitter:
             self.interrupted = True
             self.stop.set()
 
-    def run(self, chain: ToneChain, steps: int, tag: str) -> tuple[ToneChain, float]:
-        """`steps` Adam steps from the chain's values; returns the best state seen, anchored."""
+    def _loss_with_grad(self, chain: ToneChain, params: list[torch.Tensor],
+                        pool: ThreadPoolExecutor | None) -> torch.Tensor:
+        """Loss of the chain on the training segments, its gradient left in params' .grad
+        (when finite).
+
+        The segments are processed in STEP_PARTS parts, forward and backward, in parallel on
+        `pool` (the autograd engine runs a backward pass on its calling thread only, so one
+        chain's fit would otherwise use one core). The loss is the same as on all segments
+        at once, and the parts are the same with or without a pool: the result does not
+        depend on the number of threads.
+        """
+        run = pool.map if pool is not None else map
+        outs = list(run(chain, self.segs.tensor_split(min(STEP_PARTS, len(self.segs)))))
+        with torch.no_grad():
+            # the gate frame_features would find on all segments at once
+            gate = gate_threshold_db(torch.cat([frame_levels_db(o, self.fcfg, self.skip)
+                                                for o in outs]))
+        feats = list(run(lambda o: frame_features(o, self.fcfg, self.skip, gate), outs))
+        # the loss compares distributions over all frames: it runs on the joined features,
+        # cut from the parts' graphs so that their backward passes can run in parallel
+        cuts = [[t.detach().requires_grad_(t.requires_grad) for t in f.tensors()]
+                for f in feats]
+        total, _ = self.loss(Features.cat([Features.from_tensors(c) for c in cuts]))
+        if not torch.isfinite(total):
+            return total
+        total.backward()
+
+        def part_grads(f: Features, cut: list[torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
+            pairs = [(t, c.grad) for t, c in zip(f.tensors(), cut) if c.grad is not None]
+            if not pairs:
+                return (None,) * len(params)
+            return torch.autograd.grad([t for t, _ in pairs], params, [g for _, g in pairs],
+                                       allow_unused=True)
+
+        grads = list(run(part_grads, feats, cuts))
+        for i, p in enumerate(params):
+            gs = [g[i] for g in grads if g[i] is not None]
+            p.grad = torch.stack(gs).sum(0) if gs else None
+        return total
+
+    def run(self, chain: ToneChain, steps: int, tag: str, threads: int = 1
+            ) -> tuple[ToneChain, float]:
+        """`steps` Adam steps from the chain's values; returns the best state seen, anchored.
+
+        `threads` > 1: that many threads share each step (one chain fitted on several cores).
+        """
+        if threads <= 1:
+            return self._run(chain, steps, tag, None)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tonemorph-fit") as pool:
+            return self._run(chain, steps, tag, pool)
+
+    def _run(self, chain: ToneChain, steps: int, tag: str, pool: ThreadPoolExecutor | None
+             ) -> tuple[ToneChain, float]:
+        """Body of `run`."""
         params = [p for k, p in chain.raw.items() if not k.startswith(FROZEN_PREFIXES)]
         opt = torch.optim.Adam(params, lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
@@ -283,13 +333,12 @@ class _Fitter:
                 if i % ANCHOR_EVERY == 0:
                     self.anchor(chain, level=False)
                 opt.zero_grad()
-                total, _ = self.loss(frame_features(chain(self.segs), self.fcfg, self.skip))
+                total = self._loss_with_grad(chain, params, pool)
                 value = float(total.detach())
                 if value < best:
                     best, best_state = value, copy.deepcopy(chain.state_dict())
                 if not torch.isfinite(total):
                     break
-                total.backward()
                 opt.step()
                 sched.step()
                 self._stepped(tag, best)
@@ -500,7 +549,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
             if val < best_val:
                 best_start, best_val = c, val
         if best_start is not None and not fitter.interrupted:
-            best_start, best_val = fitter.run(best_start, preset["steps"], "refine")
+            best_start, best_val = fitter.run(best_start, preset["steps"], "refine", workers)
         if best_start is not None and not fitter.interrupted:
             pinning = block_pinning(fitter, best_start)
             best_start, simplified = simplify(fitter, best_start, pinning)
