@@ -94,10 +94,13 @@ def test_a_step_in_parts_has_the_whole_batch_loss_and_gradient() -> None:
     want = [p.grad.clone() for p in params]
     for p in params:
         p.grad = None
-    fitter = fit._Fitter(segs, loss, fcfg, skip, 0.01, *(torch.ones(4097),) * 2,
-                         torch.ones(4097))
     with fit.ThreadPoolExecutor(2) as pool:
-        got = fitter._loss_with_grad(chain, params, pool)
+        fitter = fit._Fitter(segs, loss, fcfg, skip, 0.01, *(torch.ones(4097),) * 2,
+                             torch.ones(4097), pool=pool)
+        got = fitter._loss_with_grad(chain, params, shared=True)
+        with torch.no_grad():
+            whole_out = chain(segs)
+        assert torch.allclose(fitter.output(chain, segs), whole_out, atol=1e-6)
     assert float(got.detach()) == pytest.approx(float(whole.detach()), rel=1e-5)
     for p, w in zip(params, want):
         assert torch.allclose(p.grad, w, rtol=1e-3, atol=1e-6 * float(w.abs().max()) + 1e-12)

@@ -98,10 +98,11 @@ class ToneChain(torch.nn.Module):
         return stage("cab").torch_ir(self)  # type: ignore[attr-defined]
 
     # processing -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Process x (B, T) float32 at the chain's sample rate (float64 inside when no grad)."""
+    def forward(self, x: torch.Tensor, precise: bool | None = None) -> torch.Tensor:
+        """Process x (B, T) float32 at the chain's sample rate; `precise`: float64 inside
+        (default: when no gradient is taken)."""
         out_dtype = x.dtype
-        if not torch.is_grad_enabled():
+        if precise if precise is not None else not torch.is_grad_enabled():
             # the FFT filters lose precision in float32 when EQ cuts leave little energy
             x = x.double()
         t = x.shape[-1]

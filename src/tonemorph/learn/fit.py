@@ -7,7 +7,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +45,7 @@ QUALITY_PRESETS = {
              "start_steps": 45, "steps": 400},
 }
 INIT_FFT = 8192  # resolution of the static spectrum match that starts the cabinet
+INIT_HOP = INIT_FFT // 4  # Hann windows at 75 % overlap weigh every sample alike
 WARMUP_S = 0.3  # each segment starts with this much context whose output is not scored
 
 
@@ -167,11 +168,19 @@ def _levels(x: torch.Tensor, fcfg: FeatureConfig, skip: int) -> torch.Tensor:
         return frame_features(x, fcfg, skip).level_db
 
 
+Forward = Callable[[ToneChain, torch.Tensor], torch.Tensor]
+
+
+def _call(chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
+    """The chain's output on segs (the default `Forward`)."""
+    return chain(segs)
+
+
 def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tensor,
-                fcfg: FeatureConfig, skip: int) -> None:
+                fcfg: FeatureConfig, skip: int, forward: Forward = _call) -> None:
     """Shift the output gain so the louder half of the frame levels matches the target's."""
     q = torch.linspace(0.5, 0.98, 25)
-    out = _levels(chain(segs).detach(), fcfg, skip)
+    out = _levels(forward(chain, segs).detach(), fcfg, skip)
     if out.numel() < 4:
         return
     delta = float(torch.median(torch.quantile(target_levels, q) - torch.quantile(out, q)))
@@ -183,7 +192,7 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
 
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
-               segs_power: torch.Tensor | None = None) -> None:
+               segs_power: torch.Tensor | None = None, forward: Forward = _call) -> None:
     """Set the cab curve (zero mean over 100 Hz-8 kHz) to the static match of the chain's output.
 
     The long-term spectrum is matched in closed form, as a match-EQ would, so gradient descent
@@ -191,7 +200,7 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     chain's transfer (output over input spectrum) is measured on the training segments and
     applied to the spectrum of the whole input (`input_power`), because a few seconds of input
     hold too few notes for a stable long-term spectrum. `segs_power`: `_mean_power` of segs,
-    when the caller keeps it (it does not change between matches).
+    when the caller keeps it (it does not change between matches); `forward` runs the chain.
     """
     if "cab" not in chain.cfg.stages:
         return
@@ -199,8 +208,8 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     vals["cab.band_db"] = [0.0] * chain.cfg.cab_bands
     chain.set_values(vals)
     with torch.no_grad():
-        out_p = _mean_power(chain(segs), INIT_FFT, fcfg.hop, skip)
-        in_p = _mean_power(segs, INIT_FFT, fcfg.hop, skip) if segs_power is None else segs_power
+        out_p = _mean_power(forward(chain, segs), INIT_FFT, INIT_HOP, skip)
+        in_p = _mean_power(segs, INIT_FFT, INIT_HOP, skip) if segs_power is None else segs_power
     band_hz = chain.cfg.band_hz()
     sr = fcfg.sample_rate
     transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
@@ -229,29 +238,42 @@ class _Fitter:
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
                  input_power: torch.Tensor, progress: Progress | None = None,
-                 total_steps: int = 0):
+                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+        self.pool = pool  # threads that run the parts of one chain's steps and evaluations
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
         with torch.no_grad():
-            self.segs_power = _mean_power(segs, INIT_FFT, fcfg.hop, skip)
+            self.segs_power = _mean_power(segs, INIT_FFT, INIT_HOP, skip)
         self.progress, self.total_steps, self.done = progress, total_steps, 0
         self.interrupted = False
         self.stop = threading.Event()  # one worker's interruption stops every worker
         self._lock = threading.Lock()
 
+    def _map(self, fn: Callable, *its: Iterable) -> list:
+        """[fn(*args)] for the parts, on the fitter's threads when it has them."""
+        return list(self.pool.map(fn, *its) if self.pool is not None else map(fn, *its))
+
+    def output(self, chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
+        """The chain's output on segs without gradient (float32), its parts run in parallel."""
+        def part(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():  # grad mode is per thread
+                # float32 like the training steps: the losses compared are the same kind
+                return chain(x, precise=False)
+        return torch.cat(self._map(part, segs.tensor_split(min(STEP_PARTS, len(segs)))))
+
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
-                   self.segs_power)
+                   self.segs_power, self.output)
         if level:
-            match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip)
+            match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output)
 
     def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
                  ) -> tuple[float, dict[str, float]]:
         """Loss (and its terms) of the chain on the training segments, or on `segs`."""
         with torch.no_grad():
-            out = chain(self.segs if segs is None else segs)
+            out = self.output(chain, self.segs if segs is None else segs)
             total, terms = self.loss(frame_features(out, self.fcfg, self.skip))
         return float(total), terms
 
@@ -267,18 +289,18 @@ class _Fitter:
             self.interrupted = True
             self.stop.set()
 
-    def _loss_with_grad(self, chain: ToneChain, params: list[torch.Tensor],
-                        pool: ThreadPoolExecutor | None) -> torch.Tensor:
+    def _loss_with_grad(self, chain: ToneChain, params: list[torch.Tensor], shared: bool
+                        ) -> torch.Tensor:
         """Loss of the chain on the training segments, its gradient left in params' .grad
         (when finite).
 
         The segments are processed in STEP_PARTS parts, forward and backward, in parallel on
         `pool` (the autograd engine runs a backward pass on its calling thread only, so one
         chain's fit would otherwise use one core). The loss is the same as on all segments
-        at once, and the parts are the same with or without a pool: the result does not
-        depend on the number of threads.
+        at once, and the parts are the same with or without threads: the result does not
+        depend on their number. `shared`: run the parts on the fitter's threads.
         """
-        run = pool.map if pool is not None else map
+        run = self._map if shared else lambda fn, *its: list(map(fn, *its))
         outs = list(run(chain, self.segs.tensor_split(min(STEP_PARTS, len(self.segs)))))
         with torch.no_grad():
             # the gate frame_features would find on all segments at once
@@ -307,20 +329,13 @@ class _Fitter:
             p.grad = torch.stack(gs).sum(0) if gs else None
         return total
 
-    def run(self, chain: ToneChain, steps: int, tag: str, threads: int = 1
+    def run(self, chain: ToneChain, steps: int, tag: str, shared: bool = False
             ) -> tuple[ToneChain, float]:
         """`steps` Adam steps from the chain's values; returns the best state seen, anchored.
 
-        `threads` > 1: that many threads share each step (one chain fitted on several cores).
+        `shared`: each step's parts run on the fitter's threads (one chain on several cores;
+        for runs that are not themselves run side by side).
         """
-        if threads <= 1:
-            return self._run(chain, steps, tag, None)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tonemorph-fit") as pool:
-            return self._run(chain, steps, tag, pool)
-
-    def _run(self, chain: ToneChain, steps: int, tag: str, pool: ThreadPoolExecutor | None
-             ) -> tuple[ToneChain, float]:
-        """Body of `run`."""
         params = [p for k, p in chain.raw.items() if not k.startswith(FROZEN_PREFIXES)]
         opt = torch.optim.Adam(params, lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
@@ -333,7 +348,7 @@ class _Fitter:
                 if i % ANCHOR_EVERY == 0:
                     self.anchor(chain, level=False)
                 opt.zero_grad()
-                total = self._loss_with_grad(chain, params, pool)
+                total = self._loss_with_grad(chain, params, shared)
                 value = float(total.detach())
                 if value < best:
                     best, best_state = value, copy.deepcopy(chain.state_dict())
@@ -487,13 +502,18 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
 
     Torch runs one thread per worker; drive starts run on `fit_threads()` workers.
     """
+    workers = min(fit_threads(), len(cfg.preset()["starts"]))
     with single_op_threads():
-        return _fit_unpaired(x, y, cfg, progress)
+        if workers <= 1:
+            return _fit_unpaired(x, y, cfg, progress, workers, None)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tonemorph-step") as pool:
+            return _fit_unpaired(x, y, cfg, progress, workers, pool)
 
 
-def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
-                  progress: Progress | None) -> LearnResult:
-    """Body of `fit_unpaired` (threads already set)."""
+def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Progress | None,
+                  workers: int, pool: ThreadPoolExecutor | None) -> LearnResult:
+    """Body of `fit_unpaired` (threads already set): `workers` drive starts at once, `pool`
+    for the parts of one chain's steps."""
     t0 = time.monotonic()
     preset = cfg.preset()
     torch.manual_seed(cfg.seed)
@@ -506,16 +526,15 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
     segs = torch.from_numpy(_segments(xs, sr, preset["n_segments"], preset["segment_s"], rng))
     tfeat = target_features(y, fcfg)
     with torch.no_grad():
-        t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
-        in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, fcfg.hop, 0)
+        t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
+        in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
     t_lv = tfeat.level_db
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
-    workers = min(fit_threads(), len(preset["starts"]))
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
-                     total_steps)
+                     total_steps, pool)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()
@@ -549,7 +568,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
             if val < best_val:
                 best_start, best_val = c, val
         if best_start is not None and not fitter.interrupted:
-            best_start, best_val = fitter.run(best_start, preset["steps"], "refine", workers)
+            best_start, best_val = fitter.run(best_start, preset["steps"], "refine", shared=True)
         if best_start is not None and not fitter.interrupted:
             pinning = block_pinning(fitter, best_start)
             best_start, simplified = simplify(fitter, best_start, pinning)
