@@ -24,7 +24,7 @@ from tonemorph.learn.fit import (
 
 #: small enough for a test, large enough that the selector's answer is the real one
 SMALL = {"n_segments": 2, "segment_s": 2.0, "starts": (0.0, 18.0), "start_steps": 10,
-         "steps": 20}
+         "steps": 20, "sweep_db": (0.0, 18.0, 36.0)}
 CLEAN = {"pre_eq.hp_hz": 100.0, "post_eq.high_hz": 3000.0, "post_eq.high_db": -8.0,
          "post_eq.mid_hz": 800.0, "post_eq.mid_db": 4.0, "out_gain_db": 6.0}
 COMP_ONLY = {"comp.threshold_db": -40.0, "comp.ratio": 8.0, "comp.attack_ms": 2.0,
@@ -104,6 +104,40 @@ def test_a_step_in_parts_has_the_whole_batch_loss_and_gradient() -> None:
     assert float(got.detach()) == pytest.approx(float(whole.detach()), rel=1e-5)
     for p, w in zip(params, want):
         assert torch.allclose(p.grad, w, rtol=1e-3, atol=1e-6 * float(w.abs().max()) + 1e-12)
+
+
+def _fitter(x: np.ndarray, y: np.ndarray, n_segments: int = 6) -> fit._Fitter:
+    """A fitter on mono x (normalised like fit_unpaired does) toward mono y."""
+    fcfg = FeatureConfig(sample_rate=SR)
+    xs = x * 10 ** (fit.normalise_input(x) / 20)
+    segs = torch.from_numpy(fit._segments(xs, SR, n_segments, 1.0, np.random.default_rng(0)))
+    tfeat = fit.target_features(y, fcfg)
+    with torch.no_grad():
+        t_pow = fit._mean_power(torch.from_numpy(y.astype(np.float32))[None], fit.INIT_FFT,
+                                fit.INIT_HOP, 0)
+        in_pow = fit._mean_power(torch.from_numpy(xs.astype(np.float32))[None], fit.INIT_FFT,
+                                 fit.INIT_HOP, 0)
+    return fit._Fitter(segs, fit.UnpairedLoss(tfeat), fcfg, int(fit.WARMUP_S * SR), 0.01,
+                       t_pow, tfeat.level_db, in_pow)
+
+
+def test_drive_sweep_moves_a_clean_fit_to_the_targets_drive() -> None:
+    # the rest of the chain is already right; only the drive is off (a start that lost)
+    x = guitar_line(8.0, SR, seed=5)[0]
+    y = render(chain_with({"drive.drive_db": 24.0}), guitar_line(8.0, SR, seed=6))[0]
+    fitter = _fitter(x, y)
+    chain = ToneChain(ChainConfig(sample_rate=SR))
+    fitter.anchor(chain)
+    score = lambda c: fit._timbre_score(fitter, c, fitter.segs)  # noqa: E731
+    before, drive_before = score(chain), chain.values()["drive.drive_db"]
+    sweep = fit.QUALITY_PRESETS["default"]["sweep_db"]
+    swept, drive_db = fit.drive_sweep(fitter, chain, sweep)
+    assert drive_db is not None and 12.0 <= drive_db <= 36.0
+    assert score(swept) < before
+    assert chain.values()["drive.drive_db"] == drive_before  # a copy was moved
+    # from the sweep's choice there is nothing better to move to (the rest did not change)
+    again, none = fit.drive_sweep(fitter, swept, sweep)
+    assert none is None and again is swept
 
 
 def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:
