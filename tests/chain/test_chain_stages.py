@@ -452,3 +452,63 @@ def test_shaper_2x_aliasing_at_30_db_drive_measured() -> None:
 def test_shaper_2x_aliasing_meets_design_goal_of_30_db() -> None:
     worst, _ = _alias_db(30.0)
     assert worst < -30.0
+
+
+# --------------------------------------------------------------------------- peak limit
+
+
+def _limit(x: np.ndarray, ceiling: float, sr: float = 48000.0) -> tuple[np.ndarray, np.ndarray]:
+    from tonemorph.chain import kernels as K
+
+    g = K.limit_gain_block(x.astype(np.float32), ceiling, K.limit_release_coef(sr), np.ones(1))
+    return g, (x * g).astype(np.float32)
+
+
+def test_peak_limit_holds_a_spike_at_the_ceiling_then_recovers_exponentially() -> None:
+    from tonemorph.chain import kernels as K
+
+    sr, c = 48000.0, 0.5
+    x = np.full(4800, 0.1 * c, np.float32)
+    x[100] = 2 * c  # needs gain 1/2 at once
+    g, y = _limit(x, c, sr)
+    assert np.all(g[:100] == 1.0) and np.allclose(y[:100], x[:100])
+    assert y[100] == pytest.approx(c, rel=1e-6)
+    # closed form: 1 - g decays by exp(-1/(release * sr)) per sample from 1/2
+    a = math.exp(-1000.0 / (K.LIMIT_RELEASE_MS * sr))
+    k = np.arange(1, 4800 - 100)
+    assert np.allclose(g[101:], 1 - 0.5 * a ** k, rtol=0, atol=1e-12)
+    # after one release time constant the reduction has fallen to 1/e of itself
+    n_tau = int(K.LIMIT_RELEASE_MS * sr / 1000)
+    assert 1 - g[100 + n_tau] == pytest.approx(0.5 / math.e, rel=1e-3)
+
+
+def test_peak_limit_never_exceeds_the_ceiling_and_leaves_quieter_audio_alone() -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(48000) * 0.3).astype(np.float32)
+    g, y = _limit(x, 0.6)
+    assert np.max(np.abs(y)) <= 0.6 * (1 + 1e-6)
+    assert np.all((g > 0) & (g <= 1))
+    g, y = _limit(x, 10.0)  # above every sample: the identity
+    assert np.all(g == 1.0) and np.array_equal(y, x)
+
+
+def test_peak_limit_is_odd_and_blocks_equal_offline() -> None:
+    from tonemorph.chain.stages.limit import LimitOp
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(10000) * 0.4).astype(np.float32)
+    _, y = _limit(x, 0.5)
+    _, y_neg = _limit(-x, 0.5)
+    assert np.array_equal(y_neg, -y)
+    op = LimitOp(0.5, 48000.0)
+    blocks = np.concatenate([op(b) for b in np.array_split(x, [1, 65, 700, 4096])])
+    assert np.array_equal(blocks, y)
+
+
+def test_peak_limit_torch_passes_the_gradient_scaled_by_its_gain() -> None:
+    x = torch.tensor([[0.1, 0.9, 0.2, 0.05]], requires_grad=True)
+    y = F.peak_limit(x, 0.5, 48000.0)
+    y.sum().backward()
+    g, _ = _limit(x.detach().numpy()[0], 0.5)
+    assert np.allclose(y.detach().numpy()[0], x.detach().numpy()[0] * g, atol=1e-7)
+    assert np.allclose(x.grad.numpy()[0], g, atol=1e-7)

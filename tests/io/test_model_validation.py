@@ -82,6 +82,7 @@ def test_values_learned_at_the_range_edges_load(tmp_path: Path, raw: float) -> N
 def test_clamped_values_at_exact_bounds_load(tmp_path: Path) -> None:
     doc = _doc()
     chain = ToneChain(ChainConfig())
+    doc["chain"]["stages"] = list(chain.cfg.stages)  # every stage, at both bounds
     for s in chain.specs:
         doc["parameters"][s.name] = [s.range.hi] * s.size if s.size > 1 else s.range.hi
     doc["input_gain_db"] = 120.0

@@ -3,10 +3,12 @@ sessions under build/plugin-test) and the tones the tests share."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from plugin_support import BUILD_DIR, FULL_TONE, derived_tone
+from plugin_support import BUILD_DIR, FULL_TONE, derived_tone, take
 
 from tonemorph.plugin import build, export_plugin, missing_packages
 
@@ -45,3 +47,17 @@ def clean_tone(tmp_path_factory) -> Path:
     return derived_tone(tmp_path_factory.mktemp("tones"), "clean", ["pre_eq", "post_eq", "cab"])
 
 
+
+
+@pytest.fixture(scope="session")
+def limited_tone(tmp_path_factory) -> Path:
+    """Every stage and the peak limit, its ceiling 6 dB under the peaks of the test take."""
+    from tonemorph.model import load
+
+    doc = json.loads(FULL_TONE.read_text())
+    stages = [*doc["chain"]["stages"], "limit"]
+    tmp = tmp_path_factory.mktemp("tones")
+    off = load(derived_tone(tmp, "limit_off", stages, **{"limit.ceiling_db": 24.0}))
+    y = off.apply(take(48000, 1, seconds=0.6), 48000)
+    peak_db = 20 * np.log10(np.max(np.abs(y))) - float(off.parameters["out_gain_db"])
+    return derived_tone(tmp, "limited", stages, **{"limit.ceiling_db": float(peak_db) - 6.0})

@@ -1,5 +1,6 @@
 """The plugin sounds like `tonemorph apply`: within 1e-4 relative RMS at host rates, block
-sizes, knob settings, mono and stereo, for a tone with every stage and a clean EQ+cab chain."""
+sizes, knob settings, mono and stereo, for a tone with every stage, the same with its peak limit
+engaged, and a clean EQ+cab chain."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ def test_core_equals_apply_full_tone(built, tmp_path, rate, blocks, knobs, chann
         y = offline(built.tools["tm_offline"], FULL_TONE, x, rate, block, KNOBS[knobs], tmp_path)
         err = aligned_error(y, ref, LATENCY)
         assert err < TOL, f"{rate} Hz, block {block}, {knobs}, {channels} ch: {err:.2e}"
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+@pytest.mark.parametrize("knobs", list(KNOBS))
+def test_core_equals_apply_limited_tone(built, limited_tone, tmp_path, rate, knobs):
+    x = take(rate, 2, seconds=0.6)
+    ref = reference(limited_tone, x, rate, KNOBS[knobs])
+    for block in (1, 65, 4096):
+        y = offline(built.tools["tm_offline"], limited_tone, x, rate, block, KNOBS[knobs],
+                    tmp_path)
+        assert aligned_error(y, ref, LATENCY) < TOL, (rate, block, knobs)
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 88200])

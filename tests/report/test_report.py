@@ -177,7 +177,9 @@ def test_no_external_references(full: dict) -> None:
 def test_chain_blocks_show_knobs_in_units(full: dict) -> None:
     blocks = {b.key: dict(b.rows) for b in chain_blocks(full["tone"])}
     assert list(blocks) == ["trim", "pre_eq", "sag", "drive", "post_eq", "cab", "comp",
-                            "output"]
+                            "limit", "output"]
+    # off: the tone sets no limit (its neutral, held 1 % inside the range's edge)
+    assert blocks["limit"]["ceiling"] == "+23.2 dBFS"
     assert blocks["drive"]["drive"] == "+18.0 dB"
     assert blocks["comp"]["ratio"] == "3.00:1" and blocks["comp"]["attack"] == "5.0 ms"
     assert blocks["pre_eq"]["high-pass"] == "90 Hz"

@@ -20,6 +20,8 @@ from tonemorph.chain.kernels import (
     OVERSAMPLE_TAPS,
     ballistics_backward,
     ballistics_forward,
+    limit_gain_block,
+    limit_release_coef,
     log_band_weights,
     oversample_fir,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "rbj_biquad",
     "shaper_2x",
     "soft_clip",
+    "peak_limit",
     "sos_ir",
     "sos_response",
     "time_coef",
@@ -132,6 +135,17 @@ def soft_clip(u: torch.Tensor) -> torch.Tensor:
     u2 = u * u
     return u * (135135 + u2 * (17325 + u2 * (378 + u2))) / (
         135135 + u2 * (62370 + u2 * (3150 + 28 * u2)))
+
+
+def peak_limit(x: torch.Tensor, ceiling: float, sample_rate: float) -> torch.Tensor:
+    """x (B, T) through the zero-latency peak limiter of `kernels.limit_gain_block` (ceiling
+    linear). Its gain is computed without gradient and applied as a factor: the gradient
+    reaches x, scaled as the limiter scales the signal, but not the ceiling (set in closed
+    form)."""
+    a_rel = limit_release_coef(sample_rate)
+    xs = x.detach().to(torch.float64).cpu().numpy()
+    g = np.stack([limit_gain_block(row, ceiling, a_rel, np.ones(1)) for row in xs])
+    return x * torch.from_numpy(g).to(x.dtype)
 
 
 def asym_shaper(u: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -252,3 +252,29 @@ def shaper_2x_block(x: np.ndarray, state: np.ndarray, h_even: np.ndarray, h_cent
     state[1] = ve[n:]
     state[2] = vo[n:]
     return y
+
+
+LIMIT_RELEASE_MS = 50.0  # the peak limit's gain recovers with this time constant
+
+
+def limit_release_coef(sample_rate: float) -> float:
+    """Per-sample decay of the peak limit's gain reduction (LIMIT_RELEASE_MS)."""
+    return math.exp(-1000.0 / (LIMIT_RELEASE_MS * sample_rate))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False)
+def limit_gain_block(x: np.ndarray, ceiling: float, a_rel: float, state: np.ndarray
+                     ) -> np.ndarray:
+    """Gain (linear, float64) of a zero-latency peak limiter for the block x: it falls at once
+    to what keeps |x| at the ceiling, then recovers toward 1 with coefficient a_rel;
+    state[0] carries the gain between blocks."""
+    g = state[0]
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        g = 1.0 - (1.0 - g) * a_rel
+        a = abs(np.float64(x[i]))
+        if a * g > ceiling:
+            g = ceiling / a
+        out[i] = g
+    state[0] = g
+    return out

@@ -102,6 +102,8 @@ RANGES: dict[str, Range] = {
     "attack_ms": Range(0.3, 200.0, "ms", 10.0, log=True),
     "release_ms": Range(5.0, 2000.0, "ms", 100.0, log=True),
     "cab_band_db": Range(-40.0, 30.0, "dB", 0.0),
+    # the peak limit's neutral sits far above any float signal: off
+    "ceiling_db": Range(-60.0, 24.0, "dBFS", 24.0),
     "out_gain_db": Range(-60.0, 60.0, "dB", 0.0),
 }
 

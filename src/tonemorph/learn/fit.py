@@ -225,7 +225,19 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     chain.set_values(vals)
 
 
-FROZEN_PREFIXES = ("cab__", "post_eq__")  # set in closed form (cab) or left flat (tone stack)
+# set in closed form (cab, peak limit) or left flat (tone stack)
+FROZEN_PREFIXES = ("cab__", "limit__", "post_eq__")
+
+
+def anchor_limit(chain: ToneChain, target_peak_db: float) -> None:
+    """Set the peak limit's ceiling where the output's peaks meet the example's loudest
+    (target_peak_db, dBFS, through the current output gain)."""
+    if "limit" not in chain.cfg.stages:
+        return
+    vals = chain.values()
+    rng = next(s for s in chain.specs if s.name == "limit.ceiling_db").range
+    vals["limit.ceiling_db"] = rng.clamp(target_peak_db - float(vals["out_gain_db"]))
+    chain.set_values(vals)
 ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 STEP_PARTS = 2  # each step runs the chain on this many parts of the segments (threads share)
 
@@ -241,8 +253,10 @@ class _Fitter:
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
                  input_power: torch.Tensor, progress: Progress | None = None,
-                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None):
+                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None,
+                 target_peak_db: float = 0.0):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+        self.target_peak_db = target_peak_db
         self.pool = pool  # threads that run the parts of one chain's steps and evaluations
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
@@ -266,11 +280,12 @@ class _Fitter:
         return torch.cat(self._map(part, segs.tensor_split(min(STEP_PARTS, len(segs)))))
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
-        """Closed-form cab match, then (optionally) the output level."""
+        """Closed-form cab match, (optionally) the output level, then the peak limit."""
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
                    self.segs_power, self.output)
         if level:
             match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output)
+        anchor_limit(chain, self.target_peak_db)
 
     def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
                  ) -> tuple[float, dict[str, float]]:
@@ -535,7 +550,8 @@ def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None = None) -> LearnResult:
     """Learn a chain mapping mono x toward the tone of mono y (both at cfg.sample_rate).
 
-    Torch runs one thread per worker; drive starts run on `fit_threads()` workers.
+    Torch runs one thread per worker, `fit_threads()` workers: the drive starts run side by
+    side, and each later step (and evaluation) splits its segments over the workers.
     """
     workers = min(fit_threads(), len(cfg.preset()["starts"]))
     with single_op_threads():
@@ -568,8 +584,9 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
+    peak_db = 20 * math.log10(max(float(np.max(np.abs(y))), 1e-6))
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
-                     total_steps, pool)
+                     total_steps, pool, peak_db)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()

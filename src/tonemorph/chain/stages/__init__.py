@@ -13,9 +13,10 @@ from tonemorph.chain.stages.drive import Drive
 from tonemorph.chain.stages.dynamics import Compressor
 from tonemorph.chain.stages.eq import POST_EQ_BANDS, PRE_EQ_BANDS, Eq
 from tonemorph.chain.stages.gain import Gain
+from tonemorph.chain.stages.limit import Limit
 
 __all__ = ["CHAIN", "Cab", "Compressor", "Drive", "Eq", "FastOp", "FastOptions", "Gain",
-           "Stage", "Values", "stage"]
+           "Limit", "Stage", "Values", "stage"]
 
 #: Every stage in processing order. Optional stages run when named in `ChainConfig.stages`;
 #: the trim and the output gain are in every chain.
@@ -28,6 +29,7 @@ CHAIN: tuple[Stage, ...] = (
        title="tone stack"),
     Cab(),
     Compressor("comp", title="compressor"),
+    Limit(),
     Gain("output", "out_gain_db", takes_input_gain=False, title="output"),
 )
 

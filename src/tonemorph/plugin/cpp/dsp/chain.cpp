@@ -31,6 +31,7 @@ void design_dyn(Compressor& c, const std::map<std::string, double>& v, const std
 Chain::Chain(const Tone& tone, double amount, double sample_rate, int channels)
     : has_pre_eq_(tone.has("pre_eq")), has_sag_(tone.has("sag")), has_drive_(tone.has("drive")),
       has_post_eq_(tone.has("post_eq")), has_cab_(tone.has("cab")), has_comp_(tone.has("comp")),
+      has_limit_(tone.has("limit")),
       channels_(channels), latency_(tone.latency_samples()), amount_(amount),
       sample_rate_(sample_rate) {
     const auto v = tone.at_amount(amount);
@@ -50,6 +51,7 @@ Chain::Chain(const Tone& tone, double amount, double sample_rate, int channels)
         s.post_eq.add(Sos{});
         if (has_cab_) s.cab = std::make_unique<PartitionedFir>(ir);
         if (has_comp_) design_dyn(s.comp, v, "comp", sample_rate);
+        if (has_limit_) s.limit.design(sample_rate, settled(v, "limit.ceiling_db"));
     }
     set_live(LiveKnobs{});
     snap();
@@ -98,6 +100,7 @@ void Chain::process(int channel, float* x, int n) {
     s.post_eq.process(x, n);
     if (has_cab_) s.cab->process(x, n);
     if (has_comp_) s.comp.process(x, n);
+    if (has_limit_) s.limit.process(x, n);
     s.output.process(x, n);
 }
 
@@ -105,6 +108,7 @@ void Chain::reset() {
     for (int c = 0; c < channels_; ++c) {
         ChannelStages& s = ch_[c];
         s.pre_eq.reset(), s.sag.reset(), s.drive.reset(), s.post_eq.reset(), s.comp.reset();
+        s.limit.reset();
         if (s.cab) s.cab->reset();
     }
 }
@@ -114,7 +118,7 @@ void Chain::adopt(const Chain& o) {
         ChannelStages& s = ch_[c];
         const ChannelStages& t = o.ch_[c];
         s.pre_eq.adopt(t.pre_eq), s.sag.adopt(t.sag), s.drive.adopt(t.drive);
-        s.post_eq.adopt(t.post_eq), s.comp.adopt(t.comp);
+        s.post_eq.adopt(t.post_eq), s.comp.adopt(t.comp), s.limit.adopt(t.limit);
         if (s.cab && t.cab) s.cab->adopt(*t.cab);
     }
 }

@@ -13,6 +13,7 @@
 #include "stages/dynamics.hpp"
 #include "stages/eq.hpp"
 #include "stages/gain.hpp"
+#include "stages/limit.hpp"
 #include "tone.hpp"
 
 namespace tonemorph {
@@ -28,6 +29,7 @@ struct ChannelStages {
     BiquadCascade post_eq;  // post-EQ bands, then the two tilt shelves
     std::unique_ptr<PartitionedFir> cab;
     Compressor comp;
+    PeakLimit limit;
     GainStage output;
 };
 
@@ -59,7 +61,7 @@ class Chain {
 
   private:
     bool passthrough_ = false;
-    bool has_pre_eq_, has_sag_, has_drive_, has_post_eq_, has_cab_, has_comp_;
+    bool has_pre_eq_, has_sag_, has_drive_, has_post_eq_, has_cab_, has_comp_, has_limit_;
     int channels_, latency_, n_post_eq_bands_ = 0;
     double amount_, sample_rate_;
     double base_drive_db_ = 0, bias_ = 0, base_out_db_ = 0;

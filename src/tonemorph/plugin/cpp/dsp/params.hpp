@@ -54,6 +54,7 @@ inline constexpr Range ratio{1.0, 20.0, 1.0, true};
 inline constexpr Range attack_ms{0.3, 200.0, 10.0, true};
 inline constexpr Range release_ms{5.0, 2000.0, 100.0, true};
 inline constexpr Range cab_band_db{-40.0, 30.0, 0.0, false};
+inline constexpr Range ceiling_db{-60.0, 24.0, 24.0, false};
 inline constexpr Range out_gain_db{-60.0, 60.0, 0.0, false};
 inline constexpr Range input_gain_db{-120.0, 120.0, 0.0, false};
 }  // namespace ranges

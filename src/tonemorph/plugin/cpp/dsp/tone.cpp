@@ -40,6 +40,7 @@ std::vector<ParamRule> build_rules() {
     r.push_back({"drive.bias", "drive", bias, A::Lerp, false});
     eq("post_eq", false);
     dyn("comp");
+    r.push_back({"limit.ceiling_db", "limit", ceiling_db, A::Lerp, false});
     r.push_back({"out_gain_db", "", out_gain_db, A::Lerp, false});
     return r;
 }

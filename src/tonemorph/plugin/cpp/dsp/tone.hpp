@@ -16,7 +16,8 @@ struct ModelError : std::runtime_error {
 };
 
 // Stage names in processing order (tonemorph.chain.stages.CHAIN, optional stages only).
-inline const char* const kStageNames[] = {"pre_eq", "sag", "drive", "post_eq", "cab", "comp"};
+inline const char* const kStageNames[] = {"pre_eq", "sag",  "drive", "post_eq",
+                                          "cab",    "comp", "limit"};
 
 struct Tone {
     std::string name;                 // shown to the user (file stem or training target)
