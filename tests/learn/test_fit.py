@@ -140,6 +140,23 @@ def test_drive_sweep_moves_a_clean_fit_to_the_targets_drive() -> None:
     assert none is None and again is swept
 
 
+def test_anchor_limit_puts_the_ceiling_at_the_targets_peak_through_the_output_gain() -> None:
+    chain = ToneChain(ChainConfig(sample_rate=SR))
+    chain.set_values({**chain.values(), "out_gain_db": 12.0})
+    fit.anchor_limit(chain, -3.0)
+    assert chain.values()["limit.ceiling_db"] == pytest.approx(-15.0, abs=1e-6)
+    # the output's peaks then stop at the target's: a loud spike comes out at -3 dBFS
+    x = np.zeros((1, 4800), np.float32)
+    x[0, 1000] = 1.0
+    with torch.no_grad():
+        y = ToneChain(ChainConfig(stages=("limit",), sample_rate=SR),
+                      {"limit.ceiling_db": -15.0, "out_gain_db": 12.0})(torch.from_numpy(x))
+    assert 20 * np.log10(float(y.abs().max())) == pytest.approx(-3.0, abs=1e-4)
+    lin = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+    fit.anchor_limit(lin, -3.0)  # no limit stage: nothing to set
+    assert "limit.ceiling_db" not in lin.values()
+
+
 def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:
     res = _learn(CLEAN)
     assert res.chosen == "linear", res.selection
