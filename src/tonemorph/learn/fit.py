@@ -238,6 +238,8 @@ def anchor_limit(chain: ToneChain, target_peak_db: float) -> None:
     rng = next(s for s in chain.specs if s.name == "limit.ceiling_db").range
     vals["limit.ceiling_db"] = rng.clamp(target_peak_db - float(vals["out_gain_db"]))
     chain.set_values(vals)
+
+
 ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 STEP_PARTS = 2  # each step runs the chain on this many parts of the segments (threads share)
 
@@ -253,10 +255,8 @@ class _Fitter:
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
                  input_power: torch.Tensor, progress: Progress | None = None,
-                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None,
-                 target_peak_db: float = 0.0):
+                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
-        self.target_peak_db = target_peak_db
         self.pool = pool  # threads that run the parts of one chain's steps and evaluations
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
@@ -280,12 +280,11 @@ class _Fitter:
         return torch.cat(self._map(part, segs.tensor_split(min(STEP_PARTS, len(segs)))))
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
-        """Closed-form cab match, (optionally) the output level, then the peak limit."""
+        """Closed-form cab match, then (optionally) the output level."""
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
                    self.segs_power, self.output)
         if level:
             match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output)
-        anchor_limit(chain, self.target_peak_db)
 
     def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
                  ) -> tuple[float, dict[str, float]]:
@@ -584,9 +583,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
-    peak_db = 20 * math.log10(max(float(np.max(np.abs(y))), 1e-6))
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
-                     total_steps, pool, peak_db)
+                     total_steps, pool)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()
@@ -634,8 +632,11 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
             best_start, simplified = simplify(fitter, best_start, pinning)
             # a reset block is neutral now; the others' pinning barely moved (<= SIMPLIFY_TOL)
             pinning = {b: v for b, v in pinning.items() if b not in simplified}
-            best_val = fitter.evaluate(best_start)[0]
         if best_start is not None:
+            # the limit is set last, on the finished chain: in the steps its gain would only
+            # pass a gradient that ignores how the gain follows the signal
+            anchor_limit(best_start, 20 * math.log10(max(float(np.max(np.abs(y))), 1e-6)))
+            best_val = fitter.evaluate(best_start)[0]
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val
     done = fitter.done
