@@ -45,10 +45,10 @@ __all__ = [
     "log_band_matrix",
     "minimum_phase_ir",
     "oversample_fir",
+    "peak_limit",
     "rbj_biquad",
     "shaper_2x",
     "soft_clip",
-    "peak_limit",
     "sos_ir",
     "sos_response",
     "time_coef",
@@ -142,6 +142,8 @@ def peak_limit(x: torch.Tensor, ceiling: float, sample_rate: float) -> torch.Ten
     linear). Its gain is computed without gradient and applied as a factor: the gradient
     reaches x, scaled as the limiter scales the signal, but not the ceiling (set in closed
     form)."""
+    if x.numel() == 0 or float(x.detach().abs().max()) <= ceiling:
+        return x  # never engaged: the gain stays 1 (the common case while learning)
     a_rel = limit_release_coef(sample_rate)
     xs = x.detach().to(torch.float64).cpu().numpy()
     g = np.stack([limit_gain_block(row, ceiling, a_rel, np.ones(1)) for row in xs])
