@@ -18,6 +18,7 @@ import torch
 from tonemorph.chain import functional as F
 from tonemorph.chain.chain import ChainConfig
 from tonemorph.dsp import biquad as npbq
+from tonemorph.dsp.units import one_pole_coef
 
 SR = 48000
 
@@ -460,7 +461,8 @@ def test_shaper_2x_aliasing_meets_design_goal_of_30_db() -> None:
 def _limit(x: np.ndarray, ceiling: float, sr: float = 48000.0) -> tuple[np.ndarray, np.ndarray]:
     from tonemorph.chain import kernels as K
 
-    g = K.limit_gain_block(x.astype(np.float32), ceiling, K.limit_release_coef(sr), np.ones(1))
+    g = K.limit_gain_block(x.astype(np.float32), ceiling,
+                           one_pole_coef(K.LIMIT_RELEASE_MS, sr), np.ones(1))
     return g, (x * g).astype(np.float32)
 
 

@@ -17,16 +17,17 @@ import torch
 from tonemorph.chain.kernels import (
     CONTROL_HOP,
     KNEE_DB,
+    LIMIT_RELEASE_MS,
     OVERSAMPLE_TAPS,
     ballistics_backward,
     ballistics_forward,
     limit_gain_block,
-    limit_release_coef,
     log_band_weights,
     oversample_fir,
 )
 from tonemorph.chain.kernels import minimum_phase_ir as _minimum_phase_ir
 from tonemorph.dsp.biquad import rbj_section
+from tonemorph.dsp.units import one_pole_coef
 
 __all__ = [
     "CONTROL_HOP",
@@ -144,7 +145,7 @@ def peak_limit(x: torch.Tensor, ceiling: float, sample_rate: float) -> torch.Ten
     form)."""
     if x.numel() == 0 or float(x.detach().abs().max()) <= ceiling:
         return x  # never engaged: the gain stays 1 (the common case while learning)
-    a_rel = limit_release_coef(sample_rate)
+    a_rel = one_pole_coef(LIMIT_RELEASE_MS, sample_rate)
     xs = x.detach().to(torch.float64).cpu().numpy()
     g = np.stack([limit_gain_block(row, ceiling, a_rel, np.ones(1)) for row in xs])
     return x * torch.from_numpy(g).to(x.dtype)

@@ -257,11 +257,6 @@ def shaper_2x_block(x: np.ndarray, state: np.ndarray, h_even: np.ndarray, h_cent
 LIMIT_RELEASE_MS = 50.0  # the peak limit's gain recovers with this time constant
 
 
-def limit_release_coef(sample_rate: float) -> float:
-    """Per-sample decay of the peak limit's gain reduction (LIMIT_RELEASE_MS)."""
-    return math.exp(-1000.0 / (LIMIT_RELEASE_MS * sample_rate))
-
-
 @numba.njit(cache=True, nogil=True, fastmath=False)
 def limit_gain_block(x: np.ndarray, ceiling: float, a_rel: float, state: np.ndarray
                      ) -> np.ndarray:

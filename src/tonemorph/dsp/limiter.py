@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from tonemorph.dsp.designs import INTERPOLATOR_LOWPASS
+from tonemorph.dsp.units import one_pole_coef
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -299,7 +300,7 @@ class TruePeakLimiter:
         self.hold = self.attack + 2 * _GUARD
         self.latency = self._p // 2 + self.attack - 1 + _GUARD
         self._ceiling = 10.0 ** ((config.ceiling_dbtp - config.margin_db) / 20.0)
-        self._a_rel = math.exp(-1000.0 / (config.release_ms * sample_rate))
+        self._a_rel = one_pole_coef(config.release_ms, sample_rate)
         self.reset()
 
     def reset(self) -> None:

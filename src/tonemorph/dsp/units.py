@@ -6,9 +6,11 @@ result (and map ratios <= 0) at ``floor_db``: DB_FLOOR (-200 dB) unless told oth
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["DB_FLOOR", "db_to_gain", "gain_to_db", "power_to_db"]
+__all__ = ["DB_FLOOR", "db_to_gain", "gain_to_db", "one_pole_coef", "power_to_db"]
 
 DB_FLOOR = -200.0
 """Level reported for digital silence (dB): the floor of `gain_to_db` and `power_to_db`."""
@@ -32,6 +34,12 @@ def _floored_log10(ratio: float | np.ndarray, scale: float, floor_db: float) -> 
 def gain_to_db(gain: float | np.ndarray, floor_db: float = DB_FLOOR) -> float | np.ndarray:
     """Amplitude ratio to dB (20 log10), floored at floor_db (dB; -inf for no floor)."""
     return _floored_log10(gain, 20.0, floor_db)
+
+
+def one_pole_coef(time_ms: float, rate_hz: float) -> float:
+    """Per-step decay of a one-pole smoother with time constant time_ms (ms) updated at
+    rate_hz (Hz): exp(-1 / (time * rate)), it covers 1 - 1/e of a step in time_ms."""
+    return math.exp(-1000.0 / (time_ms * rate_hz))
 
 
 def power_to_db(power: float | np.ndarray, floor_db: float = DB_FLOOR) -> float | np.ndarray:

@@ -17,6 +17,7 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.stages import stage as chain_stage
+from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import (
     GATE_ABS_DB,
@@ -244,6 +245,11 @@ ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 STEP_PARTS = 2  # each step runs the chain on this many parts of the segments (threads share)
 
 
+def _step_parts(segs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The segments (rows) in STEP_PARTS consecutive parts, none empty."""
+    return segs.tensor_split(min(STEP_PARTS, len(segs)))
+
+
 class _Fitter:
     """Adam on one chain against the unpaired loss over fixed input segments, with the cab
     re-matched in closed form every ANCHOR_EVERY steps.
@@ -277,7 +283,7 @@ class _Fitter:
             with torch.no_grad():  # grad mode is per thread
                 # float32 like the training steps: the losses compared are the same kind
                 return chain(x, precise=False)
-        return torch.cat(self._map(part, segs.tensor_split(min(STEP_PARTS, len(segs)))))
+        return torch.cat(self._map(part, _step_parts(segs)))
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
@@ -318,7 +324,7 @@ class _Fitter:
         depend on their number. `shared`: run the parts on the fitter's threads.
         """
         run = self._map if shared else lambda fn, *its: list(map(fn, *its))
-        outs = list(run(chain, self.segs.tensor_split(min(STEP_PARTS, len(self.segs)))))
+        outs = list(run(chain, _step_parts(self.segs)))
         with torch.no_grad():
             # the gate frame_features would find on all segments at once
             gate = gate_threshold_db(torch.cat([frame_levels_db(o, self.fcfg, self.skip)
@@ -635,7 +641,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         if best_start is not None:
             # the limit is set last, on the finished chain: in the steps its gain would only
             # pass a gradient that ignores how the gain follows the signal
-            anchor_limit(best_start, 20 * math.log10(max(float(np.max(np.abs(y))), 1e-6)))
+            anchor_limit(best_start, gain_to_db(float(np.max(np.abs(y))), floor_db=-120.0))
             best_val = fitter.evaluate(best_start)[0]
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val

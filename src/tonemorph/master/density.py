@@ -21,6 +21,7 @@ import numpy as np
 from tonemorph.chain.kernels import CONTROL_HOP, KNEE_DB, OVERSAMPLE_TAPS, compressor_gain_block
 from tonemorph.chain.params import RANGES, Range
 from tonemorph.chain.stages.drive import Shaper
+from tonemorph.dsp.units import one_pole_coef
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -98,8 +99,8 @@ class DynamicsStage:
         rate = sample_rate / CONTROL_HOP
         self._args = (
             CONTROL_HOP, float(params.threshold_db), float(params.ratio), KNEE_DB,
-            math.exp(-1000.0 / (params.attack_ms * rate)),
-            math.exp(-1000.0 / (params.release_ms * rate)),
+            one_pole_coef(params.attack_ms, rate),
+            one_pole_coef(params.release_ms, rate),
             False,  # hop levels in float64, as this stage has always measured them
         )
         self._state = np.array([0.0, 0.0, 0.0, 1.0, 1.0])

@@ -3,7 +3,6 @@ comp after the cab)."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
 from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_ms
+from tonemorph.dsp.units import one_pole_coef
 
 if TYPE_CHECKING:
     import torch
@@ -39,8 +39,7 @@ class Dynamics:
                  release_ms: float):
         rate = sample_rate / K.CONTROL_HOP
         self.args = (K.CONTROL_HOP, threshold_db, ratio, K.KNEE_DB,
-                     math.exp(-1000.0 / (attack_ms * rate)),
-                     math.exp(-1000.0 / (release_ms * rate)))
+                     one_pole_coef(attack_ms, rate), one_pole_coef(release_ms, rate))
         self.state = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
 from tonemorph.chain.stages.base import FastOptions, Stage, Values
+from tonemorph.dsp.units import one_pole_coef
 
 if TYPE_CHECKING:
     import torch
@@ -26,7 +27,7 @@ class LimitOp:
 
     def __init__(self, ceiling: float, sample_rate: float):
         self.ceiling = ceiling
-        self.a_rel = K.limit_release_coef(sample_rate)
+        self.a_rel = one_pole_coef(K.LIMIT_RELEASE_MS, sample_rate)
         self.state = np.ones(1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
