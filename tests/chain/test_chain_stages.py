@@ -514,3 +514,17 @@ def test_peak_limit_torch_passes_the_gradient_scaled_by_its_gain() -> None:
     g, _ = _limit(x.detach().numpy()[0], 0.5)
     assert np.allclose(y.detach().numpy()[0], x.detach().numpy()[0] * g, atol=1e-7)
     assert np.allclose(x.grad.numpy()[0], g, atol=1e-7)
+
+
+def test_fft_len_is_the_smallest_even_5_smooth_size_at_least_n() -> None:
+    def smooth(m: int) -> bool:
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    for n in [*range(1, 2000), 72064, 90432, 131072, 131073]:
+        m = F.fft_len(n)
+        assert m >= n and m % 2 == 0 and smooth(m), n
+        assert not any(c % 2 == 0 and smooth(c) for c in range(n, m)), n
+    assert F.fft_len(90432) == 92160 < 131072  # a default segment's chain filter

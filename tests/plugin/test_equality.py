@@ -60,6 +60,17 @@ def test_core_equals_apply_clean_tone(built, clean_tone, tmp_path, rate, knobs):
         assert aligned_error(y, ref, 0) < TOL, (rate, block, knobs)
 
 
+def test_clap_plugin_with_the_peak_limit_engaged_equals_apply(built, limited_tone, tmp_path):
+    """The real plugin binary in a CLAP host, a tone whose peak limit acts on the take."""
+    x = take(48000, 2, seconds=0.5, seed=3)
+    ref = reference(limited_tone, x, 48000, KNOBS["neutral"])
+    for block in (64, 4096):
+        y, report = clap(built.tools["clap_host"], built.bundles["clap"], x, 48000, block,
+                         tmp_path, KNOBS["neutral"], model=limited_tone)
+        assert report["allocs"] == 0, report
+        assert aligned_error(y, ref, LATENCY) < TOL, block
+
+
 @pytest.mark.parametrize("knobs", list(KNOBS))
 @pytest.mark.parametrize("channels", [1, 2])
 def test_clap_plugin_equals_apply(built, tmp_path, knobs, channels):
