@@ -108,6 +108,29 @@ def test_apply_mono_take(learned: dict, tmp_path: Path) -> None:
     assert np.all(np.isfinite(y)) and active_rms_db(y.T, SR) > -50
 
 
+def test_apply_says_when_the_loudness_guard_acts(tmp_path: Path) -> None:
+    # a tone +24 dB above 4 kHz, learned on a take without highs, meets a take of highs
+    cfg = ChainConfig(stages=("cab",), sample_rate=SR)
+    chain = ToneChain(cfg)
+    bands = np.interp(np.log(cfg.band_hz()), np.log([2000.0, 4000.0]), [0.0, 24.0])
+    chain.set_values({**chain.neutral_values(), "cab.band_db": bands.tolist()})
+    tone = tonemorph.Tone.from_chain(chain, 0.0, {})
+    rng = np.random.default_rng(3)
+    low = np.cumsum(rng.standard_normal(4 * SR)).astype(np.float32)  # brown: no highs
+    tone.measure_loudness_curve(0.1 * low / np.abs(low).max(), SR)
+    tone.save(tmp_path / "bright.tmodel")
+    high = np.diff(rng.standard_normal(4 * SR + 1), 2, prepend=0).astype(np.float32)
+    take = write(tmp_path / "hiss.wav", (0.05 * high / np.abs(high).max())[None])
+    res = run("apply", tmp_path / "bright.tmodel", take, "-o", tmp_path / "held.wav")
+    assert res.exit_code == 0, res.output
+    assert "louder than its learning take" in res.output and "--no-loudness-guard" in res.output
+    res = run("apply", tmp_path / "bright.tmodel", take, "-o", tmp_path / "raw.wav",
+              "--no-loudness-guard")
+    assert res.exit_code == 0 and "learning take" not in res.output, res.output
+    held, raw = (sf.read(tmp_path / f"{n}.wav")[0] for n in ("held", "raw"))
+    assert active_rms_db(raw[None], SR) - active_rms_db(held[None], SR) > 3.0
+
+
 def test_apply_stereo_take_with_knobs(learned: dict, tmp_path: Path) -> None:
     x = np.concatenate([guitar_line(2.0, SR, seed=31), guitar_line(2.0, SR, seed=32)])
     take = write(tmp_path / "stereo.wav", x)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 from signals import guitar_line
 from tones import SR, TARGET, chain_with, render
 
 import tonemorph
+from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.dsp.matcheq import apply_match_eq
 from tonemorph.metrics import align, mrstft_distance
 
@@ -48,3 +50,9 @@ def test_unpaired_learning_beats_match_eq_on_held_out_take() -> None:
           f"candidates {tr['candidates']}")
     assert np.all(np.isfinite(learned)) and learned.shape == c.shape
     assert d_learned < d_match
+    # the loudness guard's curve: the tone's gain on the learning take, 6 dB apart
+    curve = tone.loudness_curve
+    assert curve is not None and len(curve["input_lufs"]) == 7
+    assert np.allclose(np.diff(curve["input_lufs"]), 6.0, atol=0.01)
+    got = integrated_lufs(tone.apply(b, SR, loudness_guard=False), SR)
+    assert got - integrated_lufs(b, SR) == pytest.approx(curve["gain_db"][4], abs=0.05)

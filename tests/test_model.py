@@ -13,14 +13,18 @@ import soundfile as sf
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.signal import butter, sosfilt
 from signals import guitar_line, sine, white_noise
 from tones import CRUNCH, SR, chain_with, render, tone_with
 
 from tonemorph import Knobs, ModelFileError, OutputPathError, ParameterError, Tone, load
+from tonemorph.chain.config import ChainConfig
 from tonemorph.chain.functional import OVERSAMPLE_TAPS
+from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.io import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from tonemorph.metrics import pitch_cents_error
+from tonemorph.model import CURVE_OFFSETS_DB, LOUDNESS_GUARD_DB
 
 LATENCY = (OVERSAMPLE_TAPS - 1) // 2
 
@@ -317,6 +321,82 @@ def test_pitch_is_preserved(f0: float, drive_db: float, bias: float, mid_db: flo
     rep = pitch_cents_error(tone.apply(x, SR), x, SR)
     assert rep["n_frames"] > 20
     assert rep["median_abs_cents"] < 5.0
+
+
+# ------------------------------------------------------------------------------ loudness guard
+
+
+def _cab_tone(high_db: float) -> Tone:
+    """A cabinet-only tone: flat below 2 kHz, `high_db` above 4 kHz (linear in between)."""
+    f = ChainConfig(stages=("cab",), sample_rate=SR).band_hz()
+    bands = np.interp(np.log(f), np.log([2000.0, 4000.0]), [0.0, high_db])
+    return tone_with({"cab.band_db": bands.tolist()}, stages=("cab",))
+
+
+def _band_noise(lo_hz: float, hi_hz: float, seconds: float = 6.0, seed: int = 0) -> np.ndarray:
+    """White noise band-passed to lo..hi Hz (1, n), -20 dBFS RMS."""
+    sos = butter(4, [lo_hz, hi_hz], "bandpass", fs=SR, output="sos")
+    x = sosfilt(sos, white_noise(seconds, SR, seed=seed)[0])
+    return (0.1 * x / np.sqrt(np.mean(x**2)))[None].astype(np.float32)
+
+
+def _gain_db(tone: Tone, x: np.ndarray, guard: bool) -> float:
+    return integrated_lufs(tone.apply(x, SR, loudness_guard=guard), SR) - integrated_lufs(x, SR)
+
+
+@pytest.mark.parametrize("high_db", [24.0, -24.0])
+def test_loudness_guard_holds_a_take_within_its_tolerance(high_db: float) -> None:
+    # learned on a take without highs; a take of highs alone comes out 24 dB louder (quieter)
+    tone = _cab_tone(high_db)
+    learning, bright = _band_noise(100, 1500), _band_noise(5000, 12000, seed=1)
+    tone.measure_loudness_curve(learning[0], SR)
+    curve = tone.loudness_curve
+    assert curve is not None
+    # a linear tone: the same gain at every input level, the levels 6 dB apart
+    assert np.ptp(curve["gain_db"]) < 0.05 and abs(curve["gain_db"][4]) < 1.5
+    assert np.allclose(np.diff(curve["input_lufs"]), np.diff(CURVE_OFFSETS_DB), atol=1e-3)
+    raw = _gain_db(tone, bright, guard=False)
+    assert abs(raw - curve["gain_db"][4]) > LOUDNESS_GUARD_DB + 10  # far outside
+    held = _gain_db(tone, bright, guard=True)
+    assert held - curve["gain_db"][4] == pytest.approx(np.sign(high_db) * LOUDNESS_GUARD_DB,
+                                                       abs=0.05)
+    # the take it learned from, at another level, passes unchanged
+    quiet = learning * np.float32(10 ** (-15 / 20))
+    np.testing.assert_array_equal(tone.apply(quiet, SR), tone.apply(quiet, SR,
+                                                                    loudness_guard=False))
+
+
+def test_loudness_guard_is_stored_checked_and_reported(tmp_path: Path) -> None:
+    tone = _cab_tone(24.0)
+    tone.measure_loudness_curve(_band_noise(100, 1500)[0], SR)
+    path = tmp_path / "bright.tmodel"
+    tone.save(path)
+    assert load(path).loudness_curve == tone.loudness_curve
+    doc = json.loads(path.read_text())
+    for bad, words in [({"input_lufs": [-30.0, -30.0], "gain_db": [0.0, 0.0]}, "does not rise"),
+                       ({"input_lufs": [-30.0, -24.0], "gain_db": [0.0]}, "exactly 2"),
+                       ({"input_lufs": [-30.0], "gain_db": [0.0]}, "at least 2"),
+                       ({"input_lufs": [-30.0, -24.0], "gain_db": [0.0, 999.0]}, "out of range")]:
+        path.write_text(json.dumps({**doc, "loudness_curve": bad}))
+        with pytest.raises(ModelFileError, match=words):
+            load(path)
+    # a tone without a curve (written before it existed) plays as learned
+    path.write_text(json.dumps({k: v for k, v in doc.items() if k != "loudness_curve"}))
+    old = load(path)
+    assert old.loudness_curve is None
+    bright = _band_noise(5000, 12000, seed=1)
+    np.testing.assert_array_equal(old.apply(bright, SR), old.apply(bright, SR,
+                                                                   loudness_guard=False))
+    # apply_file says how much it pulled the take back; --amount lands below the held tone
+    src = tmp_path / "bright.wav"
+    sf.write(src, bright.T, SR, subtype="FLOAT")
+    summary = tone.apply_file(src, tmp_path / "out.wav")
+    raw = _gain_db(tone, bright, guard=False)
+    assert summary["guard_db"] == pytest.approx(-(raw - tone.loudness_curve["gain_db"][4]
+                                                  - LOUDNESS_GUARD_DB), abs=0.05)
+    half = integrated_lufs(tone.apply(bright, SR, amount=0.5), SR)
+    held = integrated_lufs(tone.apply(bright, SR), SR)
+    assert integrated_lufs(bright, SR) < half < held
 
 
 # ------------------------------------------------------------------------------ apply_file

@@ -119,7 +119,11 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
         "interrupted": res.interrupted, "warnings": notes,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return Tone.from_chain(res.chain, res.input_gain_db, training)
+    tone = Tone.from_chain(res.chain, res.input_gain_db, training)
+    # an unpaired tone guesses its EQ where the learning take was quiet: remember how loud it
+    # made that take, so a take rich in those bands is not made far louder (`Tone.guard_db`)
+    tone.measure_loudness_curve(xm, INTERNAL_RATE)
+    return tone
 
 
 # --------------------------------------------------------------------------- paired capture

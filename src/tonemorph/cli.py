@@ -388,6 +388,9 @@ def apply(
     sr: Optional[int] = typer.Option(None, "--sr", help="output sample rate, Hz"),
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
+    loudness_guard: bool = typer.Option(True, "--loudness-guard/--no-loudness-guard",
+                                        help="keep the take's loudness within 6 dB of what "
+                                             "the tone did to its learning take"),
 ) -> None:
     """Apply a learned tone (or a .nam / AIDA-X model) to TAKE, streaming in blocks."""
     with _guard():
@@ -414,10 +417,19 @@ def apply(
                                                ceiling_dbtp=ceiling, progress=cb)
             else:
                 summary = t.apply_file(take, output, knobs=knobs, force=force, sample_rate=sr,
-                                       subtype=subtype, ceiling_dbtp=ceiling, progress=cb)
+                                       subtype=subtype, ceiling_dbtp=ceiling,
+                                       loudness_guard=loudness_guard, progress=cb)
     dt = time.monotonic() - t0
     out.print(f"wrote {output}  ({summary['seconds']:.1f} s of audio, {summary['channels']} ch, "
               f"{summary['sample_rate']} Hz, {_speed(summary['seconds'], dt)} realtime)")
+    if summary.get("guard_db"):
+        from tonemorph.model import LOUDNESS_GUARD_DB as tol
+
+        g = summary["guard_db"]
+        console.print(f"[yellow]note:[/] the tone made this take {abs(g) + tol:.1f} dB "
+                      f"{'louder' if g < 0 else 'quieter'} than its learning take at the same "
+                      f"input loudness (it plays bands the learning take lacked); the output is "
+                      f"{g:+.1f} dB to stay within {tol:g} dB of it (--no-loudness-guard: as learned)")
     _warn_overs(summary, level)
 
 

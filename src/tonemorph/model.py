@@ -16,6 +16,7 @@ from tonemorph.chain.config import STAGES, ChainConfig, param_specs
 from tonemorph.chain.fast import FastChain
 from tonemorph.chain.params import CAB_BANDS_RANGE, CAB_FFT_RANGE, CAB_TAPS_RANGE, INPUT_GAIN_RANGE
 from tonemorph.dsp.biquad import rbj_design
+from tonemorph.dsp.loudness import LUFS_FLOOR, integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
@@ -31,6 +32,15 @@ TILT_HZ = 1000.0  # pivot of the --tone tilt control
 COMPENSATION_EXCERPT_S = 30.0  # audio used to loudness-compensate --amount
 APPLY_BLOCK = 1 << 16  # samples per block in `Tone.apply`
 NATIVE_RATES_HZ = (32000, 192000)  # takes in this range run at their own rate, no resampling
+# The loudness guard: how much louder (or quieter) than on the learning take, at the same input
+# loudness, a take may come out before its output is pulled back (dB). An unpaired tone's EQ
+# boosts bands the learning take lacked; a take rich in them came out up to 17 LU too loud.
+# Real chains moved the loudness gain of a new take by at most 4.7 dB against the learning
+# take's on the bench's 24 cases (three sources, eight chains).
+LOUDNESS_GUARD_DB = 6.0
+CURVE_OFFSETS_DB = (-24.0, -18.0, -12.0, -6.0, 0.0, 6.0, 12.0)  # around the learning take
+CURVE_LUFS_RANGE = (-120.0, 40.0)  # input loudness a curve may name (LUFS)
+CURVE_GAIN_RANGE = (-120.0, 120.0)  # loudness gain a curve may name (dB)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class Tone:
     parameters: dict[str, float | list[float]]
     input_gain_db: float = 0.0
     training: dict = field(default_factory=dict)
+    # loudness gain (dB) the tone gave the learning take at input loudnesses (LUFS), for the guard
+    loudness_curve: dict[str, list[float]] | None = None
 
     # --- construction / files --------------------------------------------------------------
     @classmethod
@@ -83,14 +95,15 @@ class Tone:
             "parameters": self.parameters,
             "units": units,
             "training": self.training,
+            **({"loudness_curve": self.loudness_curve} if self.loudness_curve else {}),
         }
 
     @classmethod
     def from_document(cls, doc: dict, source: str = "model") -> "Tone":
         """Rebuild a tone from its JSON document, every value checked against the parameter
         table (`check_tone_document`); ModelFileError naming the key when one is not valid."""
-        cfg, parameters, input_gain_db, training = check_tone_document(doc, source)
-        tone = cls(cfg, parameters, input_gain_db, training)
+        cfg, parameters, input_gain_db, training, curve = check_tone_document(doc, source)
+        tone = cls(cfg, parameters, input_gain_db, training, curve)
         try:
             tone.fast_chain()  # builds every stage once more: names and sizes must fit
         except (KeyError, TypeError, ValueError) as exc:
@@ -169,8 +182,10 @@ class Tone:
                          input_gain_db=self.input_gain_db,
                          tone_sos=self._tilt_sos(knobs.tone_db, sr))
 
-    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs, sr: int) -> float:
-        """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness."""
+    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs, sr: int,
+                         guard_db: float = 0.0) -> float:
+        """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness
+        (the full tone's with `guard_db` added; returned on top of it)."""
         if knobs.amount >= 1.0:
             return 0.0
         mono = excerpt.mean(0)
@@ -178,19 +193,56 @@ class Tone:
         part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db),
                                sample_rate=sr).process(mono)
         l_in, l_full, l_part = (active_rms_db(v[None], sr) for v in (mono, full, part))
-        return float(l_in + knobs.amount * (l_full - l_in) - l_part)
+        l_full += guard_db
+        return float(l_in + knobs.amount * (l_full - l_in) - l_part - guard_db)
+
+    def measure_loudness_curve(self, x: np.ndarray, sample_rate: int) -> None:
+        """Record the tone's loudness gain (dB) on mono take x at CURVE_OFFSETS_DB around its
+        loudness (LUFS), for the guard; x is the learning take."""
+        x = np.asarray(x, dtype=np.float32)[: int(COMPENSATION_EXCERPT_S * sample_rate)]
+        if x.size < sample_rate:  # too short to measure: no guard
+            self.loudness_curve = None
+            return
+        ins, gains = [], []
+        for off in CURVE_OFFSETS_DB:
+            xi = x * np.float32(10 ** (off / 20))
+            chain = self.fast_chain(sample_rate=sample_rate)
+            l_in, l_out = _lufs(xi, sample_rate), _lufs(chain.process(xi), sample_rate)
+            if l_in > LUFS_FLOOR and l_out > LUFS_FLOOR:
+                ins.append(round(l_in, 3))
+                gains.append(round(l_out - l_in, 3))
+        self.loudness_curve = {"input_lufs": ins, "gain_db": gains} if len(ins) >= 2 else None
+
+    def guard_db(self, excerpt: np.ndarray, sample_rate: int) -> float:
+        """Gain (dB) that keeps the tone's loudness gain on excerpt (mono, at the processing
+        rate) within LOUDNESS_GUARD_DB of what it gave the learning take at that loudness."""
+        if not self.loudness_curve or excerpt.size < sample_rate:
+            return 0.0
+        l_in = _lufs(excerpt, sample_rate)
+        if l_in <= LUFS_FLOOR:
+            return 0.0
+        l_out = _lufs(self.fast_chain(sample_rate=sample_rate).process(excerpt), sample_rate)
+        if l_out <= LUFS_FLOOR:
+            return 0.0
+        c = self.loudness_curve
+        expected = float(np.interp(l_in, c["input_lufs"], c["gain_db"]))
+        excess = (l_out - l_in) - expected
+        return float(-np.sign(excess) * max(0.0, abs(excess) - LOUDNESS_GUARD_DB))
 
     # --- applying ----------------------------------------------------------------------------
     def stream(self, sample_rate: int, channels: int, knobs: Knobs = Knobs(),
-               compensation_db: float = 0.0) -> "ToneStream":
+               compensation_db: float = 0.0, loudness_guard: bool = True) -> "ToneStream":
         """A streaming processor for (channels, n) blocks at `sample_rate`."""
-        return ToneStream(self, sample_rate, channels, knobs, compensation_db)
+        return ToneStream(self, sample_rate, channels, knobs, compensation_db, loudness_guard)
 
     def apply(self, audio: np.ndarray, sample_rate: int, *, amount: float = 1.0,
-              drive_db: float = 0.0, tone_db: float = 0.0, level_db: float = 0.0) -> np.ndarray:
+              drive_db: float = 0.0, tone_db: float = 0.0, level_db: float = 0.0,
+              loudness_guard: bool = True) -> np.ndarray:
         """Process audio (channels, samples) or (samples,) at sample_rate; same shape out.
 
-        Each channel runs through the same chain; the shaper's latency is removed.
+        Each channel runs through the same chain; the shaper's latency is removed. With
+        `loudness_guard`, a take the tone makes much louder (or quieter) than it made the
+        learning take is pulled back to within LOUDNESS_GUARD_DB of it (see `guard_db`).
         """
         x = np.asarray(audio, dtype=np.float32)
         one_d = x.ndim == 1
@@ -198,7 +250,7 @@ class Tone:
         if x2.ndim != 2:
             raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
         knobs = Knobs(amount, drive_db, tone_db, level_db)
-        st = self.stream(sample_rate, x2.shape[0], knobs)
+        st = self.stream(sample_rate, x2.shape[0], knobs, loudness_guard=loudness_guard)
         st.compensate(x2)
         # blocks small enough to stay in cache: one huge block is slower, not faster
         blocks = (x2[:, i: i + APPLY_BLOCK] for i in range(0, x2.shape[1], APPLY_BLOCK))
@@ -209,15 +261,16 @@ class Tone:
     def apply_file(self, in_path: str | Path, out_path: str | Path, *, knobs: Knobs = Knobs(),
                    force: bool = False, sample_rate: int | None = None, subtype: str | None = None,
                    block_s: float = 5.0, ceiling_dbtp: float | None = None,
-                   progress: Progress | None = None) -> dict:
+                   loudness_guard: bool = True, progress: Progress | None = None) -> dict:
         """Process a file in blocks (bounded memory) and write it atomically; returns a summary.
 
-        See `tonemorph.io.process_file` for `force`, `sample_rate`, `subtype`, `ceiling_dbtp`.
+        See `tonemorph.io.process_file` for `force`, `sample_rate`, `subtype`, `ceiling_dbtp`;
+        `apply` for `loudness_guard` (measured on the first COMPENSATION_EXCERPT_S).
         """
         streams: list[ToneStream] = []
 
         def make(r: AudioReader) -> Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]:
-            st = self.stream(r.sample_rate, r.channels, knobs)
+            st = self.stream(r.sample_rate, r.channels, knobs, loudness_guard=loudness_guard)
             st.compensate(r.read(int(COMPENSATION_EXCERPT_S * r.sample_rate)))
             streams.append(st)
             return st.run
@@ -226,6 +279,7 @@ class Tone:
                                subtype=subtype, block_s=block_s, ceiling_dbtp=ceiling_dbtp,
                                progress=progress)
         summary["compensation_db"] = streams[0].compensation_db
+        summary["guard_db"] = streams[0].guard_db
         return summary
 
     # --- reporting ---------------------------------------------------------------------------
@@ -243,24 +297,41 @@ class Tone:
             else:
                 u = units.get(name, "")
                 rows.append((name, f"{v:.2f} {u}".rstrip()))
+        c = self.loudness_curve
+        if c:
+            mid = len(c["gain_db"]) // 2
+            rows.append(("loudness guard", f"{c['gain_db'][mid]:+.1f} dB on the learning take "
+                         f"({c['input_lufs'][mid]:.1f} LUFS); other takes held within "
+                         f"+-{LOUDNESS_GUARD_DB:g} dB of it"))
         return rows
+
+
+def _lufs(x: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (LUFS) of mono x."""
+    return integrated_lufs(x[None], sample_rate)
 
 
 class ToneStream:
     """Streams (channels, n) blocks at any sample rate through a tone, latency removed."""
 
     def __init__(self, tone: Tone, sample_rate: int, channels: int, knobs: Knobs,
-                 compensation_db: float = 0.0):
+                 compensation_db: float = 0.0, loudness_guard: bool = True):
         if sample_rate <= 0 or channels <= 0:
             raise ParameterError("sample_rate and channels must be positive")
         self.tone, self.sr, self.channels, self.knobs = tone, sample_rate, channels, knobs
         self.compensation_db = compensation_db
+        self.loudness_guard = loudness_guard
+        self.guard_db = 0.0  # part of compensation_db set by the loudness guard
 
     def compensate(self, excerpt: np.ndarray) -> None:
-        """Set the --amount loudness compensation from an excerpt (channels, n) of the take."""
+        """Set the --amount loudness compensation and the loudness guard (`Tone.guard_db`)
+        from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
-        self.compensation_db = self.tone._compensation_db(x, self.knobs,
-                                                          self.tone.processing_rate(self.sr))
+        isr = self.tone.processing_rate(self.sr)
+        self.guard_db = self.tone.guard_db(x.mean(0), isr) if self.loudness_guard else 0.0
+        # the guard scales the full tone; --amount then lands between the input and that
+        self.compensation_db = self.guard_db + self.tone._compensation_db(
+            x, self.knobs, isr, self.guard_db)
 
     def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
         isr = self.tone.processing_rate(self.sr)
@@ -296,7 +367,8 @@ _NEWER = " (written by a newer tonemorph? upgrade it)"
 
 
 def check_tone_document(doc: dict, source: str = "model"
-                        ) -> tuple[ChainConfig, dict[str, float | list[float]], float, dict]:
+                        ) -> tuple[ChainConfig, dict[str, float | list[float]], float, dict,
+                                   dict[str, list[float]] | None]:
     """Validate a `.tmodel` document against the parameter table (`tonemorph.chain.params`).
 
     Every value must have its type (a bool is not a number), be finite and in its range (units
@@ -306,7 +378,7 @@ def check_tone_document(doc: dict, source: str = "model"
     unknown top-level keys are kept and ignored.
 
     Returns:
-        (config, parameters, input gain in dB, training record).
+        (config, parameters, input gain in dB, training record, loudness curve or None).
 
     Raises:
         ModelFileError: the first invalid value, by key path, with what is allowed.
@@ -335,7 +407,26 @@ def check_tone_document(doc: dict, source: str = "model"
                                f"stored in {specs[name].range.unit or 'no unit'!r}")
     training = doc.get("training")
     training = {} if training is None else _check_training(ck, ck.mapping(training, "training"))
-    return cfg, parameters, input_gain_db, dict(training)
+    curve = doc.get("loudness_curve")
+    curve = None if curve is None else _check_curve(ck, ck.mapping(curve, "loudness_curve"))
+    return cfg, parameters, input_gain_db, dict(training), curve
+
+
+def _check_curve(ck: DocumentCheck, c: dict) -> dict[str, list[float]]:
+    """The loudness guard's curve: 2..16 input loudnesses (LUFS, rising) and gains (dB)."""
+    ck.only_keys(c, "loudness_curve", frozenset({"input_lufs", "gain_db"}), _NEWER)
+    raw = ck.array(ck.require(c, "input_lufs", "loudness_curve"), "loudness_curve.input_lufs",
+                   min_size=2, max_size=16)
+    ck.array(ck.require(c, "gain_db", "loudness_curve"), "loudness_curve.gain_db",
+             size=len(raw))
+    out: dict[str, list[float]] = {}
+    for key, (lo, hi), unit in (("input_lufs", CURVE_LUFS_RANGE, "LUFS"),
+                                ("gain_db", CURVE_GAIN_RANGE, "dB")):
+        out[key] = [ck.number(v, join(f"loudness_curve.{key}", i), lo, hi, unit)
+                    for i, v in enumerate(c[key])]
+    if any(b <= a for a, b in zip(out["input_lufs"], out["input_lufs"][1:])):
+        raise ck.error("loudness_curve.input_lufs", "does not rise from value to value")
+    return out
 
 
 def _check_chain(ck: DocumentCheck, c: dict) -> ChainConfig:

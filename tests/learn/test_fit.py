@@ -221,3 +221,38 @@ def test_simplify_resets_a_block_the_example_does_not_need() -> None:
     fresh = chain_with({}, stages).values()  # neutral as a chain holds it (raw round trip)
     assert simpler.values()["comp.ratio"] == pytest.approx(fresh["comp.ratio"])
     assert simpler.values()["drive.drive_db"] == pytest.approx(30.0)
+
+
+def _strikes_and_decays(seconds: float = 60.0, period_s: float = 5.0) -> np.ndarray:
+    """Noise bursts that start loud and decay 60 dB over `period_s`, repeated: the shape of a
+    take of chords left to ring, at cycling strike strengths (0, -10, -18, -5, -14 dB)."""
+    n_period = int(period_s * SR)
+    t = np.arange(n_period) / SR
+    env = 10 ** (-60 * t / period_s / 20)
+    rng = np.random.default_rng(5)
+    gains = [0.0, -10.0, -18.0, -5.0, -14.0]
+    reps = int(seconds / period_s)
+    x = np.concatenate([10 ** (gains[k % 5] / 20) * env * rng.standard_normal(n_period)
+                        for k in range(reps)])
+    return (0.3 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [8, 24])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_segments_are_as_loud_as_the_take(n: int, seed: int) -> None:
+    # few segments spread evenly in time fell in the decays: 10-13 dB below the take's loud
+    # end, and the tone learned from them was that much too loud on the take
+    x = _strikes_and_decays()
+    seg_s = 1.3
+    segs = fit._segments(x, SR, n, seg_s, np.random.default_rng(seed))
+    skip = int(fit.WARMUP_S * SR)
+    assert segs.shape == (n, skip + int(seg_s * SR))
+    fcfg = FeatureConfig(sample_rate=SR)
+
+    def loud_end_db(v: torch.Tensor, skip: int) -> float:
+        # the learner's own frame levels (the loss and the output level match use them)
+        return float(torch.quantile(fit.frame_features(v, fcfg, skip).level_db.flatten(), 0.9))
+
+    whole = loud_end_db(torch.from_numpy(x)[None], 0)
+    got = loud_end_db(torch.from_numpy(segs), skip)
+    assert abs(got - whole) < 3.0, (got, whole)

@@ -104,21 +104,78 @@ def _active_hops(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ms, lvl > max(np.percentile(lvl, 95) - GATE_REL_DB, GATE_ABS_DB)
 
 
+SEGMENT_DRAWS = 32  # candidate sets of segments; the one whose levels spread like the take's wins
+SEGMENT_QUANTILES = np.array([0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])  # the loud half
+# weighs most: the output level is matched there (`match_level`)
+
+
 def _segments(x: np.ndarray, sr: int, n: int, seg_s: float, rng: np.random.Generator
               ) -> np.ndarray:
-    """n segments (n, warm + seg) spread evenly over the active part of mono x."""
+    """n segments (n, warm + seg) of mono x's active part whose levels spread like the take's.
+
+    Of SEGMENT_DRAWS candidate sets (half spread evenly in time, half at evenly spaced ranks of
+    the windows' energy), the set whose scored hops' level quantiles are closest to the whole
+    active take's wins: spread in time only, the 8 segments of a take of strikes left to ring
+    fell in the decays, 12 dB quieter than the take, and the tone learned from them was that
+    much too loud on it.
+    """
     warm = int(WARMUP_S * sr)
     length = warm + int(seg_s * sr)
     if len(x) <= length:
         x = np.pad(x, (0, length - len(x) + 1))
-    _, keep = _active_hops(x)
-    active = np.flatnonzero(keep) * ACTIVITY_HOP
-    starts_ok = active[(active >= warm) & (active + length - warm <= len(x))] - warm
+    ms, keep = _active_hops(x)
+    lvl = 10 * np.log10(ms + 1e-12)
+    n_hops = max(1, (length - warm) // ACTIVITY_HOP - 1)  # hops wholly in a scored part
+    # windows whose scored part is at least half active; not only those starting at an active
+    # hop, which would leave out the first second after every strike out of silence
+    first = np.arange(max(0, len(keep) - n_hops))
+    busy = np.convolve(keep.astype(float), np.ones(n_hops), "valid")[: len(first)] / n_hops
+    starts = first[busy >= 0.5] * ACTIVITY_HOP - warm
+    starts_ok = starts[(starts >= 0) & (starts + length <= len(x))]
     if len(starts_ok) == 0:
         starts_ok = np.array([0])
-    picks = np.quantile(starts_ok, (np.arange(n) + rng.uniform(0.2, 0.8, n)) / n)
-    picks = [int(starts_ok[np.argmin(np.abs(starts_ok - p))]) for p in picks]
-    return np.stack([x[p: p + length] for p in picks]).astype(np.float32)
+    want = np.quantile(lvl[keep], SEGMENT_QUANTILES)
+    cum = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
+    by_energy = starts_ok[np.argsort(cum[starts_ok + length] - cum[starts_ok + warm],
+                                     kind="stable")]
+    best, best_err = None, math.inf
+    for draw in range(SEGMENT_DRAWS):
+        where = (np.arange(n) + rng.uniform(0.2, 0.8, n)) / n
+        if draw % 2 == 0:
+            picks = [int(starts_ok[np.argmin(np.abs(starts_ok - p))])
+                     for p in np.quantile(starts_ok, where)]
+        else:
+            picks = _apart(by_energy, (where * len(by_energy)).astype(int), (length - warm) // 2)
+        hops = (np.array(picks)[:, None] + warm) // ACTIVITY_HOP
+        idx = (hops + np.arange(n_hops)).ravel()
+        got = lvl[idx[idx < len(lvl)]]
+        if got.size == 0:
+            continue
+        # gated on their own loud level, as the features of a chain's output are
+        got = got[got > max(np.percentile(got, 95) - GATE_REL_DB, GATE_ABS_DB)]
+        err = float(np.mean(np.abs(np.quantile(got, SEGMENT_QUANTILES) - want)))
+        if err < best_err:
+            best, best_err = picks, err
+    picks = best if best is not None else [int(starts_ok[0])] * n
+    return np.stack([x[p: p + length] for p in sorted(picks)]).astype(np.float32)
+
+
+def _apart(order: np.ndarray, ranks: np.ndarray, min_gap: int) -> list[int]:
+    """Start positions at `ranks` of `order`, each moved to the nearest rank whose start is
+    min_gap samples from the ones picked before (kept where none is)."""
+    picks: list[int] = []
+    for r in ranks:
+        pick = int(order[r])
+        for d in range(len(order)):
+            near = [int(order[j]) for j in (r - d, r + d) if 0 <= j < len(order)]
+            free = [s for s in near if all(abs(s - p) >= min_gap for p in picks)]
+            if free:
+                pick = free[0]
+                break
+            if r - d < 0 and r + d >= len(order):
+                break
+        picks.append(pick)
+    return picks
 
 
 def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -> Features:
