@@ -191,7 +191,7 @@ def test_cab_match_recovers_a_static_eq() -> None:
     assert abs(at(700.0) - at(300.0)) < 2.0
 
 
-def _fitter(x: np.ndarray, y: np.ndarray) -> fit._Fitter:
+def _two_segment_fitter(x: np.ndarray, y: np.ndarray) -> fit._Fitter:
     """A fitter on two 2 s segments of x against the target y, as fit_unpaired builds it."""
     fcfg = FeatureConfig(sample_rate=SR)
     segs = torch.from_numpy(fit._segments(x, SR, 2, 2.0, np.random.default_rng(0)))
@@ -209,7 +209,7 @@ def test_simplify_resets_a_block_the_example_does_not_need() -> None:
 
     stages = ("drive", "cab", "comp")
     drive = {"drive.drive_db": 30.0, "drive.bias": 0.2}
-    fitter = _fitter(take(5), render(chain_with(drive, stages), take(6)[None])[0])
+    fitter = _two_segment_fitter(take(5), render(chain_with(drive, stages), take(6)[None])[0])
     # the fitted chain: the right drive plus a compressor that only touches the top 1 dB
     chain = chain_with({**drive, "comp.threshold_db": -1.0, "comp.ratio": 1.2}, stages)
     fitter.anchor(chain)
@@ -256,3 +256,46 @@ def test_segments_are_as_loud_as_the_take(n: int, seed: int) -> None:
     whole = loud_end_db(torch.from_numpy(x)[None], 0)
     got = loud_end_db(torch.from_numpy(segs), skip)
     assert abs(got - whole) < 3.0, (got, whole)
+
+
+def test_frame_loudness_is_a_gated_power_mean() -> None:
+    # closed forms: equal levels give that level; two levels 6 dB apart in equal numbers give
+    # their power mean; frames more than 10 dB under the power mean are left out
+    assert fit.frame_loudness_db(torch.full((50,), -23.0)) == pytest.approx(-23.0)
+    two = torch.tensor([-20.0] * 10 + [-26.0] * 10)
+    want = 10 * np.log10((10 ** -2.0 + 10 ** -2.6) / 2)
+    assert fit.frame_loudness_db(two) == pytest.approx(want, abs=1e-9)
+    with_quiet = torch.cat([two, torch.full((200,), -60.0)])
+    assert fit.frame_loudness_db(with_quiet) == pytest.approx(want, abs=1e-9)
+
+
+def test_linear_level_match_gives_the_target_loudness() -> None:
+    # a compressed target: matched on the louder half of its levels, a chain without dynamics
+    # came out too loud; matched on loudness it is as loud as the target, in LUFS too
+    from tonemorph.dsp.loudness import integrated_lufs
+
+    x = guitar_line(20.0, SR, seed=41)[0]
+    comp = {"comp.threshold_db": -40.0, "comp.ratio": 8.0, "comp.attack_ms": 2.0,
+            "comp.release_ms": 80.0, "out_gain_db": 12.0}
+    y = render(chain_with(comp), guitar_line(20.0, SR, seed=42))[0]
+    fitter = _fitter(x, y, n_segments=8)
+    levels = {}
+    for loudness in (False, True):
+        lin = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+        fitter.anchor(lin)
+        fitter.match_level(lin, loudness=loudness)
+        out = fitter.output(lin, fitter.segs)
+        levels[loudness] = fit.frame_loudness_db(fit._levels(out, fitter.fcfg, fitter.skip))
+    want = fit.frame_loudness_db(fitter.target_levels)
+    assert levels[True] == pytest.approx(want, abs=0.05)
+    assert levels[False] > want + 0.5  # the louder-half match, for contrast (+0.84 dB)
+    # on the whole take the LUFS follow (the segments' levels spread like the take's)
+    tone = tonemorph_tone(lin, x)
+    assert integrated_lufs(tone, SR) == pytest.approx(integrated_lufs(y[None], SR), abs=1.0)
+
+
+def tonemorph_tone(chain: ToneChain, x: np.ndarray) -> np.ndarray:
+    """The fitted chain on the whole mono take x, normalised as the learner normalises it."""
+    from tonemorph.model import Tone
+
+    return Tone.from_chain(chain, fit.normalise_input(x), {}).apply(x[None], SR)

@@ -237,14 +237,39 @@ def _call(chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
     return chain(segs)
 
 
+def frame_loudness_db(level_db: torch.Tensor) -> float:
+    """Power mean (dB) of frame levels, gated as BS.1770 gates its blocks: frames more than
+    LOUDNESS_REL_GATE_DB below the power mean of them all are left out."""
+    lv = level_db.detach().double().flatten()
+    if lv.numel() == 0:
+        return -math.inf
+    p = torch.pow(10.0, lv / 10)
+    keep = lv > 10 * torch.log10(p.mean()) - LOUDNESS_REL_GATE_DB
+    return float(10 * torch.log10(p[keep].mean()))
+
+
+LOUDNESS_REL_GATE_DB = 10.0
+
+
 def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tensor,
-                fcfg: FeatureConfig, skip: int, forward: Forward = _call) -> None:
-    """Shift the output gain so the louder half of the frame levels matches the target's."""
-    q = torch.linspace(0.5, 0.98, 25)
+                fcfg: FeatureConfig, skip: int, forward: Forward = _call,
+                loudness: bool = False) -> None:
+    """Shift the output gain so the louder half of the frame levels matches the target's, or
+    (`loudness`) so the output is as loud as the target (`frame_loudness_db`).
+
+    Loudness suits a chain without dynamics, which cannot reshape its level distribution:
+    facing a compressed target, one matched on the louder half came out 5-7 dB too loud at its
+    loud end, where loudness (and every level-weighted error) is decided. A chain in training
+    keeps the louder half, the alignment its loss's level terms settle on.
+    """
     out = _levels(forward(chain, segs).detach(), fcfg, skip)
     if out.numel() < 4:
         return
-    delta = float(torch.median(torch.quantile(target_levels, q) - torch.quantile(out, q)))
+    if loudness:
+        delta = frame_loudness_db(target_levels) - frame_loudness_db(out)
+    else:
+        q = torch.linspace(0.5, 0.98, 25)
+        delta = float(torch.median(torch.quantile(target_levels, q) - torch.quantile(out, q)))
     vals = chain.values()
     rng = next(s for s in chain.specs if s.name == "out_gain_db").range
     vals["out_gain_db"] = rng.clamp(float(vals["out_gain_db"]) + delta)
@@ -347,7 +372,12 @@ class _Fitter:
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
                    self.segs_power, self.output)
         if level:
-            match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output)
+            self.match_level(chain)
+
+    def match_level(self, chain: ToneChain, loudness: bool = False) -> None:
+        """`match_level` on the training segments."""
+        match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output,
+                    loudness)
 
     def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
                  ) -> tuple[float, dict[str, float]]:
@@ -720,6 +750,10 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         if selection["nonlinear"] < selection["linear"] * (1 - cfg.select_margin):
             chosen = "nonlinear"
     chain = results[chosen]
+    if chosen == "linear":
+        # judged at the level the loss aligns on (the louder half); kept, it is set to the
+        # target's loudness: it cannot reshape its level distribution to meet the target's
+        fitter.match_level(chain, loudness=True)
     loss, terms = fitter.evaluate(chain)
     if chosen != "nonlinear":
         pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
