@@ -237,13 +237,13 @@ def _strikes_and_decays(seconds: float = 60.0, period_s: float = 5.0) -> np.ndar
     return (0.3 * x).astype(np.float32)
 
 
-@pytest.mark.parametrize("n", [8, 24])
+@pytest.mark.parametrize("quality", sorted(fit.QUALITY_PRESETS))
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_segments_are_as_loud_as_the_take(n: int, seed: int) -> None:
+def test_segments_are_as_loud_as_the_take(quality: str, seed: int) -> None:
     # few segments spread evenly in time fell in the decays: 10-13 dB below the take's loud
     # end, and the tone learned from them was that much too loud on the take
     x = _strikes_and_decays()
-    seg_s = 1.3
+    n, seg_s = (fit.QUALITY_PRESETS[quality][k] for k in ("n_segments", "segment_s"))
     segs = fit._segments(x, SR, n, seg_s, np.random.default_rng(seed))
     skip = int(fit.WARMUP_S * SR)
     assert segs.shape == (n, skip + int(seg_s * SR))
