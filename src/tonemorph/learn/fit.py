@@ -235,6 +235,9 @@ def _call(chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
     return chain(segs)
 
 
+LOUDNESS_REL_GATE_DB = 10.0  # frames this far under the power mean do not count (BS.1770's)
+
+
 def frame_loudness_db(level_db: torch.Tensor) -> float:
     """Power mean (dB) of frame levels, gated as BS.1770 gates its blocks: frames more than
     LOUDNESS_REL_GATE_DB below the power mean of them all are left out."""
@@ -244,9 +247,6 @@ def frame_loudness_db(level_db: torch.Tensor) -> float:
     p = torch.pow(10.0, lv / 10)
     keep = lv > 10 * torch.log10(p.mean()) - LOUDNESS_REL_GATE_DB
     return float(10 * torch.log10(p[keep].mean()))
-
-
-LOUDNESS_REL_GATE_DB = 10.0
 
 
 def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tensor,
@@ -600,19 +600,20 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float]
 POLISH_SHARE = 0.25  # of the final steps, run after the drive sweep
 
 
-def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...]
-                ) -> tuple[ToneChain, float | None]:
+def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...],
+                segs: torch.Tensor | None = None) -> tuple[ToneChain, float | None]:
     """The fitted chain with its drive moved to the one of `drives_db` (cab and level
-    re-matched) that lowers its timbre score on the training segments most, and that value;
-    the chain itself and None when none does (values within half a step of the fitted drive
-    are not tried).
+    re-matched) that lowers its timbre score on `segs` (default: the training segments) most,
+    and that value; the chain itself and None when none does (values within half a step of
+    the fitted drive are not tried).
 
     The drive starts are fitted from neutral settings for a few steps each, so a start's rank
     says little about its drive once the EQ and dynamics around it have been learned; here
     every drive is judged with them. Judged on timbre: by level distributions alone, a hard
     drive passes for a compressor.
     """
-    best, best_val, best_db = chain, _timbre_score(fitter, chain, fitter.segs), None
+    segs = fitter.segs if segs is None else segs
+    best, best_val, best_db = chain, _timbre_score(fitter, chain, segs), None
     now = float(chain.values()["drive.drive_db"])
     half_step = float(np.min(np.diff(drives_db))) / 2 if len(drives_db) > 1 else 0.0
     for d in drives_db:
@@ -623,7 +624,7 @@ def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...]
         vals["drive.drive_db"] = d
         c.set_values(vals)
         fitter.anchor(c)
-        val = _timbre_score(fitter, c, fitter.segs)
+        val = _timbre_score(fitter, c, segs)
         if val < best_val:
             best, best_val, best_db = c, val, d
     return best, best_db
@@ -682,6 +683,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     pinning: dict[str, float] = {}
     # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
     lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
+    sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
+                                          np.random.default_rng(cfg.seed + 1)))
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
     fitter.anchor(lin)
     results["linear"] = lin
@@ -714,7 +717,9 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
             best_start, best_val = fitter.run(best_start, preset["steps"] - polish, "refine",
                                               shared=True)
         if best_start is not None and not fitter.interrupted and polish:
-            best_start, swept = drive_sweep(fitter, best_start, sweep_db)
+            # judged on the selection's segments: more of the input than the steps see, for a
+            # choice that one unlucky set of training segments decided wrongly (the demo, seed 0)
+            best_start, swept = drive_sweep(fitter, best_start, sweep_db, sel_segs)
             if swept is not None:
                 candidates[f"sweep drive {swept:+.0f} dB"] = fitter.evaluate(best_start)[0]
             best_start, best_val = fitter.run(best_start, polish, "polish", shared=True)
@@ -741,8 +746,6 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         # judged on timbre only: level and dynamics distributions also carry how evenly each
         # recording was played, which would reward inventing compression on a clean target
         # on more of the input than one training step sees: these terms are noisy
-        sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
-                                              np.random.default_rng(cfg.seed + 1)))
         selection = {k: _timbre_score(fitter, results[k], sel_segs)
                      for k in ("linear", "nonlinear")}
         if selection["nonlinear"] < selection["linear"] * (1 - cfg.select_margin):
