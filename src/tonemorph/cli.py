@@ -151,6 +151,7 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
     old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     old_unraisable = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable(old_unraisable)
+    stopping = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -173,9 +174,13 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
             _Stop.terminated = True
         word = "terminated" if _Stop.terminated else "interrupted"
         console.print(f"{word}; {stopped}", highlight=False)
+        stopping = True
         raise typer.Exit(_stop_code()) from None
     finally:
-        sys.unraisablehook = old_unraisable
+        # after a stop the process exits: objects the interrupt left half-built (llvmlite's,
+        # mid numba compile) complain from __del__ at shutdown; that is not the user's news
+        stopping = stopping or _Stop.terminated or STOP_REQUESTED.is_set()
+        sys.unraisablehook = (lambda info: None) if stopping else old_unraisable
         STOP_REQUESTED.clear()
         if main_thread and old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
