@@ -182,14 +182,12 @@ class Tone:
                          input_gain_db=self.input_gain_db,
                          tone_sos=self._tilt_sos(knobs.tone_db, sr))
 
-    def _compensation_db(self, excerpt: np.ndarray, knobs: Knobs, sr: int,
+    def _compensation_db(self, mono: np.ndarray, full: np.ndarray, knobs: Knobs, sr: int,
                          guard_db: float = 0.0) -> float:
-        """Gain (dB) making --amount < 1 land between the input's and the full tone's loudness
-        (the full tone's with `guard_db` added; returned on top of it)."""
+        """Gain (dB) making --amount < 1 land between the input's loudness (mono excerpt) and
+        the full tone's (its output `full`, with `guard_db` added; returned on top of it)."""
         if knobs.amount >= 1.0:
             return 0.0
-        mono = excerpt.mean(0)
-        full = self.fast_chain(Knobs(), sample_rate=sr).process(mono)
         part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db),
                                sample_rate=sr).process(mono)
         l_in, l_full, l_part = (active_rms_db(v[None], sr) for v in (mono, full, part))
@@ -213,16 +211,14 @@ class Tone:
                 gains.append(round(l_out - l_in, 3))
         self.loudness_curve = {"input_lufs": ins, "gain_db": gains} if len(ins) >= 2 else None
 
-    def guard_db(self, excerpt: np.ndarray, sample_rate: int) -> float:
-        """Gain (dB) that keeps the tone's loudness gain on excerpt (mono, at the processing
-        rate) within LOUDNESS_GUARD_DB of what it gave the learning take at that loudness."""
-        if not self.loudness_curve or excerpt.size < sample_rate:
+    def guard_db(self, mono: np.ndarray, full: np.ndarray, sample_rate: int) -> float:
+        """Gain (dB) that keeps the tone's loudness gain on a mono excerpt (its output `full`,
+        at the processing rate) within LOUDNESS_GUARD_DB of what it gave the learning take at
+        that loudness."""
+        if not self.loudness_curve or mono.size < sample_rate:
             return 0.0
-        l_in = _lufs(excerpt, sample_rate)
-        if l_in <= LUFS_FLOOR:
-            return 0.0
-        l_out = _lufs(self.fast_chain(sample_rate=sample_rate).process(excerpt), sample_rate)
-        if l_out <= LUFS_FLOOR:
+        l_in, l_out = _lufs(mono, sample_rate), _lufs(full, sample_rate)
+        if l_in <= LUFS_FLOOR or l_out <= LUFS_FLOOR:
             return 0.0
         c = self.loudness_curve
         expected = float(np.interp(l_in, c["input_lufs"], c["gain_db"]))
@@ -330,10 +326,15 @@ class ToneStream:
         from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
         isr = self.tone.processing_rate(self.sr)
-        self.guard_db = self.tone.guard_db(x.mean(0), isr) if self.loudness_guard else 0.0
+        mono = x.mean(0)
+        guard = self.loudness_guard and bool(self.tone.loudness_curve)
+        # the full tone's output on the excerpt, run once for both measurements
+        full = (self.tone.fast_chain(sample_rate=isr).process(mono)
+                if guard or self.knobs.amount < 1.0 else mono)  # else read by neither
+        self.guard_db = self.tone.guard_db(mono, full, isr) if guard else 0.0
         # the guard scales the full tone; --amount then lands between the input and that
         self.compensation_db = self.guard_db + self.tone._compensation_db(
-            x, self.knobs, isr, self.guard_db)
+            mono, full, self.knobs, isr, self.guard_db)
 
     def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
         isr = self.tone.processing_rate(self.sr)
