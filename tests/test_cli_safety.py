@@ -268,6 +268,16 @@ def test_a_swallowed_sigterm_after_the_last_write_exits_143(tmp_path: Path) -> N
     assert not STOP_REQUESTED.is_set()
 
 
+def test_a_stop_removes_temp_files_no_writer_cleaned(tmp_path: Path) -> None:
+    from tonemorph.io.paths import make_temp
+
+    with pytest.raises(typer.Exit) as info, cli_mod._guard():
+        make_temp(tmp_path / "out.wav")
+        raise cli_mod.Terminated()
+    assert info.value.exit_code == 143
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_stale_temp_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
     take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=1))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

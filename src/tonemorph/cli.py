@@ -143,7 +143,7 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
     Library errors, and OS errors such as a full disk, become one `error:` line; an interrupt
     prints `interrupted; <stopped>` (temp files are removed by the writers on the way out).
     """
-    from tonemorph.io.paths import STOP_REQUESTED
+    from tonemorph.io.paths import STOP_REQUESTED, remove_live_temps
 
     _Stop.terminated = False
     STOP_REQUESTED.clear()
@@ -181,6 +181,9 @@ def _guard(stopped: str = "nothing written") -> Iterator[None]:
         # mid numba compile) complain from __del__ at shutdown; that is not the user's news
         stopping = stopping or _Stop.terminated or STOP_REQUESTED.is_set()
         sys.unraisablehook = (lambda info: None) if stopping else old_unraisable
+        if stopping:
+            # a stop that landed between a temp file's creation and its writer's cleanup
+            remove_live_temps()
         STOP_REQUESTED.clear()
         if main_thread and old_term is not None:
             signal.signal(signal.SIGTERM, old_term)

@@ -22,6 +22,7 @@ from tonemorph.io.paths import (
     commit_temp,
     make_temp,
     os_reason,
+    remove_live_temps,
     write_atomic,
     write_text_atomic,
 )
@@ -105,6 +106,34 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         write_atomic(out, boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_inside_make_temp_leaves_nothing(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the temp file exists from os.open on; a stop landing before make_temp returns it
+    # reached no writer's cleanup (CI saw one left after SIGTERM)
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(paths_mod.os, "chmod", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_temp(tmp_path / "out.wav")
+    assert list(tmp_path.iterdir()) == []
+    assert remove_live_temps() == []
+
+
+def test_remove_live_temps_removes_only_unfinished_temp_files(tmp_path: Path) -> None:
+    remove_live_temps()
+    done = make_temp(tmp_path / "done.wav")
+    commit_temp(done, tmp_path / "done.wav")
+    kept = make_temp(tmp_path / "kept.wav")
+    kept.write_text("kept, not committed")
+    unlink = make_temp(tmp_path / "gone.wav")
+    paths_mod.unlink_quietly(unlink)
+    # a stop between the writer's creating `kept` and its cleanup: only `kept` is live
+    assert remove_live_temps() == [kept]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.wav"]
+    assert remove_live_temps() == []
 
 
 def test_a_requested_stop_stops_writers(tmp_path: Path) -> None:

@@ -36,6 +36,12 @@ _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?(?P<token>[A-Za-z0-9_
 # swallowed when it lands inside a C callback (numba's JIT compiler), so writers also poll this.
 STOP_REQUESTED = threading.Event()
 
+# Temp files this process created and has not yet committed or removed. A stop can land
+# between creating a temp file and the writer's own cleanup taking charge of it (CI saw one
+# left after SIGTERM); the CLI removes whatever is still here when it stops.
+_LIVE_TEMPS: set[Path] = set()
+_LIVE_LOCK = threading.Lock()
+
 
 def check_stop() -> None:
     """Raise KeyboardInterrupt if a stop was requested (polled by writers and fit loops)."""
@@ -203,24 +209,46 @@ def make_temp(path: StrPath) -> Path:
             f"output directory {parent} {what}; create it or choose another output path")
     for _ in range(16):
         tmp = parent / f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}{_TEMP_SUFFIX}"
+        # registered before it exists: an interrupt anywhere after the open still finds it
+        _track(tmp)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            _untrack(tmp)
             continue
         except PermissionError as exc:
+            _untrack(tmp)
             raise OutputPathError(
                 f"output directory {parent} is not writable; choose another output path"
             ) from exc
         except OSError as exc:
+            _untrack(tmp)
             raise OutputPathError(
                 f"cannot create a file in {parent} ({os_reason(exc)}); choose another path"
             ) from exc
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            mode = p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask()
-            os.chmod(tmp, mode)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        try:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                mode = p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask()
+                os.chmod(tmp, mode)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
         return tmp
     raise OutputPathError(f"cannot create a temp file in {parent}; choose another path")
+
+
+def _track(tmp: Path) -> None:
+    with _LIVE_LOCK:
+        _LIVE_TEMPS.add(tmp)
+
+
+def _untrack(tmp: Path) -> None:
+    with _LIVE_LOCK:
+        _LIVE_TEMPS.discard(tmp)
 
 
 def unlink_quietly(path: StrPath | None) -> None:
@@ -228,6 +256,24 @@ def unlink_quietly(path: StrPath | None) -> None:
     if path is not None:
         with contextlib.suppress(OSError):
             Path(path).unlink()
+        _untrack(Path(path))
+
+
+def remove_live_temps() -> list[Path]:
+    """Remove every temp file this process created and neither committed nor removed.
+
+    Called when a command stops (Ctrl-C, SIGTERM): no writer of this process will finish.
+    Returns the files removed.
+    """
+    with _LIVE_LOCK:
+        live = sorted(_LIVE_TEMPS)
+        _LIVE_TEMPS.clear()
+    removed = []
+    for f in live:
+        with contextlib.suppress(OSError):
+            f.unlink()
+            removed.append(f)
+    return removed
 
 
 def commit_temp(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> None:
@@ -245,6 +291,7 @@ def commit_temp(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> None:
         except OSError as exc:
             raise OutputPathError(f"cannot write {p} ({os_reason(exc)}); choose another "
                                   "path") from exc
+        _untrack(t)
         return
     try:
         os.link(t, p)  # atomic and never replaces: fails if p exists
@@ -262,6 +309,7 @@ def commit_temp(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> None:
         except OSError as exc:
             raise OutputPathError(f"cannot write {p} ({os_reason(exc)}); choose another "
                                   "path") from exc
+        _untrack(t)
         return
     unlink_quietly(t)
 
@@ -313,6 +361,7 @@ __all__ = [
     "commit_temp",
     "make_temp",
     "os_reason",
+    "remove_live_temps",
     "stale_temp_files",
     "stop_handled",
     "unlink_quietly",
