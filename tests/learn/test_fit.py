@@ -60,11 +60,13 @@ def test_single_op_threads_sets_one_and_restores() -> None:
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.parametrize("starts", [(0.0, 18.0), (6.0,)])
 def test_parallel_starts_and_steps_give_the_sequential_result(
-        small: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 3 segments: the refine steps run in 2 parts, on 2 threads or one after the other
+        small: None, monkeypatch: pytest.MonkeyPatch, starts: tuple[float, ...]) -> None:
+    # 3 segments: the refine steps run in 2 parts, on 2 threads or one after the other;
+    # a single start runs its steps' parts on the threads too
     monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 3,
-                                                       "segment_s": 1.0,
+                                                       "segment_s": 1.0, "starts": starts,
                                                        "start_steps": 3, "steps": 2})
     x = guitar_line(5.0, SR, seed=1)[0]
     y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(5.0, SR, seed=2))[0]
@@ -74,7 +76,7 @@ def test_parallel_starts_and_steps_give_the_sequential_result(
         runs[n] = fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR))
     assert runs["1"].candidates == runs["2"].candidates
     assert runs["1"].chain.values() == runs["2"].chain.values()
-    assert runs["1"].steps == runs["2"].steps == 2 * 3 + 2
+    assert runs["1"].steps == runs["2"].steps == len(starts) * 3 + 2
 
 
 def test_a_step_in_parts_has_the_whole_batch_loss_and_gradient() -> None:
