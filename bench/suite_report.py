@@ -144,12 +144,33 @@ def metrics_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def chosen_blocks(info: dict[str, Any]) -> str:
+    """What the selector kept: "linear", or "nonlinear:" and each level-dependent block that
+    is not at its neutral setting (drive gain, sag/compressor ratio @ threshold)."""
+    from tonemorph.chain.params import RANGES
+
+    chosen = info.get("chosen") or "-"
+    params = info.get("params") or {}
+    if chosen != "nonlinear" or not params:
+        return chosen
+    kept = []
+    drive = params.get("drive.drive_db")
+    # a learned value sits 1 % inside its range (Range.settle): neutral is not exactly lo
+    if drive is not None and drive > RANGES["drive_db"].settle(RANGES["drive_db"].neutral) + 1.0:
+        kept.append(f"drive {drive:+.0f} dB")
+    for stage in ("sag", "comp"):
+        ratio = params.get(f"{stage}.ratio")
+        if ratio is not None and ratio > RANGES["ratio"].settle(RANGES["ratio"].neutral) + 0.05:
+            kept.append(f"{stage} {ratio:.1f}:1 @ {params[f'{stage}.threshold_db']:.0f} dB")
+    return "nonlinear: " + (", ".join(kept) if kept else "no level-dependent block")
+
+
 def detail_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
     """Per case: log-mel, level-binned, LUFS and crest errors of match-EQ / tonemorph / oracle."""
     tm = _tonemorph_main(run)
     ms = ["matcheq", tm, "oracle"]
     lines = ["| case | log-mel dB (ME / TM / OR) | level-binned dB | LUFS err LU | crest err dB "
-             "| pitch median cents (TM) | tracker self-agreement % | chosen |",
+             "| pitch median cents (TM) | tracker self-agreement % | chosen (blocks kept) |",
              "|---|---|---|---|---|---|---|---|"]
     for cid in case_ids:
         c = run["cases"][cid]
@@ -162,7 +183,7 @@ def detail_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
                      f" | {trio('lufs_err', '+.1f')} | {trio('crest_err_db', '+.1f')} | "
                      f"{_f(t['metrics'].get('pitch_median_cents'), '.2f')} | "
                      f"{_f(t['metrics'].get('pitch_tracker_self_agreement'), '.1f')} | "
-                     f"{t['info'].get('chosen', '-')} |")
+                     f"{chosen_blocks(t['info'])} |")
     return "\n".join(lines)
 
 

@@ -138,3 +138,19 @@ def test_plots_are_written(tmp_path) -> None:
     plots = suite_report.plot_all(run, tmp_path, "t")
     for p in plots.values():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chosen_blocks_names_what_the_selector_kept() -> None:
+    from tonemorph.chain.params import RANGES
+
+    neutral_drive = RANGES["drive_db"].settle(RANGES["drive_db"].neutral)
+    neutral_ratio = RANGES["ratio"].settle(RANGES["ratio"].neutral)
+    clean = {"drive.drive_db": neutral_drive, "sag.ratio": neutral_ratio,
+             "sag.threshold_db": -0.7, "comp.ratio": neutral_ratio, "comp.threshold_db": -0.7}
+    info = {"chosen": "nonlinear", "params": clean}
+    assert suite_report.chosen_blocks(info) == "nonlinear: no level-dependent block"
+    kept = {**clean, "drive.drive_db": 35.6, "comp.ratio": 1.61, "comp.threshold_db": -40.4}
+    assert (suite_report.chosen_blocks({"chosen": "nonlinear", "params": kept})
+            == "nonlinear: drive +36 dB, comp 1.6:1 @ -40 dB")
+    assert suite_report.chosen_blocks({"chosen": "linear", "params": kept}) == "linear"
+    assert suite_report.chosen_blocks({}) == "-"
