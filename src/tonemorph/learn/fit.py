@@ -280,29 +280,25 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     chain.set_values(vals)
 
 
-EVIDENCE_DB = 20.0  # low bands this far below the input's loudest band set no boost
+EVIDENCE_DB = 20.0  # input bands this far below the input's loudest band set no boost
 
 
 def cap_unheard_boosts(bands_db: np.ndarray, input_db: np.ndarray,
                        evidence_db: float = EVIDENCE_DB) -> np.ndarray:
-    """Match gains (dB per band, bands rising in frequency) with no boost above the mean gain
-    of the well-heard bands in the bands below them where the input barely sounds
-    (`input_db` more than `evidence_db` under its loudest band).
+    """Match gains (dB per band) with no boost above the mean gain of the well-heard bands
+    where the input barely sounds (`input_db` more than `evidence_db` under its loudest band).
 
-    Down there the target/input ratio says which low notes each take played, not what the
-    chain does: a take without low notes asked for +10-20 dB too much below 90 Hz, which a new
-    take with low notes then got (fr3_clean). Above the played range every note's harmonics
-    still carry the chain's response (a dark DI is 30 dB down at a cabinet's presence peak),
-    so the highs are left alone; cuts are always kept (they cannot blow up new content).
+    There the target/input ratio says which notes each take played, not what the chain does:
+    a take without low notes asked for +10-15 dB more below 150 Hz than the chain has, which a
+    new take with low notes then got (fr3_clean). Cuts are kept: they cannot blow up new
+    content. The bands at the edge of the heard range are partly content too, so the cap is
+    the heard bands' mean, not the nearest band's gain.
     """
-    heard = np.flatnonzero(input_db >= np.max(input_db) - evidence_db)
-    if heard.size == 0:
+    heard = input_db >= np.max(input_db) - evidence_db
+    if not heard.any():
         return bands_db
-    out = np.array(bands_db, dtype=np.float64)
-    cap = float(np.mean(out[heard]))
-    low = slice(0, int(heard[0]))
-    out[low] = np.minimum(out[low], cap)
-    return out
+    cap = float(np.mean(np.asarray(bands_db, dtype=np.float64)[heard]))
+    return np.where(heard, bands_db, np.minimum(bands_db, cap))
 
 
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
