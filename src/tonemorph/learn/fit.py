@@ -280,27 +280,6 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     chain.set_values(vals)
 
 
-EVIDENCE_DB = 20.0  # input bands this far below the input's loudest band set no boost
-
-
-def cap_unheard_boosts(bands_db: np.ndarray, input_db: np.ndarray,
-                       evidence_db: float = EVIDENCE_DB) -> np.ndarray:
-    """Match gains (dB per band) with no boost above the mean gain of the well-heard bands
-    where the input barely sounds (`input_db` more than `evidence_db` under its loudest band).
-
-    There the target/input ratio says which notes each take played, not what the chain does:
-    a take without low notes asked for +10-15 dB more below 150 Hz than the chain has, which a
-    new take with low notes then got (fr3_clean). Cuts are kept: they cannot blow up new
-    content. The bands at the edge of the heard range are partly content too, so the cap is
-    the heard bands' mean, not the nearest band's gain.
-    """
-    heard = input_db >= np.max(input_db) - evidence_db
-    if not heard.any():
-        return bands_db
-    cap = float(np.mean(np.asarray(bands_db, dtype=np.float64)[heard]))
-    return np.where(heard, bands_db, np.minimum(bands_db, cap))
-
-
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
                segs_power: torch.Tensor | None = None, forward: Forward = _call) -> None:
@@ -324,9 +303,8 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     band_hz = chain.cfg.band_hz()
     sr = fcfg.sample_rate
     transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
-    in_db = band_power_db(input_power, band_hz, sr)
-    est_out = in_db + transfer
-    bands = cap_unheard_boosts(band_power_db(target_power, band_hz, sr) - est_out, in_db)
+    est_out = band_power_db(input_power, band_hz, sr) + transfer
+    bands = band_power_db(target_power, band_hz, sr) - est_out
     mid = (band_hz > 100) & (band_hz < 8000)
     bands = bands - float(np.mean(bands[mid]))
     rng_cab = next(s for s in chain.specs if s.name == "cab.band_db").range
