@@ -280,6 +280,12 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     chain.set_values(vals)
 
 
+# Tried, not kept: no boost above the heard bands' mean gain below the learning take's heard
+# range (bands > 20 dB under its loudest). fr3_clean's take B has no low notes and the match
+# sets +10-20 dB too much below 100 Hz: level-binned 3.10 -> 2.99 dB, softest quarter 4.26 ->
+# 4.11, MR-STFT 1.127 -> 1.135; fr3_jazz and sonic-pi unchanged; but the demo pair at `fast`,
+# seed 0, then chose the linear model (MR-STFT 1.750, doing nothing 1.448). Capping every band
+# (highs too) lost the held-out fuzz chain's presence peak (1.03 -> 1.71).
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
                segs_power: torch.Tensor | None = None, forward: Forward = _call) -> None:
