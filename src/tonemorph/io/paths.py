@@ -212,29 +212,25 @@ def make_temp(path: StrPath) -> Path:
         # registered before it exists: an interrupt anywhere after the open still finds it
         _track(tmp)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            _untrack(tmp)
-            continue
-        except PermissionError as exc:
-            _untrack(tmp)
-            raise OutputPathError(
-                f"output directory {parent} is not writable; choose another output path"
-            ) from exc
-        except OSError as exc:
-            _untrack(tmp)
-            raise OutputPathError(
-                f"cannot create a file in {parent} ({os_reason(exc)}); choose another path"
-            ) from exc
-        except BaseException:
-            unlink_quietly(tmp)
-            raise
-        try:
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                _untrack(tmp)  # another writer's file: never removed here
+                continue
+            except PermissionError as exc:
+                raise OutputPathError(
+                    f"output directory {parent} is not writable; choose another output path"
+                ) from exc
+            except OSError as exc:
+                raise OutputPathError(
+                    f"cannot create a file in {parent} ({os_reason(exc)}); choose another path"
+                ) from exc
             os.close(fd)
             with contextlib.suppress(OSError):
                 mode = p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask()
                 os.chmod(tmp, mode)
         except BaseException:
+            # an error or a stop before the caller holds the path: ours to remove
             unlink_quietly(tmp)
             raise
         return tmp
