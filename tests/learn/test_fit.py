@@ -175,6 +175,18 @@ def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -
     assert "comp" not in res.simplified
 
 
+def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
+    kept = {"drive": 0.4, "comp": 0.3, "sag": 0.05, "pre_eq": 0.1}
+    clear = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 - 0.01}
+    assert fit.unproven_dynamics(clear, kept) == ()
+    # a smaller win is what two performances played with different dynamics give as well:
+    # the dynamics blocks go, in chain order, and nothing else does
+    small_win = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 + 0.01}
+    assert fit.unproven_dynamics(small_win, kept) == ("sag", "comp")
+    assert fit.unproven_dynamics(small_win, ["comp"]) == ("comp",)
+    assert fit.unproven_dynamics(small_win, {"drive": 0.4}) == ()
+
+
 def test_cab_match_recovers_a_static_eq() -> None:
     # the static spectrum is matched in closed form, not by the loss: a +8 dB presence peak
     # on the target must appear in the cab curve
