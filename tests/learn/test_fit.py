@@ -176,15 +176,20 @@ def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -
 
 
 def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
-    kept = {"drive": 0.4, "comp": 0.3, "sag": 0.05, "pre_eq": 0.1}
+    kept = {"comp": 0.3, "sag": 0.05, "pre_eq": 0.1}
     clear = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 - 0.01}
-    assert fit.unproven_dynamics(clear, kept) == ()
+    assert fit.unproven_dynamics(clear, kept, 0.0) == ()
     # a smaller win is what two performances played with different dynamics give as well:
     # the dynamics blocks go, in chain order, and nothing else does
     small_win = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 + 0.01}
-    assert fit.unproven_dynamics(small_win, kept) == ("sag", "comp")
-    assert fit.unproven_dynamics(small_win, ["comp"]) == ("comp",)
-    assert fit.unproven_dynamics(small_win, {"drive": 0.4}) == ()
+    assert fit.unproven_dynamics(small_win, kept, 0.0) == ("sag", "comp")
+    assert fit.unproven_dynamics(small_win, ["comp"], 0.0) == ("comp",)
+    # before a saturating drive they set its operating point, which its timbre pins down;
+    # a barely driven shaper does not
+    hard = fit.SATURATING_DRIVE_DB
+    assert fit.unproven_dynamics(small_win, {**kept, "drive": 0.4}, hard) == ()
+    assert fit.unproven_dynamics(small_win, {**kept, "drive": 0.4}, hard - 6) == ("sag", "comp")
+    assert fit.unproven_dynamics(small_win, {"drive": 0.4}, hard - 6) == ()
 
 
 def test_cab_match_recovers_a_static_eq() -> None:
