@@ -681,6 +681,18 @@ def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...],
     return best, best_db
 
 
+TAKE_ROW_S = 8.0  # rows of the whole take: one 60 s FFT convolution costs 9x eight 8 s ones
+
+
+def _take_in_rows(x: np.ndarray, sr: int) -> torch.Tensor:
+    """Mono x as rows of TAKE_ROW_S (the last zero-padded: silence is gated out of levels)."""
+    n = int(TAKE_ROW_S * sr)
+    rows = -(-len(x) // n)
+    out = np.zeros(rows * n, np.float32)
+    out[: len(x)] = x
+    return torch.from_numpy(out.reshape(rows, n))
+
+
 def normalise_input(x: np.ndarray) -> float:
     """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB."""
     ms, keep = _active_hops(x)
@@ -818,8 +830,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         # target's loudness over the whole take (the training segments hold too few notes
         # for a level that does not depend on which were drawn): it cannot reshape its level
         # distribution to meet the target's
-        whole = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32))[None]
-        match_level(chain, whole, t_lv, fcfg, skip, fitter.output, loudness=True)
+        match_level(chain, _take_in_rows(xs, sr), t_lv, fcfg, skip, fitter.output,
+                    loudness=True)
     loss, terms = fitter.evaluate(chain)
     if chosen != "nonlinear":
         pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
