@@ -620,7 +620,7 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float]
 # and the light crunch chains the fit kept a compressor or sag at 0.78-0.98 of the linear
 # score, and the linear model was better on the held-out take every time (e.g. MR-STFT 0.48
 # vs 0.65, softest quarter 1.9 vs 4.3 dB); where the target really is compressed (heavy
-# compression, sag, compressor into distortion, high gain) the fit scored 0.36-0.68. With a
+# compression, sag, compressor into distortion, high gain) the fit scored 0.36-0.70. With a
 # saturating drive the rule is off: there, resetting a sag alone cost 0.13 (compressor into
 # distortion, fast, seed 1) and, in the quick suite, 0.54 on the held-out fuzz chain. Those
 # drove the shaper by 28-36 dB; on the clean and crunch chains a kept drive was -4..+14 dB.
@@ -734,6 +734,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
         in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
     t_lv = tfeat.level_db
+    t_peak_db = gain_to_db(float(np.max(np.abs(y))), floor_db=-120.0)  # the limit's ceiling
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = preset["starts"] if "drive" in cfg.stages else (None,)
@@ -794,7 +795,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         if best_start is not None:
             # the limit is set last, on the finished chain: in the steps its gain would only
             # pass a gradient that ignores how the gain follows the signal
-            anchor_limit(best_start, gain_to_db(float(np.max(np.abs(y))), floor_db=-120.0))
+            anchor_limit(best_start, t_peak_db)
             best_val = fitter.evaluate(best_start)[0]
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val
@@ -816,7 +817,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
                                                                              0.0)))
         if unproven:
             c, _ = _with_block_neutral(fitter, results["nonlinear"], unproven)
-            anchor_limit(c, gain_to_db(float(np.max(np.abs(y))), floor_db=-120.0))
+            anchor_limit(c, t_peak_db)
             results["nonlinear"], candidates["nonlinear"] = c, fitter.evaluate(c)[0]
             pinning = {b: v for b, v in pinning.items() if b not in unproven}
             simplified = (*simplified, *unproven)
