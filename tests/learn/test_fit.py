@@ -192,6 +192,16 @@ def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
     assert fit.unproven_dynamics(small_win, {"drive": 0.4}, hard - 6) == ()
 
 
+def test_take_in_rows_keeps_every_sample_and_pads_the_last_row_with_silence() -> None:
+    x = np.random.default_rng(0).standard_normal(int(2.5 * fit.TAKE_ROW_S * SR)).astype(np.float32)
+    rows = fit._take_in_rows(x, SR)
+    assert rows.shape == (3, int(fit.TAKE_ROW_S * SR))
+    flat = rows.flatten().numpy()
+    np.testing.assert_array_equal(flat[: x.size], x)
+    assert not flat[x.size:].any()
+    assert fit._take_in_rows(x[:100], SR).shape == (1, int(fit.TAKE_ROW_S * SR))
+
+
 def test_cab_match_recovers_a_static_eq() -> None:
     # the static spectrum is matched in closed form, not by the loss: a +8 dB presence peak
     # on the target must appear in the cab curve
