@@ -192,6 +192,33 @@ def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
     assert fit.unproven_dynamics(small_win, {"drive": 0.4}, hard - 6) == ()
 
 
+def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    # with no win counted as proof, the compressor-only target's compressor is reset to
+    # neutral (and the chain then competes with the linear one as usual)
+    monkeypatch.setattr(fit, "DYNAMICS_EVIDENCE", 0.0)
+    res = _learn(COMP_ONLY)
+    assert "nonlinear with dynamics" in res.selection
+    if res.chosen == "nonlinear":
+        assert "comp" in res.simplified and "comp" not in res.pinning
+        assert res.chain.values()["comp.ratio"] < 1.1
+
+
+def test_a_chosen_linear_model_is_as_loud_as_the_target_over_the_whole_take(small: None
+                                                                           ) -> None:
+    x = guitar_line(10.0, SR, seed=11)[0]
+    res = _learn(CLEAN)
+    assert res.chosen == "linear"
+    xs = x * 10 ** (res.input_gain_db / 20)
+    fcfg = FeatureConfig(sample_rate=SR)
+    skip = int(fit.WARMUP_S * SR)
+    with torch.no_grad():
+        out = res.chain(fit._take_in_rows(xs, SR))
+    y = render(chain_with(CLEAN), guitar_line(10.0, SR, seed=12))[0]
+    want = fit.frame_loudness_db(fit.target_features(y, fcfg).level_db)
+    assert fit.frame_loudness_db(fit._levels(out, fcfg, skip)) == pytest.approx(want, abs=0.05)
+
+
 def test_take_in_rows_keeps_every_sample_and_pads_the_last_row_with_silence() -> None:
     x = np.random.default_rng(0).standard_normal(int(2.5 * fit.TAKE_ROW_S * SR)).astype(np.float32)
     rows = fit._take_in_rows(x, SR)
