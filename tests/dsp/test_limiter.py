@@ -8,7 +8,8 @@ import pytest
 import scipy.signal
 from signals import plucked_notes, sine, white_noise
 
-from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter, limit
+from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter, interval_peaks, limit
+from tonemorph.dsp.units import one_pole_coef
 from tonemorph.errors import ParameterError
 
 SR = 44100
@@ -96,6 +97,41 @@ def test_release_recovers_after_a_peak() -> None:
     assert gain[1000] == pytest.approx(10 ** (-12 / 20), rel=1e-3)
     after = int(1000 + 5 * 0.05 * SR)
     assert gain[after] > 0.99  # five release time constants later
+
+
+def reference_gain(x: np.ndarray, cfg: LimiterConfig, lim: TruePeakLimiter) -> np.ndarray:
+    """The limiter's gain per sample by its definition, window by window (no deque)."""
+    peaks = interval_peaks(x)
+    env = np.maximum(peaks, np.concatenate([[0.0], peaks[:-1]]))
+    ceiling = 10 ** ((cfg.ceiling_dbtp - cfg.margin_db) / 20)
+    g_req = np.where(env <= ceiling, 1.0, ceiling / np.maximum(env, 1e-300))
+    # hold: the minimum over the last `hold` samples (unity before the first)
+    padded = np.concatenate([np.ones(lim.hold - 1), g_req])
+    g_hold = np.lib.stride_tricks.sliding_window_view(padded, lim.hold).min(axis=1)
+    a = one_pole_coef(cfg.release_ms, SR)
+    g_rel = np.empty_like(g_hold)
+    prev = 1.0
+    for i, h in enumerate(g_hold):
+        prev = min(h, a * prev + (1 - a) * h)
+        g_rel[i] = prev
+    box = np.concatenate([np.ones(lim.attack - 1), g_rel])
+    return np.minimum(np.lib.stride_tricks.sliding_window_view(box, lim.attack).mean(axis=1),
+                      1.0)
+
+
+@pytest.mark.parametrize("freq_hz", [40.0, 1000.0])
+def test_gain_follows_its_definition_on_long_falling_peaks(freq_hz: float) -> None:
+    # a loud 40 Hz sine falls for 275 samples from each crest, far longer than the 82-sample
+    # hold: every sample of the fall needs more gain than the one before, the case where a
+    # sliding-minimum queue fills up
+    cfg = LimiterConfig(ceiling_dbtp=-6.0)
+    x = sine(freq_hz, 0.3, SR, amplitude=4.0).astype(np.float64)
+    lim = TruePeakLimiter(SR, 1, cfg)
+    y = np.concatenate([lim.process(x), lim.flush()], axis=1)[:, lim.latency :]
+    # sample j leaves with the gain of step j + latency (the look-ahead)
+    gain = reference_gain(np.pad(x, ((0, 0), (0, lim.latency))), cfg, lim)[lim.latency :]
+    np.testing.assert_allclose(y[0], gain * x[0], rtol=1e-9, atol=1e-12)
+    assert true_peak_db(y) <= -6.0 + 1e-9
 
 
 @pytest.mark.parametrize("block", [1, 64, 65, 128, 8192, 8193])

@@ -227,7 +227,14 @@ def _gain_kernel(
         s = t - p_half
         # look-ahead hold: minimum of the required gains of the last L + 2W samples
         # (ring positions wrap by a compare, not %: integer division per sample was a third
-        # of this loop)
+        # of this loop). The sample leaving the window goes before the new one comes in: a
+        # window of rising required gains (a long falling peak) fills the ring, and pushing
+        # first overwrote the minimum and then wrote past the ring's end
+        if qlen > 0 and dq_idx[head] <= s - hold:
+            head += 1
+            if head == hold:
+                head = 0
+            qlen -= 1
         while qlen > 0:
             last = head + qlen - 1
             if last >= hold:
@@ -241,11 +248,6 @@ def _gain_kernel(
         dq_val[tail] = g_req
         dq_idx[tail] = s
         qlen += 1
-        if dq_idx[head] <= s - hold:
-            head += 1
-            if head == hold:
-                head = 0
-            qlen -= 1
         g_hold = dq_val[head]
         # release: recover towards the hold value, never above it
         g_rel = min(g_hold, a_rel * g_rel + (1.0 - a_rel) * g_hold)
