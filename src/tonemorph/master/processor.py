@@ -116,7 +116,14 @@ class MasterProcessor:
 
     def process_back(self, y: np.ndarray) -> np.ndarray:
         """The rest of `process` after `process_front`: density, output gain and limiter."""
-        y = self._dyn.process(y)
+        return self.process_output(self.process_density(y))
+
+    def process_density(self, y: np.ndarray) -> np.ndarray:
+        """The density stage of `process_back`."""
+        return self._dyn.process(y)
+
+    def process_output(self, y: np.ndarray) -> np.ndarray:
+        """The rest of `process_back` after `process_density`: output gain and limiter."""
         if self._limiter is not None:
             y = self._limiter.process(y * self._out_gain)
         return y

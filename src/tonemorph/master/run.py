@@ -33,9 +33,9 @@ from tonemorph.master.fit import (
     peak_to_loudness_ceiling,
     plan_for,
 )
-from tonemorph.master.gain import find_output_gain, lufs_of
+from tonemorph.master.gain import block_powers, find_output_gain, level_map, moved
 from tonemorph.master.processor import render
-from tonemorph.master.render import LimitPass, PreLimit, limit_pass, render_pre_limit
+from tonemorph.master.render import MasterPass, master_pass
 from tonemorph.master.report import MasterReport, Measures, TrackReport
 from tonemorph.progress import Progress
 
@@ -51,8 +51,8 @@ __all__ = [
 
 ReferenceLike = str | os.PathLike[str] | tuple[str | os.PathLike[str], float]
 
-_LUFS_TOLERANCE = 0.5  # LU: a second pass corrects the gain beyond this (the excerpt estimate
-# was 0.38 LU off on the 5-minute speed file; a pass costs about a fifth of the run)
+_LUFS_TOLERANCE = 0.3  # LU: another pass corrects the gain beyond this (the first pass was within
+# 0.27 LU on 10 full-length pieces and the 5-minute speed file; a pass is a third of the run)
 _MAX_PASSES = 3
 
 
@@ -248,57 +248,53 @@ def _fit(cfg: MasterConfig, job: _Analysis, target: float, notes: list[str]) -> 
 
 @dataclass
 class _Written:
-    """The limited tracks: settings with the final output gain, passes, loudness reached."""
+    """The mastered tracks: settings with the final output gain, passes, loudness reached."""
 
     settings: MasterSettings
-    pres: list[PreLimit]
-    results: list[LimitPass]
+    results: list[MasterPass]
     passes: int
     lufs: float
 
 
 def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], target: float,
             cfg: MasterConfig, subtype: str | None, progress: Progress | None) -> _Written:
-    """Apply up to the limiter once per track, then gain + limiter until the loudness is right."""
+    """Master each track at the output gain the excerpts predict; again, with the gain
+    corrected, while the whole tracks miss the loudness target."""
     n = len(job.mixes)
-    pres: list[PreLimit] = []
-    try:
-        for i, (s, m, o) in enumerate(zip(job.scans, job.mixes, outs)):
-            pres.append(render_pre_limit(m, plan_for(settings, s.info.sample_rate, job.channels),
-                                         o.parent if o is not None else None,
-                                         progress=progress, tag=_tag("processing", i, n)))
-        pre_full = gated_lufs(np.concatenate([p.meter.block_power() for p in pres]))
-        pre_ex = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
-        # the excerpts are the loud sections: how much louder than the whole they are
-        offset = lufs_of(pre_ex, job.rate) - pre_full
-        gain_db, _, capped = find_output_gain(pre_ex, job.rate, target, settings.limiter,
-                                              offset_lu=offset,
-                                              max_limiting_db=cfg.max_limiting_db)
-        del pre_ex
-        settings = replace(settings, output_gain_db=gain_db)
-        passes = 0
-        while True:
-            passes += 1
-            results = [
-                limit_pass(p, plan_for(settings, s.info.sample_rate, job.channels), o,
-                           subtype=subtype, like=s.info, seed=cfg.seed + i, progress=progress,
-                           tag=_tag("limiting", i, n))
-                for i, (p, s, o) in enumerate(zip(pres, job.scans, outs))
-            ]
-            got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
-            error = target - got
-            if abs(error) <= _LUFS_TOLERANCE or passes >= _MAX_PASSES:
-                break
-            max_gr = max(r.limiter_max_gr_db for r in results)
-            if error > 0 and (capped or max_gr > cfg.max_limiting_db):
-                break  # the ceiling wins: louder only by limiting beyond the cap
-            # the limiter takes part of a gain increase: step a little further
-            step = error * (1.3 if error > 0 and max_gr > 1.0 else 1.0)
-            settings = replace(settings, output_gain_db=settings.output_gain_db + step)
-    finally:
-        for p in pres:
-            p.file.close()
-    return _Written(settings, pres, results, passes, got)
+    pre_ex = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
+    whole = None
+    if not _excerpts_are_whole(job):
+        # the whole mix's 400 ms blocks, each moved as the chain moved the excerpts' blocks
+        # of its level: the whole programme before the output gain, without rendering it
+        levels, change = level_map(block_powers(job.mix_ex, job.rate),
+                                   block_powers(pre_ex, job.rate))
+        whole = moved(_pooled_blocks(job.scans), levels, change)
+    gain_db, _, capped = find_output_gain(pre_ex, job.rate, target, settings.limiter,
+                                          whole_blocks=whole if whole is None or whole.size
+                                          else None, max_limiting_db=cfg.max_limiting_db)
+    del pre_ex
+    settings = replace(settings, output_gain_db=gain_db)
+    passes = 0
+    while True:
+        passes += 1
+        what = "mastering" if passes == 1 else f"mastering, loudness pass {passes}"
+        results = [
+            master_pass(m, plan_for(settings, s.info.sample_rate, job.channels), o,
+                        subtype=subtype, like=s.info, seed=cfg.seed + i, progress=progress,
+                        tag=_tag(what, i, n))
+            for i, (m, s, o) in enumerate(zip(job.mixes, job.scans, outs))
+        ]
+        got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
+        error = target - got
+        if abs(error) <= _LUFS_TOLERANCE or passes >= _MAX_PASSES:
+            break
+        max_gr = max(r.limiter_max_gr_db for r in results)
+        if error > 0 and (capped or max_gr > cfg.max_limiting_db):
+            break  # the ceiling wins: louder only by limiting beyond the cap
+        # the limiter takes part of a gain increase: step a little further
+        step = error * (1.3 if error > 0 and max_gr > 1.0 else 1.0)
+        settings = replace(settings, output_gain_db=settings.output_gain_db + step)
+    return _Written(settings, results, passes, got)
 
 
 def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written: _Written,
@@ -310,7 +306,7 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
                      f"{cfg.max_limiting_db:.0f} dB: reached {written.lufs:.1f} LUFS "
                      f"({target - written.lufs:.1f} LU short)")
     tracks = []
-    for s, m, o, r, p in zip(job.scans, job.mixes, outs, written.results, written.pres):
+    for s, m, o, r in zip(job.scans, job.mixes, outs, written.results):
         bits = None
         sub = s.info.subtype
         if o is not None:
@@ -326,7 +322,7 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
             after=Measures(r.meter.integrated_lufs(), r.peak.dbtp(), r.stats.crest_db(),
                            r.stats.width_db()),
             limiter_max_gr_db=r.limiter_max_gr_db, limiter_mean_gr_db=r.limiter_mean_gr_db,
-            compressor_mean_gr_db=p.compressor_mean_gr_db, passes=written.passes,
+            compressor_mean_gr_db=r.compressor_mean_gr_db, passes=written.passes,
             dithered_bits=bits, audio=r.audio))
     reference = (str(job.refs[0][0]) if len(job.refs) == 1
                  else ", ".join(f"{p}:{w:.2f}" for p, w in job.refs))
@@ -434,15 +430,22 @@ def _whole_file_spectra(job: _Analysis) -> tuple[Spectra | None, list[Spectra | 
     return mix_sp, refs
 
 
+def _excerpts_are_whole(job: _Analysis) -> bool:
+    """Whether the mix excerpts are the whole mixes (each shorter than its excerpt time)."""
+    return (all(s.info.sample_rate == job.rate for s in job.scans)
+            and job.mix_ex.shape[1] == sum(s.info.frames for s in job.scans))
+
+
+def _pooled_blocks(scans: Sequence[TrackScan]) -> np.ndarray:
+    """K-weighted 400 ms block powers (75 % overlap) of scanned files, one after another."""
+    blocks = [sum(s.segment_power[k : s.segment_power.size - 3 + k] for k in range(4)) / 4.0
+              for s in scans if s.segment_power.size >= 4]
+    return np.concatenate(blocks) if blocks else np.zeros(0)
+
+
 def _pooled_lufs(scans: Sequence[TrackScan]) -> float:
     """Integrated loudness (LUFS) of several scanned files taken as one programme."""
     if len(scans) == 1:
         return scans[0].lufs
-    blocks = []
-    for s in scans:
-        seg = s.segment_power
-        if seg.size >= 4:
-            blocks.append(sum(seg[k : seg.size - 3 + k] for k in range(4)) / 4.0)
-    if not blocks:
-        return max(s.lufs for s in scans)
-    return gated_lufs(np.concatenate(blocks))
+    blocks = _pooled_blocks(scans)
+    return gated_lufs(blocks) if blocks.size else max(s.lufs for s in scans)
