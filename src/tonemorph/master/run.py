@@ -402,7 +402,7 @@ def _ticker(progress: Progress | None) -> Progress:
 
 
 def _tag(what: str, i: int, n: int) -> str:
-    """Progress label: "limiting", or "limiting 2/3" in album mode."""
+    """Progress label: "mastering", or "mastering 2/3" in album mode."""
     return what if n == 1 else f"{what} {i + 1}/{n}"
 
 
