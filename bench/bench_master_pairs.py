@@ -2,9 +2,10 @@
 
 Each case: mix = a 20 s premaster clip of one piece (``--clip-s`` for longer ones), reference =
 a clip of another piece (or another section of the same one); both go through the same
-third-party mastering chain (EQ, compression, saturation, limiting); the truth is chain(mix). Scored on the truth (DESIGN §5,
-`tonemorph.metrics.score`: aligned, no loudness normalisation): MR-STFT, level-binned spectrum
-error, log-mel, LUFS error, crest error, and the output's true peak. tonemorph, Matchering 2.0.6
+third-party mastering chain (EQ, compression, saturation, limiting); the truth is chain(mix).
+Scored on the truth (DESIGN §5, `tonemorph.metrics.score`: aligned, no loudness normalisation):
+MR-STFT, level-binned spectrum error, log-mel, LUFS error, crest error, and the output's true
+peak. tonemorph, Matchering 2.0.6
 and a static match-EQ (`tonemorph.dsp.matcheq.apply_match_eq`) run side by side in one run.
 
 Chains (pedalboard, GPL, bench only; sox): three are used while tuning (``t_*``), two are held
