@@ -106,7 +106,7 @@ def find_output_gain(
     gain inside a bracket; no gain is taken where the limiter would reduce peaks by more than
     max_limiting_db (the ceiling wins). Returns (gain_db, predicted LUFS, capped).
     """
-    goal = target_lufs
+    goal = target_lufs  # the predicted loudness the search aims at
     pre_blocks = block_powers(pre, sample_rate)
     peaks = interval_peaks(pre, pad=TruePeakLimiter(sample_rate, pre.shape[0], limiter).latency)
 

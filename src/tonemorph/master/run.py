@@ -52,7 +52,7 @@ __all__ = [
 ReferenceLike = str | os.PathLike[str] | tuple[str | os.PathLike[str], float]
 
 _LUFS_TOLERANCE = 0.3  # LU: another pass corrects the gain beyond this (the first pass was within
-# 0.27 LU on 10 full-length pieces and the 5-minute speed file; a pass is a third of the run)
+# 0.29 LU on 10 full-length pieces and the 5-minute speed file; a pass is a third of the run)
 _MAX_PASSES = 3
 
 
@@ -263,15 +263,15 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
     n = len(job.mixes)
     pre_ex = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
     whole = None
-    if not _excerpts_are_whole(job):
+    pooled = _pooled_blocks(job.scans)
+    if pooled.size and not _excerpts_are_whole(job):
         # the whole mix's 400 ms blocks, each moved as the chain moved the excerpts' blocks
         # of its level: the whole programme before the output gain, without rendering it
         levels, change = level_map(block_powers(job.mix_ex, job.rate),
                                    block_powers(pre_ex, job.rate))
-        whole = moved(_pooled_blocks(job.scans), levels, change)
+        whole = moved(pooled, levels, change)
     gain_db, _, capped = find_output_gain(pre_ex, job.rate, target, settings.limiter,
-                                          whole_blocks=whole if whole is None or whole.size
-                                          else None, max_limiting_db=cfg.max_limiting_db)
+                                          whole_blocks=whole, max_limiting_db=cfg.max_limiting_db)
     del pre_ex
     settings = replace(settings, output_gain_db=gain_db)
     passes = 0
