@@ -195,6 +195,21 @@ def test_bad_inputs(files: dict) -> None:
     assert not out.exists()
 
 
+def test_channels_that_cancel_in_mono_are_refused_with_the_reason(files: dict) -> None:
+    x, _ = read(files["mix"])
+    inverted = files["dir"] / "inverted.wav"
+    sf.write(inverted, np.stack([x[0], -x[0]]).T, SR, subtype="PCM_16")
+    out = files["dir"] / "inverted-out.wav"
+    with pytest.raises(AudioContentError, match="polarity"):
+        tonemorph.master_mix(inverted, files["ref"], out)
+    ref, _ = read(files["ref"])
+    inverted_ref = files["dir"] / "inverted-ref.wav"
+    sf.write(inverted_ref, np.stack([ref[0], -ref[0]]).T, SR, subtype="PCM_16")
+    with pytest.raises(AudioContentError, match="reference file .*polarity"):
+        tonemorph.master_mix(files["mix"], inverted_ref, out)
+    assert not out.exists()
+
+
 def test_weighted_references_and_per_aspect_amounts(files: dict) -> None:
     x, _ = read(files["mix"])
     ref, _ = read(files["ref"])

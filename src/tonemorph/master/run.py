@@ -134,6 +134,18 @@ def _outputs(mix: str | os.PathLike[str], album: Sequence[str | os.PathLike[str]
     return mixes, outs
 
 
+_CANCELLING_WIDTH_DB = 20.0  # side this far above mid: the channels cancel in mono
+
+
+def _check_polarity(s: TrackScan, role: str) -> None:
+    """Refuse a stereo file whose channels (nearly) cancel in mono: one is the other inverted."""
+    if s.width_db is not None and s.width_db > _CANCELLING_WIDTH_DB:
+        raise AudioContentError(
+            f"{role} file {s.info.path}: its left and right channels cancel in mono (side "
+            f"{s.width_db:.0f} dB above mid): one channel is the other with its polarity "
+            "inverted; flip the polarity of one channel and try again")
+
+
 def _check_reference(s: TrackScan) -> None:
     """A reference must be long enough and stereo or mono."""
     if s.info.duration_s < MIN_REFERENCE_S:
@@ -144,6 +156,7 @@ def _check_reference(s: TrackScan) -> None:
         raise AudioContentError(f"reference file {s.info.path} has {s.info.channels} channels; "
                                 "use a stereo or mono reference")
     check_active(s, role="reference", min_seconds=5.0)
+    _check_polarity(s, "reference")
 
 
 def _check_mixes(scans: Sequence[TrackScan]) -> None:
@@ -151,6 +164,7 @@ def _check_mixes(scans: Sequence[TrackScan]) -> None:
     channels = scans[0].info.channels
     for s in scans:
         check_active(s, role="mix", min_seconds=1.0)
+        _check_polarity(s, "mix")
         if s.info.channels > 2:
             raise AudioContentError(
                 f"mix file {s.info.path} has {s.info.channels} channels; mastering takes mono "
