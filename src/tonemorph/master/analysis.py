@@ -14,11 +14,12 @@ import numpy as np
 
 from tonemorph.dsp.loudness import LUFS_FLOOR
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
-from tonemorph.dsp.units import gain_to_db
+from tonemorph.dsp.units import DB_FLOOR, gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
 from tonemorph.master.behind import Behind
 from tonemorph.master.eq import SpectrumAccumulator
+from tonemorph.master.processor import DC_OFFSET_DB, remove_dc
 from tonemorph.progress import Progress
 
 __all__ = [
@@ -40,7 +41,7 @@ _FADE_S = 0.005
 @dataclass(frozen=True)
 class TrackScan:
     """One pass over a file: header, loudness (LUFS), peak (dB), 100 ms powers, crest (dB),
-    width (side/mid dB).
+    width (side/mid dB), DC offset (the largest channel mean, dBFS).
 
     ``true_peak_dbtp`` is the sample peak after `scan`; `with_excerpt_peak` raises it to the
     4x true peak of the excerpts (the loudest sections), which is where true peaks are: the
@@ -54,6 +55,12 @@ class TrackScan:
     crest_db: float | None = None
     width_db: float | None = None
     spectra: SpectrumAccumulator | None = None
+    dc_db: float = DB_FLOOR
+
+    @property
+    def has_dc(self) -> bool:
+        """Whether the file has a DC offset worth removing (above DC_OFFSET_DB)."""
+        return self.dc_db > DC_OFFSET_DB
 
     def with_excerpt_peak(self, excerpt: np.ndarray) -> TrackScan:
         """The scan with true_peak_dbtp = max(sample peak, 4x true peak of the excerpt)."""
@@ -82,11 +89,14 @@ def scan(path, *, role: str, progress: Progress | None = None) -> TrackScan:
         stats = StatsMeter(info.sample_rate, info.channels)
         spectra = SpectrumAccumulator(info.sample_rate, info.channels) if info.channels <= 2 else None
 
+        dc_sum = np.zeros(info.channels)
+
         def measure(block: np.ndarray) -> None:
             nonlocal sample_peak
             meter.add(block)
             sample_peak = max(sample_peak, float(np.max(np.abs(block))))
             stats.add(block)
+            dc_sum[:] += block.sum(axis=1)
 
         done = 0
         # the meters run a block behind on a second thread, the spectra here
@@ -111,7 +121,9 @@ def scan(path, *, role: str, progress: Progress | None = None) -> TrackScan:
         )
     segments = np.asarray(meter._segments, dtype=np.float64) / (_SEGMENT_S * info.sample_rate)
     peak_db = gain_to_db(sample_peak)
-    return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db(), spectra)
+    dc_db = gain_to_db(float(np.max(np.abs(dc_sum))) / max(meter.samples, 1))
+    return TrackScan(info, lufs, peak_db, segments, stats.crest_db(), stats.width_db(), spectra,
+                     dc_db)
 
 
 def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,
@@ -142,14 +154,18 @@ def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,
     return out
 
 
-def read_excerpts(path, windows: list[tuple[int, int]], *, role: str) -> np.ndarray:
-    """Read the windows of a file and join them (5 ms fades at every join): float32 (channels, n)."""
+def read_excerpts(path, windows: list[tuple[int, int]], *, role: str,
+                  remove_offset: bool = False) -> np.ndarray:
+    """Read the windows of a file and join them (5 ms fades at every join): float32
+    (channels, n); with ``remove_offset``, DC removed from each as the master's chain does."""
     parts = []
     with AudioReader(path, role=role) as reader:
         fade = max(1, int(_FADE_S * reader.sample_rate))
         for start, stop in windows:
             reader.seek(start)
             x = reader.read(stop - start)
+            if remove_offset:
+                x = remove_dc(x, reader.sample_rate).astype(np.float32)
             if len(windows) > 1 and x.shape[1] > 2 * fade:
                 ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
                 x[:, :fade] *= ramp

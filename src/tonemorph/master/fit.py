@@ -79,6 +79,7 @@ class MasterSettings:
     phase: str = "linear"
     eq_taps: int = 4096
     limiter: LimiterConfig = field(default_factory=LimiterConfig)
+    dc_block: bool = False
 
     def summary(self) -> dict:
         """Settings for the report: gains in dB, EQ per octave band in dB, width, density."""
@@ -94,6 +95,7 @@ class MasterSettings:
             "mono_bass_hz": self.mono_bass_hz,
             "density": self.density.as_dict(),
             "limiter": asdict(self.limiter),
+            "dc_block": self.dc_block,
         }
         if self.eq_freqs_hz is not None and self.eq_mid_db is not None:
             doc["eq_mid_db"] = band_values(self.eq_freqs_hz, self.eq_mid_db)
@@ -133,6 +135,7 @@ def plan_for(settings: MasterSettings, sample_rate: int, channels: int) -> Maste
         density=settings.density,
         output_gain_db=settings.output_gain_db,
         limiter=settings.limiter,
+        dc_block=settings.dc_block,
     )
 
 

@@ -178,7 +178,8 @@ def _check_mixes(scans: Sequence[TrackScan]) -> None:
 def _excerpts(s: TrackScan, seconds: float, role: str) -> tuple[TrackScan, np.ndarray]:
     """The loudest `seconds` of a scanned file, and the scan with their true peak."""
     ex = read_excerpts(s.info.path, excerpt_windows(s.segment_power, s.info.sample_rate,
-                                                    s.info.frames, seconds), role=role)
+                                                    s.info.frames, seconds), role=role,
+                       remove_offset=s.has_dc)
     return s.with_excerpt_peak(ex), ex
 
 
@@ -250,6 +251,12 @@ def _fit(cfg: MasterConfig, job: _Analysis, target: float, notes: list[str]) -> 
     mix_spectra, ref_spectra = _whole_file_spectra(job)
     settings = fit_settings(job.mix_ex, job.ref_ex, job.rate, cfg, ref_is_mono=job.ref_is_mono,
                             notes=notes, mix_spectra=mix_spectra, ref_spectra=ref_spectra)
+    offset = [s for s in (*job.scans, *job.ref_scans) if s.has_dc]
+    if offset:
+        # the excerpts were read without it; the mixes lose it in the chain
+        notes.append("DC offset removed (5 Hz high-pass): " + ", ".join(
+            f"{s.info.path.name} {s.dc_db:.0f} dBFS" for s in offset))
+        settings = replace(settings, dc_block=any(s.has_dc for s in job.scans))
     ceiling = peak_to_loudness_ceiling(cfg, target, job.ref_peak_dbtp, job.ref_lufs)
     if ceiling < cfg.ceiling_dbtp - 0.05:
         settings = replace(settings, limiter=replace(settings.limiter, ceiling_dbtp=ceiling))

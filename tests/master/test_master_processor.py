@@ -1,0 +1,65 @@
+"""The master chain's DC blocker against scipy (sosfilt started in steady state on the first
+sample), streamed in awkward blocks, and a mix with a DC offset mastered like the same mix
+without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+from master_music import dense, stereo_music
+
+import tonemorph
+from tonemorph.master.processor import DC_BLOCK_HZ, DcBlocker, MasterPlan, remove_dc, render
+
+SR = 44100
+
+
+def test_dc_blocker_is_a_butterworth_high_pass_started_on_the_first_sample() -> None:
+    x = np.random.default_rng(0).standard_normal((2, SR)) * 0.1 + np.array([[0.3], [-0.2]])
+    sos = scipy.signal.butter(2, DC_BLOCK_HZ, "highpass", fs=SR, output="sos")
+    zi = scipy.signal.sosfilt_zi(sos)  # steady state for a unit step
+    want = np.stack([scipy.signal.sosfilt(sos, row, zi=zi * row[0])[0] for row in x])
+    np.testing.assert_allclose(remove_dc(x, SR), want, rtol=0, atol=1e-9)
+    # no step response: the offsets (0.3, -0.2) are gone from the first 50 ms on, but for
+    # the first sample's noise (a filter started at rest leaves about 0.2 there)
+    assert abs(float(np.mean(remove_dc(x, SR)[:, :2205]))) < 0.05
+
+
+@pytest.mark.parametrize("block", [1, 100, 4097])
+def test_dc_blocker_streams_in_blocks(block: int) -> None:
+    x = np.random.default_rng(1).standard_normal((2, 3 * 4097)) + 0.5
+    blocker = DcBlocker(SR, 2)
+    streamed = np.concatenate([blocker.process(x[:, i : i + block])
+                               for i in range(0, x.shape[1], block)], axis=1)
+    np.testing.assert_allclose(streamed, remove_dc(x, SR), rtol=0, atol=1e-12)
+
+
+def test_the_chain_passes_music_and_takes_out_dc() -> None:
+    x = stereo_music(4.0, SR, seed=2, peak=0.3).astype(np.float64)
+    np.testing.assert_allclose(render(MasterPlan(SR, 2), x + 0.25, limit=False), x + 0.25,
+                               atol=1e-12)  # only where a file has an offset
+    y = render(MasterPlan(SR, 2, dc_block=True), x + 0.25, limit=False)
+    assert abs(float(np.mean(y))) < 1e-3
+    # music above 20 Hz is passed within 0.02 dB: what is left is the music itself
+    assert 20 * np.log10(np.sqrt(np.mean((y - x) ** 2)) / np.sqrt(np.mean(x ** 2))) < -25
+
+
+def test_a_mix_with_a_dc_offset_is_mastered_as_without_it(tmp_path) -> None:
+    mix = stereo_music(30.0, 16000, seed=3, peak=0.3)
+    ref = dense(stereo_music(20.0, 16000, seed=4), 16000)
+    paths = {k: tmp_path / f"{k}.wav" for k in ("clean", "offset", "ref")}
+    sf.write(paths["clean"], mix.T, 16000, subtype="FLOAT")
+    sf.write(paths["offset"], (mix + 0.3).T, 16000, subtype="FLOAT")
+    sf.write(paths["ref"], ref.T, 16000, subtype="FLOAT")
+    a = tonemorph.master_mix(paths["clean"], paths["ref"], None)
+    b = tonemorph.master_mix(paths["offset"], paths["ref"], None)
+    assert not a.settings["dc_block"] and b.settings["dc_block"]
+    assert any("DC offset removed" in n and "offset.wav -10 dBFS" in n for n in b.notes)
+    # the offset took 10 LU of the loudness before (the limiter's headroom)
+    assert b.track.after.lufs == pytest.approx(a.track.after.lufs, abs=0.2)
+    assert b.track.after.crest_db == pytest.approx(a.track.after.crest_db, abs=0.5)
+    ya, yb = a.track.audio.astype(np.float64), b.track.audio.astype(np.float64)
+    assert abs(float(np.mean(yb))) < 1e-3
+    assert 20 * np.log10(np.sqrt(np.mean((ya - yb) ** 2)) / np.sqrt(np.mean(ya ** 2))) < -15
