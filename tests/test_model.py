@@ -22,6 +22,7 @@ from tonemorph.chain.config import ChainConfig
 from tonemorph.chain.functional import OVERSAMPLE_TAPS
 from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
+from tonemorph.errors import AudioContentError
 from tonemorph.io import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from tonemorph.metrics import pitch_cents_error
 from tonemorph.model import CURVE_OFFSETS_DB, LOUDNESS_GUARD_DB
@@ -282,6 +283,16 @@ def test_apply_at_44k1_matches_48k_processing(crunch: Tone) -> None:
 def test_apply_rejects_bad_shapes(crunch: Tone) -> None:
     with pytest.raises(ParameterError):
         crunch.apply(np.zeros((1, 2, 100), np.float32), SR)
+
+
+def test_apply_rejects_non_finite_audio_and_bad_rates(crunch: Tone) -> None:
+    x = guitar_line(0.5, SR, seed=3)
+    x[0, 100] = np.nan  # once a ZeroDivisionError from the shaper kernel
+    with pytest.raises(AudioContentError, match="NaN"):
+        crunch.apply(x, SR)
+    for rate in (0, -48000, float("nan")):
+        with pytest.raises(ParameterError, match="sample_rate"):
+            crunch.apply(guitar_line(0.5, SR, seed=3), rate)
 
 
 def test_stereo_channels_are_independent(crunch: Tone) -> None:

@@ -76,3 +76,17 @@ def test_bad_sizes_are_refused() -> None:
         NamLSTM(0, 1)
     with pytest.raises(ParameterError):
         RnnDense("RNN", 8)
+
+
+def test_apply_model_refuses_non_finite_audio_and_bad_rates() -> None:
+    from tonemorph.errors import AudioContentError
+    from tonemorph.neural.runner import apply_model
+
+    m = NamLSTM(4, 1)
+    x = guitar_line(0.2, 48000, seed=1)
+    assert np.all(np.isfinite(apply_model(m, 48000, x, 48000)))
+    x[0, 10] = np.inf
+    with pytest.raises(AudioContentError, match="NaN or infinite"):
+        apply_model(m, 48000, x, 48000)
+    with pytest.raises(ParameterError, match="sample_rate"):
+        apply_model(m, 48000, guitar_line(0.2, 48000, seed=1), 0)
