@@ -1,6 +1,6 @@
-"""The mastering chain as fitted: DC block -> input gain -> mid/side EQ -> width, mono bass ->
-density -> output gain -> true-peak limiter. Streams (channels, n) blocks of any size; mono or
-stereo."""
+"""The mastering chain as fitted: (DC block, where a file has an offset) -> input gain ->
+mid/side EQ -> width, mono bass -> density -> output gain -> true-peak limiter. Streams
+(channels, n) blocks of any size; mono or stereo."""
 
 from __future__ import annotations
 
@@ -34,12 +34,14 @@ class DcBlocker:
 
     def __init__(self, sample_rate: float, channels: int):
         self._sos = highpass(DC_BLOCK_HZ, 1.0 / np.sqrt(2.0), sample_rate)[None, :]
-        self._channels = int(channels)
-        self._state: np.ndarray | None = None
+        self.channels = int(channels)
+        self._state: np.ndarray | None = None  # (channels, 1, 2), from the first block
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Filter a (channels, n) block; returns (channels, n) float64."""
         y = np.asarray(x, dtype=np.float64)
+        if y.ndim != 2 or y.shape[0] != self.channels:
+            raise ParameterError(f"block must be ({self.channels}, samples), got {y.shape}.")
         if y.shape[1] == 0:
             return y.copy()
         if self._state is None:
@@ -138,8 +140,8 @@ class MasterProcessor:
         return self.process_back(self.process_front(x))
 
     def process_front(self, x: np.ndarray) -> np.ndarray:
-        """The linear front of `process`: input gain, EQ, width, mono bass (no delay beyond
-        the EQ's); `process_back` of its output is `process`'s."""
+        """The linear front of `process`: DC block (if planned), input gain, EQ, width, mono
+        bass (no delay beyond the EQ's); `process_back` of its output is `process`'s."""
         y = np.asarray(x, dtype=np.float64)
         if y.ndim != 2 or y.shape[0] != self.plan.channels:
             raise ParameterError(
