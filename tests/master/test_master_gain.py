@@ -22,10 +22,17 @@ def test_level_map_of_a_pure_gain_moves_every_block_by_it() -> None:
     np.testing.assert_allclose(moved(before, levels, change), before * 10 ** (-0.45), rtol=1e-9)
 
 
-def test_level_map_holds_its_end_values_beyond_its_levels() -> None:
+def test_moved_holds_the_map_above_and_shrinks_a_cut_below_it() -> None:
     levels, change = np.array([-20.0, -10.0]), np.array([0.0, -3.0])
     out = moved(np.array([1e-4, 1e-3, 1e-1, 1.0]), levels, change)  # -40, -30, -10, 0 dB
     np.testing.assert_allclose(10 * np.log10(out), [-40.0, -30.0, -13.0, -3.0], atol=1e-9)
+    # below the quietest level a cut shrinks by a dB per dB (peaks that much lower)
+    levels, change = np.array([-20.0, -10.0]), np.array([-4.0, -6.0])
+    out = moved(10 ** (np.array([-22.0, -30.0, -15.0]) / 10), levels, change)
+    np.testing.assert_allclose(10 * np.log10(out), [-24.0, -30.0, -20.0], atol=1e-9)
+    # a boost below the map is held
+    out = moved(np.array([1e-3]), np.array([-20.0, -10.0]), np.array([2.0, 0.0]))
+    np.testing.assert_allclose(10 * np.log10(out), [-28.0], atol=1e-9)
 
 
 @pytest.mark.parametrize("quiet_db", [-6.0, -12.0])
