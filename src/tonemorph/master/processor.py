@@ -21,8 +21,10 @@ __all__ = ["DC_BLOCK_HZ", "DC_OFFSET_DB", "DcBlocker", "MasterPlan", "MasterProc
 
 # A DC offset takes the limiter's headroom without adding loudness (K-weighting ignores it): a
 # second-order Butterworth high-pass this low removes it, -0.02 dB at 20 Hz. Only where a file
-# has one (a channel's mean above DC_OFFSET_DB): released music sits at -50..-90 dBFS, and the
-# filter's phase below 40 Hz would change every master slightly for nothing
+# has one (a channel's mean above DC_OFFSET_DB): the bench's premaster clips sit at -50..-90
+# dBFS, and the filter's phase below 40 Hz would change their masters slightly for nothing;
+# 8 of 10 full-length Debian game tracks tried sit at -20..-35 dBFS (one channel at 10 % of
+# full scale on one of them)
 DC_BLOCK_HZ = 5.0
 DC_OFFSET_DB = -40.0
 
