@@ -13,6 +13,8 @@ import numpy as np
 
 from tonemorph.chain.config import STAGES
 from tonemorph.dsp.align import check_lengths
+from tonemorph.dsp.offset import without_offset
+from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
 from tonemorph.io import AudioLike, check_content, load_audio_like, resample
 from tonemorph.model import NATIVE_RATES_HZ, Tone
@@ -76,6 +78,17 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
     return notes
 
 
+def _offset_removed(x: np.ndarray, role: str, notes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """x without a DC offset (`without_offset`), and notes with a line saying so if removed."""
+    x, mean = without_offset(x)
+    if mean is None:
+        return x, notes
+    said = (f"{role}: a DC offset of {gain_to_db(abs(mean)):.0f} dBFS removed for learning "
+            "(an audio interface or export added it; it would drive the shaper off-centre)")
+    warnings.warn(said, stacklevel=3)
+    return x, [*notes, said]
+
+
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None) -> LearnResult:
     """`tonemorph.learn.fit.fit_unpaired`, imported (with torch) only when learning starts."""
@@ -105,6 +118,8 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
                         allow_low_rate)
     xm = resample(x.mean(0), sr_x, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
     ym = resample(y.mean(0), sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
+    xm, notes = _offset_removed(xm, "input", notes)
+    ym, notes = _offset_removed(ym, "target", notes)
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
     training = {
         "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
