@@ -10,9 +10,8 @@ from tonemorph.dsp.units import gain_to_db
 
 __all__ = ["OFFSET_RE_RMS_DB", "offset_re_rms_db", "without_offset"]
 
-# An offset this far below the RMS is left alone: an amp's asymmetric drive makes up to
-# -34 dB of its own (the bench's high-gain targets), and removing it would change every
-# recording slightly for nothing
+# An offset this far below the RMS is left alone: a take's own mean is far lower (the bench's
+# inputs sit under -45 dB), and removing it would change every learn slightly for nothing
 OFFSET_RE_RMS_DB = -25.0
 
 
