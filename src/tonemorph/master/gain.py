@@ -16,20 +16,22 @@ __all__ = ["block_powers", "find_output_gain", "level_map", "lufs_of", "moved"]
 _BLOCK = 1 << 16
 
 
-def lufs_of(x: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (LUFS) of (channels, n) audio, metered in blocks (bounded memory)."""
+def _metered(x: np.ndarray, sample_rate: int) -> LoudnessMeter:
+    """A loudness meter fed (channels, n) audio in blocks (bounded memory)."""
     meter = LoudnessMeter(sample_rate, x.shape[0])
     for i in range(0, x.shape[1], _BLOCK):
         meter.add(x[:, i : i + _BLOCK])
-    return meter.integrated_lufs()
+    return meter
+
+
+def lufs_of(x: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (LUFS) of (channels, n) audio, metered in blocks (bounded memory)."""
+    return _metered(x, sample_rate).integrated_lufs()
 
 
 def block_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """K-weighted 400 ms block powers (75 % overlap) of (channels, n) audio, as the meter's."""
-    meter = LoudnessMeter(sample_rate, x.shape[0])
-    for i in range(0, x.shape[1], _BLOCK):
-        meter.add(x[:, i : i + _BLOCK])
-    return meter.block_power()
+    return _metered(x, sample_rate).block_power()
 
 
 def level_map(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
