@@ -56,3 +56,16 @@ def test_unpaired_learning_beats_match_eq_on_held_out_take() -> None:
     assert np.allclose(np.diff(curve["input_lufs"]), 6.0, atol=0.01)
     got = integrated_lufs(tone.apply(b, SR, loudness_guard=False), SR)
     assert got - integrated_lufs(b, SR) == pytest.approx(curve["gain_db"][4], abs=0.05)
+
+
+@pytest.mark.parametrize("role", ["input", "target"])
+def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str) -> None:
+    # learning hears the channels' mean: a polarity-inverted pair leaves silence, which the
+    # fit used to meet with "quantile() input tensor must be non-empty"
+    from tonemorph.errors import AudioContentError
+
+    line = guitar_line(12.0, SR, seed=3)
+    pair = {"input": (line, SR), "target": (line, SR)}
+    pair[role] = (np.concatenate([line, -line]), SR)
+    with pytest.raises(AudioContentError, match=f"{role}: its channels cancel"):
+        tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")

@@ -182,6 +182,16 @@ def test_amount_half_lands_between_in_loudness(crunch: Tone, take: np.ndarray) -
     assert l_half == pytest.approx(0.5 * (l_in + l_full), abs=0.5)
 
 
+def test_amount_on_a_polarity_inverted_stereo_take_is_measured_on_one_channel(
+        crunch: Tone, take: np.ndarray) -> None:
+    # the channels' mix is silence: the loudness compensation must not be measured on it
+    inverted = np.concatenate([take, -take])
+    half = crunch.apply(inverted, SR, amount=0.5)
+    np.testing.assert_allclose(half[0], crunch.apply(take, SR, amount=0.5)[0], atol=1e-5)
+    # the other channel (the asymmetric shaper sees it upside down) gets the same compensation
+    assert active_rms_db(half[1:], SR) == pytest.approx(active_rms_db(half[:1], SR), abs=0.5)
+
+
 def test_amount_one_equals_the_torch_chain(crunch: Tone, take: np.ndarray) -> None:
     plain = crunch.apply(take, SR)
     np.testing.assert_array_equal(crunch.apply(take, SR, amount=1.0), plain)

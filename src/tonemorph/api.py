@@ -16,7 +16,7 @@ from tonemorph.dsp.align import check_lengths
 from tonemorph.dsp.offset import without_offset
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
-from tonemorph.io import AudioLike, check_content, load_audio_like, resample
+from tonemorph.io import AudioLike, check_content, check_mixdown, load_audio_like, resample
 from tonemorph.model import NATIVE_RATES_HZ, Tone
 from tonemorph.progress import Progress
 
@@ -69,6 +69,7 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
                             recommended_seconds=RECOMMENDED_SECONDS)
         said = list(rep.warnings)
         if a.shape[0] > 1:
+            check_mixdown(a, role=role)
             said.append(f"{role}: {a.shape[0]} channels mixed down to mono for learning")
         if sr < NATIVE_RATES_HZ[0] or sr > NATIVE_RATES_HZ[1]:
             said.append(f"{role}: {sr} Hz resampled to {rate} Hz for learning")

@@ -21,6 +21,7 @@ from tonemorph.dsp.loudness import LUFS_FLOOR, integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import AudioContentError, ModelFileError, ParameterError
 from tonemorph.io import AudioReader, load_model_document, save_model_document
+from tonemorph.io.content import CANCEL_DB, mixdown_loss_db
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.io.validate import DocumentCheck, describe, join
 from tonemorph.progress import Progress
@@ -330,7 +331,9 @@ class ToneStream:
         from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
         isr = self.tone.processing_rate(self.sr)
-        mono = x.mean(0)
+        # every channel goes through the tone alike; measured on their mix unless the channels
+        # cancel in it (one polarity-inverted), where the mix is the noise floor
+        mono = x.mean(0) if mixdown_loss_db(x) <= CANCEL_DB else x[np.argmax((x * x).sum(1))]
         guard = self.loudness_guard and bool(self.tone.loudness_curve)
         # the full tone's output on the excerpt, run once for both measurements
         full = (self.tone.fast_chain(sample_rate=isr).process(mono)

@@ -24,6 +24,7 @@ from tonemorph.io import (
     AudioReader,
     audio_info,
     check_content,
+    check_mixdown,
     choose_subtype,
     open_stream,
     read_audio,
@@ -31,6 +32,7 @@ from tonemorph.io import (
     write_audio,
 )
 from tonemorph.io import paths as paths_mod
+from tonemorph.io.content import mixdown_loss_db
 
 SR = 48_000
 
@@ -351,6 +353,27 @@ def test_check_content_rejects_nan_and_transposed_audio() -> None:
         check_content(x, SR, role="target", min_seconds=1.0)
     with pytest.raises(ParameterError, match="transpose"):
         check_content(sine(220.0, 1.0, SR, channels=2).T, SR, role="target", min_seconds=0.5)
+
+
+def test_mixdown_loss_closed_forms() -> None:
+    x = sine(220.0, 1.0, SR)
+    assert mixdown_loss_db(np.concatenate([x, x])) == pytest.approx(0.0, abs=1e-9)
+    assert mixdown_loss_db(np.concatenate([x, -x])) == np.inf
+    assert mixdown_loss_db(np.concatenate([x, 0 * x])) == pytest.approx(10 * np.log10(2))
+    # unrelated channels of equal power: the mean has half their power
+    two = np.concatenate([white_noise(4.0, SR, seed=1), white_noise(4.0, SR, seed=2)])
+    assert mixdown_loss_db(two) == pytest.approx(10 * np.log10(2), abs=0.05)
+    assert mixdown_loss_db(x) == 0.0 and mixdown_loss_db(0 * x) == 0.0
+
+
+def test_check_mixdown_refuses_channels_that_cancel() -> None:
+    x = sine(220.0, 1.0, SR)
+    with pytest.raises(AudioContentError, match="polarity inverted"):
+        check_mixdown(np.concatenate([x, -x]), role="target")
+    with pytest.raises(AudioContentError, match="cancel"):
+        check_mixdown(np.concatenate([x, -0.95 * x]), role="input")  # 32 dB under
+    check_mixdown(np.concatenate([x, -0.8 * x]), role="input")  # 19 dB under: kept
+    check_mixdown(np.concatenate([x, 0.5 * x]), role="input")
 
 
 # --------------------------------------------------------------------------- resampling

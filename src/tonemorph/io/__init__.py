@@ -6,7 +6,7 @@ writer), paths (the output guard, atomic writes), model_file + validate (.tmodel
 
 from __future__ import annotations
 
-from tonemorph.io.content import ContentReport, check_content
+from tonemorph.io.content import ContentReport, check_content, check_mixdown
 from tonemorph.io.model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -45,6 +45,7 @@ __all__ = [
     "ContentReport",
     "audio_info",
     "check_content",
+    "check_mixdown",
     "check_output_path",
     "check_outputs",
     "check_sample_rate",

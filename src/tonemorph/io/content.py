@@ -20,6 +20,7 @@ _SILENCE_PEAK_DBFS = -60.0
 _LOUD_PERCENTILE = 95.0
 _CLIP_LEVEL = 0.999
 _CLIP_WARN_FRACTION = 0.001
+CANCEL_DB = 20.0  # a mixdown this far under its channels' level: they cancel in mono
 
 
 
@@ -154,10 +155,39 @@ def check_content(
     )
 
 
+def mixdown_loss_db(audio: np.ndarray) -> float:
+    """How far (dB) the mono mixdown (channel mean) of (channels, samples) audio is under the
+    channels' mean power: 0 for identical channels, 3 for unrelated ones, +inf when they
+    cancel exactly (one channel is the other, inverted)."""
+    x = _as_2d(audio).astype(np.float64)
+    channels = float(np.mean(x * x))
+    mono = float(np.mean(x.mean(axis=0) ** 2))
+    if channels == 0.0:
+        return 0.0
+    if mono == 0.0:
+        return math.inf
+    return 10 * math.log10(channels / mono)
+
+
+def check_mixdown(audio: np.ndarray, *, role: str) -> None:
+    """Refuse multichannel audio whose channels cancel when mixed to mono (more than
+    CANCEL_DB under the channels): what is learned from would be (near) silence."""
+    loss_db = mixdown_loss_db(audio)
+    if loss_db > CANCEL_DB:
+        size = "is silent" if math.isinf(loss_db) else f"is {loss_db:.0f} dB quieter than them"
+        raise AudioContentError(
+            f"{role}: its channels cancel when mixed to mono for learning (the mix {size}): "
+            "one channel is another with its polarity inverted; flip the polarity of one "
+            "channel, or export a single channel"
+        )
+
+
 # --------------------------------------------------------------------------- resampling
 
 
 __all__ = [
     "ContentReport",
     "check_content",
+    "check_mixdown",
+    "mixdown_loss_db",
 ]
