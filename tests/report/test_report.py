@@ -405,3 +405,14 @@ def test_warns_when_the_output_would_clip(tmp_path: Path) -> None:
     quiet = tone_with({"out_gain_db": -6.0}, stages=("post_eq",))
     build_report(quiet, (x, SR), (x, SR), out, excerpt_s=2.0, force=True)
     assert "above full scale" not in " ".join(_parse(out)[0].text)
+
+
+def test_a_target_whose_channels_cancel_is_refused_with_the_reason(full: dict) -> None:
+    from tonemorph.errors import AudioContentError
+
+    line = guitar_line(SECONDS, SR, seed=2)[0]
+    inverted = full["dir"] / "inverted.wav"
+    sf.write(inverted, np.stack([line, -line], axis=1), SR, subtype="FLOAT")
+    with pytest.raises(AudioContentError, match="polarity inverted"):
+        build_report(full["model"], full["input"], inverted, full["dir"] / "inv.html")
+    assert not (full["dir"] / "inv.html").exists()

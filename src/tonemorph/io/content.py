@@ -176,7 +176,7 @@ def check_mixdown(audio: np.ndarray, *, role: str) -> None:
     if loss_db > CANCEL_DB:
         size = "is silent" if math.isinf(loss_db) else f"is {loss_db:.0f} dB quieter than them"
         raise AudioContentError(
-            f"{role}: its channels cancel when mixed to mono for learning (the mix {size}): "
+            f"{role}: its channels cancel when mixed to mono (the mix {size}): "
             "one channel is another with its polarity inverted; flip the polarity of one "
             "channel, or export a single channel"
         )
