@@ -106,9 +106,25 @@ def load_case(info: dict[str, Any]) -> dict[str, np.ndarray]:
     return {k: read_mono(p) for k, p in info["files"].items()}
 
 
+DRAW_METRICS = ("mrstft", "level_binned_db", "level_binned_soft_db", "crest_err_db", "lufs_err")
+
+
+def draw_scale(d: int) -> float:
+    """Input scale of learner draw d: 1, then 1 + 1e-6, 1 - 1e-6, 1 + 2e-6, 1 - 2e-6, ..."""
+    if d == 0:
+        return 1.0
+    step = (d + 1) // 2 * 1e-6
+    return 1.0 + step if d % 2 else 1.0 - step
+
+
 def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
-             use_matchering: bool, seed: int = 0, log=print) -> dict[str, Any]:
-    """Run every method on one case; returns its JSON record."""
+             use_matchering: bool, seed: int = 0, log=print, draws: int = 1) -> dict[str, Any]:
+    """Run every method on one case; returns its JSON record.
+
+    With ``draws`` > 1 each tonemorph quality is learned again from the input scaled by
+    `draw_scale` (d = 1 .. draws - 1); the method's own record stays draw 0, and its
+    ``draws`` list holds the main metrics of every draw.
+    """
     case = load_case(info)
     chain = CHAINS[info["chain"]]
     rec: dict[str, Any] = {
@@ -137,6 +153,17 @@ def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
                  apply_x_realtime=run.apply_x_realtime, peak_mem_mb=run.peak_mem_mb)
         extra = {k: v for k, v in run.info.items() if k != "tone"}
         rec["methods"][name] = {"metrics": m, "info": _jsonable(extra)}
+    for q in qualities if draws > 1 else ():
+        main = rec["methods"][f"tonemorph_{q}"]
+        main["draws"] = [{"input_scale": 1.0, "chosen": main["info"].get("chosen"),
+                          **{k: main["metrics"][k] for k in DRAW_METRICS}}]
+        for d in range(1, draws):
+            run = M.run_tonemorph(case, q, seed, input_scale=draw_scale(d))
+            m = score_output(run.out_c, case["C_truth"], case["C_input"])
+            main["draws"].append({"input_scale": draw_scale(d), "chosen": run.info.get("chosen"),
+                                  **{k: m[k] for k in DRAW_METRICS}})
+        log(f"    tonemorph {q} draws: "
+            + " ".join(f"{r['mrstft']:.3f}" for r in main["draws"]))
     me = rec["methods"]["matcheq"]["metrics"]["mrstft"]
     orc = rec["methods"]["oracle"]["metrics"]["mrstft"]
     for name, r in rec["methods"].items():
@@ -253,7 +280,7 @@ def _worker_init() -> None:
 
 
 def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, use_mg: bool,
-              seed: int) -> dict[str, Any]:
+              seed: int, draws: int = 1) -> dict[str, Any]:
     """Run one case and time it (the unit of work of the worker processes)."""
     t0 = time.monotonic()
     if "smoke" in qualities:
@@ -261,7 +288,7 @@ def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, u
     held = " (held out)" if info["heldout"] else ""
     log = lambda m: print(f"[{info['id']}] {m}", flush=True)
     log(f"start{held}")
-    rec = run_case(info, qualities, oracle_s, use_mg, seed, log=log)
+    rec = run_case(info, qualities, oracle_s, use_mg, seed, log=log, draws=draws)
     rec["case_s"] = round(time.monotonic() - t0, 1)
     log("C MR-STFT: " + "  ".join(f"{k} {v['metrics']['mrstft']:.3f}"
                                   for k, v in rec["methods"].items())
@@ -274,19 +301,21 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
               duration_s: float | None = None, oracle_s: float | None = None,
               use_matchering: bool = True, seed: int = 0, jobs: int = 2,
               partial_path: Path | None = None,
-              resume: dict[str, Any] | None = None) -> dict[str, Any]:
+              resume: dict[str, Any] | None = None, draws: int = 1) -> dict[str, Any]:
     """Build (or reuse) the cases of ``mode`` and run every method on each; the run's JSON.
 
     ``jobs`` cases run at once, each in its own process with one compute thread (learn wall
     times are then single-threaded times); ``jobs=1`` runs in this process with default threads.
     After each case the run so far is written to ``partial_path``; ``resume`` (the cases of
-    such a file) skips the cases it already holds.
+    such a file) skips the cases it already holds. ``draws``: learner draws per case
+    (`run_case`).
     """
     cfg = dict(MODES[mode])
     cfg["sources"] = list(sources or cfg["sources"])
     cfg["qualities"] = list(qualities or cfg["qualities"])
     cfg["duration_s"] = float(duration_s or cfg["duration_s"])
     cfg["oracle_s"] = float(oracle_s or cfg["oracle_s"])
+    cfg["draws"] = int(draws)
     cfg["chains"] = list(chains or sorted(
         CHAINS, key=lambda c: CHAIN_ORDER.index(c) if c in CHAIN_ORDER else 99))
     mg_note = M.matchering_available()
@@ -308,7 +337,7 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
         "case_build_s": round(build_s, 1), "cases": {},
     }
     run["jobs"] = jobs
-    args = (cfg["qualities"], cfg["oracle_s"], use_mg, seed)
+    args = (cfg["qualities"], cfg["oracle_s"], use_mg, seed, cfg["draws"])
     done = {cid: rec for cid, rec in (resume or {}).items()
             if cid in {i["id"] for i in case_infos}}
     todo = [info for info in case_infos if info["id"] not in done]
@@ -362,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2,
                     help="cases run in parallel, one thread each (1: in process)")
+    ap.add_argument("--draws", type=int, default=1,
+                    help="learn each case this many times, the input scaled by 1 +- k*1e-6 "
+                         "(the learner's own noise; the tables' tonemorph rows stay draw 0)")
     ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--compare", type=Path, help="an earlier run's JSON to compare against")
     ap.add_argument("--compare-only", type=Path,
@@ -371,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--render", type=Path,
                     help="rewrite the tables and plots of an earlier run's JSON, run nothing")
     args = ap.parse_args(argv)
+    if args.draws < 1:
+        ap.error(f"--draws must be >= 1, got {args.draws}")
     if args.render:
         run = json.loads(args.render.read_text())
         for case in run["cases"].values():  # derived values follow the current definition
@@ -396,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               else None)
     run = run_suite(args.mode, cases_dir, args.sources, args.chains, args.qualities,
                     args.duration, args.oracle_seconds, not args.no_matchering, args.seed,
-                    args.jobs, partial, resume)
+                    args.jobs, partial, resume, args.draws)
     json_path = args.out / f"{stem}.json"
     _write_text(json_path, json.dumps(run, indent=1))
     plots = suite_report.plot_all(run, args.out, stem)

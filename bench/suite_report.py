@@ -199,6 +199,46 @@ def _oracle_note(run: dict[str, Any], case_ids: Sequence[str]) -> str:
             "budget it is not an upper bound, and gap closed above 1 means the method beat it.")
 
 
+def draws_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
+    """MR-STFT of every learner draw per case, their mean and spread, and the nonlinear tuning
+    means over draws against the match-EQ and the oracle (empty without draws)."""
+    tm = _tonemorph_main(run)
+    rows = [(cid, run["cases"][cid]) for cid in case_ids
+            if run["cases"][cid]["methods"][tm].get("draws")]
+    if not rows:
+        return ""
+    n = len(rows[0][1]["methods"][tm]["draws"])
+    scales = ", ".join(f"{d['input_scale']:.6f}" for d in rows[0][1]["methods"][tm]["draws"])
+    lines = [f"{_label(tm)} learned {n} times per case from the input scaled by {scales} "
+             "(inaudible; it changes the rounding the fit starts from). The tables above show "
+             "the first draw.", "",
+             "| case | held out | MR-STFT per draw | mean | (max - min) / mean | crest err dB "
+             "per draw | chosen per draw |", "|---|---|---|---|---|---|---|"]
+    for cid, c in rows:
+        ds = c["methods"][tm]["draws"]
+        v = [d["mrstft"] for d in ds]
+        lines.append(f"| {cid} | {'yes' if c['heldout'] else ''} | "
+                     f"{' / '.join(_f(x) for x in v)} | {_f(_mean(v))} | "
+                     f"{(max(v) - min(v)) / _mean(v):.0%} | "
+                     f"{' / '.join(_f(d['crest_err_db'], '+.1f') for d in ds)} | "
+                     f"{' / '.join(str(d.get('chosen')) for d in ds)} |")
+    for held, title in ((False, "tuning"), (True, "held-out")):
+        nl = [c for _, c in rows if not c["linear"] and c["heldout"] == held]
+        if not nl:
+            continue
+        tm_mean = _mean([_mean([d["mrstft"] for d in c["methods"][tm]["draws"]]) for c in nl])
+        first = _mean([c["methods"][tm]["metrics"]["mrstft"] for c in nl])
+        me = _mean([c["methods"]["matcheq"]["metrics"]["mrstft"] for c in nl])
+        orc = _mean([c["methods"]["oracle"]["metrics"]["mrstft"] for c in nl])
+        crest = _mean([_mean([abs(d["crest_err_db"]) for d in c["methods"][tm]["draws"]])
+                       for c in nl])
+        lines += ["", f"Nonlinear {title} chains ({len(nl)}): mean MR-STFT over draws "
+                  f"{_f(tm_mean)} (first draw {_f(first)}), {tm_mean / orc:.2f}x the paired "
+                  f"oracle, {tm_mean / me:.2f}x the match-EQ; mean |crest error| over draws "
+                  f"{crest:.2f} dB."]
+    return "\n".join(lines)
+
+
 def markdown(run: dict[str, Any], json_path: Path, plots: dict[str, Path],
              base: Path) -> str:
     """The whole results page of one run."""
@@ -256,6 +296,8 @@ def markdown(run: dict[str, Any], json_path: Path, plots: dict[str, Path],
         "",
         detail_table(run, ids),
         "",
+        *(["## The learner's own noise (draws)", "", draws_table(run, ids), ""]
+          if draws_table(run, ids) else []),
         "## Plots",
         "",
     ]

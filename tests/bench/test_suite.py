@@ -154,3 +154,26 @@ def test_chosen_blocks_names_what_the_selector_kept() -> None:
             == "nonlinear: drive +36 dB, comp 1.6:1 @ -40 dB")
     assert suite_report.chosen_blocks({"chosen": "linear", "params": kept}) == "linear"
     assert suite_report.chosen_blocks({}) == "-"
+
+
+def test_draw_scales_alternate_around_one() -> None:
+    assert [suite.draw_scale(d) for d in range(5)] == pytest.approx(
+        [1.0, 1 + 1e-6, 1 - 1e-6, 1 + 2e-6, 1 - 2e-6], abs=1e-15)
+
+
+def test_draws_table_means_spreads_and_ratios(tmp_path) -> None:
+    run = _fake_run()
+    assert "draws" not in suite_report.markdown(run, tmp_path / "r.json", {}, tmp_path)
+    for cid, v in (("fr3_clean/drive", [1.4, 1.6, 1.2]), ("fr3_clean/fuzz", [1.6, 1.6, 1.6])):
+        run["cases"][cid]["methods"]["tonemorph_default"]["draws"] = [
+            {"input_scale": suite.draw_scale(d), "chosen": "nonlinear", "mrstft": x,
+             "crest_err_db": 0.0 - 2.0 * d} for d, x in enumerate(v)]
+    table = suite_report.draws_table(run, list(run["cases"]))
+    drive = next(line for line in table.splitlines() if line.startswith("| fr3_clean/drive"))
+    assert "1.400 / 1.600 / 1.200 | 1.400 | 29% |" in drive
+    assert "+0.0 / -2.0 / -4.0" in drive
+    # tuning: one nonlinear case, draw mean 1.4 against oracle 1.0 and match-EQ 2.0
+    assert "mean MR-STFT over draws 1.400 (first draw 1.400), 1.40x the paired oracle, " \
+           "0.70x the match-EQ; mean |crest error| over draws 2.00 dB" in table
+    assert "## The learner's own noise (draws)" in suite_report.markdown(
+        run, tmp_path / "r.json", {}, tmp_path)
