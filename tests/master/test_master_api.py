@@ -192,6 +192,10 @@ def test_bad_inputs(files: dict) -> None:
     with pytest.raises(ParameterError, match="ceiling"):
         tonemorph.master_mix(files["mix"], files["ref"], out,
                              config=MasterConfig(ceiling_dbtp=2.0))
+    # the mix again as an album track (here by another spelling of its path)
+    again = files["mix"].parent / ".." / files["mix"].parent.name / files["mix"].name
+    with pytest.raises(ParameterError, match="given twice"):
+        tonemorph.master_mix(files["mix"], files["ref"], out, album=[files["mix2"], again])
     assert not out.exists()
 
 

@@ -119,6 +119,15 @@ def _outputs(mix: str | os.PathLike[str], album: Sequence[str | os.PathLike[str]
              ) -> tuple[list[Path], list[Path | None]]:
     """The mixes and where each goes (None: kept in memory)."""
     mixes = [Path(mix)] + [Path(a) for a in album]
+    seen: dict[Path, Path] = {}
+    for m in mixes:
+        # the same file twice would be mastered twice and weigh twice in the album's loudness
+        if m.resolve() in seen:
+            other = seen[m.resolve()]
+            also = "" if other == m else f" (also as {other})"
+            raise ParameterError(f"{m} is given twice as a mix{also}; list each album track "
+                                 "once")
+        seen[m.resolve()] = m
     if out is None:
         return mixes, [None] * len(mixes)
     out_p = Path(out)
