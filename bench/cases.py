@@ -71,7 +71,7 @@ from audio_util import (
     rms_db,
     write_wav,
 )
-from chains import CHAINS, PREROLL_S, Chain, verify_chain
+from chains import ALL_CHAINS, CHAINS, PREROLL_S, Chain, verify_chain
 from performances import SF2, generate_line, render_midi, write_midi
 
 # bump whenever performances.py, chains.py or the case building change the audio (cache key)
@@ -272,7 +272,8 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
         out_dir: output folder (e.g. ``bench/cases``).
         quick: 20 s performances and sources ``QUICK_SOURCES`` instead of 60 s and all sources.
         sources: restrict to these source names (default: all available for the mode).
-        chains: restrict to these chain names (default: all of ``CHAINS``).
+        chains: restrict to these chain names (default: all of ``CHAINS``; the extra tuning
+            chains of ``ALL_CHAINS`` only when named).
         verify: also measure THD of each chain on sines (soft -30 dBFS, loud -6 dBFS).
         jobs: cases rendered in parallel (0: one per CPU, at most 8).
         verbose: print progress.
@@ -297,20 +298,20 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
     t0 = time.perf_counter()
     dur = _durations(quick, duration_s)
     perfs = {s.name: _build_performances(s, out, dur, log) for s in srcs}
-    jobs_list = [(s, CHAINS[c]) for s in srcs for c in chain_names]
+    jobs_list = [(s, ALL_CHAINS[c]) for s in srcs for c in chain_names]
     workers = jobs if jobs > 0 else max(1, min(8, os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         cases = list(pool.map(
             lambda sc: _build_case(sc[0], sc[1], perfs[sc[0].name][0],
                                    perfs[sc[0].name][1]["fingerprint"], out, log), jobs_list))
-    checks = {c: verify_chain(CHAINS[c]) for c in chain_names} if verify else None
+    checks = {c: verify_chain(ALL_CHAINS[c]) for c in chain_names} if verify else None
     manifest = {
         "version": CASES_VERSION, "quick": quick, "sr": SR, "performance_peak_dbfs": PEAK_DBFS,
         "duration_s": dur, "run_seconds": round(time.perf_counter() - t0, 1),
         "sources": {s.name: {"summary": s.summary, "license": s.license, "kind": s.kind,
                              "program": s.program if s.kind == "midi" else None,
                              "levels": perfs[s.name][1]["levels"]} for s in srcs},
-        "chains": {c: CHAINS[c].describe() for c in chain_names},
+        "chains": {c: ALL_CHAINS[c].describe() for c in chain_names},
         "chain_checks": checks, "licenses": LICENSES,
         "cases": [{k: v for k, v in c.items() if k != "fingerprint"} for c in cases],
     }
@@ -329,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default="bench/cases", help="output folder")
     ap.add_argument("--quick", action="store_true", help="20 s performances, fewer sources")
     ap.add_argument("--sources", nargs="*", help=f"subset of {list(SOURCES)}")
-    ap.add_argument("--chains", nargs="*", help=f"subset of {list(CHAINS)}")
+    ap.add_argument("--chains", nargs="*", help=f"subset of {list(ALL_CHAINS)}")
     ap.add_argument("--verify", action="store_true", help="measure THD of each chain on sines")
     ap.add_argument("--jobs", type=int, default=0, help="parallel cases (0: one per CPU)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per performance")

@@ -284,7 +284,31 @@ CHAIN_LIST += [
     ),
 ]
 CHAINS: dict[str, Chain] = {c.name: c for c in CHAIN_LIST}
-CHAIN_KINDS = {c.name: c.kind for c in CHAIN_LIST}
+
+# Tuning chains outside the default suite (`suite.py --chains NAME`): more of a family whose
+# only other members are a tuning chain and the held-out pair, so that a change aimed at it
+# can be judged before the held-out chains see it (a slow compressor before a light drive:
+# sag_preamp_cab; the held-out compand_overdrive is of the same family).
+EXTRA_CHAIN_LIST: list[Chain] = [
+    Chain(
+        "slow_comp_crunch_cab",
+        "Calf Mono Compressor with slow time constants (40 ms attack, 600 ms release, ratio 4 "
+        "above -24 dBFS) -> guitarix Redeye 'Chump' amp at moderate gain -> Mesa Boogie Mark V "
+        "cabinet IR",
+        [
+            Lv2(CALF + "MonoCompressor",
+                {"threshold": db_to_gain(-24.0), "ratio": 4.0, "attack": 40.0,
+                 "release": 600.0, "makeup": db_to_gain(6.0), "knee": 2.0},
+                "Calf Mono Compressor (slow)"),
+            Lv2(GX + "gx_redeye#chump", {"Gain": 0.45, "Tone": 0.5, "Volume": 0.5},
+                "guitarix GxChump (Redeye)"),
+            Cab("Mesa Boogie Mark V", gain_db=4.0),
+        ],
+        kind="slow compressor into a crunch amp",
+    ),
+]
+ALL_CHAINS: dict[str, Chain] = {**CHAINS, **{c.name: c for c in EXTRA_CHAIN_LIST}}
+CHAIN_KINDS = {name: c.kind for name, c in ALL_CHAINS.items()}
 
 
 # --------------------------------------------------------------------------------------------

@@ -103,3 +103,13 @@ def test_lv2_stage_runs_the_host_script_in_a_subprocess(monkeypatch) -> None:
     controls = {"gain": 12.0, "threshold": -1.0}
     y = chains.Lv2(X42_DPL, controls).apply(x)
     np.testing.assert_array_equal(y, lv2host.lv2_process(x, X42_DPL, controls))
+
+
+def test_extra_tuning_chains_are_named_only_and_never_held_out() -> None:
+    # built only when a run names them: the default suite and its stored results stay as they are
+    extra = {c.name for c in chains.EXTRA_CHAIN_LIST}
+    assert extra and not extra & set(chains.CHAINS)
+    assert set(chains.ALL_CHAINS) == set(chains.CHAINS) | extra
+    for c in chains.EXTRA_CHAIN_LIST:
+        assert not c.heldout and not c.linear and c.kind
+        assert chains.CHAIN_KINDS[c.name] == c.kind
