@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -60,7 +61,8 @@ def test_lstm_import_export_round_trip() -> None:
                                   lambda: RnnDense("GRU", 12, False, 2.5)],
                          ids=["lstm1x24", "lstm2x8", "aidax-lstm-skip", "aidax-gru"])
 @pytest.mark.parametrize("block", [1, 97, 5000])
-def test_compiled_kernels_equal_torch_over_blocks(make, block: int) -> None:
+def test_compiled_kernels_equal_torch_over_blocks(make: Callable[[], torch.nn.Module],
+                                                  block: int) -> None:
     # weights drawn here, from a fixed seed: drawn at import, they followed whatever the test
     # modules collected before had taken from torch's generator
     torch.manual_seed(2)
