@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tonemorph.dsp.checks import MAX_CHANNELS, as_audio_2d, check_rate
+from tonemorph.dsp.checks import MAX_CHANNELS, as_audio_2d, check_finite, check_rate
 from tonemorph.errors import AudioContentError, ParameterError
 
 
@@ -34,3 +34,12 @@ def test_check_rate() -> None:
     for bad in (0, -1.0, float("nan"), float("inf"), True, "48000"):
         with pytest.raises(ParameterError, match="sample_rate"):
             check_rate(bad)  # type: ignore[arg-type]
+
+
+def test_check_finite_names_the_audio_and_passes_finite_samples() -> None:
+    check_finite(np.zeros((2, 8)))
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.zeros((2, 8))
+        x[1, 3] = bad
+        with pytest.raises(AudioContentError, match="take contains NaN or infinite samples"):
+            check_finite(x, "take")

@@ -8,7 +8,7 @@ import numpy as np
 
 from tonemorph.errors import AudioContentError, ParameterError
 
-__all__ = ["MAX_CHANNELS", "as_audio_2d", "check_rate"]
+__all__ = ["MAX_CHANNELS", "as_audio_2d", "check_finite", "check_rate"]
 
 MAX_CHANNELS = 64
 """More channels than this is taken for a (samples, channels) array passed the wrong way."""
@@ -47,3 +47,9 @@ def check_rate(sample_rate: float) -> float:
     ):
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
     return float(sample_rate)
+
+
+def check_finite(x: np.ndarray, name: str = "audio") -> None:
+    """AudioContentError unless every sample of x is finite (no NaN, no Inf)."""
+    if not np.all(np.isfinite(x)):
+        raise AudioContentError(f"{name} contains NaN or infinite samples; clean it first")

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as tF
 
-from tonemorph.dsp.checks import check_rate
-from tonemorph.errors import AudioContentError, ParameterError
+from tonemorph.dsp.checks import check_finite, check_rate
+from tonemorph.errors import ParameterError
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.neural import _kernels
 from tonemorph.neural.recurrent import NamLSTM, RnnDense
@@ -169,8 +169,7 @@ def apply_model(model: torch.nn.Module, model_rate: int, audio: np.ndarray, samp
     if x2.ndim != 2:
         raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
     check_rate(sample_rate)
-    if not np.all(np.isfinite(x2)):
-        raise AudioContentError("audio contains NaN or infinite samples; clean it first")
+    check_finite(x2)
     st = NeuralStream(model, model_rate, sample_rate, x2.shape[0])
     parts = list(st.run(x2[:, i: i + block] for i in range(0, x2.shape[1], block)))
     out = np.concatenate(parts or [np.zeros((x2.shape[0], 0), np.float32)], axis=1)
