@@ -24,7 +24,7 @@ from tonemorph.learn.fit import (
 
 #: small enough for a test, large enough that the selector's answer is the real one
 SMALL = {"n_segments": 2, "segment_s": 2.0, "starts": (0.0, 18.0), "start_steps": 10,
-         "steps": 20, "sweep_db": (0.0, 18.0, 36.0)}
+         "steps": 20, "sweep_db": (0.0, 18.0, 36.0), "slow_dynamics_db": 12.0}
 CLEAN = {"pre_eq.hp_hz": 100.0, "post_eq.high_hz": 3000.0, "post_eq.high_db": -8.0,
          "post_eq.mid_hz": 800.0, "post_eq.mid_db": 4.0, "out_gain_db": 6.0}
 COMP_ONLY = {"comp.threshold_db": -40.0, "comp.ratio": 8.0, "comp.attack_ms": 2.0,
@@ -76,7 +76,50 @@ def test_parallel_starts_and_steps_give_the_sequential_result(
         runs[n] = fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR))
     assert runs["1"].candidates == runs["2"].candidates
     assert runs["1"].chain.values() == runs["2"].chain.values()
-    assert runs["1"].steps == runs["2"].steps == len(starts) * 3 + 2
+    # the drive starts and the slow-dynamics start
+    assert runs["1"].steps == runs["2"].steps == (len(starts) + 1) * 3 + 2
+    assert sum("slow dynamics" in k for k in runs["1"].candidates) == 1
+
+
+def test_starts_add_one_slow_dynamics_start_where_the_chain_has_dynamics() -> None:
+    preset = {"starts": (0.0, 24.0), "slow_dynamics_db": 12.0}
+    full = ("pre_eq", "sag", "drive", "cab", "comp")
+    assert fit._starts(preset, full) == [(0.0, False), (24.0, False), (12.0, True)]
+    assert fit._starts(preset, ("pre_eq", "drive", "cab")) == [(0.0, False), (24.0, False)]
+    assert fit._starts(preset, ("cab", "comp")) == [(None, False), (None, True)]
+    assert fit._starts({"starts": (6.0,)}, full) == [(6.0, False)]
+    for preset in fit.QUALITY_PRESETS.values():
+        assert sum(slow for _, slow in fit._starts(preset, full)) == 1
+
+
+def test_start_values_engage_the_dynamics_gently_or_slow() -> None:
+    full = ("pre_eq", "sag", "drive", "cab", "comp")
+    neutral = ToneChain(ChainConfig(stages=full, sample_rate=SR)).neutral_values()
+    gentle = fit.start_values(neutral, full, 24.0, False, loud_db=-12.0)
+    slow = fit.start_values(neutral, full, 12.0, True, loud_db=-12.0)
+    assert gentle["drive.drive_db"] == 24.0 and slow["drive.drive_db"] == 12.0
+    sag_thr, comp_thr = fit.INPUT_LEVEL_DB - 6.0, -12.0 - 10.0
+    assert (gentle["sag.threshold_db"], gentle["comp.threshold_db"]) == (sag_thr, comp_thr)
+    assert gentle["sag.ratio"] == gentle["comp.ratio"] == fit.GENTLE_RATIO
+    for k in ("attack_ms", "release_ms"):  # the gentle starts keep the neutral timing
+        assert gentle[f"sag.{k}"] == neutral[f"sag.{k}"]
+    below = fit.SLOW_DYNAMICS["threshold_below_db"]
+    assert (slow["sag.threshold_db"], slow["comp.threshold_db"]) == (sag_thr - below,
+                                                                   comp_thr - below)
+    for stage in ("sag", "comp"):
+        assert slow[f"{stage}.ratio"] == fit.SLOW_DYNAMICS["ratio"] > fit.GENTLE_RATIO
+        assert slow[f"{stage}.attack_ms"] > neutral[f"{stage}.attack_ms"]
+        assert slow[f"{stage}.release_ms"] > neutral[f"{stage}.release_ms"]
+    # every value inside its range: set_values would clamp one that is not
+    chain = ToneChain(ChainConfig(stages=full, sample_rate=SR))
+    chain.set_values(slow)
+    got = chain.values()
+    for k in [k for k in slow if k.split(".")[0] in ("sag", "comp", "drive")]:
+        assert float(got[k]) == pytest.approx(slow[k], rel=1e-5), k
+    no_dyn = ("pre_eq", "drive", "cab")
+    neutral_nd = ToneChain(ChainConfig(stages=no_dyn, sample_rate=SR)).neutral_values()
+    assert fit.start_values(neutral_nd, no_dyn, 6.0, True, -12.0) == {**neutral_nd,
+                                                                      "drive.drive_db": 6.0}
 
 
 def test_a_step_in_parts_has_the_whole_batch_loss_and_gradient() -> None:
