@@ -813,6 +813,12 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         # mean 0.936 -> 0.883, heavy_comp_cab 0.67-0.78 -> 0.86-0.90; the quick suite's
         # held-out chains then lost the sag or the whole nonlinear model (fuzz_cab 1.03 ->
         # 1.75, compand_overdrive 0.60 -> 0.88).
+        # Tried, not kept (2026-12-05): a pull of the pre-EQ gains toward 0 dB in the training
+        # objective, 0.3 x (gain / 15 dB)^2 per band, for knobs a player can read. On the
+        # nonlinear tuning chains the pre-EQ high shelf went from 7-12 to 2-6 dB at the same
+        # held-out MR-STFT (over 3 draws: heavy_comp 0.61, heavy_drive 1.47, sag 1.27-1.29);
+        # the held-out compand_overdrive then lost its nonlinear model (0.60 -> 0.88, all
+        # draws), fuzz_cab 1.03 -> 1.04. At 0.05 the gains barely moved.
         best_start, best_val = None, math.inf
         for tag, c, val in _run_starts(fitter, start_chains, preset["start_steps"], workers):
             candidates[f"start {tag}"] = val
