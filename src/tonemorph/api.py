@@ -263,6 +263,7 @@ class ExportSummary:
     ir_samples: int = 0
     ir_ms: float = 0.0
     normalise_db: float = 0.0
+    ir_subtype: str = ""
     long_time_constants: list[str] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
 
@@ -281,14 +282,15 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         raise ParameterError(f"unknown export format {fmt!r}; choose from {list(EXPORT_FORMATS)}")
     title = name or Path(path).stem
     if fmt == "ir":
-        from tonemorph.export.ir import write_ir
+        from tonemorph.export.ir import ir_subtype, write_ir
 
         if arch:
             raise ParameterError("an IR export has no architecture; architectures apply to nam and "
                                  "aidax exports", option="arch")
         c = write_ir(path, tone, sample_rate, post_eq=post_eq)
         return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
-                             ir_ms=c.length_ms, normalise_db=c.normalise_db)
+                             ir_ms=c.length_ms, normalise_db=c.normalise_db,
+                             ir_subtype=ir_subtype(path))
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
                              "does not apply", option="sample_rate")

@@ -21,7 +21,14 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
@@ -515,10 +522,15 @@ def export_cmd(
         check_output_path(output, [model], force=force)
         t = tonemorph.load(model)
         if format in ("nam", "aidax"):
-            with _progress_bar() as bar:
-                task = bar.add_task("distilling", total=1, loss=float("nan"))
+            # the bar starts with the distillation: a refused option prints no bar before it
+            with contextlib.ExitStack() as stack:
+                shown: list[tuple[Progress, TaskID]] = []
 
                 def progress(tag: str, done: int, total: int, loss: float) -> None:
+                    if not shown:
+                        bar = stack.enter_context(_progress_bar())
+                        shown.append((bar, bar.add_task("distilling", total=total, loss=loss)))
+                    bar, task = shown[0]
                     bar.update(task, description=f"distil {tag}", completed=done, total=total,
                                loss=loss)
 
@@ -529,7 +541,8 @@ def export_cmd(
             s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
     if s.format == "ir":
         out.print(f"wrote {output}  (cabinet IR, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
-                  f"{s.sample_rate} Hz, minimum phase, float, normalised by "
+                  f"{s.sample_rate} Hz, minimum phase, "
+                  f"{'float' if s.ir_subtype == 'FLOAT' else '24-bit'}, normalised by "
                   f"{s.normalise_db:+.1f} dB)")
         return
     out.print(f"wrote {output}  ({s.arch}, {s.weights} weights, ESR {s.esr:.4f} on a held-out "

@@ -117,6 +117,15 @@ def test_export_nam_and_ir_from_a_tmodel(tmp_path: Path) -> None:
     assert sf.info(ir).samplerate == 44100 and sf.info(ir).subtype == "FLOAT"
     res = runner.invoke(app, ["export", str(tm), "--format", "onnx", "-o", str(ir), "--force"])
     assert res.exit_code == 2 and "unknown export format" in res.output
+    flac = tmp_path / "cab.flac"
+    res = runner.invoke(app, ["export", str(tm), "--format", "ir", "-o", str(flac)])
+    assert res.exit_code == 0 and "24-bit" in res.output, res.output
+    assert sf.info(flac).subtype == "PCM_24"
+    # a refused architecture: one error line, and no distillation bar was drawn before it
+    res = runner.invoke(app, ["export", str(tm), "--format", "nam", "--arch", "huge",
+                              "--minutes", "0.02", "-o", str(tmp_path / "x.nam")])
+    assert res.exit_code == 2 and res.output.startswith("error:"), res.output
+    assert "unknown architecture" in res.output and not (tmp_path / "x.nam").exists()
 
 
 def test_capture_signal_command(tmp_path: Path) -> None:

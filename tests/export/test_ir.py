@@ -80,3 +80,16 @@ def test_other_rate_and_refusals(tmp_path: Path) -> None:
         cab_ir(tone_with({}, stages=("drive",)))
     with pytest.raises(ParameterError, match="sample rate"):
         cab_ir(_tone(), 1000)
+
+
+def test_flac_ir_is_24_bit_and_lossy_formats_are_refused(tmp_path: Path) -> None:
+    wav, flac = tmp_path / "cab.wav", tmp_path / "cab.flac"
+    c = write_ir(wav, _tone())
+    write_ir(flac, _tone())
+    assert sf.info(wav).subtype == "FLOAT" and sf.info(flac).subtype == "PCM_24"
+    got, _ = sf.read(flac, dtype="float64")
+    assert np.max(np.abs(got - c.ir)) <= 2.0 ** -23  # within 24-bit rounding of the taps
+    for lossy in ("cab.mp3", "cab.ogg"):
+        with pytest.raises(ParameterError, match="losslessly"):
+            write_ir(tmp_path / lossy, _tone())
+        assert not (tmp_path / lossy).exists()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from tonemorph.chain.functional import minimum_phase_ir, sos_response
 from tonemorph.errors import ParameterError
-from tonemorph.io import write_audio
+from tonemorph.io import EXTENSION_FORMATS, write_audio
 from tonemorph.model import Tone
 
 IR_FORMAT_VERSION = 1  # layout of what we write: mono float32 WAV, min-phase, peak response 0 dB
@@ -62,12 +64,26 @@ def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
     return CabIR(np.asarray(ir, np.float64), sr, float(gain_db))
 
 
+def ir_subtype(path: str | os.PathLike[str]) -> str:
+    """The subtype an IR is written with at `path`: IR_SUBTYPE (float32), or 24-bit PCM in a
+    lossless format without float samples (FLAC); a lossy format is refused."""
+    fmt = EXTENSION_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None or sf.check_format(fmt, IR_SUBTYPE):
+        return IR_SUBTYPE  # an unknown extension is refused by the writer, with the list
+    if sf.check_format(fmt, "PCM_24"):
+        return "PCM_24"
+    raise ParameterError(f"an IR must be stored losslessly: {Path(path).name} would be "
+                         f"{fmt}; write it as .wav (what IR loaders read)")
+
+
 def write_ir(path: str | os.PathLike[str], tone: Tone, sample_rate: int | None = None, *,
              post_eq: bool = False) -> CabIR:
-    """Write the cabinet IR as a mono float32 `.wav` (atomically); returns it."""
+    """Write the cabinet IR as a mono float32 `.wav` (24-bit in a FLAC; atomically); returns
+    it."""
+    subtype = ir_subtype(path)
     c = cab_ir(tone, sample_rate, post_eq=post_eq)
-    write_audio(path, c.ir.astype(np.float32)[None], c.sample_rate, subtype=IR_SUBTYPE)
+    write_audio(path, c.ir.astype(np.float32)[None], c.sample_rate, subtype=subtype)
     return c
 
 
-__all__ = ["IR_FORMAT_VERSION", "CabIR", "cab_ir", "write_ir"]
+__all__ = ["IR_FORMAT_VERSION", "CabIR", "cab_ir", "ir_subtype", "write_ir"]
