@@ -37,6 +37,15 @@ def test_export_plugin_refuses_a_bad_tone_in_one_line(tmp_path):
     assert "bad.tmodel" in r.output and len(r.output.strip().splitlines()) == 1
 
 
+def test_export_plugin_refuses_a_file_as_its_folder_before_building(tmp_path):
+    taken = tmp_path / "cab.wav"
+    taken.write_bytes(b"an IR I like")
+    r = CliRunner().invoke(app, ["export", str(FULL_TONE), "--format", "plugin", "-o",
+                                 str(taken)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "is a file" in r.output and taken.read_bytes() == b"an IR I like"
+
+
 def test_unknown_format_is_refused(tmp_path):
     r = CliRunner().invoke(app, ["plugin", "build", "--formats", "vst2", "-o", str(tmp_path)])
     assert r.exit_code == 2 and "vst2" in r.output

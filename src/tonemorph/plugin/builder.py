@@ -157,10 +157,13 @@ def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
     path = Path(tone_path)
     doc = load_model_document(path)
     check_tone_document(doc, source=str(path))
+    out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"{out} is a file; a plugin export writes its bundles into a "
+                              "folder: give a folder path (it is created if missing)")
     _check_toolchain()
     slug = _slug(name or path.stem)
     bundle = f"tonemorph-{slug}"
-    out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
     ident = out / f"{bundle}-identity"
     ident.mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8")
