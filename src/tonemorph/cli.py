@@ -569,6 +569,7 @@ def capture_signal_cmd(
 
         check_sample_rate(sr, "--sr")
         check_output_path(output, [], force=force)
+        _check_capture_subtype(output, subtype)
         takes = demo_takes()
         if sr != 48000:
             import soxr
@@ -578,6 +579,32 @@ def capture_signal_cmd(
         write_audio(output, x[None], sr, subtype=subtype, overwrite=force)
     out.print(f"wrote {output}  ({len(x) / sr:.1f} s at {sr} Hz; alignment blips at "
               f"{', '.join(f'{b / sr:.2f}' for b in blips)} s)")
+
+
+CAPTURE_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+
+
+def _check_capture_subtype(output: Path, subtype: str) -> None:
+    """The reamp signal is stored losslessly, in one of CAPTURE_SUBTYPES its format takes."""
+    import soundfile as sf
+
+    from tonemorph.errors import ParameterError
+    from tonemorph.io import EXTENSION_FORMATS
+
+    sub = subtype.upper()
+    if sub not in CAPTURE_SUBTYPES:
+        raise ParameterError(f"--subtype must be one of {', '.join(CAPTURE_SUBTYPES)}, got "
+                             f"{subtype!r}")
+    fmt = EXTENSION_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        return  # the writer refuses an unknown extension, with the list of known ones
+    if not sf.check_format(fmt, sub):
+        fits = [s for s in CAPTURE_SUBTYPES if sf.check_format(fmt, s)]
+        if not fits:
+            raise ParameterError(f"the reamp signal must be stored losslessly: {output.name} "
+                                 f"would be {fmt}; write it as .wav")
+        raise ParameterError(f"a {fmt} file cannot hold {sub} samples; use --subtype "
+                             f"{' or '.join(fits)}, or write a .wav")
 
 
 def _keep_freed_blocks() -> None:

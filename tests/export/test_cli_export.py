@@ -136,6 +136,15 @@ def test_capture_signal_command(tmp_path: Path) -> None:
     assert sr == 44100 and sf.info(out).subtype == "PCM_24"
     assert 60 < len(x) / sr < 300 and np.max(np.abs(x)) <= 10 ** (-1 / 20) + 1e-4
     assert "blips at 0.50, 1.00" in res.output
+    # refused before any work, with what to use instead of the listing of every codec
+    for args, says in ((["-o", str(tmp_path / "a.wav"), "--subtype", "PCM_8"], "PCM_16, PCM_24"),
+                       (["-o", str(tmp_path / "a.mp3")], "losslessly"),
+                       (["-o", str(tmp_path / "a.flac"), "--subtype", "FLOAT"],
+                        "--subtype PCM_16 or PCM_24")):
+        res = runner.invoke(app, ["capture-signal", *args])
+        assert res.exit_code == 2 and says in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reamp.wav"]
 
 
 def test_export_without_cab_is_an_amp(tmp_path: Path) -> None:
