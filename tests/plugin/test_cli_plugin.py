@@ -51,6 +51,18 @@ def test_unknown_format_is_refused(tmp_path):
     assert r.exit_code == 2 and "vst2" in r.output
 
 
+def test_build_options_are_checked_before_any_build(tmp_path):
+    taken = tmp_path / "cab.wav"
+    taken.write_bytes(b"an IR I like")
+    for args, says in ((["--formats", ""], "no plugin format"), (["-j", "0"], "--jobs must be"),
+                       (["-o", str(taken)], "is a file")):
+        r = CliRunner().invoke(app, ["plugin", "build", "-o", str(tmp_path / "b"), *args])
+        assert r.exit_code == 2 and says in r.output, r.output
+        assert len(r.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cab.wav"]
+    assert taken.read_bytes() == b"an IR I like"
+
+
 def test_jack_standalone_of_an_exported_tone_starts(exported, tmp_path):
     """The JACK program links and starts; without a JACK server it stops with that reason."""
     from tonemorph.plugin import export_plugin

@@ -96,7 +96,25 @@ def _check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise TonemorphError(f"unknown plugin format(s) {bad}; choose from {list(FORMATS)}")
+    if not formats:
+        raise TonemorphError(f"no plugin format given; choose from {list(FORMATS)}")
     return tuple(formats)
+
+
+MAX_JOBS = 256
+
+
+def _build_setup(build_dir: str | Path | None, formats: tuple[str, ...] | list[str],
+                 jobs: int) -> tuple[Path, tuple[str, ...]]:
+    """The build folder (resolved) and the formats, checked before any build starts."""
+    formats = _check_formats(formats)
+    if not 1 <= jobs <= MAX_JOBS:
+        raise TonemorphError(f"--jobs must be 1-{MAX_JOBS} parallel compiler jobs, got {jobs}")
+    out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"{out} is a file; a plugin build writes its objects and bundles "
+                              "into a folder: give a folder path (it is created if missing)")
+    return out, formats
 
 
 def build(build_dir: str | Path | None = None, *, formats: tuple[str, ...] = DEFAULT_FORMATS,
@@ -105,9 +123,8 @@ def build(build_dir: str | Path | None = None, *, formats: tuple[str, ...] = DEF
 
     With tools=True also the offline runner, the allocation test and the CLAP test host.
     """
-    formats = _check_formats(formats)
+    out, formats = _build_setup(build_dir, formats, jobs)
     _check_toolchain()
-    out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
     targets = list(formats) + (["tools"] if tools else [])
     _make(out, targets, {}, jobs)
     tool_names = ("tm_offline", "alloc_test", "clap_host", "lv2_host")
@@ -153,14 +170,10 @@ def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
     from tonemorph.io import load_model_document
     from tonemorph.model import check_tone_document
 
-    formats = _check_formats(formats)
+    out, formats = _build_setup(build_dir, formats, jobs)
     path = Path(tone_path)
     doc = load_model_document(path)
     check_tone_document(doc, source=str(path))
-    out = Path(build_dir or DEFAULT_BUILD_DIR).expanduser().resolve()
-    if out.exists() and not out.is_dir():
-        raise OutputPathError(f"{out} is a file; a plugin export writes its bundles into a "
-                              "folder: give a folder path (it is created if missing)")
     _check_toolchain()
     slug = _slug(name or path.stem)
     bundle = f"tonemorph-{slug}"
