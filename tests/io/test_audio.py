@@ -283,6 +283,16 @@ def test_check_content_counts_active_seconds_and_peak() -> None:
     assert report.warnings == []
 
 
+def test_check_content_never_rounds_a_short_take_up_to_its_bound() -> None:
+    # a little under 10 s of sound: the warning must not read "has 10.0 s ... 10 s or more"
+    x = np.concatenate([sine(220.0, 9.96, SR, amplitude=0.5), silence(1.0, SR)], axis=1)
+    report = check_content(x, SR, role="input", min_seconds=5.0, recommended_seconds=10.0)
+    assert 9.9 <= report.active_seconds < 10.0
+    assert len(report.warnings) == 1 and "has 9.9 s of sound" in report.warnings[0]
+    with pytest.raises(AudioContentError, match=r"has 9\.9 s of sound; need at least 10 s"):
+        check_content(x, SR, role="input", min_seconds=10.0)
+
+
 def test_check_content_gate_is_relative_to_the_loud_level() -> None:
     loud = sine(220.0, 6.0, SR, amplitude=0.5)  # about -9 dBFS RMS
     hum = white_noise(4.0, SR, amplitude=10 ** (-75 / 20))  # below the -70 dBFS floor

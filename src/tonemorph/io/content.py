@@ -43,6 +43,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:g}"
 
 
+def _fmt_measured_s(seconds: float) -> str:
+    """Measured seconds for messages, rounded down to 0.1 s: 9.97 s under a 10 s bound reads
+    '9.9', not '10.0'."""
+    return f"{math.floor(seconds * 10 + 1e-9) / 10:.1f}"
+
+
 def _as_2d(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     """View 1-D audio as (1, samples); check that 2-D audio is (channels, samples)."""
     arr = np.asarray(audio)
@@ -133,7 +139,8 @@ def check_content(
         if recommended_seconds is not None and recommended_seconds > min_seconds:
             wanted += f" ({_fmt_s(recommended_seconds)} s or more recommended)"
         raise AudioContentError(
-            f"{role} has {active_seconds:.1f} s of sound; {wanted}; use a longer recording"
+            f"{role} has {_fmt_measured_s(active_seconds)} s of sound; {wanted}; use a longer "
+            "recording"
         )
 
     warnings: list[str] = []
@@ -144,8 +151,8 @@ def check_content(
         )
     if recommended_seconds is not None and active_seconds < recommended_seconds:
         warnings.append(
-            f"{role} has {active_seconds:.1f} s of sound; {_fmt_s(recommended_seconds)} s or more "
-            "is recommended for a reliable match"
+            f"{role} has {_fmt_measured_s(active_seconds)} s of sound; "
+            f"{_fmt_s(recommended_seconds)} s or more is recommended for a reliable match"
         )
     return ContentReport(
         active_seconds=active_seconds,
