@@ -589,15 +589,13 @@ def _check_capture_subtype(output: Path, subtype: str) -> None:
     import soundfile as sf
 
     from tonemorph.errors import ParameterError
-    from tonemorph.io import EXTENSION_FORMATS
+    from tonemorph.io import format_for
 
     sub = subtype.upper()
     if sub not in CAPTURE_SUBTYPES:
         raise ParameterError(f"--subtype must be one of {', '.join(CAPTURE_SUBTYPES)}, got "
                              f"{subtype!r}")
-    fmt = EXTENSION_FORMATS.get(output.suffix.lower())
-    if fmt is None:
-        return  # the writer refuses an unknown extension, with the list of known ones
+    fmt = format_for(output)
     if not sf.check_format(fmt, sub):
         fits = [s for s in CAPTURE_SUBTYPES if sf.check_format(fmt, s)]
         if not fits:

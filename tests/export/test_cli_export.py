@@ -139,6 +139,7 @@ def test_capture_signal_command(tmp_path: Path) -> None:
     # refused before any work, with what to use instead of the listing of every codec
     for args, says in ((["-o", str(tmp_path / "a.wav"), "--subtype", "PCM_8"], "PCM_16, PCM_24"),
                        (["-o", str(tmp_path / "a.mp3")], "losslessly"),
+                       (["-o", str(tmp_path / "a.xyz")], "cannot tell the audio format"),
                        (["-o", str(tmp_path / "a.flac"), "--subtype", "FLOAT"],
                         "--subtype PCM_16 or PCM_24")):
         res = runner.invoke(app, ["capture-signal", *args])

@@ -13,7 +13,7 @@ import torch
 
 from tonemorph.chain.functional import minimum_phase_ir, sos_response
 from tonemorph.errors import ParameterError
-from tonemorph.io import EXTENSION_FORMATS, write_audio
+from tonemorph.io import format_for, write_audio
 from tonemorph.model import Tone
 
 IR_FORMAT_VERSION = 1  # layout of what we write: mono float32 WAV, min-phase, peak response 0 dB
@@ -66,10 +66,11 @@ def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
 
 def ir_subtype(path: str | os.PathLike[str]) -> str:
     """The subtype an IR is written with at `path`: IR_SUBTYPE (float32), or 24-bit PCM in a
-    lossless format without float samples (FLAC); a lossy format is refused."""
-    fmt = EXTENSION_FORMATS.get(Path(path).suffix.lower())
-    if fmt is None or sf.check_format(fmt, IR_SUBTYPE):
-        return IR_SUBTYPE  # an unknown extension is refused by the writer, with the list
+    lossless format without float samples (FLAC); a lossy format or an unknown extension is
+    refused."""
+    fmt = format_for(path)
+    if sf.check_format(fmt, IR_SUBTYPE):
+        return IR_SUBTYPE
     if sf.check_format(fmt, "PCM_24"):
         return "PCM_24"
     raise ParameterError(f"an IR must be stored losslessly: {Path(path).name} would be "

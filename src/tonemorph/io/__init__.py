@@ -32,7 +32,13 @@ from tonemorph.io.read import (
     open_stream,
     read_audio,
 )
-from tonemorph.io.write import EXTENSION_FORMATS, AtomicAudioWriter, choose_subtype, write_audio
+from tonemorph.io.write import (
+    EXTENSION_FORMATS,
+    AtomicAudioWriter,
+    choose_subtype,
+    format_for,
+    write_audio,
+)
 
 __all__ = [
     "EXTENSION_FORMATS",
@@ -50,6 +56,7 @@ __all__ = [
     "check_outputs",
     "check_sample_rate",
     "choose_subtype",
+    "format_for",
     "clean_stale_temp_files",
     "load_audio_like",
     "load_model_document",

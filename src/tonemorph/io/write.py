@@ -53,8 +53,9 @@ _PCM_DTYPES = {"PCM_16": np.dtype(np.int16), "PCM_24": np.dtype(np.int32)}
 _FULL_DISK_BYTES = 1 << 20  # below this much free space a failed write is a full disk
 
 
-def _format_for(path: Path) -> str:
-    """soundfile format name for the extension of `path`."""
+def format_for(path: StrPath) -> str:
+    """soundfile format name for the extension of `path` (OutputPathError when unknown)."""
+    path = Path(path)
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted({e for e in EXTENSION_FORMATS if len(e) <= 5}))
@@ -118,7 +119,7 @@ class AtomicAudioWriter:
             raise ParameterError(f"channels must be in 1..{_MAX_CHANNELS}, got {channels}")
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self.format = _format_for(self.path)
+        self.format = format_for(self.path)
         self.subtype = choose_subtype(self.format, subtype=subtype, like=like)
         self._clip = self.subtype not in _UNCLIPPED_SUBTYPES
         self._tmp: Path | None = None
@@ -287,5 +288,6 @@ __all__ = [
     "FLOAT_SUBTYPES",
     "AtomicAudioWriter",
     "choose_subtype",
+    "format_for",
     "write_audio",
 ]
