@@ -28,6 +28,7 @@ from tonemorph.features.frames import (
     frame_levels_db,
     gate_threshold_db,
 )
+from tonemorph.features.notes import NoteSpectra, note_matched_db, note_spectra
 from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 from tonemorph.progress import Progress
@@ -299,16 +300,37 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
 # 4.11, MR-STFT 1.127 -> 1.135; fr3_jazz and sonic-pi unchanged; but the demo pair at `fast`,
 # seed 0, then chose the linear model (MR-STFT 1.750, doing nothing 1.448). Capping every band
 # (highs too) lost the held-out fuzz chain's presence peak (1.03 -> 1.71).
+class NoteBands:
+    """Per-note band levels (dB) of the target and of the whole input, per cab band grid."""
+
+    def __init__(self, target: NoteSpectra, inp: NoteSpectra, sample_rate: int):
+        self.target, self.input, self.sample_rate = target, inp, sample_rate
+        self._bands: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def levels_db(self, band_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(target, input) band levels, (notes, bands) each."""
+        key = tuple(np.round(band_hz, 6))
+        if key not in self._bands:  # a race only computes it twice
+            self._bands[key] = tuple(
+                np.array([band_power_db(torch.from_numpy(p), band_hz, self.sample_rate)
+                          for p in s.power]).reshape(len(s.power), len(band_hz))
+                for s in (self.target, self.input))
+        return self._bands[key]
+
+
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
-               segs_power: torch.Tensor | None = None, forward: Forward = _call) -> None:
+               segs_power: torch.Tensor | None = None, forward: Forward = _call,
+               notes: NoteBands | None = None) -> None:
     """Set the cab curve (zero mean over 100 Hz-8 kHz) to the static match of the chain's output.
 
     The long-term spectrum is matched in closed form, as a match-EQ would, so gradient descent
     spends itself on what a match-EQ cannot do: level-dependent and dynamic behaviour. The
     chain's transfer (output over input spectrum) is measured on the training segments and
     applied to the spectrum of the whole input (`input_power`), because a few seconds of input
-    hold too few notes for a stable long-term spectrum. `segs_power`: `_mean_power` of segs,
+    hold too few notes for a stable long-term spectrum. With `notes`, target and estimated
+    output are compared note by note (`note_matched_db`): the long-term spectra differ as much
+    by which notes each performance holds as by the chain. `segs_power`: `_mean_power` of segs,
     when the caller keeps it (it does not change between matches); `forward` runs the chain.
     """
     if "cab" not in chain.cfg.stages:
@@ -324,6 +346,11 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
     est_out = band_power_db(input_power, band_hz, sr) + transfer
     bands = band_power_db(target_power, band_hz, sr) - est_out
+    if notes is not None:
+        t_db, in_db = notes.levels_db(band_hz)
+        by_note = note_matched_db(t_db, notes.target, in_db + transfer, notes.input, band_hz,
+                                  bands)
+        bands = bands if by_note is None else by_note
     mid = (band_hz > 100) & (band_hz < 8000)
     bands = bands - float(np.mean(bands[mid]))
     rng_cab = next(s for s in chain.specs if s.name == "cab.band_db").range
@@ -366,8 +393,10 @@ class _Fitter:
     def __init__(self, segs: torch.Tensor, loss: UnpairedLoss, fcfg: FeatureConfig, skip: int,
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
                  input_power: torch.Tensor, progress: Progress | None = None,
-                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None):
+                 total_steps: int = 0, pool: ThreadPoolExecutor | None = None,
+                 notes: NoteBands | None = None):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
+        self.notes = notes
         self.pool = pool  # threads that run the parts of one chain's steps and evaluations
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
@@ -393,7 +422,7 @@ class _Fitter:
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
-                   self.segs_power, self.output)
+                   self.segs_power, self.output, self.notes)
         if level:
             self.match_level(chain)
 
@@ -782,8 +811,9 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = _starts(preset, cfg.stages)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
+    notes = NoteBands(note_spectra(y, sr), note_spectra(xs, sr), sr)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
-                     total_steps, pool)
+                     total_steps, pool, notes)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()

@@ -1,0 +1,125 @@
+"""Spectra grouped by the note played, so a static match compares like with like.
+
+Two performances play different notes, and a long-term spectrum is mostly which notes were
+played: where the example holds low notes that the learning take lacks, a plain match of the
+two long-term spectra boosts the bass by 20 dB or more, and a later take that does play those
+notes comes out booming. Compared note by note (frames of the same pitch in both), what is
+left is what the chain does to the sound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tonemorph.metrics.pitch import track_f0
+
+__all__ = ["NOTE_FFT", "NoteSpectra", "note_matched_db", "note_spectra"]
+
+NOTE_FFT = 4096  # frame of the per-note spectra (85 ms at 48 kHz: one held note)
+NOTE_HOP = 2048
+_YIN_HOP = 512  # track_f0's hop; its frames are 2048 long, from sample 0
+_YIN_FRAME = 2048
+NOTE_REF_HZ = 55.0  # note bins count NOTE_STEP semitones above this
+NOTE_STEP = 2  # semitones per note bin: neighbours look alike at the match's band resolution
+MIN_FRAMES = 4  # frames of a note in each recording for that note to count
+MIN_NOTES = 3  # notes shared by both recordings, or the note match is not used
+BELOW_F0 = 0.8  # a note excites the bands from this fraction of its f0 upward
+EXCITED_DB = 60.0  # ... that are within this of its loudest band (above: noise and leakage)
+FIT_ITERATIONS = 20
+_CHUNK_FRAMES = 256
+
+
+@dataclass(frozen=True)
+class NoteSpectra:
+    """Mean power spectrum (linear, NOTE_FFT rfft bins) of the steady frames of each note."""
+
+    notes: np.ndarray  # bins of NOTE_STEP semitones above NOTE_REF_HZ, (K,) int
+    counts: np.ndarray  # frames of each note, (K,)
+    power: np.ndarray  # (K, NOTE_FFT // 2 + 1)
+
+    def f0_hz(self) -> np.ndarray:
+        """Fundamental (Hz) of each note."""
+        return NOTE_REF_HZ * 2.0 ** (self.notes * NOTE_STEP / 12.0)
+
+
+def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:
+    """Per-note mean power spectra of mono x: frames whose three central YIN frames agree on
+    a voiced pitch within half a semitone (a held note, not a transition or a chord's blur)."""
+    x = np.asarray(x, dtype=np.float32)
+    n = (x.size - NOTE_FFT) // NOTE_HOP + 1
+    if n <= 0:
+        return NoteSpectra(np.zeros(0, int), np.zeros(0), np.zeros((0, NOTE_FFT // 2 + 1)))
+    f0, _ = track_f0(x, sample_rate)
+    semis = 12.0 * np.log2(f0 / NOTE_REF_HZ)  # NaN where unvoiced
+    # the YIN frames centred on this frame's centre and one hop either side of it
+    centre = (np.arange(n) * NOTE_HOP + NOTE_FFT // 2 - _YIN_FRAME // 2) // _YIN_HOP
+    around = np.clip(centre[:, None] + np.array([-1, 0, 1])[None], 0, f0.size - 1)
+    s = semis[around]
+    with np.errstate(invalid="ignore"):
+        steady = np.all(np.isfinite(s), axis=1) & (np.ptp(s, axis=1) < 0.5)
+    frame_note = np.full(n, -1)
+    frame_note[steady] = np.round(np.median(s[steady], axis=1) / NOTE_STEP).astype(int)
+    keep = np.flatnonzero(frame_note >= 0)
+    if keep.size == 0:
+        return NoteSpectra(np.zeros(0, int), np.zeros(0), np.zeros((0, NOTE_FFT // 2 + 1)))
+    notes, inverse, counts = np.unique(frame_note[keep], return_inverse=True,
+                                       return_counts=True)
+    window = np.hanning(NOTE_FFT).astype(np.float32)
+    sums = np.zeros((notes.size, NOTE_FFT // 2 + 1))
+    for i in range(0, keep.size, _CHUNK_FRAMES):  # bounded memory on a long take
+        idx = keep[i: i + _CHUNK_FRAMES, None] * NOTE_HOP + np.arange(NOTE_FFT)[None]
+        np.add.at(sums, inverse[i: i + _CHUNK_FRAMES],
+                  np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2)
+    return NoteSpectra(notes, counts.astype(float), sums / counts[:, None])
+
+
+def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.ndarray,
+                    output: NoteSpectra, band_hz: np.ndarray, plain_db: np.ndarray
+                    ) -> np.ndarray | None:
+    """Static match curve (dB per band) from per-note band levels, or None when the two
+    recordings share fewer than MIN_NOTES notes.
+
+    target_db, output_db: (K, bands) band levels of each note of `target` and of the
+    (estimated) output. The curve and one level per note are fitted to the notes' differences
+    by weighted least squares: a note weighs by its frame count in the sparser recording, and
+    only in the bands it excites (from BELOW_F0 x f0 up, within EXCITED_DB of its loudest
+    band in the output).
+
+    Where no shared note is heard (below all of them, mostly) the notes say nothing, and
+    `plain_db` (the long-term match) is taken only where it cuts below the nearest excited
+    band's value: a boost there is as likely the example's lower notes as the chain (a 20-30 dB
+    one where the learning take has no low notes), while a chain that leaves little down there
+    is what the example shows.
+    """
+    shared, ti, oi = np.intersect1d(target.notes, output.notes, return_indices=True)
+    counts = np.minimum(target.counts[ti], output.counts[oi])
+    ok = counts >= MIN_FRAMES
+    if int(ok.sum()) < MIN_NOTES:
+        return None
+    diff = target_db[ti[ok]] - output_db[oi[ok]]  # (K, bands)
+    f0 = NOTE_REF_HZ * 2.0 ** (shared[ok] * NOTE_STEP / 12.0)
+    out_db = output_db[oi[ok]]
+    heard = ((band_hz[None, :] >= BELOW_F0 * f0[:, None])
+             & (out_db > out_db.max(axis=1, keepdims=True) - EXCITED_DB))
+    w = np.where(heard, counts[ok][:, None], 0.0)
+    if not np.any(w):
+        return None
+    curve = np.zeros(band_hz.size)
+    for _ in range(FIT_ITERATIONS):
+        level = (w * (diff - curve)).sum(1) / np.maximum(w.sum(1), 1e-12)
+        curve = (w * (diff - level[:, None])).sum(0) / np.maximum(w.sum(0), 1e-12)
+    covered = w.sum(0) > 0
+    at = np.flatnonzero(covered)
+    nearest = np.interp(np.arange(band_hz.size), at, curve[at])  # held beyond both ends
+    gap = ~covered
+    curve[gap] = np.minimum(plain_db[gap] - _level_offset(curve, plain_db, covered),
+                            nearest[gap])
+    return curve
+
+
+def _level_offset(curve: np.ndarray, plain: np.ndarray, covered: np.ndarray) -> float:
+    """Mean difference (dB) of the plain curve over the note-matched one where both are known:
+    the two are fitted up to different levels."""
+    return float(np.mean(plain[covered] - curve[covered]))
