@@ -322,6 +322,17 @@ def test_cab_match_compares_note_by_note() -> None:
         bands = np.asarray(chain.values()["cab.band_db"])
         curves[name] = lambda f, b=bands: float(np.interp(np.log(f), np.log(band_hz), b))
     plain, notes_at = curves["plain"], curves["notes"]
+    # behind a saturating drive every note comes out alike: the long-term match is kept
+    knee = fit.SATURATING_DRIVE_DB
+    for drive_db, same in ((knee - 1.0, False), (knee, True)):
+        driven = []
+        for by_note in (None, notes):
+            chain = ToneChain(ChainConfig(stages=("drive", "cab"), sample_rate=SR))
+            chain.set_values({**chain.values(), "drive.drive_db": drive_db})
+            anchor_cab(chain, segs, power[0], power[1], FeatureConfig(sample_rate=SR), 0,
+                       notes=by_note)
+            driven.append(np.asarray(chain.values()["cab.band_db"]))
+        assert np.array_equal(driven[0], driven[1]) == same
     assert plain(82.0) - plain(700.0) > 10.0  # the bias the note match removes
     assert abs(notes_at(82.0) - notes_at(700.0)) < 2.0
     assert notes_at(3000.0) - notes_at(700.0) == pytest.approx(8.0, abs=2.0)
