@@ -4,9 +4,11 @@ pitches and a scipy filter's response."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.signal
 import torch
 
+from tonemorph.features import notes as N
 from tonemorph.features.notes import (
     MIN_NOTES,
     NOTE_FFT,
@@ -110,3 +112,14 @@ def test_note_match_needs_shared_notes_and_holds_below_them() -> None:
                            plain) is None
     rare = NoteSpectra(notes.notes, np.full(k, 2.0), notes.power)  # too few frames each
     assert note_matched_db(target_db, rare, output_db, rare, band_hz, plain) is None
+
+
+def test_note_spectra_in_blocks_equal_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pitch is tracked block by block (bounded memory on a long take): same answer
+    x = _notes([0, 5, 7, 12, 17, 19, 24], seconds=0.7, seed=5)
+    whole = note_spectra(x, SR)
+    monkeypatch.setattr(N, "NOTE_BLOCK_S", 0.9)  # frames split over six blocks
+    blocks = note_spectra(x, SR)
+    np.testing.assert_array_equal(blocks.notes, whole.notes)
+    np.testing.assert_array_equal(blocks.counts, whole.counts)
+    np.testing.assert_allclose(blocks.power, whole.power, rtol=1e-12)

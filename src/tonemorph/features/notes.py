@@ -29,6 +29,7 @@ BELOW_F0 = 0.8  # a note excites the bands from this fraction of its f0 upward
 EXCITED_DB = 60.0  # ... that are within this of its loudest band (above: noise and leakage)
 FIT_ITERATIONS = 20
 _CHUNK_FRAMES = 256
+NOTE_BLOCK_S = 30.0  # the pitch is tracked in blocks of this (a 10-minute take: 0.8 GB at once)
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,13 @@ class NoteSpectra:
         return NOTE_REF_HZ * 2.0 ** (self.notes * NOTE_STEP / 12.0)
 
 
-def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:
-    """Per-note mean power spectra of mono x: frames whose three central YIN frames agree on
-    a voiced pitch within half a semitone (a held note, not a transition or a chord's blur)."""
-    x = np.asarray(x, dtype=np.float32)
+def _note_frames(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Note bin (-1: none) of each NOTE_FFT/NOTE_HOP frame of mono float32 x: a frame counts
+    when its three central YIN frames (all inside it) agree on a voiced pitch within half a
+    semitone (a held note, not a transition or a chord's blur)."""
     n = (x.size - NOTE_FFT) // NOTE_HOP + 1
     if n <= 0:
-        return NoteSpectra(np.zeros(0, int), np.zeros(0), np.zeros((0, NOTE_FFT // 2 + 1)))
+        return np.zeros(0, int)
     f0, _ = track_f0(x, sample_rate)
     semis = 12.0 * np.log2(f0 / NOTE_REF_HZ)  # NaN where unvoiced
     # the YIN frames centred on this frame's centre and one hop either side of it
@@ -61,6 +62,18 @@ def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:
         steady = np.all(np.isfinite(s), axis=1) & (np.ptp(s, axis=1) < 0.5)
     frame_note = np.full(n, -1)
     frame_note[steady] = np.round(np.median(s[steady], axis=1) / NOTE_STEP).astype(int)
+    return frame_note
+
+
+def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:
+    """Per-note mean power spectra of mono x over its steady frames (`_note_frames`), the
+    pitch tracked in blocks of NOTE_BLOCK_S so that a long take needs no more memory."""
+    x = np.asarray(x, dtype=np.float32)
+    per_block = max(1, int(NOTE_BLOCK_S * sample_rate) // NOTE_HOP)
+    frame_note = np.concatenate(
+        [_note_frames(x[b * NOTE_HOP: (b + per_block - 1) * NOTE_HOP + NOTE_FFT], sample_rate)
+         for b in range(0, max((x.size - NOTE_FFT) // NOTE_HOP + 1, 0), per_block)]
+        or [np.zeros(0, int)])
     keep = np.flatnonzero(frame_note >= 0)
     if keep.size == 0:
         return NoteSpectra(np.zeros(0, int), np.zeros(0), np.zeros((0, NOTE_FFT // 2 + 1)))
