@@ -315,13 +315,30 @@ def build_cases(out_dir: Path | str, quick: bool = False, sources: Sequence[str]
         "chain_checks": checks, "licenses": LICENSES,
         "cases": [{k: v for k, v in c.items() if k != "fingerprint"} for c in cases],
     }
-    if checks is None:  # keep earlier checks if present
-        old = out / "manifest.json"
-        if old.exists():
-            manifest["chain_checks"] = json.loads(old.read_text()).get("chain_checks")
+    built = manifest["cases"]
+    manifest = _merged(manifest, out / "manifest.json")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     log(f"built {len(cases)} cases in {time.perf_counter() - t0:.1f} s -> {out}/manifest.json")
-    return manifest["cases"]
+    return built
+
+
+def _merged(manifest: dict, path: Path) -> dict:
+    """The new manifest with the entries of the one at path that this build did not redo: a
+    build of some sources or chains (`--sources`, `--chains`) must not drop the other cases
+    from the manifest (benches read chain kinds and cases from it)."""
+    if not path.exists():
+        return manifest
+    old = json.loads(path.read_text())
+    same = all(old.get(k) == manifest[k] for k in ("version", "quick", "sr", "duration_s"))
+    if not same:  # another case set: the new one replaces it
+        return manifest
+    ids = {c["id"] for c in manifest["cases"]}
+    checks = {**(old.get("chain_checks") or {}), **(manifest["chain_checks"] or {})}
+    return {**manifest,
+            "sources": {**old.get("sources", {}), **manifest["sources"]},
+            "chains": {**old.get("chains", {}), **manifest["chains"]},
+            "chain_checks": checks or None,
+            "cases": [c for c in old.get("cases", []) if c["id"] not in ids] + manifest["cases"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

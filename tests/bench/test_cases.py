@@ -4,8 +4,10 @@ lilv's own, chains, performances, sources."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import audio_util
 import cases
@@ -113,3 +115,22 @@ def test_extra_tuning_chains_are_named_only_and_never_held_out() -> None:
     for c in chains.EXTRA_CHAIN_LIST:
         assert not c.heldout and not c.linear and c.kind
         assert chains.CHAIN_KINDS[c.name] == c.kind
+
+
+def test_manifest_of_a_partial_build_keeps_the_other_cases(tmp_path: Path) -> None:
+    # a build of one source or chain (--sources/--chains) replaces only its own entries
+    def manifest(source: str, chain: str) -> dict:
+        return {"version": cases.CASES_VERSION, "quick": True, "sr": 48000, "duration_s": 60.0,
+                "sources": {source: {"kind": "midi"}}, "chains": {chain: {"kind": "k"}},
+                "chain_checks": None,
+                "cases": [{"id": f"{source}/{chain}", "source": source, "chain": chain}]}
+
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest("a", "x")))
+    merged = cases._merged(manifest("b", "y"), path)
+    assert [c["id"] for c in merged["cases"]] == ["a/x", "b/y"]
+    assert set(merged["sources"]) == {"a", "b"} and set(merged["chains"]) == {"x", "y"}
+    again = cases._merged(manifest("a", "x"), path)  # a rebuilt case replaces its old entry
+    assert [c["id"] for c in again["cases"]] == ["a/x"]
+    other = {**manifest("b", "y"), "duration_s": 20.0}  # another case set: replaced
+    assert cases._merged(other, path) == other
