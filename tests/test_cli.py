@@ -93,6 +93,7 @@ def test_info(learned: dict) -> None:
     assert "stages" in res.output and "out_gain_db" in res.output
     assert "learned from input.wav -> target.wav" in res.output
     assert "quality fast" in res.output
+    assert "cabinet matched by " in res.output
 
 
 def test_apply_mono_take(learned: dict, tmp_path: Path) -> None:
@@ -400,3 +401,6 @@ def test_learn_same_seed_same_parameters(monkeypatch: pytest.MonkeyPatch) -> Non
     assert a.input_gain_db == b.input_gain_db
     assert a.training["candidates"] == b.training["candidates"]
     assert a.training["steps"] == b.training["steps"] > 0
+    # how the cabinet was matched is recorded (and shown by `info` and the report)
+    assert a.training["cab_match"] == b.training["cab_match"]
+    assert a.training["cab_match"].startswith(("note by note", "long-term spectrum"))

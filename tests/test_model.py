@@ -119,6 +119,7 @@ def test_hand_written_version_1_document_loads(tmp_path: Path) -> None:
     ({"parameters": {"trim_db": 0.0}}, "lacks parameters"),
     ({"chain": {"stages": ["fuzz"], "sample_rate": 48000, "cab_taps": 2048, "cab_bands": 64,
                 "cab_fft": 8192}}, "fuzz"),
+    ({"training": {"cab_match": 3}}, "training.cab_match"),  # info and the report print it
 ])
 def test_load_rejects_future_or_foreign_documents(tmp_path: Path, change: dict,
                                                   match: str) -> None:

@@ -502,7 +502,7 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
     for key in ("loss", "esr", "mrstft", "seconds", "steps", "latency_samples"):
         if tr.get(key) is not None:
             ck.finite(tr[key], join("training", key))
-    for key in ("mode", "quality", "chosen", "date"):
+    for key in ("mode", "quality", "chosen", "date", "cab_match"):
         if tr.get(key) is not None:
             ck.text(tr[key], join("training", key))
     if tr.get("warnings") is not None:

@@ -3,6 +3,8 @@ selector on a clean chain and on a compressor-only chain, the cabinet's closed-f
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -289,6 +291,19 @@ def test_cab_match_recovers_a_static_eq() -> None:
     at = lambda f: float(np.interp(np.log(f), np.log(band_hz), bands))  # noqa: E731
     assert at(3000.0) - at(700.0) == pytest.approx(8.0, abs=2.0)
     assert abs(at(700.0) - at(300.0)) < 2.0
+
+
+def test_cab_match_is_described_for_the_chain() -> None:
+    notes = fit.NoteBands(note_spectra(_held_notes(range(0, 12), seed=1)[0], SR),
+                          note_spectra(_held_notes(range(2, 14), seed=2)[0], SR), SR)
+    few = fit.NoteBands(notes.target, note_spectra(_held_notes(range(10, 13), seed=3)[0], SR),
+                        SR)
+    clean = ToneChain(ChainConfig(stages=("drive", "cab"), sample_rate=SR))
+    driven = copy.deepcopy(clean)
+    driven.set_values({**driven.values(), "drive.drive_db": fit.SATURATING_DRIVE_DB})
+    assert fit.cab_match(clean, notes).startswith("note by note (")
+    assert fit.cab_match(clean, few).startswith("long-term spectrum (the example and the take")
+    assert fit.cab_match(driven, notes) == "long-term spectrum (behind a saturating drive)"
 
 
 def _held_notes(semitones: range, seed: int) -> np.ndarray:

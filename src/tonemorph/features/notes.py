@@ -15,7 +15,8 @@ import numpy as np
 
 from tonemorph.metrics.pitch import track_f0
 
-__all__ = ["NOTE_FFT", "NoteSpectra", "note_matched_db", "note_spectra"]
+__all__ = ["MIN_NOTES", "NOTE_FFT", "NoteSpectra", "note_matched_db", "note_spectra",
+           "shared_notes"]
 
 NOTE_FFT = 4096  # frame of the per-note spectra (85 ms at 48 kHz: one held note)
 NOTE_HOP = 2048
@@ -88,6 +89,19 @@ def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:
     return NoteSpectra(notes, counts.astype(float), sums / counts[:, None])
 
 
+def _shared(a: NoteSpectra, b: NoteSpectra
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Notes both hold, their rows in a and in b, and their frame count in the sparser one."""
+    shared, ai, bi = np.intersect1d(a.notes, b.notes, return_indices=True)
+    return shared, ai, bi, np.minimum(a.counts[ai], b.counts[bi])
+
+
+def shared_notes(a: NoteSpectra, b: NoteSpectra) -> int:
+    """How many notes both recordings hold for at least MIN_FRAMES frames (the note match
+    needs MIN_NOTES)."""
+    return int(np.sum(_shared(a, b)[3] >= MIN_FRAMES))
+
+
 def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.ndarray,
                     output: NoteSpectra, band_hz: np.ndarray, plain_db: np.ndarray
                     ) -> np.ndarray | None:
@@ -106,8 +120,7 @@ def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.nd
     one where the learning take has no low notes), while a chain that leaves little down there
     is what the example shows.
     """
-    shared, ti, oi = np.intersect1d(target.notes, output.notes, return_indices=True)
-    counts = np.minimum(target.counts[ti], output.counts[oi])
+    shared, ti, oi, counts = _shared(target, output)
     ok = counts >= MIN_FRAMES
     if int(ok.sum()) < MIN_NOTES:
         return None

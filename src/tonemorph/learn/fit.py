@@ -28,7 +28,13 @@ from tonemorph.features.frames import (
     frame_levels_db,
     gate_threshold_db,
 )
-from tonemorph.features.notes import NoteSpectra, note_matched_db, note_spectra
+from tonemorph.features.notes import (
+    MIN_NOTES,
+    NoteSpectra,
+    note_matched_db,
+    note_spectra,
+    shared_notes,
+)
 from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 from tonemorph.progress import Progress
@@ -109,6 +115,7 @@ class LearnResult:
     # blocks reset to neutral: the loss did not care, or (sag, comp) the example did not
     # prove them (`unproven_dynamics`)
     simplified: tuple[str, ...] = ()
+    cab_match: str = ""  # how the cabinet was matched (`cab_match`)
 
 
 
@@ -674,6 +681,17 @@ SATURATING_DRIVE_DB = -INPUT_LEVEL_DB
 DYNAMICS_BLOCKS = ("sag", "comp")
 
 
+def cab_match(chain: ToneChain, notes: NoteBands) -> str:
+    """In words, how `anchor_cab` matches this chain's cabinet to the example."""
+    n = shared_notes(notes.target, notes.input)
+    if saturating(chain):
+        return "long-term spectrum (behind a saturating drive)"
+    if n < MIN_NOTES:
+        return (f"long-term spectrum (the example and the take hold {n} of the same notes; "
+                f"{MIN_NOTES} are needed to compare note by note)")
+    return f"note by note ({n} notes held in both)"
+
+
 def saturating(chain: ToneChain) -> bool:
     """Whether the chain drives its shaper into saturation (>= SATURATING_DRIVE_DB)."""
     return ("drive" in chain.cfg.stages
@@ -927,7 +945,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
     return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,
                        time.monotonic() - t0, fitter.interrupted, selection, pinning,
-                       simplified if chosen == "nonlinear" else ())
+                       simplified if chosen == "nonlinear" else (), cab_match(chain, notes))
 
 
 __all__ = [
