@@ -300,7 +300,8 @@ def learn(
         _saved_interrupted(output)
     out.print(f"wrote {output}  ({tr['chosen']} chain, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
-    out.print(f"cabinet matched by {tr['cab_match']}")
+    if tr.get("cab_match"):
+        out.print(f"cabinet matched {tr['cab_match']}")
     if report is not None:
         _write_report(output, input, target, report, force=force)
 
@@ -772,7 +773,7 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
                   f"{'?' if loss is None else format(loss, '.3f')}, "
                   f"{tr.get('seconds')} s, {tr.get('date')}")
         if tr.get("cab_match"):
-            out.print(f"cabinet matched by {tr['cab_match']}")
+            out.print(f"cabinet matched {tr['cab_match']}")
 
 
 @app.command(cls=_Command)

@@ -302,8 +302,9 @@ def test_cab_match_is_described_for_the_chain() -> None:
     driven = copy.deepcopy(clean)
     driven.set_values({**driven.values(), "drive.drive_db": fit.SATURATING_DRIVE_DB})
     assert fit.cab_match(clean, notes).startswith("note by note (")
-    assert fit.cab_match(clean, few).startswith("long-term spectrum (the example and the take")
-    assert fit.cab_match(driven, notes) == "long-term spectrum (behind a saturating drive)"
+    assert fit.cab_match(clean, few).startswith("on the long-term spectrum (the example and")
+    assert fit.cab_match(driven, notes) == "on the long-term spectrum (behind a saturating drive)"
+    assert fit.cab_match(ToneChain(ChainConfig(stages=("drive",), sample_rate=SR)), notes) == ""
 
 
 def _held_notes(semitones: range, seed: int) -> np.ndarray:

@@ -301,12 +301,6 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     chain.set_values(vals)
 
 
-# Tried, not kept: no boost above the heard bands' mean gain below the learning take's heard
-# range (bands > 20 dB under its loudest). fr3_clean's take B has no low notes and the match
-# sets +10-20 dB too much below 100 Hz: level-binned 3.10 -> 2.99 dB, softest quarter 4.26 ->
-# 4.11, MR-STFT 1.127 -> 1.135; fr3_jazz and sonic-pi unchanged; but the demo pair at `fast`,
-# seed 0, then chose the linear model (MR-STFT 1.750, doing nothing 1.448). Capping every band
-# (highs too) lost the held-out fuzz chain's presence peak (1.03 -> 1.71).
 class NoteBands:
     """Per-note band levels (dB) of the target and of the whole input, per cab band grid."""
 
@@ -325,6 +319,16 @@ class NoteBands:
         return self._bands[key]
 
 
+# Tried, not kept: no boost above the heard bands' mean gain below the learning take's heard
+# range (bands > 20 dB under its loudest). fr3_clean's take B has no low notes and the match
+# sets +10-20 dB too much below 100 Hz: level-binned 3.10 -> 2.99 dB, softest quarter 4.26 ->
+# 4.11, MR-STFT 1.127 -> 1.135; fr3_jazz and sonic-pi unchanged; but the demo pair at `fast`,
+# seed 0, then chose the linear model (MR-STFT 1.750, doing nothing 1.448). Capping every band
+# (highs too) lost the held-out fuzz chain's presence peak (1.03 -> 1.71).
+# Tried, not kept (2026-12-05): in the note-by-note match, each note's own transfer (output
+# over input of that note on the training segments) instead of the one mean transfer, on every
+# chain (single draws): comp_dist_cab 1.171 -> 1.137 (the long-term match: 1.025),
+# sag_preamp_cab 1.071 -> 1.561.
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
                segs_power: torch.Tensor | None = None, forward: Forward = _call,
@@ -341,8 +345,8 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     gives every note much the same spectrum, so the long-term spectra hardly depend on the
     notes, while one transfer per chain no longer maps each note's input to its output
     (fr3_clean comp_dist_cab, drive 36 dB: MR-STFT 1.03 with the long-term match, 1.17 note
-    by note). `segs_power`: `_mean_power` of segs,
-    when the caller keeps it (it does not change between matches); `forward` runs the chain.
+    by note). `segs_power`: `_mean_power` of segs, when the caller keeps it (it does not
+    change between matches); `forward` runs the chain.
     """
     if "cab" not in chain.cfg.stages:
         return
@@ -682,13 +686,16 @@ DYNAMICS_BLOCKS = ("sag", "comp")
 
 
 def cab_match(chain: ToneChain, notes: NoteBands) -> str:
-    """In words, how `anchor_cab` matches this chain's cabinet to the example."""
-    n = shared_notes(notes.target, notes.input)
+    """In words, how `anchor_cab` matches this chain's cabinet to the example (after
+    "cabinet matched "); empty without a cabinet."""
+    if "cab" not in chain.cfg.stages:
+        return ""
     if saturating(chain):
-        return "long-term spectrum (behind a saturating drive)"
+        return "on the long-term spectrum (behind a saturating drive)"
+    n = shared_notes(notes.target, notes.input)
     if n < MIN_NOTES:
-        return (f"long-term spectrum (the example and the take hold {n} of the same notes; "
-                f"{MIN_NOTES} are needed to compare note by note)")
+        return (f"on the long-term spectrum (the example and the take hold {n} of the same "
+                f"notes; {MIN_NOTES} are needed to compare note by note)")
     return f"note by note ({n} notes held in both)"
 
 

@@ -275,7 +275,7 @@ def _chain(data: ReportData) -> str:
                     "neutral): " + ", ".join(f"{_e(k)} {100 * float(v):+.1f} %"
                                              for k, v in pins.items()) + ".")
     if tr.get("cab_match"):
-        learned += f" Cabinet matched to the example by {_e(tr['cab_match'])}."
+        learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
         learned += (" Left neutral because the example does not need them: "
                     + ", ".join(_e(b) for b in tr["simplified"]) + ".")
