@@ -800,6 +800,8 @@ def demo(
     out.print("soft/loud notes: spectrum error on the quietest and loudest quarter of the take; "
               "the target's drive and compander treat them differently, a static EQ cannot")
     out.print(f"chain: {result['chosen']}, learned in {result['learn_seconds']:.0f} s")
+    if result["tone"].training.get("cab_match"):
+        out.print(f"cabinet matched {result['tone'].training['cab_match']}")
     a, b, c = (str(p) for p in result["listen"])
     out.print(f"listen: {a} (your take) -> {b} (tonemorph) vs {c} (the real chain)")
     out.print(f"report: {result['report']} (players, curves, spectra per level)")
