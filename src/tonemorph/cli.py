@@ -300,8 +300,7 @@ def learn(
         _saved_interrupted(output)
     out.print(f"wrote {output}  ({tr['chosen']} chain, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
-    if tr.get("cab_match"):
-        out.print(f"cabinet matched {tr['cab_match']}")
+    _say_cab_match(tr)
     if report is not None:
         _write_report(output, input, target, report, force=force)
 
@@ -772,8 +771,13 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
                   f"{tr.get('chosen')} chain chosen, loss "
                   f"{'?' if loss is None else format(loss, '.3f')}, "
                   f"{tr.get('seconds')} s, {tr.get('date')}")
-        if tr.get("cab_match"):
-            out.print(f"cabinet matched {tr['cab_match']}")
+        _say_cab_match(tr)
+
+
+def _say_cab_match(training: dict) -> None:
+    """Print how learning matched the cabinet (training record of an unpaired tone), if it says."""
+    if training.get("cab_match"):
+        out.print(f"cabinet matched {training['cab_match']}")
 
 
 @app.command(cls=_Command)
@@ -800,8 +804,7 @@ def demo(
     out.print("soft/loud notes: spectrum error on the quietest and loudest quarter of the take; "
               "the target's drive and compander treat them differently, a static EQ cannot")
     out.print(f"chain: {result['chosen']}, learned in {result['learn_seconds']:.0f} s")
-    if result["tone"].training.get("cab_match"):
-        out.print(f"cabinet matched {result['tone'].training['cab_match']}")
+    _say_cab_match(result["tone"].training)
     a, b, c = (str(p) for p in result["listen"])
     out.print(f"listen: {a} (your take) -> {b} (tonemorph) vs {c} (the real chain)")
     out.print(f"report: {result['report']} (players, curves, spectra per level)")

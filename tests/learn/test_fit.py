@@ -307,6 +307,18 @@ def test_cab_match_is_described_for_the_chain() -> None:
     assert fit.cab_match(ToneChain(ChainConfig(stages=("drive",), sample_rate=SR)), notes) == ""
 
 
+def test_learning_without_a_cabinet_tracks_no_notes(small: None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # no candidate has a cabinet to match (the linear one is the pre-EQ): no pitch tracking
+    tracked = []
+    monkeypatch.setattr(fit, "note_spectra", lambda *a: tracked.append(1))
+    x = guitar_line(6.0, SR, seed=11)[0]
+    y = render(chain_with({"drive.drive_db": 12.0}), guitar_line(6.0, SR, seed=12))[0]
+    res = fit_unpaired(x, y, LearnConfig(quality="fast", stages=("pre_eq", "drive"),
+                                         sample_rate=SR))
+    assert not tracked and res.cab_match == ""
+
+
 def _held_notes(semitones: range, seed: int) -> np.ndarray:
     """(1, n) held harmonic notes (1/h to 10 kHz, 0.4 s each) at semitones above 82.41 Hz."""
     rng = np.random.default_rng(seed)

@@ -685,10 +685,10 @@ SATURATING_DRIVE_DB = -INPUT_LEVEL_DB
 DYNAMICS_BLOCKS = ("sag", "comp")
 
 
-def cab_match(chain: ToneChain, notes: NoteBands) -> str:
+def cab_match(chain: ToneChain, notes: NoteBands | None) -> str:
     """In words, how `anchor_cab` matches this chain's cabinet to the example (after
-    "cabinet matched "); empty without a cabinet."""
-    if "cab" not in chain.cfg.stages:
+    "cabinet matched "); empty without a cabinet (or notes)."""
+    if "cab" not in chain.cfg.stages or notes is None:
         return ""
     if saturating(chain):
         return "on the long-term spectrum (behind a saturating drive)"
@@ -846,15 +846,17 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     nonlinear = ChainConfig(stages=cfg.stages, sample_rate=sr).nonlinear
     starts = _starts(preset, cfg.stages)
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
-    notes = NoteBands(note_spectra(y, sr), note_spectra(xs, sr), sr)
+    # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
+    lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
+    # pitch tracking of both takes, only where a candidate has a cabinet to match
+    notes = (NoteBands(note_spectra(y, sr), note_spectra(xs, sr), sr)
+             if "cab" in (*cfg.stages, *lin_stages) else None)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
                      total_steps, pool, notes)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()
     pinning: dict[str, float] = {}
-    # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
-    lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
     sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                           np.random.default_rng(cfg.seed + 1)))
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
