@@ -172,8 +172,13 @@ class Tone:
 
     @property
     def latency_samples(self) -> int:
-        """Delay (samples at the internal rate) the oversampled shaper adds."""
+        """Delay (samples at the learning rate) the chain adds: the shaper's oversampling
+        filters, the peak limit's look-ahead."""
         return self.config.latency_samples
+
+    def latency_at(self, sample_rate: int) -> int:
+        """`latency_samples` of the chain built at `sample_rate` (the look-ahead is in ms)."""
+        return self._config_at(sample_rate).latency_samples
 
     def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0,
                    sample_rate: int | None = None) -> FastChain:
@@ -238,7 +243,7 @@ class Tone:
               loudness_guard: bool = True) -> np.ndarray:
         """Process audio (channels, samples) or (samples,) at sample_rate; same shape out.
 
-        Each channel runs through the same chain; the shaper's latency is removed. With
+        Each channel runs through the same chain; the chain's latency is removed. With
         `loudness_guard`, a take the tone makes much louder (or quieter) than it made the
         learning take is pulled back to within LOUDNESS_GUARD_DB of it (see `guard_db`).
         """
@@ -358,7 +363,7 @@ class ToneStream:
             return np.stack([c.process(x[i]) for i, c in enumerate(chains)])
 
         return process_at_rate(blocks, process, self.sr, isr, self.channels,
-                               latency=self.tone.latency_samples)
+                               latency=self.tone.latency_at(isr))
 
 
 def load(path: str | Path) -> Tone:

@@ -459,39 +459,95 @@ def test_shaper_2x_aliasing_meets_design_goal_of_30_db() -> None:
 
 
 def _limit(x: np.ndarray, ceiling: float, sr: float = 48000.0) -> tuple[np.ndarray, np.ndarray]:
+    """(gain, output) of the peak limit over x from rest; the output is L - 1 samples late."""
     from tonemorph.chain import kernels as K
 
-    g = K.limit_gain_block(x.astype(np.float32), ceiling,
-                           one_pole_coef(K.LIMIT_RELEASE_MS, sr), np.ones(1))
-    return g, (x * g).astype(np.float32)
+    n = K.limit_lookahead(sr)
+    y, g = K.limit_block(x.astype(np.float32), ceiling, one_pole_coef(K.LIMIT_RELEASE_MS, sr),
+                         np.ones(n), np.ones(n), np.zeros(n), np.array([1.0, float(n), 1.0]),
+                         np.zeros(1, np.int64))
+    return g, y
 
 
-def test_peak_limit_holds_a_spike_at_the_ceiling_then_recovers_exponentially() -> None:
+def test_peak_limit_ramps_to_a_spike_over_its_lookahead_then_recovers_exponentially() -> None:
     from tonemorph.chain import kernels as K
 
-    sr, c = 48000.0, 0.5
+    sr, c, p = 48000.0, 0.5, 100
+    n = K.limit_lookahead(sr)
+    assert n == 48  # 1 ms
     x = np.full(4800, 0.1 * c, np.float32)
-    x[100] = 2 * c  # needs gain 1/2 at once
+    x[p] = 2 * c  # needs gain 1/2
     g, y = _limit(x, c, sr)
-    assert np.all(g[:100] == 1.0) and np.allclose(y[:100], x[:100])
-    assert y[100] == pytest.approx(c, rel=1e-6)
-    # closed form: 1 - g decays by exp(-1/(release * sr)) per sample from 1/2
+    # the output is x delayed by n - 1 samples, times the gain
+    late = np.concatenate([np.zeros(n - 1, np.float32), x[: x.size - n + 1]])
+    assert np.allclose(y, late * g, rtol=1e-7, atol=0)
+    assert np.all(g[:p] == 1.0)
+    # a straight ramp down over the look-ahead, not a step: 1 - k/n * (1 - 1/2)
+    ramp = 1.0 - 0.5 * np.arange(1, n + 1) / n
+    assert np.allclose(g[p: p + n], ramp, rtol=0, atol=1e-12)
+    # the spike comes out n - 1 samples late, exactly at the ceiling
+    assert y[p + n - 1] == pytest.approx(c, rel=1e-6)
+    # closed form after the hold: the released gain 1 - (1/2) a^k, averaged over n samples
     a = math.exp(-1000.0 / (K.LIMIT_RELEASE_MS * sr))
-    k = np.arange(1, 4800 - 100)
-    assert np.allclose(g[101:], 1 - 0.5 * a ** k, rtol=0, atol=1e-12)
-    # after one release time constant the reduction has fallen to 1/e of itself
+    released = np.concatenate([np.full(n, 0.5), 1 - 0.5 * a ** np.arange(1, 4800 - p - n + 1)])
+    expect = np.convolve(np.concatenate([np.ones(n - 1), released]), np.ones(n) / n, "valid")
+    assert np.allclose(g[p:], expect, rtol=0, atol=1e-12)
+    # after one release time constant (and the hold) the reduction has fallen to about 1/e
     n_tau = int(K.LIMIT_RELEASE_MS * sr / 1000)
-    assert 1 - g[100 + n_tau] == pytest.approx(0.5 / math.e, rel=1e-3)
+    assert 1 - g[p + n + n_tau] == pytest.approx(0.5 / math.e, rel=0.03)
+
+
+def test_peak_limit_equals_a_plain_sliding_minimum_release_and_mean() -> None:
+    from tonemorph.chain import kernels as K
+
+    # an independent reference: the window minimum by brute force, the release recursion,
+    # the box mean by convolution, the output by delaying x
+    sr, c = 44100.0, 0.25
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(6000) * 0.1 * (1 + 5 * (rng.random(6000) > 0.99))).astype(
+        np.float32)
+    g, y = _limit(x, c, sr)
+    n = K.limit_lookahead(sr)
+    a = np.abs(x.astype(np.float64))
+    need = np.concatenate([np.ones(n - 1), np.where(a <= c, 1.0, c / np.maximum(a, 1e-30))])
+    hold = np.lib.stride_tricks.sliding_window_view(need, n).min(axis=1)
+    rel_coef = one_pole_coef(K.LIMIT_RELEASE_MS, sr)
+    released, r = np.empty(x.size), 1.0
+    for i, h in enumerate(hold):
+        r = min(h, 1.0 - (1.0 - r) * rel_coef)
+        released[i] = r
+    mean = np.convolve(np.concatenate([np.ones(n - 1), released]), np.ones(n) / n, "valid")
+    assert np.allclose(g, np.minimum(mean, 1.0), rtol=0, atol=1e-12)
+    late = np.concatenate([np.zeros(n - 1), x[: x.size - n + 1].astype(np.float64)])
+    assert np.allclose(y, late * g, rtol=1e-7, atol=1e-9)
+
+
+def test_peak_limit_gain_moves_at_most_its_reduction_over_the_lookahead_per_sample() -> None:
+    from tonemorph.chain import kernels as K
+
+    # a loud, spiky signal: the gain never steps (the clicks and fizz of a gain that fell
+    # at once on each waveform peak), it falls by at most (1 - min gain) / n per sample
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(48000) * 0.2 * (1 + 4 * (rng.random(48000) > 0.995))).astype(
+        np.float32)
+    g, _ = _limit(x, 0.3)
+    n = K.limit_lookahead(48000.0)
+    assert g.min() < 0.5
+    assert np.max(-np.diff(g)) <= (1 - g.min()) / n + 1e-12
 
 
 def test_peak_limit_never_exceeds_the_ceiling_and_leaves_quieter_audio_alone() -> None:
+    from tonemorph.chain import kernels as K
+
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(48000) * 0.3).astype(np.float32)
     g, y = _limit(x, 0.6)
     assert np.max(np.abs(y)) <= 0.6 * (1 + 1e-6)
     assert np.all((g > 0) & (g <= 1))
-    g, y = _limit(x, 10.0)  # above every sample: the identity
-    assert np.all(g == 1.0) and np.array_equal(y, x)
+    g, y = _limit(x, 10.0)  # above every sample: a pure delay
+    late = K.limit_lookahead(48000.0) - 1
+    assert np.all(g == 1.0) and np.array_equal(y[late:], x[: x.size - late])
+    assert np.all(y[:late] == 0.0)
 
 
 def test_peak_limit_is_odd_and_blocks_equal_offline() -> None:
@@ -503,17 +559,39 @@ def test_peak_limit_is_odd_and_blocks_equal_offline() -> None:
     _, y_neg = _limit(-x, 0.5)
     assert np.array_equal(y_neg, -y)
     op = LimitOp(0.5, 48000.0)
-    blocks = np.concatenate([op(b) for b in np.array_split(x, [1, 65, 700, 4096])])
+    blocks = np.concatenate([op(b) for b in np.array_split(x, [1, 30, 65, 700, 4096])])
     assert np.array_equal(blocks, y)
 
 
-def test_peak_limit_torch_passes_the_gradient_scaled_by_its_gain() -> None:
-    x = torch.tensor([[0.1, 0.9, 0.2, 0.05]], requires_grad=True)
+@pytest.mark.parametrize("sr", [44100, 48000, 96000])
+def test_peak_limit_latency_is_its_lookahead_less_one_at_every_rate(sr: int) -> None:
+    from tonemorph.chain import kernels as K
+    from tonemorph.chain.config import ChainConfig
+
+    n = K.limit_lookahead(sr)
+    assert n == round(sr / 1000)
+    cfg = ChainConfig(stages=("drive", "limit"), sample_rate=sr)
+    assert cfg.latency_samples == (K.OVERSAMPLE_TAPS - 1) // 2 + n - 1
+    assert ChainConfig(stages=("drive",), sample_rate=sr).latency_samples == 23
+
+
+def test_peak_limit_torch_is_delayed_and_passes_the_gradient_scaled_by_its_gain() -> None:
+    from tonemorph.chain import kernels as K
+
+    late = K.limit_lookahead(48000.0) - 1
+    x = torch.zeros(1, 200)
+    x[0, 10], x[0, 11], x[0, 120] = 0.9, 0.2, 0.3
+    x.requires_grad_(True)
     y = F.peak_limit(x, 0.5, 48000.0)
     y.sum().backward()
-    g, _ = _limit(x.detach().numpy()[0], 0.5)
-    assert np.allclose(y.detach().numpy()[0], x.detach().numpy()[0] * g, atol=1e-7)
-    assert np.allclose(x.grad.numpy()[0], g, atol=1e-7)
+    g, ref = _limit(x.detach().numpy()[0], 0.5)
+    assert np.allclose(y.detach().numpy()[0], ref, atol=1e-7)
+    # y[n] = x[n - late] g[n]: the gradient at x[j] is g[j + late] (none past the end)
+    assert np.allclose(x.grad.numpy()[0, : 200 - late], g[late:], atol=1e-7)
+    assert np.all(x.grad.numpy()[0, 200 - late:] == 0.0)
+    # never engaged: a pure delay
+    z = F.peak_limit(x.detach() * 0.1, 0.5, 48000.0)
+    assert torch.equal(z[0, late:], x.detach()[0, : 200 - late] * 0.1)
 
 
 def test_fft_len_is_the_smallest_even_5_smooth_size_at_least_n() -> None:

@@ -17,6 +17,12 @@ BUILD_DIR = REPO / "build" / "plugin-test"
 LATENCY = 23  # the drive's oversampling FIR
 
 
+def limited_latency(rate: int) -> int:
+    """Latency (samples at rate) of a tone with a drive and a peak limit: the limit's 1 ms
+    look-ahead less one sample on top of the drive's."""
+    return LATENCY + round(rate / 1000) - 1
+
+
 def write_tone(doc: dict, path: Path) -> Path:
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path

@@ -21,7 +21,8 @@ from tonemorph.chain.kernels import (
     OVERSAMPLE_TAPS,
     ballistics_backward,
     ballistics_forward,
-    limit_gain_block,
+    limit_block,
+    limit_lookahead,
     log_band_weights,
     oversample_fir,
 )
@@ -139,16 +140,22 @@ def soft_clip(u: torch.Tensor) -> torch.Tensor:
 
 
 def peak_limit(x: torch.Tensor, ceiling: float, sample_rate: float) -> torch.Tensor:
-    """x (B, T) through the zero-latency peak limiter of `kernels.limit_gain_block` (ceiling
-    linear). Its gain is computed without gradient and applied as a factor: the gradient
-    reaches x, scaled as the limiter scales the signal, but not the ceiling (set in closed
-    form)."""
+    """x (B, T) through the look-ahead peak limiter of `kernels.limit_block` (ceiling linear),
+    its latency (`limit_lookahead` - 1 samples) kept. Its gain is computed without gradient and
+    applied as a factor: the gradient reaches x, scaled as the limiter scales the signal, but
+    not the ceiling (set in closed form)."""
+    late = limit_lookahead(sample_rate) - 1
+    delayed = torch.nn.functional.pad(x, (late, 0))[..., : x.shape[-1]] if late else x
     if x.numel() == 0 or float(x.detach().abs().max()) <= ceiling:
-        return x  # never engaged: the gain stays 1 (the common case while learning)
+        return delayed  # never engaged: the gain stays 1 (the common case while learning)
     a_rel = one_pole_coef(LIMIT_RELEASE_MS, sample_rate)
-    xs = x.detach().to(torch.float64).cpu().numpy()
-    g = np.stack([limit_gain_block(row, ceiling, a_rel, np.ones(1)) for row in xs])
-    return x * torch.from_numpy(g).to(x.dtype)
+    n = late + 1
+    rows = x.detach().to(torch.float32).cpu().numpy()
+    g = np.stack([limit_block(np.ascontiguousarray(row), ceiling, a_rel, np.ones(n), np.ones(n),
+                              np.zeros(n), np.array([1.0, float(n), 1.0]),
+                              np.zeros(1, np.int64))[1]
+                  for row in rows])
+    return delayed * torch.from_numpy(g).to(x.dtype)
 
 
 def asym_shaper(u: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

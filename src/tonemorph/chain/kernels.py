@@ -255,21 +255,64 @@ def shaper_2x_block(x: np.ndarray, state: np.ndarray, h_even: np.ndarray, h_cent
 
 
 LIMIT_RELEASE_MS = 50.0  # the peak limit's gain recovers with this time constant
+# The peak limit's gain ramps down over this much before a peak reaches the output (its
+# latency): a gain that fell at once, sample by sample, clipped each waveform peak it caught,
+# and after the cabinet that read as fizz (tuning chains, held-out takes: 15-39 dB more energy
+# at 7-11 kHz than the real chain where the limit took 14-19 dB off the peaks; 8-11 dB less
+# with the ramp, and MR-STFT 0.601 -> 0.569, 0.522 -> 0.485 on the two heavy-compression cases)
+LIMIT_LOOKAHEAD_MS = 1.0
+
+
+def limit_lookahead(sample_rate: float) -> int:
+    """Samples (>= 1) the peak limit's gain ramps over before a peak; its latency is one less."""
+    return max(1, int(round(LIMIT_LOOKAHEAD_MS * 1e-3 * sample_rate)))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=False)
-def limit_gain_block(x: np.ndarray, ceiling: float, a_rel: float, state: np.ndarray
-                     ) -> np.ndarray:
-    """Gain (linear, float64) of a zero-latency peak limiter for the block x: it falls at once
-    to what keeps |x| at the ceiling, then recovers toward 1 with coefficient a_rel;
-    state[0] carries the gain between blocks."""
-    g = state[0]
-    out = np.empty(x.shape[0])
+def limit_block(x: np.ndarray, ceiling: float, a_rel: float, need: np.ndarray, box: np.ndarray,
+                delay: np.ndarray, fstate: np.ndarray, istate: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Look-ahead peak limiter over the block x: (output float32, gain float64), the output
+    len(need) - 1 samples late.
+
+    The gain a sample needs (ceiling / |x|, at most 1) is held for the look-ahead L = len(need)
+    samples (their minimum), released toward 1 with coefficient a_rel (never above the hold)
+    and averaged over the last L values: it has reached what a peak needs when the peak,
+    delayed by L - 1, comes out, so no output sample passes the ceiling. The rings need, box
+    and delay (length L) and fstate = [released gain, box sum, hold], istate = [ring position]
+    carry the state between blocks.
+    """
+    n_look = need.shape[0]
+    pos = istate[0]
+    g_rel = fstate[0]
+    box_sum = fstate[1]
+    hold = fstate[2]
+    out = np.empty(x.shape[0], np.float32)
+    gain = np.empty(x.shape[0])
     for i in range(x.shape[0]):
-        g = 1.0 - (1.0 - g) * a_rel
-        a = abs(np.float64(x[i]))
-        if a * g > ceiling:
-            g = ceiling / a
-        out[i] = g
-    state[0] = g
-    return out
+        v = np.float64(x[i])
+        a = abs(v)
+        r = 1.0 if a <= ceiling else ceiling / a
+        leaving = need[pos]
+        need[pos] = r
+        if r <= hold:
+            hold = r
+        elif leaving == hold:  # the minimum may have left the window: look again
+            hold = need[0]
+            for j in range(1, n_look):
+                hold = min(hold, need[j])
+        g_rel = min(hold, 1.0 - (1.0 - g_rel) * a_rel)
+        box_sum += g_rel - box[pos]
+        box[pos] = g_rel
+        delay[pos] = v
+        pos += 1
+        if pos == n_look:
+            pos = 0
+        g = min(box_sum / n_look, 1.0)
+        gain[i] = g
+        out[i] = np.float32(delay[pos] * g)  # the sample of L - 1 steps ago
+    istate[0] = pos
+    fstate[0] = g_rel
+    fstate[1] = box_sum
+    fstate[2] = hold
+    return out, gain

@@ -119,13 +119,15 @@ def long_time_constants(tone: Tone, receptive_field: int, sample_rate: int = DIS
 def target_advance(tone: Tone, module: torch.nn.Module) -> int:
     """Samples of the chain's latency taken out of the target for this model (0 or latency).
 
-    A WaveNet reproduces the chain's oversampling latency (23 samples at 48 kHz) exactly: it
-    sees its input's past. A recurrent model would have to hold that pure delay of a broadband
-    signal in its state, which 24 units cannot (measured: LSTM 1 x 24 held-out ESR 0.94 after
-    600 steps with the latency, 0.25 after 200 without), so it learns the chain without it,
-    aligned as `tonemorph apply` plays the tone (which removes the latency too).
+    A WaveNet reproduces the chain's latency (the shaper's 23 samples at 48 kHz, the peak
+    limit's look-ahead 47 more) exactly: it sees its input's past. A recurrent model would
+    have to hold that pure delay of a broadband signal in its state, which 24 units cannot
+    (measured: LSTM 1 x 24 held-out ESR 0.94 after 600 steps with the latency, 0.25 after 200
+    without), so it learns the chain without it, aligned as `tonemorph apply` plays the tone
+    (which removes the latency too).
     """
-    return tone.latency_samples if int(getattr(module, "receptive_field", 1)) <= 1 else 0
+    recurrent = int(getattr(module, "receptive_field", 1)) <= 1
+    return tone.latency_at(DISTILL_RATE) if recurrent else 0
 
 
 def _pair(tone: Tone, x: np.ndarray, advance: int) -> tuple[np.ndarray, np.ndarray]:

@@ -189,9 +189,9 @@ class SpectrumAccumulator:
                 level = 10.0 * np.log10(power)
             idx = np.clip(np.round(level + 130.0), 0, self._LEVELS - 1).astype(np.int64)
             idx[~np.isfinite(level)] = 0
-            for row, i in enumerate(idx):
-                self._count[i] += 1.0
-                self._power[i] += power[row]
+            # unbuffered adds in frame order: the sums a per-frame loop gives, bit for bit
+            np.add.at(self._count, idx, 1.0)
+            np.add.at(self._power, idx, power)
             if self.channels == 2:
                 parts = [(frames[0] + frames[1]) * 0.5, (frames[0] - frames[1]) * 0.5]
             else:
@@ -199,8 +199,7 @@ class SpectrumAccumulator:
             for k, part in enumerate(parts):
                 spec = scipy.fft.rfft(part * self._window, axis=-1)
                 logp = 10.0 * np.log10(spec.real**2 + spec.imag**2 + 1e-20)
-                for row, i in enumerate(idx):
-                    self._log[k, i] += logp[row]
+                np.add.at(self._log[k], idx, logp)
         keep = n_frames * self._hop
         self._buf = buf[:, keep:].copy()  # not a view of the caller's block
 

@@ -1,5 +1,5 @@
-"""Peak limit stage: a zero-latency peak limiter (ceiling dBFS) after the compressor, before
-the output gain: how far the example's peaks ever go (a limiter, a saturating power stage)."""
+"""Peak limit stage: a look-ahead peak limiter (ceiling dBFS) after the compressor, before the
+output gain: how far the example's peaks ever go (a limiter, a saturating power stage)."""
 
 from __future__ import annotations
 
@@ -22,24 +22,30 @@ __all__ = ["Limit", "LimitOp"]
 
 
 class LimitOp:
-    """Fast twin: `kernels.limit_gain_block` at a fixed ceiling (linear), gain kept between
-    blocks."""
+    """Fast twin: `kernels.limit_block` at a fixed ceiling (linear), its rings and gain kept
+    between blocks."""
 
     def __init__(self, ceiling: float, sample_rate: float):
         self.ceiling = ceiling
         self.a_rel = one_pole_coef(K.LIMIT_RELEASE_MS, sample_rate)
-        self.state = np.ones(1)
+        n = K.limit_lookahead(sample_rate)
+        self.need = np.ones(n)
+        self.box = np.ones(n)
+        self.delay = np.zeros(n)
+        self.fstate = np.array([1.0, float(n), 1.0])
+        self.istate = np.zeros(1, np.int64)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        g = K.limit_gain_block(x, self.ceiling, self.a_rel, self.state)
-        return (x * g).astype(np.float32)
+        out, _ = K.limit_block(np.ascontiguousarray(x, dtype=np.float32), self.ceiling,
+                               self.a_rel, self.need, self.box, self.delay, self.fstate,
+                               self.istate)
+        return out
 
 
 class Limit(Stage):
-    """Peak ceiling (dBFS, before the output gain): the gain drops at once to keep a peak at
-    the ceiling and recovers in LIMIT_RELEASE_MS. Set in closed form from the example's
-    loudest peak, not by gradient."""
+    """Peak ceiling (dBFS, before the output gain): the gain ramps down over
+    LIMIT_LOOKAHEAD_MS (the stage's latency) to keep a peak at the ceiling and recovers in
+    LIMIT_RELEASE_MS. Set in closed form from the example's loudest peak, not by gradient."""
 
     name = "limit"
     title = "peak limit"
@@ -50,6 +56,9 @@ class Limit(Stage):
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.key("ceiling_db"), RANGES["ceiling_db"])]
+
+    def latency_samples(self, cfg: ChainConfig) -> int:
+        return K.limit_lookahead(cfg.sample_rate) - 1
 
     def torch_forward(self, chain: ToneChain, x: torch.Tensor) -> torch.Tensor:
         from tonemorph.chain import functional as F

@@ -32,7 +32,7 @@ Chain::Chain(const Tone& tone, double amount, double sample_rate, int channels)
     : has_pre_eq_(tone.has("pre_eq")), has_sag_(tone.has("sag")), has_drive_(tone.has("drive")),
       has_post_eq_(tone.has("post_eq")), has_cab_(tone.has("cab")), has_comp_(tone.has("comp")),
       has_limit_(tone.has("limit")),
-      channels_(channels), latency_(tone.latency_samples()), amount_(amount),
+      channels_(channels), latency_(tone.latency_samples(sample_rate)), amount_(amount),
       sample_rate_(sample_rate) {
     const auto v = tone.at_amount(amount);
     std::vector<double> ir;

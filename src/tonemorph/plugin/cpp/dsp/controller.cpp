@@ -82,7 +82,7 @@ bool Controller::has_tone() const {
 }
 int Controller::latency_samples() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return tone_ ? tone_->latency_samples() : 0;
+    return tone_ ? tone_->latency_samples(sample_rate_) : 0;
 }
 
 void Controller::set_status(const std::string& s, bool error) {

@@ -1,5 +1,7 @@
 #include "tone.hpp"
 
+#include "stages/limit.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -101,7 +103,10 @@ bool Tone::has(const std::string& stage) const {
     return false;
 }
 
-int Tone::latency_samples() const { return has("drive") ? 23 : 0; }  // (47 taps - 1) / 2
+int Tone::latency_samples(double sample_rate) const {
+    // the shaper's oversampling FIRs ((47 taps - 1) / 2), the peak limit's look-ahead - 1
+    return (has("drive") ? 23 : 0) + (has("limit") ? limit_lookahead(sample_rate) - 1 : 0);
+}
 
 std::map<std::string, double> Tone::at_amount(double amount) const {
     std::map<std::string, double> out;

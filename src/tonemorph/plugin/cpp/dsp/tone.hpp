@@ -32,7 +32,7 @@ struct Tone {
     // Stored values with --amount applied (not settled): the design the worker builds from.
     std::map<std::string, double> at_amount(double amount) const;
     std::vector<double> cab_at_amount(double amount) const;
-    int latency_samples() const;  // the drive's oversampling FIR group delay, else 0
+    int latency_samples(double sample_rate) const;  // of a chain at that rate (samples)
 };
 
 // Parse and check a document's text; `source` names it in the error.
