@@ -808,6 +808,8 @@ def demo(
     a, b, c = (str(p) for p in result["listen"])
     out.print(f"listen: {a} (your take) -> {b} (tonemorph) vs {c} (the real chain)")
     out.print(f"report: {result['report']} (players, curves, spectra per level)")
+    for note in result["notes"]:
+        out.print(f"note: {note}")
 
 
 # --- the plugin (tonemorph.plugin: builds with the system toolchain, no torch) -----------------

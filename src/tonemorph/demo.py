@@ -76,8 +76,9 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
     """Learn the demo tone, write input/target/output wavs and an HTML report to out_dir.
 
     Returns the held-out metrics per method, the chosen chain, the learning time, the tone,
-    and the paths to listen to (`listen`) and to open (`report`). Files already in out_dir
-    are replaced only with `force` (checked before learning).
+    the paths to listen to (`listen`) and to open (`report`), and `notes` (e.g. why the wavs
+    are float). Files already in out_dir are replaced only with `force` (checked before
+    learning).
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -103,8 +104,18 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
     matched = fit_match_eq(x, y, sr)(hx)  # fitted on the same data the tone learned from
     matched_self = apply_match_eq(hx, y, sr)  # re-fitted on the held-out take itself
     audio = (x, y, out_train, hx, out_hold, matched, ht)
+    notes = []
+    over = {name: float(np.max(np.abs(a))) for name, a in zip(DEMO_AUDIO, audio, strict=True)
+            if a.size and float(np.max(np.abs(a))) > 1.0}
+    # 24-bit files would clip those peaks; all seven stay one format, to compare alike
+    subtype = "FLOAT" if over else "PCM_24"
+    if over:
+        notes.append("peaks above full scale (" + ", ".join(
+            f"{n}.wav {20 * np.log10(v):+.1f} dBFS" for n, v in over.items())
+            + "): the demo's wavs are written as 32-bit float, so nothing is clipped; turn "
+            "your player down before listening")
     for name, a in zip(DEMO_AUDIO, audio, strict=True):
-        write_audio(out / f"{name}.wav", a, sr, subtype="PCM_24", overwrite=force)
+        write_audio(out / f"{name}.wav", a, sr, subtype=subtype, overwrite=force)
     # the report plays and analyses the held-out take: what the tone does to new playing
     from tonemorph.report import build_report
 
@@ -116,4 +127,4 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
                "tonemorph": held_out_metrics(out_hold, ht, sr)}
     return {"metrics": metrics, "chosen": tone.training["chosen"], "learn_seconds": learn_s,
             "tone": tone, "report": report.path,
-            "listen": [out / f"{name}.wav" for name in LISTEN]}
+            "listen": [out / f"{name}.wav" for name in LISTEN], "notes": notes}
