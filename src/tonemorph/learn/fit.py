@@ -624,43 +624,48 @@ SIMPLIFY_TOL = 0.01  # a block whose reset costs less than this fraction of the 
 RESETTABLE = ("drive", "comp", "sag", "pre_eq", "post_eq")  # the cab is matched in closed form
 
 
-def _with_block_neutral(fitter: _Fitter, chain: ToneChain, blocks: tuple[str, ...]
-                        ) -> tuple[ToneChain, float]:
-    """A copy of chain with `blocks` at their neutral values, cab and level re-matched; its loss."""
+def _with_block_neutral(fitter: _Fitter, chain: ToneChain, blocks: tuple[str, ...],
+                        segs: torch.Tensor | None = None) -> tuple[ToneChain, float]:
+    """A copy of chain with `blocks` at their neutral values, cab and level re-matched; its loss
+    (on `segs`, default the training segments)."""
     c = copy.deepcopy(chain)
     neutral = c.neutral_values()
     c.set_values({k: v for k, v in neutral.items() if k.split(".")[0] in blocks})
     fitter.anchor(c)
-    return c, fitter.evaluate(c)[0]
+    return c, fitter.evaluate(c, segs)[0]
 
 
-def block_pinning(fitter: _Fitter, chain: ToneChain) -> dict[str, float]:
-    """How firmly the example pins each block: the loss increase (fraction of the loss) when
-    that block alone is reset to neutral and the cabinet and level are matched again.
+def block_pinning(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor | None = None
+                  ) -> dict[str, float]:
+    """How firmly the example pins each block: the loss increase (fraction of the loss, on
+    `segs`, default the training segments) when that block alone is reset to neutral and the
+    cabinet and level are matched again.
 
     Near 0: the example does not need the block (or the cabinet can undo it); large: the
     block's setting is what the example asks for. Blocks already neutral are left out.
     """
-    base = fitter.evaluate(chain)[0]
+    base = fitter.evaluate(chain, segs)[0]
     values, neutral = chain.values(), chain.neutral_values()
     out = {}
     for b in RESETTABLE:
         if b in chain.cfg.stages and any(
                 np.max(np.abs(np.subtract(values[k], v))) > 1e-6 for k, v in neutral.items()
                 if k.split(".")[0] == b):
-            out[b] = (_with_block_neutral(fitter, chain, (b,))[1] - base) / max(abs(base), 1e-9)
+            out[b] = ((_with_block_neutral(fitter, chain, (b,), segs)[1] - base)
+                      / max(abs(base), 1e-9))
     return out
 
 
-def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float]
-             ) -> tuple[ToneChain, tuple[str, ...]]:
-    """Reset the blocks the loss does not care about to neutral, least pinned first, while the
-    loss stays within SIMPLIFY_TOL of the fitted one: the simplest chain that explains the
-    example (no compressor kept that the target lacks, no pre-EQ the cabinet undoes)."""
-    base = fitter.evaluate(chain)[0]
+def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
+             segs: torch.Tensor | None = None) -> tuple[ToneChain, tuple[str, ...]]:
+    """Reset the blocks the loss (on `segs`, default the training segments) does not care
+    about to neutral, least pinned first, while the loss stays within SIMPLIFY_TOL of the
+    fitted one: the simplest chain that explains the example (no compressor kept that the
+    target lacks, no pre-EQ the cabinet undoes)."""
+    base = fitter.evaluate(chain, segs)[0]
     reset: tuple[str, ...] = ()
     for b in sorted((b for b, v in pinning.items() if v < SIMPLIFY_TOL), key=pinning.get):
-        _, val = _with_block_neutral(fitter, chain, (*reset, b))
+        _, val = _with_block_neutral(fitter, chain, (*reset, b), segs)
         if val <= base + SIMPLIFY_TOL * abs(base):
             reset = (*reset, b)
     if not reset:
@@ -904,8 +909,9 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
                 candidates[f"sweep drive {swept:+.0f} dB"] = fitter.evaluate(best_start)[0]
             best_start, best_val = fitter.run(best_start, polish, "polish", shared=True)
         if best_start is not None and not fitter.interrupted:
-            pinning = block_pinning(fitter, best_start)
-            best_start, simplified = simplify(fitter, best_start, pinning)
+            # judged, like the drive sweep, on more of the input than the steps see
+            pinning = block_pinning(fitter, best_start, sel_segs)
+            best_start, simplified = simplify(fitter, best_start, pinning, sel_segs)
             # a reset block is neutral now; the others' pinning barely moved (<= SIMPLIFY_TOL)
             pinning = {b: v for b, v in pinning.items() if b not in simplified}
         if best_start is not None:
