@@ -3,8 +3,8 @@ LSTM, AIDA-X RNN) by training it on the chain's own output for a rich excitation
 
 The excitation (`tonemorph.dsp.excitation.distill_excitation`) plays the bundled guitar takes,
 synthetic phrases and chords, sweeps and noise at levels from -45 to 0 dBFS. The target is the
-chain at 48 kHz with its oversampling latency kept for a WaveNet (causal: the model cannot look
-ahead) and removed for a recurrent model (see `target_advance`).
+chain at 48 kHz with its latency (oversampling, the peak limit's look-ahead) kept for a WaveNet
+(causal: the model cannot look ahead) and removed for a recurrent model (see `target_advance`).
 Training is `tonemorph.learn.train.fit_module`; the reported ESR is measured on a held-out
 guitar take no training step or model selection has seen.
 """
