@@ -221,6 +221,23 @@ def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -
     assert "comp" not in res.simplified
 
 
+def test_active_blocks_are_those_away_from_neutral() -> None:
+    chain = ToneChain(ChainConfig(stages=("pre_eq", "sag", "drive", "cab", "comp", "limit"),
+                                  sample_rate=SR))
+    chain.set_values(chain.neutral_values())
+    # neutral everywhere: nothing level-dependent, the chain is a filter
+    assert fit.active_blocks(chain, fit.LEVEL_BLOCKS) == ()
+    vals = chain.values()
+    vals["drive.drive_db"] = 12.0
+    vals["pre_eq.mid_db"] = 3.0
+    chain.set_values(vals)
+    assert fit.active_blocks(chain, fit.LEVEL_BLOCKS) == ("drive",)
+    assert fit.active_blocks(chain, ("pre_eq", "drive", "post_eq")) == ("pre_eq", "drive")
+    # a block the chain lacks is never active
+    assert fit.active_blocks(ToneChain(ChainConfig(stages=("cab", "comp"), sample_rate=SR)),
+                             ("drive", "sag")) == ()
+
+
 def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
     kept = {"comp": 0.3, "sag": 0.05, "pre_eq": 0.1}
     clear = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 - 0.01}
