@@ -105,8 +105,9 @@ def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
     matched_self = apply_match_eq(hx, y, sr)  # re-fitted on the held-out take itself
     audio = (x, y, out_train, hx, out_hold, matched, ht)
     notes = []
-    over = {name: float(np.max(np.abs(a))) for name, a in zip(DEMO_AUDIO, audio, strict=True)
-            if a.size and float(np.max(np.abs(a))) > 1.0}
+    peaks = {name: float(np.max(np.abs(a))) if a.size else 0.0
+             for name, a in zip(DEMO_AUDIO, audio, strict=True)}
+    over = {name: v for name, v in peaks.items() if v > 1.0}
     # 24-bit files would clip those peaks; all seven stay one format, to compare alike
     subtype = "FLOAT" if over else "PCM_24"
     if over:

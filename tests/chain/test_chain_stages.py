@@ -462,10 +462,8 @@ def _limit(x: np.ndarray, ceiling: float, sr: float = 48000.0) -> tuple[np.ndarr
     """(gain, output) of the peak limit over x from rest; the output is L - 1 samples late."""
     from tonemorph.chain import kernels as K
 
-    n = K.limit_lookahead(sr)
     y, g = K.limit_block(x.astype(np.float32), ceiling, one_pole_coef(K.LIMIT_RELEASE_MS, sr),
-                         np.ones(n), np.ones(n), np.zeros(n), np.array([1.0, float(n), 1.0]),
-                         np.zeros(1, np.int64))
+                         *K.limit_state(sr))
     return g, y
 
 

@@ -23,6 +23,7 @@ from tonemorph.chain.kernels import (
     ballistics_forward,
     limit_block,
     limit_lookahead,
+    limit_state,
     log_band_weights,
     oversample_fir,
 )
@@ -149,12 +150,9 @@ def peak_limit(x: torch.Tensor, ceiling: float, sample_rate: float) -> torch.Ten
     if x.numel() == 0 or float(x.detach().abs().max()) <= ceiling:
         return delayed  # never engaged: the gain stays 1 (the common case while learning)
     a_rel = one_pole_coef(LIMIT_RELEASE_MS, sample_rate)
-    n = late + 1
     rows = x.detach().to(torch.float32).cpu().numpy()
-    g = np.stack([limit_block(np.ascontiguousarray(row), ceiling, a_rel, np.ones(n), np.ones(n),
-                              np.zeros(n), np.array([1.0, float(n), 1.0]),
-                              np.zeros(1, np.int64))[1]
-                  for row in rows])
+    g = np.stack([limit_block(np.ascontiguousarray(row), ceiling, a_rel,
+                              *limit_state(sample_rate))[1] for row in rows])
     return delayed * torch.from_numpy(g).to(x.dtype)
 
 

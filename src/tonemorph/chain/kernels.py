@@ -268,6 +268,13 @@ def limit_lookahead(sample_rate: float) -> int:
     return max(1, int(round(LIMIT_LOOKAHEAD_MS * 1e-3 * sample_rate)))
 
 
+def limit_state(sample_rate: float) -> tuple[np.ndarray, ...]:
+    """`limit_block`'s state at rest at sample_rate: (need, box, delay, fstate, istate)."""
+    n = limit_lookahead(sample_rate)
+    return (np.ones(n), np.ones(n), np.zeros(n), np.array([1.0, float(n), 1.0]),
+            np.zeros(1, np.int64))
+
+
 @numba.njit(cache=True, nogil=True, fastmath=False)
 def limit_block(x: np.ndarray, ceiling: float, a_rel: float, need: np.ndarray, box: np.ndarray,
                 delay: np.ndarray, fstate: np.ndarray, istate: np.ndarray

@@ -635,7 +635,11 @@ def _with_block_neutral(fitter: _Fitter, chain: ToneChain, blocks: tuple[str, ..
     return c, fitter.evaluate(c, segs)[0]
 
 
-LEVEL_BLOCKS = ("drive", "sag", "comp")  # the blocks that make a chain level-dependent
+def _moved(chain: ToneChain, values: dict, neutral: dict, block: str) -> bool:
+    """Whether the chain has `block` and any of its `values` differs from `neutral`'s."""
+    return block in chain.cfg.stages and any(
+        np.max(np.abs(np.subtract(values[k], v))) > 1e-6 for k, v in neutral.items()
+        if k.split(".")[0] == block)
 
 
 def active_blocks(chain: ToneChain, blocks: Iterable[str]) -> tuple[str, ...]:
@@ -644,9 +648,7 @@ def active_blocks(chain: ToneChain, blocks: Iterable[str]) -> tuple[str, ...]:
     ref = copy.deepcopy(chain)
     ref.set_values(ref.neutral_values())
     values, neutral = chain.values(), ref.values()
-    return tuple(b for b in blocks if b in chain.cfg.stages and any(
-        np.max(np.abs(np.subtract(values[k], v))) > 1e-6 for k, v in neutral.items()
-        if k.split(".")[0] == b))
+    return tuple(b for b in blocks if _moved(chain, values, neutral, b))
 
 
 def block_pinning(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor | None = None
@@ -660,14 +662,8 @@ def block_pinning(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor | None =
     """
     base = fitter.evaluate(chain, segs)[0]
     values, neutral = chain.values(), chain.neutral_values()
-    out = {}
-    for b in RESETTABLE:
-        if b in chain.cfg.stages and any(
-                np.max(np.abs(np.subtract(values[k], v))) > 1e-6 for k, v in neutral.items()
-                if k.split(".")[0] == b):
-            out[b] = ((_with_block_neutral(fitter, chain, (b,), segs)[1] - base)
-                      / max(abs(base), 1e-9))
-    return out
+    return {b: (_with_block_neutral(fitter, chain, (b,), segs)[1] - base) / max(abs(base), 1e-9)
+            for b in RESETTABLE if _moved(chain, values, neutral, b)}
 
 
 def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
@@ -702,6 +698,7 @@ DYNAMICS_EVIDENCE = 0.72
 # drive (dB) that brings the normalised take's average level to the shaper's knee
 SATURATING_DRIVE_DB = -INPUT_LEVEL_DB
 DYNAMICS_BLOCKS = ("sag", "comp")
+LEVEL_BLOCKS = ("drive", *DYNAMICS_BLOCKS)  # the blocks that make a chain level-dependent
 
 
 def cab_match(chain: ToneChain, notes: NoteBands | None) -> str:

@@ -28,17 +28,11 @@ class LimitOp:
     def __init__(self, ceiling: float, sample_rate: float):
         self.ceiling = ceiling
         self.a_rel = one_pole_coef(K.LIMIT_RELEASE_MS, sample_rate)
-        n = K.limit_lookahead(sample_rate)
-        self.need = np.ones(n)
-        self.box = np.ones(n)
-        self.delay = np.zeros(n)
-        self.fstate = np.array([1.0, float(n), 1.0])
-        self.istate = np.zeros(1, np.int64)
+        self.state = K.limit_state(sample_rate)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out, _ = K.limit_block(np.ascontiguousarray(x, dtype=np.float32), self.ceiling,
-                               self.a_rel, self.need, self.box, self.delay, self.fstate,
-                               self.istate)
+                               self.a_rel, *self.state)
         return out
 
 
