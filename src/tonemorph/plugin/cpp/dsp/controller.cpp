@@ -35,7 +35,8 @@ void Controller::load_file(const std::string& path) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         // the session's copy (restored before or after the path) is the fallback
-        std::string doc = request_.pending ? request_.text : document_;
+        const Request& last = request_.pending ? request_ : inflight_;
+        std::string doc = last.pending ? last.text : document_;
         request_ = Request{true, path, doc, "the session's saved tone"};
     }
     wake_.notify_all();
@@ -45,7 +46,8 @@ void Controller::load_document(const std::string& text, const std::string& sourc
     {
         std::lock_guard<std::mutex> lock(mutex_);
         // a path restored first keeps its file; its saved copy is this document
-        std::string path = request_.pending ? request_.path : path_;
+        const Request& last = request_.pending ? request_ : inflight_;
+        std::string path = last.pending ? last.path : path_;
         request_ = Request{true, path, text, source};
     }
     wake_.notify_all();
@@ -96,11 +98,7 @@ void Controller::set_status(const std::string& s, bool error) {
 void Controller::build_now() {
     std::lock_guard<std::mutex> build(build_mutex_);
     Request r;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::swap(r, request_);
-    }
-    if (r.pending) apply_request(r);
+    take_request(r);
     std::shared_ptr<const Tone> tone;
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -115,6 +113,17 @@ void Controller::build_now() {
     chain->tone_ptr = tone;
     built_amount_ = amount_.load();
     engine_.install_now(std::move(chain));
+}
+
+void Controller::take_request(Request& r) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::swap(r, request_);
+        inflight_ = r;
+    }
+    if (r.pending) apply_request(r);
+    std::lock_guard<std::mutex> lock(mutex_);
+    inflight_ = Request{};
 }
 
 void Controller::apply_request(Request r) {
@@ -238,11 +247,7 @@ bool Controller::service() {
     std::lock_guard<std::mutex> build(build_mutex_);
     engine_.collect();
     Request r;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::swap(r, request_);
-    }
-    if (r.pending) apply_request(r);
+    take_request(r);
     rebuild();
     update_compensation(false);
     return r.pending;

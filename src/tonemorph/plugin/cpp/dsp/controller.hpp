@@ -54,6 +54,7 @@ class Controller {
     };
     void loop();
     bool service();  // one round of work; true when it did something
+    void take_request(Request& r);  // swap out the pending request and apply it (build_mutex_ held)
     void apply_request(Request r);
     void rebuild();
     void update_compensation(bool force);
@@ -67,6 +68,9 @@ class Controller {
     mutable std::mutex mutex_;  // guards everything below that is not atomic
     std::condition_variable wake_;
     Request request_;
+    // the request the worker or build_now took and is applying (pending until applied): a
+    // load that arrives meanwhile takes its fallback from it, not from the old tone
+    Request inflight_;
     std::shared_ptr<const Tone> tone_;
     std::string path_, document_, status_;
     long long file_stamp_ = 0;
