@@ -146,22 +146,14 @@ def metrics_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
 
 def chosen_blocks(info: dict[str, Any]) -> str:
     """What the selector kept: "linear", or "nonlinear:" and each level-dependent block that
-    is not at its neutral setting (drive gain, sag/compressor ratio @ threshold)."""
-    from tonemorph.chain.params import RANGES
+    is not at its neutral setting (`tonemorph.model.level_blocks`)."""
+    from tonemorph.model import level_blocks
 
     chosen = info.get("chosen") or "-"
     params = info.get("params") or {}
     if chosen != "nonlinear" or not params:
         return chosen
-    kept = []
-    drive = params.get("drive.drive_db")
-    # a learned value sits 1 % inside its range (Range.settle): neutral is not exactly lo
-    if drive is not None and drive > RANGES["drive_db"].settle(RANGES["drive_db"].neutral) + 1.0:
-        kept.append(f"drive {drive:+.0f} dB")
-    for stage in ("sag", "comp"):
-        ratio = params.get(f"{stage}.ratio")
-        if ratio is not None and ratio > RANGES["ratio"].settle(RANGES["ratio"].neutral) + 0.05:
-            kept.append(f"{stage} {ratio:.1f}:1 @ {params[f'{stage}.threshold_db']:.0f} dB")
+    kept = level_blocks(params)
     return "nonlinear: " + (", ".join(kept) if kept else "no level-dependent block")
 
 

@@ -499,3 +499,17 @@ def test_tone_summary_lists_parameters_with_units(crunch: Tone) -> None:
     assert dict(tone_with({}, stages=("cab",)).summary())["latency"] == "0 samples (0.00 ms)"
     assert math.isfinite(float(rows["comp.ratio"].split()[0]))
     assert torch.is_tensor(crunch.torch_chain().value("trim_db"))
+
+
+def test_level_blocks_names_only_blocks_moved_from_neutral() -> None:
+    from tonemorph.chain.params import RANGES
+    from tonemorph.model import level_blocks
+
+    clean = {"drive.drive_db": RANGES["drive_db"].settle(RANGES["drive_db"].neutral),
+             "sag.ratio": RANGES["ratio"].settle(RANGES["ratio"].neutral),
+             "sag.threshold_db": -0.7, "comp.ratio": 1.0, "comp.threshold_db": -0.7,
+             "cab.band_db": [0.0] * 4}
+    assert level_blocks(clean) == []
+    assert level_blocks({}) == []  # a linear chain has none of these parameters
+    kept = {**clean, "drive.drive_db": 23.2, "sag.ratio": 3.91, "sag.threshold_db": -35.6}
+    assert level_blocks(kept) == ["drive +23 dB", "sag 3.9:1 @ -36 dB"]

@@ -1,10 +1,10 @@
 """Write the small demo recordings shipped in ``src/tonemorph/data``.
 
-* ``demo_input.flac``  - a plain clean-guitar take (~15 s): a generated monophonic MIDI line
+* ``demo_input.flac``  - a plain clean-guitar take (~30 s): a generated monophonic MIDI line
   rendered with FluidSynth + FluidR3_GM (MIT licensed sound font), program 27.
-* ``demo_target.flac`` - a tone example (~15 s) playing DIFFERENT notes, processed by a nonlinear
+* ``demo_target.flac`` - a tone example (~30 s) playing DIFFERENT notes, processed by a nonlinear
   chain: sox ``compand`` -> sox ``overdrive`` -> a cabinet-like EQ written here with scipy biquads.
-* ``demo_holdout_input.flac`` / ``demo_holdout_truth.flac`` (optional, ~8 s each) - a third line
+* ``demo_holdout_input.flac`` / ``demo_holdout_truth.flac`` (optional, ~15 s each) - a third line
   and the same chain applied to it, so the demo can score on held-out material. Written only if
   all four files stay under 2 MB.
 
@@ -47,7 +47,7 @@ SR: int = audio_util.SR
 
 PROGRAM = 27  # GM Electric Guitar (clean), 0-based
 SEEDS = {"input": 20240601, "target": 20240602, "holdout": 20240603}
-DURATIONS = {"input": 15.0, "target": 15.0, "holdout": 8.0}
+DURATIONS = {"input": 30.0, "target": 30.0, "holdout": 15.0}
 MAIN_LIMIT = 1.6e6  # bytes, demo_input + demo_target
 TOTAL_LIMIT = 2.0e6  # bytes, with the optional hold-out pair
 

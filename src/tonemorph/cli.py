@@ -298,7 +298,7 @@ def learn(
     tr = tone.training
     if tr.get("interrupted"):
         _saved_interrupted(output)
-    out.print(f"wrote {output}  ({tr['chosen']} chain, loss {tr['loss']:.3f}, "
+    out.print(f"wrote {output}  ({_chosen(tone)}, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
     _say_cab_match(tr)
     if report is not None:
@@ -774,6 +774,15 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
         _say_cab_match(tr)
 
 
+def _chosen(tone) -> str:
+    """ "linear chain", or "nonlinear chain (drive +23 dB, sag 3.9:1 @ -36 dB)"."""
+    from tonemorph.model import level_blocks
+
+    chosen = tone.training.get("chosen", "-")
+    kept = level_blocks(tone.parameters) if chosen == "nonlinear" else []
+    return f"{chosen} chain" + (f" ({', '.join(kept)})" if kept else "")
+
+
 def _say_cab_match(training: dict) -> None:
     """Print how learning matched the cabinet (training record of an unpaired tone), if it says."""
     if training.get("cab_match"):
@@ -783,7 +792,7 @@ def _say_cab_match(training: dict) -> None:
 @app.command(cls=_Command)
 def demo(
     out_dir: Path = typer.Option(Path("tonemorph-demo"), "--out", help="folder to write"),
-    quality: str = typer.Option("fast", help="fast | default | best"),
+    quality: str = typer.Option("default", help="fast | default | best"),
     force: bool = typer.Option(False, "--force", help="replace the files of an earlier demo"),
 ) -> None:
     """Learn a tone from the bundled example audio, apply it, and print metrics."""
@@ -803,7 +812,7 @@ def demo(
     out.print(table)
     out.print("soft/loud notes: spectrum error on the quietest and loudest quarter of the take; "
               "the target's drive and compander treat them differently, a static EQ cannot")
-    out.print(f"chain: {result['chosen']}, learned in {result['learn_seconds']:.0f} s")
+    out.print(f"chain: {_chosen(result['tone'])}, learned in {result['learn_seconds']:.0f} s")
     _say_cab_match(result["tone"].training)
     a, b, c = (str(p) for p in result["listen"])
     out.print(f"listen: {a} (your take) -> {b} (tonemorph) vs {c} (the real chain)")

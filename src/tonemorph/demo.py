@@ -71,7 +71,7 @@ def held_out_metrics(est: np.ndarray, truth: np.ndarray, sample_rate: int) -> di
     return m
 
 
-def run_demo(out_dir: str | Path, *, quality: str = "fast", force: bool = False,
+def run_demo(out_dir: str | Path, *, quality: str = "default", force: bool = False,
              progress: Progress | None = None) -> dict:
     """Learn the demo tone, write input/target/output wavs and an HTML report to out_dir.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -315,6 +315,25 @@ class Tone:
                          f"({c['input_lufs'][mid]:.1f} LUFS); other takes held within "
                          f"+-{LOUDNESS_GUARD_DB:g} dB of it"))
         return rows
+
+
+def level_blocks(params: Mapping[str, float | list[float]]) -> list[str]:
+    """The level-dependent blocks a tone's parameters keep away from neutral, in words:
+    "drive +23 dB" (shaper gain), "sag 3.9:1 @ -36 dB" (ratio @ threshold dBFS); [] if none."""
+    from tonemorph.chain.params import RANGES
+
+    kept = []
+    drive = params.get("drive.drive_db")
+    # a learned value sits 1 % inside its range (Range.settle): neutral is not exactly lo
+    if isinstance(drive, (int, float)) and drive > RANGES["drive_db"].settle(
+            RANGES["drive_db"].neutral) + 1.0:
+        kept.append(f"drive {drive:+.0f} dB")
+    for stage in ("sag", "comp"):
+        ratio = params.get(f"{stage}.ratio")
+        if isinstance(ratio, (int, float)) and ratio > RANGES["ratio"].settle(
+                RANGES["ratio"].neutral) + 0.05:
+            kept.append(f"{stage} {ratio:.1f}:1 @ {params[f'{stage}.threshold_db']:.0f} dB")
+    return kept
 
 
 def _lufs(x: np.ndarray, sample_rate: int) -> float:
