@@ -4,6 +4,7 @@ selector on a clean chain and on a compressor-only chain, the cabinet's closed-f
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -209,12 +210,16 @@ def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:
     res = _learn(CLEAN)
     assert res.chosen == "linear", res.selection
     assert not set(res.chain.cfg.stages) & {"drive", "comp", "sag"}
+    # a gain (and the cabinet) brings the linear model's levels near the target's
+    assert res.selection["linear level gap dB"] < fit.LEVEL_EVIDENCE_DB
 
 
 def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -> None:
     res = _learn(COMP_ONLY)
     assert res.chosen == "nonlinear", res.selection
     assert res.selection["nonlinear"] < 0.9 * res.selection["linear"]
+    # 8:1 from -40 dB: no gain brings the linear model's level distribution near the target's
+    assert res.selection["linear level gap dB"] >= fit.LEVEL_EVIDENCE_DB
     assert res.chain.values()["comp.ratio"] > 1.5
     # the report says how firmly the example pins each kept block: the compressor matters
     assert res.pinning["comp"] > fit.SIMPLIFY_TOL
@@ -253,13 +258,18 @@ def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
     assert fit.unproven_dynamics(small_win, {**kept, "drive": 0.4}, hard) == ()
     assert fit.unproven_dynamics(small_win, {**kept, "drive": 0.4}, hard - 6) == ("sag", "comp")
     assert fit.unproven_dynamics(small_win, {"drive": 0.4}, hard - 6) == ()
+    # levels no gain explains prove them too
+    gap = fit.LEVEL_EVIDENCE_DB
+    assert fit.unproven_dynamics(small_win, kept, 0.0, gap) == ()
+    assert fit.unproven_dynamics(small_win, kept, 0.0, gap - 0.1) == ("sag", "comp")
 
 
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:
-    # with no win counted as proof, the compressor-only target's compressor is reset to
-    # neutral (and the chain then competes with the linear one as usual)
+    # with no win and no level gap counted as proof, the compressor-only target's compressor
+    # is reset to neutral (and the chain then competes with the linear one as usual)
     monkeypatch.setattr(fit, "DYNAMICS_EVIDENCE", 0.0)
+    monkeypatch.setattr(fit, "LEVEL_EVIDENCE_DB", math.inf)
     res = _learn(COMP_ONLY)
     assert "nonlinear with dynamics" in res.selection
     if res.chosen == "nonlinear":
