@@ -774,7 +774,7 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
         _say_cab_match(tr)
 
 
-def _chosen(tone) -> str:
+def _chosen(tone: Any) -> str:
     """ "linear chain", or "nonlinear chain (drive +23 dB, sag 3.9:1 @ -36 dB)"."""
     from tonemorph.model import level_blocks
 

@@ -110,13 +110,14 @@ class LearnResult:
     steps: int
     seconds: float
     interrupted: bool = False
+    # timbre scores ("linear", "nonlinear", "nonlinear with dynamics" before an unproven
+    # reset) and "linear level gap dB" (LEVEL_EVIDENCE_DB)
     selection: dict[str, float] = field(default_factory=dict)
     pinning: dict[str, float] = field(default_factory=dict)  # see block_pinning
     # blocks reset to neutral: the loss did not care, or (sag, comp) the example did not
     # prove them (`unproven_dynamics`)
     simplified: tuple[str, ...] = ()
     cab_match: str = ""  # how the cabinet was matched (`cab_match`)
-
 
 
 
