@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
@@ -33,6 +33,9 @@ from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
 from tonemorph.errors import TonemorphError
+
+if TYPE_CHECKING:  # the CLI imports the model only when a command needs it
+    from tonemorph.model import Tone
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -774,7 +777,7 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
         _say_cab_match(tr)
 
 
-def _chosen(tone: Any) -> str:
+def _chosen(tone: Tone) -> str:
     """ "linear chain", or "nonlinear chain (drive +23 dB, sag 3.9:1 @ -36 dB)"."""
     from tonemorph.model import level_blocks
 
