@@ -13,6 +13,7 @@ from signals import guitar_line
 from tones import SR, chain_with, render
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import FeatureConfig
 from tonemorph.features.notes import note_spectra
@@ -318,6 +319,33 @@ def test_cab_match_recovers_a_static_eq() -> None:
     at = lambda f: float(np.interp(np.log(f), np.log(band_hz), bands))  # noqa: E731
     assert at(3000.0) - at(700.0) == pytest.approx(8.0, abs=2.0)
     assert abs(at(700.0) - at(300.0)) < 2.0
+
+
+def test_cab_match_takes_the_examples_hiss_off() -> None:
+    # a darker target (-12 dB shelf from 3 kHz) with white noise at -60 dBFS: matched as it
+    # stands, the top octaves, where the hiss is as strong as the playing, read as a boost
+    x = guitar_line(8.0, SR, seed=3)
+    dark = chain_with({"post_eq.high_hz": 3000.0, "post_eq.high_db": -12.0}, stages=("post_eq",))
+    y = render(dark, guitar_line(8.0, SR, seed=4))
+    hiss = (y + 1e-3 * np.random.default_rng(0).standard_normal(y.shape)).astype(np.float32)
+    segs = torch.from_numpy(x[:, : 4 * SR].reshape(2, -1))
+    window = torch.hann_window(fit.INIT_FFT).numpy()
+
+    def match(target: np.ndarray, floors: tuple | None) -> np.ndarray:
+        chain = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+        power = [fit._mean_power(torch.from_numpy(a), fit.INIT_FFT, 512, 0) for a in (target, x)]
+        anchor_cab(chain, segs, power[0], power[1], FeatureConfig(sample_rate=SR), 0,
+                   floors=floors)
+        return np.asarray(chain.values()["cab.band_db"])
+
+    floors = tuple(noise_floor_power(a[0], fit.INIT_FFT, fit.INIT_HOP, window) for a in (hiss, x))
+    assert floors[0].any() and not floors[1].any()  # the clean take's gaps are digital silence
+    band_hz = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR)).cfg.band_hz()
+    clean, raw, fixed = match(y, None), match(hiss, None), match(hiss, floors)
+    top = band_hz > 8000.0
+    assert np.min(raw[top] - clean[top]) > 5.0
+    np.testing.assert_allclose(fixed[top], clean[top], atol=2.5)
+    np.testing.assert_allclose(fixed[band_hz < 5000.0], clean[band_hz < 5000.0], atol=0.5)
 
 
 def test_cab_match_is_described_for_the_chain() -> None:

@@ -9,14 +9,15 @@ left is what the chain does to the sound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.metrics.pitch import track_f0
 
 __all__ = ["MIN_NOTES", "NOTE_FFT", "NoteSpectra", "note_matched_db", "note_spectra",
-           "shared_notes"]
+           "shared_notes", "with_floor"]
 
 NOTE_FFT = 4096  # frame of the per-note spectra (85 ms at 48 kHz: one held note)
 NOTE_HOP = 2048
@@ -40,6 +41,9 @@ class NoteSpectra:
     notes: np.ndarray  # bins of NOTE_STEP semitones above NOTE_REF_HZ, (K,) int
     counts: np.ndarray  # frames of each note, (K,)
     power: np.ndarray  # (K, NOTE_FFT // 2 + 1)
+    # the recording's noise floor (power per bin, `tonemorph.dsp.noise`), to be taken off
+    # the notes' band levels; None: not measured
+    floor: np.ndarray | None = None
 
     def f0_hz(self) -> np.ndarray:
         """Fundamental (Hz) of each note."""
@@ -64,6 +68,11 @@ def _note_frames(x: np.ndarray, sample_rate: int) -> np.ndarray:
     frame_note = np.full(n, -1)
     frame_note[steady] = np.round(np.median(s[steady], axis=1) / NOTE_STEP).astype(int)
     return frame_note
+
+
+def with_floor(spectra: NoteSpectra, x: np.ndarray) -> NoteSpectra:
+    """The note spectra of mono x with x's noise floor (NOTE_FFT frames, as the notes')."""
+    return replace(spectra, floor=noise_floor_power(x, NOTE_FFT, NOTE_HOP, np.hanning(NOTE_FFT)))
 
 
 def note_spectra(x: np.ndarray, sample_rate: int) -> NoteSpectra:

@@ -17,6 +17,7 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.stages import stage as chain_stage
+from tonemorph.dsp.noise import noise_floor_power, without_noise
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import (
@@ -34,6 +35,7 @@ from tonemorph.features.notes import (
     note_matched_db,
     note_spectra,
     shared_notes,
+    with_floor,
 )
 from tonemorph.io.paths import check_stop, stop_handled
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
@@ -230,11 +232,13 @@ def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tenso
 
 
 def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
-                  octaves: float = 1 / 12) -> np.ndarray:
-    """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide).
+                  octaves: float = 1 / 12, floor: np.ndarray | None = None) -> np.ndarray:
+    """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide),
+    with `floor` (a noise floor's power per bin, `tonemorph.dsp.noise`) taken off each band.
 
     Not narrower: two performances' long-term spectra differ in fine detail by which notes
-    they play, and that must not end up in the cabinet.
+    they play, and that must not end up in the cabinet. The floor comes off whole bands, not
+    bins: per bin, the floor's estimate scatters by as much as a band of pure hiss holds.
     """
     n_bins = power.shape[-1]
     f = np.linspace(0, sample_rate / 2, n_bins)
@@ -246,7 +250,10 @@ def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
         oct_i = max(octaves, 0.5 * min(1.0, 400.0 / fc) ** 2)
         sigma_hz = max(fc * (2 ** oct_i - 1), 2 * df)
         w = np.exp(-0.5 * ((f - fc) / sigma_hz) ** 2)
-        out[i] = 10 * np.log10((w * p).sum() / w.sum() + 1e-20)
+        band = (w * p).sum() / w.sum()
+        if floor is not None:
+            band = float(without_noise(band, (w * floor).sum() / w.sum()))
+        out[i] = 10 * np.log10(band + 1e-20)
     return out
 
 
@@ -314,7 +321,8 @@ class NoteBands:
         key = tuple(np.round(band_hz, 6))
         if key not in self._bands:  # a race only computes it twice
             self._bands[key] = tuple(
-                np.array([band_power_db(torch.from_numpy(p), band_hz, self.sample_rate)
+                np.array([band_power_db(torch.from_numpy(p), band_hz, self.sample_rate,
+                                        floor=s.floor)
                           for p in s.power]).reshape(len(s.power), len(band_hz))
                 for s in (self.target, self.input))
         return self._bands[key]
@@ -333,7 +341,8 @@ class NoteBands:
 def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
                input_power: torch.Tensor, fcfg: FeatureConfig, skip: int,
                segs_power: torch.Tensor | None = None, forward: Forward = _call,
-               notes: NoteBands | None = None) -> None:
+               notes: NoteBands | None = None,
+               floors: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Set the cab curve (zero mean over 100 Hz-8 kHz) to the static match of the chain's output.
 
     The long-term spectrum is matched in closed form, as a match-EQ would, so gradient descent
@@ -347,7 +356,8 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     notes, while one transfer per chain no longer maps each note's input to its output
     (fr3_clean comp_dist_cab, drive 36 dB: MR-STFT 1.03 with the long-term match, 1.17 note
     by note). `segs_power`: `_mean_power` of segs, when the caller keeps it (it does not
-    change between matches); `forward` runs the chain.
+    change between matches); `forward` runs the chain; `floors`: the noise floors (power per
+    bin, as target_power's) of the target and the input, taken off their long-term spectra.
     """
     if "cab" not in chain.cfg.stages:
         return
@@ -360,8 +370,9 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     band_hz = chain.cfg.band_hz()
     sr = fcfg.sample_rate
     transfer = band_power_db(out_p, band_hz, sr) - band_power_db(in_p, band_hz, sr)
-    est_out = band_power_db(input_power, band_hz, sr) + transfer
-    bands = band_power_db(target_power, band_hz, sr) - est_out
+    t_floor, in_floor = floors if floors is not None else (None, None)
+    est_out = band_power_db(input_power, band_hz, sr, floor=in_floor) + transfer
+    bands = band_power_db(target_power, band_hz, sr, floor=t_floor) - est_out
     if notes is not None and not saturating(chain):
         t_db, in_db = notes.levels_db(band_hz)
         by_note = note_matched_db(t_db, notes.target, in_db + transfer, notes.input, band_hz,
@@ -410,9 +421,11 @@ class _Fitter:
                  lr: float, target_power: torch.Tensor, target_levels: torch.Tensor,
                  input_power: torch.Tensor, progress: Progress | None = None,
                  total_steps: int = 0, pool: ThreadPoolExecutor | None = None,
-                 notes: NoteBands | None = None):
+                 notes: NoteBands | None = None,
+                 floors: tuple[np.ndarray, np.ndarray] | None = None):
         self.segs, self.loss, self.fcfg, self.skip, self.lr = segs, loss, fcfg, skip, lr
         self.notes = notes
+        self.floors = floors  # noise floors (power per INIT_FFT bin) of the target and input
         self.pool = pool  # threads that run the parts of one chain's steps and evaluations
         self.target_power, self.target_levels = target_power, target_levels
         self.input_power = input_power
@@ -438,7 +451,7 @@ class _Fitter:
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
         """Closed-form cab match, then (optionally) the output level."""
         anchor_cab(chain, self.segs, self.target_power, self.input_power, self.fcfg, self.skip,
-                   self.segs_power, self.output, self.notes)
+                   self.segs_power, self.output, self.notes, self.floors)
         if level:
             self.match_level(chain)
 
@@ -868,6 +881,10 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     with torch.no_grad():
         t_pow = _mean_power(torch.from_numpy(y.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
         in_pow = _mean_power(torch.from_numpy(xs.astype(np.float32))[None], INIT_FFT, INIT_HOP, 0)
+    # hiss in the example is no boost of the chain's (nor hiss in the take a cut)
+    window = torch.hann_window(INIT_FFT).numpy()
+    floors = (noise_floor_power(y, INIT_FFT, INIT_HOP, window),
+              noise_floor_power(xs, INIT_FFT, INIT_HOP, window))
     t_lv = tfeat.level_db
     t_peak_db = gain_to_db(float(np.max(np.abs(y))), floor_db=-120.0)  # the limit's ceiling
     full_loss = UnpairedLoss(tfeat, cfg.weights, seed=cfg.seed)
@@ -877,10 +894,11 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
     lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
     # pitch tracking of both takes, only where a candidate has a cabinet to match
-    notes = (NoteBands(note_spectra(y, sr), note_spectra(xs, sr), sr)
+    notes = (NoteBands(with_floor(note_spectra(y, sr), y), with_floor(note_spectra(xs, sr), xs),
+                       sr)
              if "cab" in (*cfg.stages, *lin_stages) else None)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
-                     total_steps, pool, notes)
+                     total_steps, pool, notes, floors)
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()
