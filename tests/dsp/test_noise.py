@@ -46,3 +46,8 @@ def test_without_noise_takes_the_floor_off_and_keeps_a_share() -> None:
     out = without_noise(power, 1.0)
     np.testing.assert_allclose(out, [9.0, 1.0, FLOOR_SHARE * 1.0, FLOOR_SHARE * 0.5])
     np.testing.assert_array_equal(without_noise(power, 0.0), power)  # no floor: unchanged
+
+
+def test_frames_must_tile_the_hop() -> None:
+    with pytest.raises(ValueError, match="multiple of hop"):
+        noise_floor_power(np.zeros(SR, np.float32), 4096, 1000, WINDOW)
