@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from tonemorph.dsp.loudness import frame_rms_db
+
 __all__ = ["NOISE_QUANTILE", "noise_floor_power", "without_noise"]
 
 NOISE_QUANTILE = 0.05  # share of the non-silent frames, quietest first, that measure the floor
 SILENCE_DB = -120.0  # frames below this (dBFS) are digital silence: no floor to measure there
+# (frame_rms_db floors silence at DB_FLOOR, -200 dB, well under it)
 # A floor is steady: its frames' levels lie within this (dB). The quietest 5 % of the bench's
 # targets span 0.2 dB with white noise added, 23-78 dB without (note tails fading out, and the
 # loud, dense frames of a high-gain target whose quietest moments are still playing: taken
@@ -39,12 +42,7 @@ def noise_floor_power(x: np.ndarray, n_fft: int, hop: int, window: np.ndarray) -
     n = (x.size - n_fft) // hop + 1
     if n <= 0:
         return np.zeros(bins)
-    # frame energies from hop-block energies: no (frames, n_fft) array for a long take
-    blocks = x[: (n - 1 + n_fft // hop) * hop].reshape(-1, hop)
-    energy = np.einsum("ij,ij->i", blocks, blocks).astype(np.float64)
-    frame_energy = np.convolve(energy, np.ones(n_fft // hop), mode="valid")[:n]
-    with np.errstate(divide="ignore"):
-        level_db = 10.0 * np.log10(frame_energy / n_fft)
+    level_db = frame_rms_db(x, n_fft, hop)  # frames from sample 0, as the rfft frames below
     sounding = np.flatnonzero(level_db > SILENCE_DB)
     if sounding.size == 0:
         return np.zeros(bins)

@@ -969,12 +969,13 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         else:
             progress("done", total_steps, total_steps, min(candidates.values()))
     chosen, selection = "linear", {}
-    # the linear model at the target's loudness (what it is set to when kept): how far its
-    # level distribution stays from the target's says whether any gain can explain the target
+    # the linear model at the target's loudness (what it is set to when kept)
     lin_loud = copy.deepcopy(results["linear"])
     match_level(lin_loud, _take_in_rows(xs, sr), t_lv, fcfg, skip, fitter.output, loudness=True)
-    level_gap_db = fitter.evaluate(lin_loud, sel_segs)[1]["level"]
     if "nonlinear" in results:
+        # how far its level distribution stays from the target's: whether any gain can
+        # explain the target's levels
+        level_gap_db = fitter.evaluate(lin_loud, sel_segs)[1]["level"]
         # judged on timbre only: level and dynamics distributions also carry how evenly each
         # recording was played, which would reward inventing compression on a clean target
         # on more of the input than one training step sees: these terms are noisy
