@@ -79,6 +79,12 @@ def test_learn_writes_a_model(learned: dict) -> None:
     assert tr["input"]["name"] == "input.wav" and tr["target"]["name"] == "target.wav"
     assert tr["quality"] == "fast" and tr["chosen"] in ("linear", "nonlinear")
     assert np.isfinite(tr["loss"])
+    # the line names the chain chosen and, for a nonlinear one, the level-dependent blocks kept
+    from tonemorph.model import level_blocks
+
+    kept = level_blocks(tone.parameters) if tr["chosen"] == "nonlinear" else []
+    said = f"({tr['chosen']} chain" + (f" ({', '.join(kept)})" if kept else "")
+    assert said in " ".join(res.output.split()), res.output
     print("CLI learn:", tr["chosen"], {k: round(v, 3) for k, v in tr["candidates"].items()})
 
 
