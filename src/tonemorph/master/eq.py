@@ -199,7 +199,8 @@ class SpectrumAccumulator:
             for k, part in enumerate(parts):
                 spec = scipy.fft.rfft(part * self._window, axis=-1)
                 logp = 10.0 * np.log10(spec.real**2 + spec.imag**2 + 1e-20)
-                np.add.at(self._log[k], idx, logp)
+                for row, frame_log in zip(idx, logp):  # np.add.at on rows is 10x slower
+                    self._log[k, row] += frame_log
         keep = n_frames * self._hop
         self._buf = buf[:, keep:].copy()  # not a view of the caller's block
 
