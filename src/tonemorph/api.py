@@ -16,9 +16,8 @@ from tonemorph.dsp.align import check_lengths
 from tonemorph.dsp.offset import (
     DC_BLOCK_HZ,
     OFFSET_RE_RMS_DB,
-    remove_dc,
-    steady_offset,
     without_offset,
+    without_steady_offset,
 )
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
@@ -98,21 +97,19 @@ def _offset_removed(x: np.ndarray, role: str, notes: list[str]) -> tuple[np.ndar
 
 def _target_dc_blocked(y: np.ndarray, sample_rate: int, notes: list[str]
                        ) -> tuple[np.ndarray, list[str]]:
-    """Mono example y high-passed at DC_BLOCK_HZ, and notes with a line where that took off a
-    steady offset (`steady_offset`, above OFFSET_RE_RMS_DB re the RMS).
+    """Mono example y without a steady DC offset (`without_steady_offset`), and notes with a
+    line saying so where it was above OFFSET_RE_RMS_DB re the RMS.
 
     An offset in the example is a floor under every frame's level: 0.1 of full scale on a
     crunch amp's example (RMS 0.05) made the learner invent a 3.5:1 compressor (MR-STFT 1.07
-    -> 2.14 on a new take), and even 0.002 (31 dB under its RMS) changed the chain it chose.
-    Always, since a recording's content under 5 Hz is no part of its sound; a high-pass rather
-    than the mean taken off (as the input's): the note-following offset an asymmetric drive
-    makes is zero between notes, where taking off the whole take's mean would put one.
+    -> 2.14 on a new take; 1.07 without it), and 0.002 (31 dB under its RMS) changed the
+    chain it chose.
     """
-    out = remove_dc(y, sample_rate)[0].astype(y.dtype)
-    # said only of an offset the quiet parts keep too (an asymmetric drive's is the sound's)
-    offset = steady_offset(y, out)
+    out, offset = without_steady_offset(y, sample_rate)
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
-    if gain_to_db(abs(offset)) <= gain_to_db(rms) + OFFSET_RE_RMS_DB:
+    # said where an interface or an export would have put it (the input's rule); a smaller
+    # one may be a drive's own, taken off quietly (nothing under 5 Hz is heard)
+    if offset is None or gain_to_db(abs(offset) / rms) <= OFFSET_RE_RMS_DB:
         return out, notes
     said = (f"target: a DC offset of {gain_to_db(abs(offset)):.0f} dBFS removed for learning "
             f"({DC_BLOCK_HZ:g} Hz high-pass; it would read as a floor under the tone's quiet "

@@ -12,8 +12,9 @@ from tonemorph.dsp.biquad import highpass
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
 
-__all__ = ["DC_BLOCK_HZ", "OFFSET_RE_RMS_DB", "DcBlocker", "offset_re_rms_db", "remove_dc",
-           "steady_offset", "without_offset"]
+__all__ = ["DC_BLOCK_HZ", "OFFSET_RE_RMS_DB", "STEADY_OFFSET_RE_RMS_DB", "DcBlocker",
+           "offset_re_rms_db", "remove_dc", "steady_offset", "without_offset",
+           "without_steady_offset"]
 
 # An offset this far below the RMS is left alone: a take's own mean is far lower (the bench's
 # inputs sit under -45 dB), and removing it would change every learn slightly for nothing
@@ -40,6 +41,10 @@ def without_offset(x: np.ndarray, max_re_rms_db: float = OFFSET_RE_RMS_DB
 
 # a second-order Butterworth high-pass this low removes an offset, -0.02 dB at 20 Hz
 DC_BLOCK_HZ = 5.0
+# A steady offset (`steady_offset`) this far under a recording's RMS is left alone: the
+# learner's features drop frames 45 dB under the loud ones as silence, so an offset under that
+# changes nothing it sees, and its frames stay as they were
+STEADY_OFFSET_RE_RMS_DB = -50.0
 
 
 class DcBlocker:
@@ -87,3 +92,21 @@ def steady_offset(x: np.ndarray, dc_free: np.ndarray, block: int = 2048) -> floa
     power = np.mean(np.square(dc_free[: n * block], dtype=np.float64).reshape(n, block), axis=1)
     quiet = np.argsort(power, kind="stable")[: max(1, n // 10)]
     return float(np.mean(raw[quiet]))
+
+
+def without_steady_offset(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, float | None]:
+    """A 1-D signal high-passed at DC_BLOCK_HZ where its `steady_offset` is above
+    STEADY_OFFSET_RE_RMS_DB re its RMS, and that offset (linear); else x itself and None.
+
+    A high-pass, not the mean taken off: an asymmetric drive's offset follows the notes and is
+    gone between them, where taking off the whole take's mean would put one.
+    """
+    a = np.asarray(x)
+    rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
+    if rms == 0.0:
+        return a, None
+    dc_free = remove_dc(a, sample_rate)[0]
+    offset = steady_offset(a, dc_free)
+    if gain_to_db(abs(offset) / rms) <= STEADY_OFFSET_RE_RMS_DB:
+        return a, None
+    return dc_free.astype(a.dtype), offset
