@@ -8,7 +8,6 @@ Every step is a small function of the previous steps' results; `master` only run
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import time
@@ -205,8 +204,6 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
     tick("reading reference", 0, len(refs))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tonemorph-ref") as pool:
         pending = [pool.submit(scan, p, role="reference") for p, _ in refs]
-        # the density fit's optimiser (0.09 s of imports), loaded while the mix is still read
-        pool.submit(importlib.import_module, "scipy.optimize")
         try:
             scans = [scan(m, role="mix",
                           progress=lambda _, d, n, *__: tick("reading mix", d, n))
