@@ -11,8 +11,7 @@ import soundfile as sf
 from master_music import dense, stereo_music
 
 import tonemorph
-from tonemorph.dsp.offset import DC_BLOCK_HZ, DcBlocker, remove_dc
-from tonemorph.master.processor import MasterPlan, render
+from tonemorph.master.processor import DC_BLOCK_HZ, DcBlocker, MasterPlan, remove_dc, render
 
 SR = 44100
 

@@ -1,21 +1,15 @@
 """DC offset of a recording: a constant that an audio interface or a bad export added. In front
 of a drive it turns into asymmetric clipping the source never had; in a tone's example it is a
-floor under every frame's level; in a master it takes the limiter's headroom without adding
-loudness (K-weighting ignores it)."""
+floor under every frame's level."""
 
 from __future__ import annotations
 
 import numpy as np
 
-# the chain's compiled biquad: importing scipy.signal for sosfilt costs mastering 0.3 s
-from tonemorph.chain.kernels import biquad_cascade
-from tonemorph.dsp.biquad import highpass
 from tonemorph.dsp.units import gain_to_db
-from tonemorph.errors import ParameterError
 
-__all__ = ["DC_BLOCK_HZ", "OFFSET_RE_RMS_DB", "STEADY_OFFSET_RE_RMS_DB", "DcBlocker",
-           "offset_re_rms_db", "remove_dc", "steady_offset", "without_offset",
-           "without_steady_offset"]
+__all__ = ["OFFSET_RE_RMS_DB", "STEADY_OFFSET_RE_RMS_DB", "offset_re_rms_db", "steady_offset",
+           "without_offset", "without_steady_offset"]
 
 # An offset this far below the RMS is left alone: a take's own mean is far lower (the bench's
 # inputs sit under -45 dB), and removing it would change every learn slightly for nothing
@@ -40,72 +34,39 @@ def without_offset(x: np.ndarray, max_re_rms_db: float = OFFSET_RE_RMS_DB
     return (a - mean).astype(a.dtype, copy=False), mean
 
 
-# a second-order Butterworth high-pass this low removes an offset, -0.02 dB at 20 Hz
-DC_BLOCK_HZ = 5.0
 # A steady offset (`steady_offset`) this far under a recording's RMS is left alone: the
 # learner's features drop frames 45 dB under the loud ones as silence, so an offset under that
 # changes nothing it sees, and its frames stay as they were
 STEADY_OFFSET_RE_RMS_DB = -50.0
 
 
-class DcBlocker:
-    """Streaming DC removal of (channels, n) blocks: a DC_BLOCK_HZ second-order Butterworth
-    high-pass, started as if the first sample's value had always been there (a file that starts
-    on its offset gets no step response: a thump a limiter would duck)."""
-
-    def __init__(self, sample_rate: float, channels: int):
-        self._sos = highpass(DC_BLOCK_HZ, 1.0 / np.sqrt(2.0), sample_rate)[None, :]
-        self.channels = int(channels)
-        self._state: np.ndarray | None = None  # (channels, 1, 2), from the first block
-
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Filter a (channels, n) block; returns (channels, n) float64."""
-        y = np.asarray(x, dtype=np.float64)
-        if y.ndim != 2 or y.shape[0] != self.channels:
-            raise ParameterError(f"block must be ({self.channels}, samples), got {y.shape}.")
-        if y.shape[1] == 0:
-            return y.copy()
-        if self._state is None:
-            # transposed direct form II at rest on a constant v: output 0, states as below
-            b1, b2 = self._sos[0, 1], self._sos[0, 2]
-            self._state = np.array([[[(b1 + b2) * v, b2 * v]] for v in y[:, 0]])
-        return np.stack([biquad_cascade(np.ascontiguousarray(row), self._sos, state)
-                         for row, state in zip(y, self._state)])
-
-
-def remove_dc(x: np.ndarray, sample_rate: float) -> np.ndarray:
-    """Offline `DcBlocker` over (channels, n) audio; float64."""
-    audio = np.atleast_2d(np.asarray(x))
-    return DcBlocker(sample_rate, audio.shape[0]).process(audio)
-
-
-def steady_offset(x: np.ndarray, dc_free: np.ndarray, block: int = 2048) -> float:
+def steady_offset(x: np.ndarray, block: int = 2048) -> float:
     """The offset (linear, full scale 1) a 1-D signal keeps where it is quietest: its mean
-    over the tenth of its blocks whose `dc_free` version (x high-passed) is quietest. An
-    interface's offset is there in every block; an asymmetric drive's follows the notes and
-    is gone between them."""
-    n = min(x.size, dc_free.size) // block
+    over the tenth of its blocks with the least variance. An interface's offset is there in
+    every block; an asymmetric drive's follows the notes and is gone between them."""
+    a = np.asarray(x, dtype=np.float64)
+    n = a.size // block
     if n == 0:
-        return float(np.mean(x)) if x.size else 0.0
-    raw = np.asarray(x[: n * block], dtype=np.float64).reshape(n, block)
-    power = np.mean(np.square(dc_free[: n * block], dtype=np.float64).reshape(n, block), axis=1)
-    quiet = np.argsort(power, kind="stable")[: max(1, n // 10)]
-    return float(np.mean(raw[quiet]))
+        return float(np.mean(a)) if a.size else 0.0
+    blocks = a[: n * block].reshape(n, block)
+    quiet = np.argsort(np.var(blocks, axis=1), kind="stable")[: max(1, n // 10)]
+    return float(np.mean(blocks[quiet]))
 
 
-def without_steady_offset(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, float | None]:
-    """A 1-D signal high-passed at DC_BLOCK_HZ where its `steady_offset` is above
-    STEADY_OFFSET_RE_RMS_DB re its RMS, and that offset (linear); else x itself and None.
+def without_steady_offset(x: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """A 1-D signal less its `steady_offset` where that is above STEADY_OFFSET_RE_RMS_DB re its
+    RMS, and the offset (linear); else x itself and None.
 
-    A high-pass, not the mean taken off: an asymmetric drive's offset follows the notes and is
-    gone between them, where taking off the whole take's mean would put one.
+    The steady offset, not the whole take's mean: an asymmetric drive's offset follows the
+    notes, and taking off the mean would put one into the pauses. Nor a high-pass: it also
+    takes the slow part of that note-following offset, which a paired capture then cannot
+    match (a crunch reamp high-passed at 5 Hz: ESR 0.26 -> 0.38).
     """
     a = np.asarray(x)
     rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
     if rms == 0.0:
         return a, None
-    dc_free = remove_dc(a, sample_rate)[0]
-    offset = steady_offset(a, dc_free)
+    offset = steady_offset(a)
     if gain_to_db(abs(offset) / rms) <= STEADY_OFFSET_RE_RMS_DB:
         return a, None
-    return dc_free.astype(a.dtype), offset
+    return (a - offset).astype(a.dtype, copy=False), offset

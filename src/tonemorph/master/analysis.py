@@ -14,13 +14,12 @@ import numpy as np
 
 from tonemorph.dsp.loudness import LUFS_FLOOR
 from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
-from tonemorph.dsp.offset import remove_dc
 from tonemorph.dsp.units import DB_FLOOR, gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
 from tonemorph.master.behind import Behind
 from tonemorph.master.eq import SpectrumAccumulator
-from tonemorph.master.processor import DC_OFFSET_DB
+from tonemorph.master.processor import DC_OFFSET_DB, remove_dc
 from tonemorph.progress import Progress
 
 __all__ = [

@@ -8,21 +8,56 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from tonemorph.chain.kernels import biquad_cascade
+from tonemorph.dsp.biquad import highpass
 from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter
-from tonemorph.dsp.offset import DcBlocker
 from tonemorph.dsp.stereo import MonoBass
 from tonemorph.errors import ParameterError
 from tonemorph.master.density import NEUTRAL, DensityParams, DynamicsStage
 from tonemorph.master.eq import FirStream
 
-__all__ = ["DC_OFFSET_DB", "MasterPlan", "MasterProcessor", "render"]
+__all__ = ["DC_BLOCK_HZ", "DC_OFFSET_DB", "DcBlocker", "MasterPlan", "MasterProcessor",
+           "remove_dc", "render"]
 
-# Only where a file has a DC offset (a channel's mean above DC_OFFSET_DB) is it blocked
-# (`tonemorph.dsp.offset.DcBlocker`): the bench's premaster clips sit at -50..-90 dBFS, and the
-# filter's phase below 40 Hz would change their masters slightly for nothing; 8 of 10
-# full-length Debian game tracks tried sit at -20..-35 dBFS (one channel at 10 % of full scale
-# on one of them)
+# A DC offset takes the limiter's headroom without adding loudness (K-weighting ignores it): a
+# second-order Butterworth high-pass this low removes it, -0.02 dB at 20 Hz. Only where a file
+# has one (a channel's mean above DC_OFFSET_DB): the bench's premaster clips sit at -50..-90
+# dBFS, and the filter's phase below 40 Hz would change their masters slightly for nothing;
+# 8 of 10 full-length Debian game tracks tried sit at -20..-35 dBFS (one channel at 10 % of
+# full scale on one of them)
+DC_BLOCK_HZ = 5.0
 DC_OFFSET_DB = -40.0
+
+
+class DcBlocker:
+    """Streaming DC removal of (channels, n) blocks: a DC_BLOCK_HZ second-order Butterworth
+    high-pass, started as if the first sample's value had always been there (a file that starts
+    on its offset gets no step response: a thump the limiter would duck)."""
+
+    def __init__(self, sample_rate: float, channels: int):
+        self._sos = highpass(DC_BLOCK_HZ, 1.0 / np.sqrt(2.0), sample_rate)[None, :]
+        self.channels = int(channels)
+        self._state: np.ndarray | None = None  # (channels, 1, 2), from the first block
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        """Filter a (channels, n) block; returns (channels, n) float64."""
+        y = np.asarray(x, dtype=np.float64)
+        if y.ndim != 2 or y.shape[0] != self.channels:
+            raise ParameterError(f"block must be ({self.channels}, samples), got {y.shape}.")
+        if y.shape[1] == 0:
+            return y.copy()
+        if self._state is None:
+            # transposed direct form II at rest on a constant v: output 0, states as below
+            b1, b2 = self._sos[0, 1], self._sos[0, 2]
+            self._state = np.array([[[(b1 + b2) * v, b2 * v]] for v in y[:, 0]])
+        return np.stack([biquad_cascade(np.ascontiguousarray(row), self._sos, state)
+                         for row, state in zip(y, self._state)])
+
+
+def remove_dc(x: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Offline `DcBlocker` over (channels, n) audio; float64."""
+    audio = np.atleast_2d(np.asarray(x))
+    return DcBlocker(sample_rate, audio.shape[0]).process(audio)
 
 
 @dataclass(frozen=True)
