@@ -102,7 +102,7 @@ def _target_offset_removed(y: np.ndarray, notes: list[str]) -> tuple[np.ndarray,
     out, offset = without_steady_offset(y)
     rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
     # said where an interface or an export would have put it (the input's rule); a smaller
-    # one may be a drive's own, taken off quietly (nothing under 5 Hz is heard)
+    # one is taken off quietly (an offset is never heard)
     if offset is None or gain_to_db(abs(offset) / rms) <= OFFSET_RE_RMS_DB:
         return out, notes
     said = (f"target: a DC offset of {gain_to_db(abs(offset)):.0f} dBFS removed for learning "
