@@ -79,15 +79,20 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
     return notes
 
 
+def _said_offset(role: str, offset: float, why: str, notes: list[str]) -> list[str]:
+    """notes with a line (also warned) saying that role's DC offset (linear) was removed."""
+    said = (f"{role}: a DC offset of {gain_to_db(abs(offset)):.0f} dBFS removed for learning "
+            f"(an audio interface or export added it{why})")
+    warnings.warn(said, stacklevel=4)
+    return [*notes, said]
+
+
 def _offset_removed(x: np.ndarray, role: str, notes: list[str]) -> tuple[np.ndarray, list[str]]:
     """x without a DC offset (`without_offset`), and notes with a line saying so if removed."""
     x, mean = without_offset(x)
     if mean is None:
         return x, notes
-    said = (f"{role}: a DC offset of {gain_to_db(abs(mean)):.0f} dBFS removed for learning "
-            "(an audio interface or export added it; it would drive the shaper off-centre)")
-    warnings.warn(said, stacklevel=3)
-    return x, [*notes, said]
+    return x, _said_offset(role, mean, "; it would drive the shaper off-centre", notes)
 
 
 def _target_offset_removed(y: np.ndarray, notes: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -105,10 +110,7 @@ def _target_offset_removed(y: np.ndarray, notes: list[str]) -> tuple[np.ndarray,
     # one is taken off quietly (an offset is never heard)
     if offset is None or gain_to_db(abs(offset) / rms) <= OFFSET_RE_RMS_DB:
         return out, notes
-    said = (f"target: a DC offset of {gain_to_db(abs(offset)):.0f} dBFS removed for learning "
-            "(an audio interface or export added it)")
-    warnings.warn(said, stacklevel=3)
-    return out, [*notes, said]
+    return out, _said_offset("target", offset, "", notes)
 
 
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,

@@ -94,3 +94,14 @@ def test_learning_removes_offsets_and_says_so() -> None:
     np.testing.assert_allclose(band_db[0], band_db[1], atol=0.5)
     assert tone.parameters["out_gain_db"] == pytest.approx(clean.parameters["out_gain_db"],
                                                            abs=0.3)
+
+
+def test_a_reamps_steady_offset_is_taken_off_for_a_paired_capture() -> None:
+    from tonemorph.api import _paired_pair
+
+    x = guitar_line(12.0, SR, seed=5)
+    y = guitar_line(12.0, SR, seed=5) * 0.5  # the reamp: same notes, as long as the DI
+    with pytest.warns(UserWarning, match="target: a DC offset of -20 dBFS"):
+        _, with_offset, _ = _paired_pair((x, SR), (y + 0.1, SR))
+    _, clean, _ = _paired_pair((x, SR), (y, SR))
+    np.testing.assert_allclose(with_offset, clean, atol=1e-4)
