@@ -10,7 +10,7 @@ import scipy.signal
 from pyloudnorm.iirfilter import IIRfilter
 
 from tonemorph.dsp.designs import INTERPOLATOR_LOWPASS, OVERSAMPLE_LOWPASS, hann
-from tonemorph.dsp.loudness import _k_weighting_sos, _sosfilt_rows
+from tonemorph.dsp.loudness import _k_weighting_sos
 
 
 def test_tabulated_firwin_designs_equal_scipy() -> None:
@@ -33,9 +33,3 @@ def test_k_weighting_equals_pyloudnorm_designs() -> None:
                   IIRfilter(0.0, 0.5, 38.0, rate, "high_pass"))
         sos = np.array([np.concatenate([s.b, s.a]) for s in stages])
         assert np.array_equal(_k_weighting_sos(rate), sos), rate
-
-
-def test_sosfilt_rows_equals_scipy() -> None:
-    x = np.random.default_rng(0).standard_normal((3, 20000))
-    sos = _k_weighting_sos(48000)
-    assert np.array_equal(_sosfilt_rows(sos, x), scipy.signal.sosfilt(sos, x, axis=-1))

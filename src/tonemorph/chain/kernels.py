@@ -22,7 +22,6 @@ __all__ = [
     "OVERSAMPLE_TAPS",
     "ballistics_backward",
     "ballistics_forward",
-    "biquad_cascade",
     "compressor_block",
     "compressor_gain_block",
     "log_band_weights",
@@ -114,22 +113,6 @@ def ballistics_backward(
                 g_rel += g
             a_next = a
     return grad_t, g_att, g_rel
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def biquad_cascade(x: np.ndarray, sos: np.ndarray, state: np.ndarray) -> np.ndarray:
-    """Biquad cascade (transposed direct form II) over x, updating state (n_sections, 2)."""
-    y = np.empty_like(x)
-    ns = sos.shape[0]
-    for n in range(x.shape[0]):
-        v = x[n]
-        for s in range(ns):
-            out = sos[s, 0] * v + state[s, 0]
-            state[s, 0] = sos[s, 1] * v - sos[s, 4] * out + state[s, 1]
-            state[s, 1] = sos[s, 2] * v - sos[s, 5] * out
-            v = out
-        y[n] = v
-    return y
 
 
 @numba.njit(cache=True, nogil=True, fastmath=False)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from tonemorph.dsp.checks import as_audio_2d, check_rate
+from tonemorph.dsp.sosfilt import sosfilt_rows
 from tonemorph.dsp.units import DB_FLOOR, gain_to_db, power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 
@@ -77,28 +77,6 @@ def _k_weighting_sos(sample_rate: float) -> np.ndarray:
     return sos
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
-def _sosfilt_rows(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """`scipy.signal.sosfilt(sos, x, axis=-1)` of (rows, n) float64 from rest: the same
-    transposed direct form II in the same operation order (the same result, bit for bit),
-    compiled here so the meter needs no scipy.signal."""
-    rows, n = x.shape
-    n_sec = sos.shape[0]
-    out = np.empty_like(x)
-    for r in range(rows):
-        z0 = np.zeros(n_sec)
-        z1 = np.zeros(n_sec)
-        for i in range(n):
-            v = x[r, i]
-            for k in range(n_sec):
-                y = sos[k, 0] * v + z0[k]
-                z0[k] = sos[k, 1] * v - sos[k, 4] * y + z1[k]
-                z1[k] = sos[k, 2] * v - sos[k, 5] * y
-                v = y
-            out[r, i] = v
-    return out
-
-
 def gated_lufs(block_power: np.ndarray) -> float:
     """Integrated loudness (LUFS) from K-weighted, channel-weighted 400 ms block powers.
 
@@ -141,7 +119,7 @@ def integrated_lufs(x: np.ndarray, sample_rate: float) -> float:
         )
     if not np.any(audio):
         return LUFS_FLOOR
-    weighted = _sosfilt_rows(_k_weighting_sos(rate), np.ascontiguousarray(audio, dtype=np.float64))
+    weighted = sosfilt_rows(_k_weighting_sos(rate), np.ascontiguousarray(audio, dtype=np.float64))
     power = np.square(weighted, out=weighted)
     # Blocks as pyloudnorm bounds them: 400 ms from int(0.1 s * j * rate), i.e. four 100 ms
     # segments; segment sums by one reduceat pass (equal to pyloudnorm within float rounding).

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tonemorph.chain.kernels import biquad_cascade
 from tonemorph.dsp.biquad import highpass
 from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter
+from tonemorph.dsp.sosfilt import sosfilt_state
 from tonemorph.dsp.stereo import MonoBass
 from tonemorph.errors import ParameterError
 from tonemorph.master.density import NEUTRAL, DensityParams, DynamicsStage
@@ -50,7 +50,7 @@ class DcBlocker:
             # transposed direct form II at rest on a constant v: output 0, states as below
             b1, b2 = self._sos[0, 1], self._sos[0, 2]
             self._state = np.array([[[(b1 + b2) * v, b2 * v]] for v in y[:, 0]])
-        return np.stack([biquad_cascade(np.ascontiguousarray(row), self._sos, state)
+        return np.stack([sosfilt_state(np.ascontiguousarray(row), self._sos, state)
                          for row, state in zip(y, self._state)])
 
 

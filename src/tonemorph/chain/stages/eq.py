@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
 from tonemorph.chain.stages.base import FastOptions, Stage, Values, fmt_db, fmt_hz
 from tonemorph.dsp import biquad
+from tonemorph.dsp.sosfilt import sosfilt_state
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +38,7 @@ class Biquads:
         self.state = np.zeros((len(sos), 2))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return K.biquad_cascade(x, self.sos, self.state)
+        return sosfilt_state(x, self.sos, self.state)
 
 
 class Eq(Stage):
