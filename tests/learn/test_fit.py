@@ -293,6 +293,30 @@ def test_a_chosen_linear_model_is_as_loud_as_the_target_over_the_whole_take(smal
     assert fit.frame_loudness_db(fit._levels(out, fcfg, skip)) == pytest.approx(want, abs=0.05)
 
 
+def test_levels_and_mean_power_in_runs_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a long take is measured a few rows (levels) or frames (power) at a time, for memory
+    x = guitar_line(12.0, SR, seed=3)[0]
+    rows = fit._take_in_rows(x, SR)
+    chain = chain_with(CLEAN)
+    fcfg = FeatureConfig(sample_rate=SR)
+    skip = int(fit.WARMUP_S * SR)
+    target = fit.target_features(x * 0.5, fcfg).level_db
+    gains, powers = [], []
+    for samples, frames in ((2 ** 30, 10 ** 6), (rows.shape[1], 3)):  # one pass; runs of 1 / 3
+        monkeypatch.setattr(fit, "LEVEL_CHUNK_SAMPLES", samples)
+        monkeypatch.setattr(fit, "POWER_CHUNK_FRAMES", frames)
+        c = copy.deepcopy(chain)
+        fit.match_level(c, rows, target, fcfg, skip, loudness=True)
+        gains.append(c.values()["out_gain_db"])
+        powers.append(fit._mean_power(rows, fit.INIT_FFT, fit.INIT_HOP, skip))
+    assert gains[0] == gains[1]
+    assert torch.equal(powers[0], powers[1])
+    with torch.no_grad():
+        want = fit._levels(chain(rows), fcfg, skip)
+    assert gains[0] == pytest.approx(CLEAN["out_gain_db"] + fit.frame_loudness_db(target)
+                                     - fit.frame_loudness_db(want), abs=1e-3)
+
+
 def test_take_in_rows_keeps_every_sample_and_pads_the_last_row_with_silence() -> None:
     x = np.random.default_rng(0).standard_normal(int(2.5 * fit.TAKE_ROW_S * SR)).astype(np.float32)
     rows = fit._take_in_rows(x, SR)

@@ -220,12 +220,20 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
     return Features.cat(parts)
 
 
+POWER_CHUNK_FRAMES = 512
+
+
 def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tensor:
     """Mean power spectrum (linear) of the non-silent frames of x (B, T) after `skip` samples."""
     x = x[:, skip:]
     w = torch.hann_window(n_fft)
-    s = torch.stft(x, n_fft, hop, window=w, center=False, return_complex=True)
-    p = s.abs().pow(2).transpose(1, 2).reshape(-1, s.shape[1])
+    n_frames = (x.shape[-1] - n_fft) // hop + 1
+    step = POWER_CHUNK_FRAMES
+    # in runs of frames: one STFT of a whole 5-minute example held 0.6 GB of spectra
+    p = torch.cat([
+        torch.stft(x[:, i * hop: (min(i + step, n_frames) - 1) * hop + n_fft], n_fft, hop,
+                   window=w, center=False, return_complex=True).abs().pow(2).transpose(1, 2)
+        for i in range(0, max(n_frames, 1), step)], dim=1).reshape(-1, n_fft // 2 + 1)
     lvl = 10 * torch.log10(p.mean(-1) + 1e-12)
     keep = lvl > max(torch.quantile(lvl, 0.95).item() - GATE_REL_DB, lvl.min().item())
     return p[keep].mean(0)
@@ -258,8 +266,14 @@ def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
 
 
 def _levels(x: torch.Tensor, fcfg: FeatureConfig, skip: int) -> torch.Tensor:
+    """The frame levels (dBFS) of x (B, T) that `frame_features` keeps (its silence gate)."""
     with torch.no_grad():
-        return frame_features(x, fcfg, skip).level_db
+        lv = frame_levels_db(x, fcfg, skip)
+    return lv[lv > gate_threshold_db(lv)]
+
+
+LEVEL_CHUNK_SAMPLES = 2 ** 22  # rows of input run through the chain at once when levels are
+# measured: the whole take in one call held 1.6 GB of a 5-minute take's intermediates
 
 
 Forward = Callable[[ToneChain, torch.Tensor], torch.Tensor]
@@ -295,7 +309,11 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     loud end, where loudness (and every level-weighted error) is decided. A chain in training
     keeps the louder half, the alignment its loss's level terms settle on.
     """
-    out = _levels(forward(chain, segs).detach(), fcfg, skip)
+    rows = max(1, LEVEL_CHUNK_SAMPLES // segs.shape[-1])
+    with torch.no_grad():
+        lv = torch.cat([frame_levels_db(forward(chain, segs[i: i + rows]), fcfg, skip)
+                        for i in range(0, segs.shape[0], rows)])
+    out = lv[lv > gate_threshold_db(lv)]  # as `_levels` gates them, over the whole of segs
     if out.numel() < 4:
         return
     if loudness:
