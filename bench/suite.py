@@ -118,12 +118,14 @@ def draw_scale(d: int) -> float:
 
 
 def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
-             use_matchering: bool, seed: int = 0, log=print, draws: int = 1) -> dict[str, Any]:
+             use_matchering: bool, seed: int = 0, log=print, draws: int = 1,
+             draw_seeds: bool = False) -> dict[str, Any]:
     """Run every method on one case; returns its JSON record.
 
     With ``draws`` > 1 each tonemorph quality is learned again from the input scaled by
-    `draw_scale` (d = 1 .. draws - 1); the method's own record stays draw 0, and its
-    ``draws`` list holds the main metrics of every draw.
+    `draw_scale` (d = 1 .. draws - 1), or with ``draw_seeds`` at seed + d (other training
+    segments and loss projections); the method's own record stays draw 0, and its ``draws``
+    list holds the main metrics of every draw.
     """
     case = load_case(info)
     chain = ALL_CHAINS[info["chain"]]
@@ -155,12 +157,14 @@ def run_case(info: dict[str, Any], qualities: Sequence[str], oracle_s: float,
         rec["methods"][name] = {"metrics": m, "info": _jsonable(extra)}
     for q in qualities if draws > 1 else ():
         main = rec["methods"][f"tonemorph_{q}"]
-        main["draws"] = [{"input_scale": 1.0, "chosen": main["info"].get("chosen"),
+        main["draws"] = [{"input_scale": 1.0, "seed": seed, "chosen": main["info"].get("chosen"),
                           **{k: main["metrics"][k] for k in DRAW_METRICS}}]
         for d in range(1, draws):
-            run = M.run_tonemorph(case, q, seed, input_scale=draw_scale(d))
+            scale, seed_d = (1.0, seed + d) if draw_seeds else (draw_scale(d), seed)
+            run = M.run_tonemorph(case, q, seed_d, input_scale=scale)
             m = score_output(run.out_c, case["C_truth"], case["C_input"])
-            main["draws"].append({"input_scale": draw_scale(d), "chosen": run.info.get("chosen"),
+            main["draws"].append({"input_scale": scale, "seed": seed_d,
+                                  "chosen": run.info.get("chosen"),
                                   **{k: m[k] for k in DRAW_METRICS}})
         log(f"    tonemorph {q} draws: "
             + " ".join(f"{r['mrstft']:.3f}" for r in main["draws"]))
@@ -280,7 +284,7 @@ def _worker_init() -> None:
 
 
 def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, use_mg: bool,
-              seed: int, draws: int = 1) -> dict[str, Any]:
+              seed: int, draws: int = 1, draw_seeds: bool = False) -> dict[str, Any]:
     """Run one case and time it (the unit of work of the worker processes)."""
     t0 = time.monotonic()
     if "smoke" in qualities:
@@ -288,7 +292,8 @@ def _case_job(info: dict[str, Any], qualities: Sequence[str], oracle_s: float, u
     held = " (held out)" if info["heldout"] else ""
     log = lambda m: print(f"[{info['id']}] {m}", flush=True)
     log(f"start{held}")
-    rec = run_case(info, qualities, oracle_s, use_mg, seed, log=log, draws=draws)
+    rec = run_case(info, qualities, oracle_s, use_mg, seed, log=log, draws=draws,
+                   draw_seeds=draw_seeds)
     rec["case_s"] = round(time.monotonic() - t0, 1)
     log("C MR-STFT: " + "  ".join(f"{k} {v['metrics']['mrstft']:.3f}"
                                   for k, v in rec["methods"].items())
@@ -301,14 +306,15 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
               duration_s: float | None = None, oracle_s: float | None = None,
               use_matchering: bool = True, seed: int = 0, jobs: int = 2,
               partial_path: Path | None = None,
-              resume: dict[str, Any] | None = None, draws: int = 1) -> dict[str, Any]:
+              resume: dict[str, Any] | None = None, draws: int = 1,
+              draw_seeds: bool = False) -> dict[str, Any]:
     """Build (or reuse) the cases of ``mode`` and run every method on each; the run's JSON.
 
     ``jobs`` cases run at once, each in its own process with one compute thread (learn wall
     times are then single-threaded times); ``jobs=1`` runs in this process with default threads.
     After each case the run so far is written to ``partial_path``; ``resume`` (the cases of
-    such a file) skips the cases it already holds. ``draws``: learner draws per case
-    (`run_case`).
+    such a file) skips the cases it already holds. ``draws``, ``draw_seeds``: learner draws
+    per case (`run_case`).
     """
     cfg = dict(MODES[mode])
     cfg["sources"] = list(sources or cfg["sources"])
@@ -316,6 +322,7 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
     cfg["duration_s"] = float(duration_s or cfg["duration_s"])
     cfg["oracle_s"] = float(oracle_s or cfg["oracle_s"])
     cfg["draws"] = int(draws)
+    cfg["draw_seeds"] = bool(draw_seeds)
     cfg["chains"] = list(chains or sorted(
         CHAINS, key=lambda c: CHAIN_ORDER.index(c) if c in CHAIN_ORDER else 99))
     mg_note = M.matchering_available()
@@ -337,7 +344,7 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
         "case_build_s": round(build_s, 1), "cases": {},
     }
     run["jobs"] = jobs
-    args = (cfg["qualities"], cfg["oracle_s"], use_mg, seed, cfg["draws"])
+    args = (cfg["qualities"], cfg["oracle_s"], use_mg, seed, cfg["draws"], cfg["draw_seeds"])
     done = {cid: rec for cid, rec in (resume or {}).items()
             if cid in {i["id"] for i in case_infos}}
     todo = [info for info in case_infos if info["id"] not in done]
@@ -396,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=1,
                     help="learn each case this many times, the input scaled by 1 +- k*1e-6 "
                          "(the learner's own noise; the tables' tonemorph rows stay draw 0)")
+    ap.add_argument("--draw-seeds", action="store_true",
+                    help="draws at seeds seed+1, seed+2, ... instead of a scaled input: other "
+                         "training segments and loss projections, the larger noise")
     ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--compare", type=Path, help="an earlier run's JSON to compare against")
     ap.add_argument("--compare-only", type=Path,
@@ -432,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               else None)
     run = run_suite(args.mode, cases_dir, args.sources, args.chains, args.qualities,
                     args.duration, args.oracle_seconds, not args.no_matchering, args.seed,
-                    args.jobs, partial, resume, args.draws)
+                    args.jobs, partial, resume, args.draws, args.draw_seeds)
     json_path = args.out / f"{stem}.json"
     _write_text(json_path, json.dumps(run, indent=1))
     plots = suite_report.plot_all(run, args.out, stem)

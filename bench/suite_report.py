@@ -200,9 +200,16 @@ def draws_table(run: dict[str, Any], case_ids: Sequence[str]) -> str:
     if not rows:
         return ""
     n = len(rows[0][1]["methods"][tm]["draws"])
-    scales = ", ".join(f"{d['input_scale']:.6f}" for d in rows[0][1]["methods"][tm]["draws"])
-    lines = [f"{_label(tm)} learned {n} times per case from the input scaled by {scales} "
-             "(inaudible; it changes the rounding the fit starts from). The tables above show "
+    first = rows[0][1]["methods"][tm]["draws"]
+    seeds = [d.get("seed", run.get("seed", 0)) for d in first]
+    if len(set(seeds)) > 1:
+        how = (f"at seeds {', '.join(str(s) for s in seeds)} (each seed draws other training "
+               "segments and loss projections)")
+    else:
+        scales = ", ".join(f"{d['input_scale']:.6f}" for d in first)
+        how = (f"from the input scaled by {scales} (inaudible; it changes the rounding the fit "
+               "starts from)")
+    lines = [f"{_label(tm)} learned {n} times per case {how}. The tables above show "
              "the first draw.", "",
              "| case | held out | MR-STFT per draw | mean | (max - min) / mean | crest err dB "
              "per draw | chosen per draw |", "|---|---|---|---|---|---|---|"]

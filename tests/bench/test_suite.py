@@ -177,3 +177,15 @@ def test_draws_table_means_spreads_and_ratios(tmp_path) -> None:
            "0.70x the match-EQ; mean |crest error| over draws 2.00 dB" in table
     assert "## The learner's own noise (draws)" in suite_report.markdown(
         run, tmp_path / "r.json", {}, tmp_path)
+    assert "from the input scaled by 1.000000, 1.000001, 0.999999" in table
+
+
+def test_draws_table_names_the_seeds_of_seed_draws() -> None:
+    run = _fake_run()
+    for cid in ("fr3_clean/drive", "fr3_clean/fuzz"):
+        run["cases"][cid]["methods"]["tonemorph_default"]["draws"] = [
+            {"input_scale": 1.0, "seed": d, "chosen": "nonlinear", "mrstft": 1.0 + d,
+             "crest_err_db": 0.0} for d in range(3)]
+    table = suite_report.draws_table(run, list(run["cases"]))
+    assert "learned 3 times per case at seeds 0, 1, 2 (each seed draws" in table
+    assert "scaled" not in table
