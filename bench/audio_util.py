@@ -6,8 +6,10 @@ lv2apply): failures raise with the tool's stderr.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +42,23 @@ def write_wav(path: Path | str, x: np.ndarray, subtype: str = "PCM_24") -> None:
     tmp = path.with_name(path.name + ".tmp.wav")
     sf.write(str(tmp), np.asarray(x, dtype=np.float32), SR, subtype=subtype)
     os.replace(tmp, path)
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Write a text file (tables, JSON) atomically (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def case_manifest(cases_dir: Path) -> dict | None:
+    """The manifest of a case folder built by bench/cases.py; None (said on stderr) without one."""
+    path = cases_dir / "manifest.json"
+    if not path.exists():
+        print(f"no {path}: build the cases first (python bench/cases.py)", file=sys.stderr)
+        return None
+    return json.loads(path.read_text())
 
 
 def peak_db(x: np.ndarray) -> float:

@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from audio_util import case_manifest, write_text
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.features.frames import FeatureConfig, frame_features
@@ -139,12 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a case folder built by bench/cases.py (with manifest.json)")
     ap.add_argument("--md", type=Path, default=HERE / "results" / "loss_floor.md")
     args = ap.parse_args(argv)
-    manifest_path = args.cases / "manifest.json"
-    if not manifest_path.exists():
-        print(f"no {manifest_path}: build the cases first (python bench/cases.py)",
-              file=sys.stderr)
+    manifest = case_manifest(args.cases)
+    if manifest is None:
         return 2
-    manifest = json.loads(manifest_path.read_text())
     torch.set_num_threads(1)
     t0 = time.monotonic()
     results = {}
@@ -153,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         results[case] = case_terms(case_dir)
         print(case, {c: round(v["total"], 2) for c, v in results[case].items()}, flush=True)
     text = markdown(results, manifest, time.monotonic() - t0)
-    tmp = args.md.with_name(args.md.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.md)
+    write_text(args.md, text)
     print(f"wrote {args.md}")
     return 0
 

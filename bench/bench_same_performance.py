@@ -22,13 +22,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_loss_floor import read_mono
+from audio_util import case_manifest, read_mono, write_text
 from suite import SR, score_output
 
 HERE = Path(__file__).resolve().parent
@@ -41,10 +40,8 @@ def case_scores(case_dir: Path, seed: int = 0) -> dict[str, dict[str, float]]:
     import tonemorph
     from tonemorph.dsp.matcheq import fit_match_eq
 
-    b, sr = read_mono(case_dir / "B_input.wav")
-    if sr != SR:
-        raise ValueError(f"{case_dir}: the bench's cases are at {SR} Hz, got {sr}")
-    files = {n: read_mono(case_dir / f"{n}.wav")[0]
+    b = read_mono(case_dir / "B_input.wav")  # at the suite's rate, SR
+    files = {n: read_mono(case_dir / f"{n}.wav")
              for n in ("A_target", "B_truth", "C_input", "C_truth")}
     c, c_truth = files["C_input"], files["C_truth"]
     out = {"match-EQ": score_output(fit_match_eq(b, files["A_target"], SR)(c), c_truth, c)}
@@ -93,12 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="default: the suite's tuning chains (held-out chains stay out)")
     ap.add_argument("--md", type=Path, default=HERE / "results" / "same_performance.md")
     args = ap.parse_args(argv)
-    manifest_path = args.cases / "manifest.json"
-    if not manifest_path.exists():
-        print(f"no {manifest_path}: build the cases first (python bench/cases.py)",
-              file=sys.stderr)
+    manifest = case_manifest(args.cases)
+    if manifest is None:
         return 2
-    chains = json.loads(manifest_path.read_text())["chains"]
+    chains = manifest["chains"]
     names = args.chains or [n for n, c in chains.items() if not c["heldout"]]
     t0 = time.monotonic()
     results = {}
@@ -115,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no case matched --sources / --chains", file=sys.stderr)
         return 2
     text = markdown(results, time.monotonic() - t0)
-    tmp = args.md.with_name(args.md.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.md)
+    write_text(args.md, text)
     print(f"wrote {args.md}")
     return 0
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 import cases as cases_mod
 import methods as M
 import suite_report
-from audio_util import read_mono
+from audio_util import read_mono, write_text
 from chains import ALL_CHAINS, CHAINS
 from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: F401  (re-exported)
 
@@ -355,7 +355,7 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
     def finished(rec: dict[str, Any]) -> None:
         done[rec["id"]] = rec
         if partial_path is not None:
-            _write_text(partial_path, json.dumps({**run, "cases": done}, indent=1))
+            write_text(partial_path, json.dumps({**run, "cases": done}, indent=1))
 
     if jobs <= 1:
         for info in todo:
@@ -372,13 +372,6 @@ def run_suite(mode: str, cases_dir: Path, sources: Sequence[str] | None = None,
     run["cases"] = {info["id"]: done[info["id"]] for info in case_infos}
     run["run_seconds"] = round(time.monotonic() - t_start, 1)
     return _jsonable(run)
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temp file + rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,9 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for case in run["cases"].values():  # derived values follow the current definition
             for m, r in case["methods"].items():
                 r["metrics"]["gap_closed"] = suite_report._gap(case, m)
-        _write_text(args.render, json.dumps(_jsonable(run), indent=1))
+        write_text(args.render, json.dumps(_jsonable(run), indent=1))
         plots = suite_report.plot_all(run, args.render.parent, args.render.stem)
-        _write_text(args.md, suite_report.markdown(run, args.render, plots, base=args.md.parent))
+        write_text(args.md, suite_report.markdown(run, args.render, plots, base=args.md.parent))
         print(f"wrote {args.md} and {len(plots)} plots")
         return 0
     if args.compare_only:
@@ -444,10 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.duration, args.oracle_seconds, not args.no_matchering, args.seed,
                     args.jobs, partial, resume, args.draws, args.draw_seeds)
     json_path = args.out / f"{stem}.json"
-    _write_text(json_path, json.dumps(run, indent=1))
+    write_text(json_path, json.dumps(run, indent=1))
     plots = suite_report.plot_all(run, args.out, stem)
     md = suite_report.markdown(run, json_path, plots, base=args.md.parent)
-    _write_text(args.md, md)
+    write_text(args.md, md)
     partial.unlink(missing_ok=True)
     print(md)
     print(f"wrote {json_path}, {args.md} and {len(plots)} plots in {run['run_seconds']:.0f} s")
