@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
-from audio_util import case_manifest, write_text
+from audio_util import SR, case_manifest, read_mono, write_text
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.features.frames import FeatureConfig, frame_features
@@ -39,12 +38,6 @@ from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 
 HERE = Path(__file__).resolve().parent
 CANDIDATES = ("truth", "linear", "drive 12", "drive 24")
-
-
-def read_mono(path: Path) -> tuple[np.ndarray, int]:
-    """A wav file as mono float32 and its rate."""
-    a, sr = sf.read(path, dtype="float32", always_2d=True)
-    return a.mean(1), sr
 
 
 def segment_starts(x: np.ndarray, sr: int, n: int, seg_s: float, seed: int
@@ -62,9 +55,10 @@ def segment_starts(x: np.ndarray, sr: int, n: int, seg_s: float, seed: int
 
 def case_terms(case_dir: Path, seed: int = 0) -> dict[str, dict[str, float]]:
     """Loss total and terms per candidate output for one case (default-quality segments)."""
-    x, sr = read_mono(case_dir / "B_input.wav")
-    truth, _ = read_mono(case_dir / "B_truth.wav")
-    y, _ = read_mono(case_dir / "A_target.wav")
+    sr = SR  # the cases' rate
+    x = read_mono(case_dir / "B_input.wav")
+    truth = read_mono(case_dir / "B_truth.wav")
+    y = read_mono(case_dir / "A_target.wav")
     preset = F.QUALITY_PRESETS["default"]
     fcfg = FeatureConfig(sample_rate=sr)
     skip = int(F.WARMUP_S * sr)
