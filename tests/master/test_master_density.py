@@ -3,6 +3,8 @@ unpaired fit finds compression on a dense reference and nothing on a copy of the
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,20 @@ def test_neutral_passes_through_and_blocks_equal_offline() -> None:
         parts = [s.process(x[:, i : i + block]) for i in range(0, x.shape[1], block)]
         np.testing.assert_allclose(np.concatenate(parts + [s.flush()], axis=1), offline,
                                    atol=1e-6)
+
+
+def test_saturation_in_two_halves_on_a_pool_equals_one_pass() -> None:
+    # the fit's evaluations saturate each half of the excerpt on its own core; block after
+    # block, the stage must stay the stage it applies
+    x = stereo_music(2.0, SR, seed=6).astype(np.float64)
+    p = DensityParams(-25.0, 3.0, 2.0, 60.0, -3.0)
+    one, split = DynamicsStage(p, SR, 2), DynamicsStage(p, SR, 2)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for block in (9000, 40, 4097, x.shape[1]):  # 40: too short to split
+            for i in range(0, x.shape[1], block):
+                np.testing.assert_array_equal(split.process(x[:, i : i + block], pool=pool),
+                                              one.process(x[:, i : i + block]))
+    assert split.mean_gain_reduction_db == one.mean_gain_reduction_db
 
 
 def _norm(x: np.ndarray, like: np.ndarray) -> np.ndarray:

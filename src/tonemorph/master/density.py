@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -118,8 +119,12 @@ class DynamicsStage:
         """Mean compressor gain reduction (dB, >= 0) over the samples processed so far."""
         return self._gr_sum / self._n if self._n else 0.0
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Process a (channels, n) block; returns (channels, n)."""
+    def process(self, x: np.ndarray, *, pool: Executor | None = None) -> np.ndarray:
+        """Process a (channels, n) block; returns (channels, n).
+
+        With a `pool` (one worker is enough) each channel's saturation runs in two halves at
+        once (`_shape_split`): the same samples, bit for bit.
+        """
         y = np.asarray(x, dtype=np.float64)
         if self.compress:
             gain = compressor_gain_block(np.ascontiguousarray(y.mean(axis=0)), self._state,
@@ -129,7 +134,8 @@ class DynamicsStage:
         self._n += y.shape[1]
         if self.saturate:
             y = np.stack([
-                shaper(np.ascontiguousarray(ch, dtype=np.float32)).astype(np.float64)
+                _shape_split(shaper, np.ascontiguousarray(ch, dtype=np.float32), pool)
+                .astype(np.float64)
                 for ch, shaper in zip(y, self._shapers)
             ])
         return y
@@ -137,6 +143,27 @@ class DynamicsStage:
     def flush(self) -> np.ndarray:
         """Feed `latency` zeros and return the delayed tail."""
         return self.process(np.zeros((self.channels, self.latency)))
+
+
+def _shape_split(shaper: Shaper, x: np.ndarray, pool: Executor | None) -> np.ndarray:
+    """shaper(x) with the second half of x shaped on `pool` while the first is shaped here.
+
+    The shaper's state is its FIR histories (the last taps - 1 inputs and shaped even and odd
+    phases), which depend on the last 2 (taps - 1) inputs only: a fresh shaper fed those
+    inputs before the second half is in the state the first half leaves, exactly, and the
+    shaper ends in the state one pass over x would leave it in.
+    """
+    warm = 2 * (shaper.h_even.size - 1)
+    split = x.size // 2
+    if pool is None or split < 2 * warm:
+        return shaper(x)
+    second = Shaper(shaper.drive, shaper.bias)
+    second(x[split - warm : split])
+    tail = pool.submit(second, x[split:])
+    head = shaper(x[:split])
+    y = np.concatenate([head, tail.result()])
+    shaper.state = second.state
+    return y
 
 
 # ------------------------------------------------------------------------------ fitting
@@ -252,9 +279,12 @@ def fit_density(
     mix_plr = peak_db - 10 * math.log10(_loud_power(x[0]) + 1e-20)
     needed = max(0.0, mix_plr - limiter_db - ref_plr)
 
+    # each evaluation saturates in two halves at once: the fit is serial, one core idle
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tonemorph-density")
+
     def loss_of(params: DensityParams) -> float:
         stage = DynamicsStage(params, sample_rate, 1)
-        y = stage.process(x)[0]
+        y = stage.process(x, pool=pool)[0]
         # what the stage takes off the loud parts (dB): compression, then the shaper's peaks
         work = stage.mean_gain_reduction_db + max(0.0, peak_db - params.clip_db)
         power = max(_loud_power(y), 1e-20)
@@ -267,27 +297,28 @@ def fit_density(
         return (float(np.mean(np.abs(feats - target))) + short
                 + work_weight * max(0.0, work - needed))
 
-    loss_neutral = loss_of(NEUTRAL)
-    rms_db = 10 * math.log10(float(np.mean(x * x)) + 1e-12)  # the starts sit around the music
-    rng = np.random.default_rng(seed)
-    starts = [
-        DensityParams(rms_db + 3.0, 2.0, 10.0, 150.0, rms_db + 14.0),
-        DensityParams(rms_db - 3.0, 3.0, 5.0, 80.0, rms_db + 10.0),
-        DensityParams(rms_db - 8.0, 1.5, 20.0, 300.0, rms_db + 8.0),
-        # a dense start: reached only when the loudness needs it (a loud reference)
-        DensityParams(rms_db - 6.0, 4.0, 5.0, 100.0, peak_db - 8.0),
-    ]
-    units = [np.clip(_to_unit(p) + rng.normal(0.0, 0.02, 5) * (seed != 0), 0, 1)
-             for p in starts]
-    scored = sorted((loss_of(_from_unit(u)), i) for i, u in enumerate(units))
-    best_u, best_loss = units[scored[0][1]], scored[0][0]
-    if steps > 0:
-        res = minimize(lambda u: loss_of(_from_unit(u)), best_u, method="Nelder-Mead",
-                       bounds=[(0.0, 1.0)] * len(_SEARCH),
-                       options={"maxiter": steps, "maxfev": 3 * steps, "xatol": 1e-3,
-                                "fatol": 1e-4, "initial_simplex": _simplex(best_u, 0.15)})
-        if res.fun < best_loss:
-            best_u, best_loss = res.x, float(res.fun)
+    with pool:
+        loss_neutral = loss_of(NEUTRAL)
+        rms_db = 10 * math.log10(float(np.mean(x * x)) + 1e-12)  # the starts sit around the music
+        rng = np.random.default_rng(seed)
+        starts = [
+            DensityParams(rms_db + 3.0, 2.0, 10.0, 150.0, rms_db + 14.0),
+            DensityParams(rms_db - 3.0, 3.0, 5.0, 80.0, rms_db + 10.0),
+            DensityParams(rms_db - 8.0, 1.5, 20.0, 300.0, rms_db + 8.0),
+            # a dense start: reached only when the loudness needs it (a loud reference)
+            DensityParams(rms_db - 6.0, 4.0, 5.0, 100.0, peak_db - 8.0),
+        ]
+        units = [np.clip(_to_unit(p) + rng.normal(0.0, 0.02, 5) * (seed != 0), 0, 1)
+                 for p in starts]
+        scored = sorted((loss_of(_from_unit(u)), i) for i, u in enumerate(units))
+        best_u, best_loss = units[scored[0][1]], scored[0][0]
+        if steps > 0:
+            res = minimize(lambda u: loss_of(_from_unit(u)), best_u, method="Nelder-Mead",
+                           bounds=[(0.0, 1.0)] * len(_SEARCH),
+                           options={"maxiter": steps, "maxfev": 3 * steps, "xatol": 1e-3,
+                                    "fatol": 1e-4, "initial_simplex": _simplex(best_u, 0.15)})
+            if res.fun < best_loss:
+                best_u, best_loss = res.x, float(res.fun)
     stats = {"loss_neutral": loss_neutral, "loss": min(best_loss, loss_neutral)}
     if best_loss >= loss_neutral:
         return NEUTRAL, stats

@@ -13,6 +13,7 @@ from tonemorph.dsp.limiter import LimiterConfig, TruePeakLimiter
 from tonemorph.dsp.sosfilt import sosfilt_state
 from tonemorph.dsp.stereo import MonoBass
 from tonemorph.errors import ParameterError
+from tonemorph.master.behind import Behind
 from tonemorph.master.density import NEUTRAL, DensityParams, DynamicsStage
 from tonemorph.master.eq import FirStream
 
@@ -189,13 +190,19 @@ def render(plan: MasterPlan, x: np.ndarray, *, limit: bool = True,
     """Offline `MasterProcessor` over (channels, samples) audio, latency removed.
 
     Blocks are processed in float64; the result has x's float dtype (float32 stays float32).
+    The linear front (EQ) runs here and the rest (density, limiter) a block behind on a
+    second thread, as in a master's pass: the fit renders its excerpts several times, and
+    the two halves take similar time. The blocks meet each stage in order: the same result
+    as `MasterProcessor.process` block by block, bit for bit.
     """
     audio = np.asarray(x)
     dtype = audio.dtype if audio.dtype in (np.float32, np.float64) else np.float64
     if audio.ndim == 1:
         audio = audio[None, :]
     proc = MasterProcessor(plan, limit=limit)
-    parts = [proc.process(audio[:, i : i + block]).astype(dtype, copy=False)
-             for i in range(0, audio.shape[1], block)]
-    parts.append(proc.flush().astype(dtype, copy=False))
+    parts: list[np.ndarray] = []
+    with Behind(lambda y: parts.append(proc.process_back(y).astype(dtype, copy=False))) as back:
+        for i in range(0, audio.shape[1], block):
+            back.submit(proc.process_front(audio[:, i : i + block]))
+        back.submit(proc.process_front(np.zeros((plan.channels, proc.latency))))
     return np.concatenate(parts, axis=1)[:, proc.latency : proc.latency + audio.shape[1]]
