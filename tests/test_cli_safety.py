@@ -322,6 +322,20 @@ def test_apply_warns_about_clipping_and_offers_a_ceiling(tmp_path: Path) -> None
     assert "ceiling" in error_line(res) and not (tmp_path / "bad.wav").exists()
 
 
+def test_apply_to_mp3_checks_the_peaks_the_file_decodes_to(tmp_path: Path) -> None:
+    # an encoder moves the peaks: the warning is about the decoded file, and its --level works
+    if not sf.check_format("MP3", "MPEG_LAYER_III"):
+        pytest.skip("this libsndfile cannot write MP3")
+    take = write(tmp_path / "take.wav", guitar_line(2.0, SR, seed=2, level_db=-1.0))
+    res = run("apply", MODEL, take, "-o", tmp_path / "hot.mp3", "--level", "12")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "decodes to +" in warn[0] and "past full scale" in warn[0], warn
+    level = float(warn[0].split("--level ")[1].split()[0])
+    res = run("apply", MODEL, take, "-o", tmp_path / "ok.mp3", "--level", f"{level}")
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+
+
 # ------------------------------------------------------------------- rates, disks, files
 
 

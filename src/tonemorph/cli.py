@@ -449,7 +449,7 @@ def apply(
                       f"{'louder' if g < 0 else 'quieter'} than its learning take at the same "
                       f"input loudness (it plays bands the learning take lacked); the output is "
                       f"{g:+.1f} dB to stay within {tol:g} dB of it (--no-loudness-guard: as learned)")
-    _warn_overs(summary, level)
+    _warn_overs(summary, level, ceiling)
 
 
 def _speed(audio_s: float, wall_s: float) -> str:
@@ -458,8 +458,24 @@ def _speed(audio_s: float, wall_s: float) -> str:
     return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
 
 
-def _warn_overs(summary: dict, level_db: float) -> None:
-    """Say when the output went past full scale: clipped (fixed point) or kept (float)."""
+def _warn_overs(summary: dict, level_db: float, ceiling_dbtp: float | None) -> None:
+    """Say when the output went past full scale: clipped (fixed point) or kept (float); or,
+    lossy, past the ceiling or full scale once decoded."""
+    encoded = summary.get("encoded_peak_dbtp")
+    if encoded is not None and ceiling_dbtp is not None and encoded > ceiling_dbtp + 0.05:
+        console.print(f"[yellow]warning:[/] the {summary['subtype']} encoder took the peaks to "
+                      f"{encoded:+.1f} dBTP, past --ceiling {ceiling_dbtp:g}; pass --ceiling "
+                      f"{2 * ceiling_dbtp - encoded - 0.1:.1f} for this file, or write a WAV "
+                      "or FLAC", highlight=False, soft_wrap=True)
+        return
+    if encoded is not None and ceiling_dbtp is None and encoded > 0.05:
+        # the encoder may clip what went past full scale: the level comes down by the higher
+        top = max(encoded, summary["peak_dbfs"])
+        console.print(f"[yellow]warning:[/] the {summary['subtype']} file decodes to "
+                      f"{encoded:+.1f} dBTP, past full scale (players clip it); pass --ceiling "
+                      f"-1 for a true-peak-safe file, or --level {level_db - top - 1.0:.1f}",
+                      highlight=False, soft_wrap=True)
+        return
     peak = summary["peak_dbfs"]
     if not peak > 0.0:
         return

@@ -34,6 +34,7 @@ from tonemorph.io.read import (
 )
 from tonemorph.io.write import (
     EXTENSION_FORMATS,
+    LOSSY_SUBTYPES,
     AtomicAudioWriter,
     choose_subtype,
     format_for,
@@ -42,6 +43,7 @@ from tonemorph.io.write import (
 
 __all__ = [
     "EXTENSION_FORMATS",
+    "LOSSY_SUBTYPES",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
     "AtomicAudioWriter",

@@ -11,16 +11,17 @@ import numpy as np
 import soxr
 
 from tonemorph.dsp.limiter import LimiterConfig, limit_blocks
+from tonemorph.dsp.meter import TruePeakMeter
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
 from tonemorph.io.paths import check_output_path
 from tonemorph.io.rates import check_sample_rate
 from tonemorph.io.read import AudioReader
-from tonemorph.io.write import FLOAT_SUBTYPES, AtomicAudioWriter
+from tonemorph.io.write import FLOAT_SUBTYPES, LOSSY_SUBTYPES, AtomicAudioWriter
 from tonemorph.progress import Progress
 
-__all__ = ["FLUSH_SAMPLES", "Blocks", "MakeProcessor", "process_at_rate", "process_file",
-           "resample_blocks"]
+__all__ = ["FLUSH_SAMPLES", "Blocks", "MakeProcessor", "decoded_true_peak_dbtp",
+           "process_at_rate", "process_file", "resample_blocks"]
 
 Blocks = Iterator[np.ndarray]
 # given the open reader (to look at the take first), returns the block processor
@@ -40,7 +41,8 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
     overwritten, an existing file only with `force`. With `ceiling_dbtp` the output goes
     through a true-peak limiter at that ceiling (dBTP), latency compensated. The summary's
     `peak_dbfs` is the output's sample peak before any clipping and `clipped_samples` how
-    many samples an integer subtype clipped.
+    many samples an integer subtype clipped; a lossy file (MP3, Ogg) adds
+    `encoded_peak_dbtp`, its true peak as decoded.
     """
     if sample_rate is not None:
         check_sample_rate(sample_rate, "output sample rate")
@@ -72,11 +74,24 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
             for o in outs:
                 w.write(o)
     peak_dbfs = gain_to_db(w.peak, floor_db=-math.inf)
-    return {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
-            "channels": info.channels, "seconds": info.frames / info.sample_rate,
-            "frames_written": w.frames_written, "subtype": w.subtype,
-            "float_output": w.subtype in FLOAT_SUBTYPES, "peak_dbfs": peak_dbfs,
-            "clipped_samples": w.clipped_samples}
+    summary = {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
+               "channels": info.channels, "seconds": info.frames / info.sample_rate,
+               "frames_written": w.frames_written, "subtype": w.subtype,
+               "float_output": w.subtype in FLOAT_SUBTYPES, "peak_dbfs": peak_dbfs,
+               "clipped_samples": w.clipped_samples}
+    if w.subtype in LOSSY_SUBTYPES:
+        # the codec moves the peaks it was given (past a ceiling, past full scale)
+        summary["encoded_peak_dbtp"] = decoded_true_peak_dbtp(out_path)
+    return summary
+
+
+def decoded_true_peak_dbtp(path: str | Path) -> float:
+    """True peak (dBTP) of an audio file as it decodes, read in blocks."""
+    with AudioReader(path, role="output") as r:
+        meter = TruePeakMeter(r.info.channels)
+        for b in r.blocks(1 << 16):
+            meter.add(b)
+    return meter.dbtp()
 
 
 def resample_blocks(blocks: Blocks, sr_in: int, sr_out: int, channels: int) -> Blocks:

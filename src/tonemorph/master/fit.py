@@ -196,11 +196,15 @@ def fit_settings(
                 return None
             return mix_spectra[part], [s[part] for s in ref_spectra]  # type: ignore[index]
 
-        freqs, mid_db = eq_curve(mix_mid, ref_mids, sample_rate, cfg, spectra_of("mid"))
+        # balances are compared at the references' level: a quiet mix's sections (its side
+        # 12 dB under a -65 LUFS mid) would fall under the -70 dBFS silence gate
+        at_ref = 10.0 ** (settings.input_gain_db / 20.0)
+        freqs, mid_db = eq_curve(mix_mid * at_ref, ref_mids, sample_rate, cfg,
+                                 spectra_of("mid"))
         side_db = None
         if stereo and not ref_is_mono and not near_mono:
-            _, side_db = eq_curve(_side(mix), [(_side(r), w) for r, w in refs], sample_rate,
-                                  cfg, spectra_of("side"))
+            _, side_db = eq_curve(_side(mix) * at_ref, [(_side(r), w) for r, w in refs],
+                                  sample_rate, cfg, spectra_of("side"))
             side_db = side_db * amount
         settings = replace(settings, eq_freqs_hz=freqs, eq_mid_db=mid_db * amount,
                            eq_side_db=side_db)

@@ -21,7 +21,14 @@ import numpy as np
 from tonemorph.dsp.dither import bits_of_subtype
 from tonemorph.dsp.loudness import gated_lufs
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.io import AtomicAudioWriter, check_outputs, resample
+from tonemorph.io import (
+    LOSSY_SUBTYPES,
+    AtomicAudioWriter,
+    check_outputs,
+    choose_subtype,
+    format_for,
+    resample,
+)
 from tonemorph.io.content import CANCEL_DB
 from tonemorph.master.analysis import TrackScan, check_active, excerpt_windows, read_excerpts, scan
 from tonemorph.master.config import MIN_REFERENCE_S, MasterConfig, parse_reference
@@ -36,7 +43,7 @@ from tonemorph.master.fit import (
 )
 from tonemorph.master.gain import block_powers, find_output_gain, level_map, moved
 from tonemorph.master.processor import render
-from tonemorph.master.render import MasterPass, master_pass
+from tonemorph.master.render import MasterPass, decoded_peak, master_pass
 from tonemorph.master.report import MasterReport, Measures, TrackReport
 from tonemorph.progress import Progress
 
@@ -55,6 +62,8 @@ ReferenceLike = str | os.PathLike[str] | tuple[str | os.PathLike[str], float]
 _LUFS_TOLERANCE = 0.3  # LU: another pass corrects the gain beyond this (the first pass was within
 # 0.29 LU on 10 full-length pieces and the 5-minute speed file; a pass is a third of the run)
 _MAX_PASSES = 3
+_LOSSY_TRIES = 3  # passes with a lower limiter ceiling while an encoded file peaks above it
+_LOSSY_MARGIN_DB = 0.1  # below the ceiling, beyond what the encoder added
 
 
 def references(reference: ReferenceLike | Sequence[ReferenceLike]) -> list[tuple[Path, float]]:
@@ -290,9 +299,11 @@ class _Written:
 
 
 def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], target: float,
-            cfg: MasterConfig, subtype: str | None, progress: Progress | None) -> _Written:
+            cfg: MasterConfig, subtype: str | None, progress: Progress | None,
+            notes: list[str]) -> _Written:
     """Master each track at the output gain the excerpts predict; again, with the gain
-    corrected, while the whole tracks miss the loudness target."""
+    corrected, while the whole tracks miss the loudness target; again, with the limiter's
+    ceiling lowered, while a lossy file peaks above the ceiling once decoded."""
     n = len(job.mixes)
     pre_ex = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
     whole = None
@@ -307,16 +318,19 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
                                           whole_blocks=whole, max_limiting_db=cfg.max_limiting_db)
     del pre_ex
     settings = replace(settings, output_gain_db=gain_db)
-    passes = 0
-    while True:
-        passes += 1
-        what = "mastering" if passes == 1 else f"mastering, loudness pass {passes}"
-        results = [
+
+    def run_passes(what: str) -> list[MasterPass]:
+        return [
             master_pass(m, plan_for(settings, s.info.sample_rate, job.channels), o,
                         subtype=subtype, like=s.info, seed=cfg.seed + i, progress=progress,
                         tag=_tag(what, i, n))
             for i, (m, s, o) in enumerate(zip(job.mixes, job.scans, outs))
         ]
+
+    passes = 0
+    while True:
+        passes += 1
+        results = run_passes("mastering" if passes == 1 else f"mastering, loudness pass {passes}")
         got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
         error = target - got
         if abs(error) <= _LUFS_TOLERANCE or passes >= _MAX_PASSES:
@@ -327,6 +341,35 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         # the limiter takes part of a gain increase: step a little further
         step = error * (1.3 if error > 0 and max_gr > 1.0 else 1.0)
         settings = replace(settings, output_gain_db=settings.output_gain_db + step)
+    lossy = {i: o for i, (o, s) in enumerate(zip(outs, job.scans))
+             if o is not None and choose_subtype(format_for(o), subtype=subtype, like=s.info)
+             in LOSSY_SUBTYPES}
+    ceiling_before, first_over = settings.limiter.ceiling_dbtp, 0.0
+    for attempt in range(_LOSSY_TRIES + 1):
+        # a lossy codec moves the peaks it is given: the ceiling is checked on the decoded
+        # files, and the limiter's ceiling lowered by what encoding added until they keep it
+        decoded = {i: decoded_peak(o, job.channels) for i, o in lossy.items()}
+        results = [replace(r, peak=decoded.get(i, r.peak)) for i, r in enumerate(results)]
+        over = max((m.dbtp() - cfg.ceiling_dbtp for m in decoded.values()), default=0.0)
+        if attempt == 0:
+            first_over = over
+        if over <= 0.0 or attempt == _LOSSY_TRIES:
+            break
+        limiter = settings.limiter
+        settings = replace(settings, limiter=replace(
+            limiter, ceiling_dbtp=limiter.ceiling_dbtp - over - _LOSSY_MARGIN_DB))
+        results = run_passes("mastering, peaks held for the encoder")
+    if lossy:
+        worst = max(results[i].peak.dbtp() for i in lossy)
+        if worst > cfg.ceiling_dbtp:
+            notes.append(f"the encoded file peaks at {worst:.1f} dBTP, above the "
+                         f"{cfg.ceiling_dbtp:.1f} dBTP ceiling, after {_LOSSY_TRIES} tries "
+                         "with a lower limiter ceiling; write a WAV or FLAC and encode it "
+                         "with more headroom")
+        elif settings.limiter.ceiling_dbtp < ceiling_before - 0.05:
+            notes.append(f"peaks held at {settings.limiter.ceiling_dbtp:.1f} dBTP before "
+                         f"encoding: the lossy encoder took them {first_over:.1f} dB over "
+                         "the ceiling")
     return _Written(settings, results, passes, got)
 
 
@@ -404,7 +447,7 @@ def master(
     tick("fitting", 0, 1)
     settings = _fit(cfg, job, target, notes)
     tick("fitting", 1, 1)
-    written = _render(settings, job, outs, target, cfg, subtype, progress)
+    written = _render(settings, job, outs, target, cfg, subtype, progress, notes)
     doc = _report(cfg, job, outs, written, target, subtype, notes, t0)
     if report is not None:
         _save_report(doc, Path(report), job, written.settings, force)
