@@ -47,3 +47,15 @@ def test_ditherer_is_seeded_and_clips_to_the_integer_range() -> None:
     assert bits_of_subtype("pcm_16") == 16 and bits_of_subtype("FLOAT") is None
     with pytest.raises(ParameterError, match="bits"):
         Ditherer(1)
+
+
+def test_digital_silence_stays_silent_and_the_rest_is_dithered_as_before() -> None:
+    # the gap before a track: no +-1 LSB noise where the master is exactly zero
+    x = np.concatenate([np.zeros(1000), np.linspace(-0.5, 0.5, 1000), np.zeros(1000)])[None]
+    q = Ditherer(16, seed=5).process(x)
+    assert not np.any(q[:, :1000]) and not np.any(q[:, 2000:])
+    # the draws are taken for every sample: the music's samples get the same dither
+    full = Ditherer(16, seed=5).process(x + (x == 0) * 0.3)
+    np.testing.assert_array_equal(q[:, 1000:2000], full[:, 1000:2000])
+    offline = quantize(x, 16, rng=np.random.default_rng(5))
+    assert not np.any(offline[:, :1000]) and np.count_nonzero(offline[:, 1000:2000]) > 990

@@ -37,13 +37,17 @@ def quantize(
     """Round audio (full scale 1) to the grid k / 2**(bits-1), TPDF-dithered unless dither=False.
 
     The result is clipped to the integer range [-1, 1 - 2**(1-bits)], so a file writer scaling by
-    2**(bits-1) stores exactly these integers. Returns float64 of x's shape.
+    2**(bits-1) stores exactly these integers. Exact zeros stay zero (digital silence has no
+    rounding error to decorrelate: a gap between tracks stays silent). Returns float64 of
+    x's shape.
     """
     b = _check_bits(bits)
     scale = float(2 ** (b - 1))
-    v = np.asarray(x, dtype=np.float64) * scale
+    x64 = np.asarray(x, dtype=np.float64)
+    v = x64 * scale
     if dither:
-        v = v + tpdf(v.shape, rng if rng is not None else np.random.default_rng())
+        v = np.where(x64 == 0.0, 0.0,
+                     v + tpdf(v.shape, rng if rng is not None else np.random.default_rng()))
     return np.clip(np.round(v), -scale, scale - 1.0) / scale
 
 
@@ -80,9 +84,9 @@ def _quantize_tpdf(x: np.ndarray, u: np.ndarray, scale: float, out: np.ndarray,
                    pcm: np.ndarray | None, shift: int) -> None:
     """out = clip(round(x * scale + (u[0] - u[1])), -scale, scale - 1) / scale, elementwise,
     the TPDF difference taken in float32 as `tpdf` does and rounding half to even as np.round;
-    pcm (when given) the rounded integers times shift."""
+    pcm (when given) the rounded integers times shift; exact zeros get no dither."""
     for i in range(x.shape[0]):
-        d = np.float64(u[0, i] - u[1, i])
+        d = np.float64(u[0, i] - u[1, i]) if x[i] != 0.0 else 0.0  # silence stays silent
         r = min(max(np.rint(x[i] * scale + d), -scale), scale - 1.0)
         out[i] = r / scale
         if pcm is not None:

@@ -982,11 +982,6 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
             results["nonlinear"] = best_start
             candidates["nonlinear"] = best_val
     done = fitter.done
-    if progress:
-        if fitter.interrupted:
-            progress("interrupted", done, total_steps, min(candidates.values()))
-        else:
-            progress("done", total_steps, total_steps, min(candidates.values()))
     chosen, selection = "linear", {}
     # the linear model at the target's loudness (what it is set to when kept)
     lin_loud = copy.deepcopy(results["linear"])
@@ -1028,6 +1023,12 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     # level distribution to meet the target's
     chain = lin_loud if chosen == "linear" else results[chosen]
     loss, terms = fitter.evaluate(chain)
+    if progress:
+        # the loss of the model kept, as the summary gives it (not the lowest candidate's)
+        if fitter.interrupted:
+            progress("interrupted", done, total_steps, loss)
+        else:
+            progress("done", total_steps, total_steps, loss)
     if chosen != "nonlinear":
         pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
     return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,

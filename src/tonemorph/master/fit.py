@@ -210,7 +210,8 @@ def fit_settings(
                            eq_side_db=side_db)
     if stereo and cfg.matches("width"):
         if ref_is_mono:
-            notes.append("the reference is mono: the mix's stereo width is kept")
+            notes.append("the reference is mono: the mix's stereo width is not matched (no "
+                         "width change is applied; limiting still widens it a little)")
         elif near_mono:
             notes.append(f"the mix is (near) mono (side {mix_side_db:.0f} dB below mid): "
                          "width is not matched")
