@@ -128,7 +128,7 @@ def test_existing_model_is_replaced_only_with_force(stub_fit: dict, pair: dict) 
     model = pair["dir"] / "tone.tmodel"
     model.write_text("a model that took 12 minutes")
     res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model)
-    assert "already exists; allow replacing it, or choose another path (--force)" in error_line(res)
+    assert "already exists; choose another path, or allow replacing it (--force)" in error_line(res)
     assert model.read_text() == "a model that took 12 minutes" and stub_fit["calls"] == 0
     res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model, "--force")
     assert res.exit_code == 0, res.output

@@ -61,7 +61,7 @@ def test_two_outputs_never_share_a_path(tmp_path: Path) -> None:
 def test_existing_file_replaced_only_with_force(tmp_path: Path, take: Path) -> None:
     old = tmp_path / "old.wav"
     old.write_bytes(b"12 minutes of learning")
-    with pytest.raises(OutputPathError, match=r"already exists; allow replacing it"):
+    with pytest.raises(OutputPathError, match=r"already exists; choose another path, or allow"):
         check_output_path(old, [take])
     assert check_outputs([old], [take], force=True) == [old]
     check_output_path(tmp_path / "new.wav", [take])

@@ -105,7 +105,7 @@ def check_outputs(outputs: Sequence[StrPath], inputs: Iterable[StrPath | None], 
             raise OutputPathError(f"output path {o} is a directory; give a file name")
         if (o.exists() or o.is_symlink()) and not force:
             raise OutputPathError(
-                f"{o} already exists; allow replacing it, or choose another path",
+                f"{o} already exists; choose another path, or allow replacing it",
                 option="force")
         _check_parent(o)
     for o in outs:
@@ -292,14 +292,14 @@ def commit_temp(tmp: StrPath, path: StrPath, *, overwrite: bool = True) -> None:
     try:
         os.link(t, p)  # atomic and never replaces: fails if p exists
     except FileExistsError as exc:
-        raise OutputPathError(f"{p} already exists; allow replacing it, or choose another "
-                              "path", option="force") from exc
+        raise OutputPathError(f"{p} already exists; choose another path, or allow "
+                              "replacing it", option="force") from exc
     except OSError:
         # file systems without hard links: check, then rename (a small race, no data loss
         # of inputs: inputs were checked before the work started)
         if p.exists() or p.is_symlink():
-            raise OutputPathError(f"{p} already exists; allow replacing it, or choose "
-                                  "another path", option="force") from None
+            raise OutputPathError(f"{p} already exists; choose another path, or allow "
+                                  "replacing it", option="force") from None
         try:
             os.replace(t, p)
         except OSError as exc:
