@@ -350,7 +350,8 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
         result.save(output, overwrite=force)
     tr = result.training
     inverted = ", polarity inverted" if tr.get("polarity_inverted") else ""
-    out.print(f"latency {tr['latency_samples']} samples ({tr['latency_ms']:+.2f} ms){inverted}")
+    out.print(f"reamp latency {tr['latency_samples']} samples ({tr['latency_ms']:+.2f} ms, "
+              f"measured and removed){inverted}")
     out.print(f"held-out {tr['held_out_seconds']:.1f} s: ESR {tr['esr']:.4f} "
               f"({esr_grade(tr['esr'])}), MR-STFT {tr['mrstft']:.3f}")
     if tr.get("interrupted"):
@@ -397,7 +398,7 @@ def apply(
     model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json file"),
     take: Path = typer.Argument(..., help="audio to process"),
     output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
-    amount: float = typer.Option(1.0, help="0 = input (same loudness) .. 1 = full tone"),
+    amount: float = typer.Option(1.0, help="0 = neutral settings: the input at the same loudness (a 10 Hz high-pass stays) .. 1 = full tone"),
     drive: float = typer.Option(0.0, help="drive offset, dB"),
     tone: float = typer.Option(0.0, help="tilt around 1 kHz, dB (+ brighter)"),
     level: float = typer.Option(0.0, help="output level offset, dB"),
@@ -780,8 +781,8 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
     tr = t.training
     src = (tr.get("input") or {}).get("name"), (tr.get("target") or {}).get("name")
     if tr.get("mode") == "paired":
-        out.print(f"captured from {src[0]} -> {src[1]} (paired): latency "
-                  f"{tr.get('latency_samples')} samples, held-out ESR {tr.get('esr')}, MR-STFT "
+        out.print(f"captured from {src[0]} -> {src[1]} (paired): reamp latency "
+                  f"{tr.get('latency_samples')} samples (removed), held-out ESR {tr.get('esr')}, MR-STFT "
                   f"{tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
                   f"{tr.get('date')}")
     elif tr:

@@ -297,8 +297,8 @@ class Tone:
         rows = [("stages", " -> ".join(self.config.stages)),
                 ("sample rate", f"{sr} Hz"),
                 # what a plugin host compensates (the shaper's oversampling, the limit's look-ahead)
-                ("latency", f"{self.latency_samples} samples ({1e3 * self.latency_samples / sr:.2f}"
-                            " ms)"),
+                ("processing latency", f"{self.latency_samples} samples "
+                 f"({1e3 * self.latency_samples / sr:.2f} ms)"),
                 ("input gain", f"{self.input_gain_db:+.1f} dB")]
         units = {s.name: s.range.unit for s in param_specs(self.config)}
         for name, v in p.items():

@@ -32,7 +32,7 @@ def neural_model_kind(path: str | os.PathLike[str]) -> str | None:
         return None
     if b'"architecture"' in head:
         return "nam"
-    if b'"in_shape"' in head:
+    if b'"in_shape"' in head or b'"layers"' in head:  # RTNeural's JSON, damaged or not
         return "aidax"
     return None
 

@@ -31,6 +31,7 @@ def read_json(path: str | os.PathLike[str], what: str) -> Any:
         with open(p, "rb") as fh:
             return json.loads(fh.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{p} is not a {what} file (not JSON: {exc})") from exc
+        article = "an" if what[:1].upper() in "AEIOU" else "a"
+        raise ModelFileError(f"{p} is not {article} {what} file (not JSON: {exc})") from exc
     except OSError as exc:
         raise ModelFileError(f"cannot read {p} ({exc.strerror or exc})") from exc

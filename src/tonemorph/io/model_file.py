@@ -130,7 +130,7 @@ def load_model_document(path: StrPath) -> dict[str, Any]:
         )
     if version > MODEL_FORMAT_VERSION:
         raise ModelFileError(
-            f"model format version {version} is newer than this tonemorph supports "
+            f"{p} has model format version {version}, newer than this tonemorph supports "
             f"({MODEL_FORMAT_VERSION}); upgrade tonemorph"
         )
     return doc

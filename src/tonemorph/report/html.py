@@ -312,8 +312,9 @@ def _metrics(data: ReportData) -> str:
         warn = (f'<p class="warn">The output peaks at {peak:+.1f} dBTP, above full scale: a '
                 f"fixed-point file would clip. Apply with --level {-math.ceil(peak + 1):d} "
                 "(or lower) to keep 1 dB of headroom.</p>")
-    return (warn + '<p class="note">Unpaired distances (the recordings play different notes, '
-            "so nothing is compared sample by sample). Lower is better; signed values are "
+    return (warn + '<p class="note">Unpaired distances (distributions, nothing compared '
+            "sample by sample: the recordings may play different notes). Lower is better; "
+            "signed values are "
             "output or input minus target.</p>"
             '<table class="m"><tr><th>measure</th><th>output vs target</th>'
             "<th>input vs target</th><th></th><th></th></tr>" + "".join(rows) + "</table>"
