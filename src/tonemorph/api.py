@@ -171,6 +171,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
 NEURAL_ARCHS = ("standard", "lite", "feather", "nano", "lstm")  # NAM layouts
 NEURAL_SECONDS = 300.0  # default training budget of a neural capture (wall time)
 PAIRED_RATE = 48000  # NAM models run at 48 kHz; the grey-box chain is learned there too
+PAIRED_LENGTH_SLACK_S = 1.0  # a target this much shorter than its input: the reamp stopped early
 
 
 @dataclass
@@ -203,6 +204,11 @@ def _paired_pair(input: AudioLike, target: AudioLike, allow_low_rate: bool = Fal
     # lengths compared in seconds: a reamp may be recorded at another rate than its DI
     check_lengths(round(x.shape[1] * PAIRED_RATE / sr_x), round(y.shape[1] * PAIRED_RATE / sr_y),
                   PAIRED_RATE)
+    gap_s = y.shape[1] / sr_y - x.shape[1] / sr_x
+    if gap_s < -PAIRED_LENGTH_SLACK_S:
+        warnings.warn(f"the target is {-gap_s:.1f} s shorter than the input: the reamp stopped "
+                      "early, so the input's end (and its end markers) is left out of the "
+                      "capture; record the whole input file through your gear", stacklevel=3)
     _check_pair((("input", x, sr_x), ("target", y, sr_y)), PAIRED_RATE, allow_low_rate)
     xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
     ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -187,6 +188,18 @@ def test_api_refuses_very_different_lengths() -> None:
     x = guitar_line(12.0, SR, seed=1)
     with pytest.raises(AudioContentError, match="same performance"):
         tonemorph.learn_paired((x, SR), (x[:, : int(SR * 5.5)], SR))
+
+
+def test_a_reamp_that_stopped_early_is_said() -> None:
+    from tonemorph.api import _paired_pair
+
+    x = guitar_line(12.0, SR, seed=1)
+    with pytest.warns(UserWarning, match=r"target is 3\.0 s shorter than the input"):
+        _paired_pair((x, SR), (x[:, : 9 * SR], SR))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")  # half a second short: a trimmed tail, nothing said
+        _paired_pair((x, SR), (x[:, : int(11.5 * SR)], SR))
+    assert not [w for w in said if "shorter" in str(w.message)]
 
 
 def test_cli_paired_neural_writes_a_nam_file(capture: dict) -> None:
