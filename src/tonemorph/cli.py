@@ -681,6 +681,8 @@ def master_cmd(
                                           "page with curves and A/B/C players, else JSON"),
     album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
                                                "consistently (written as <mix>-mastered.<ext>)"),
+    subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT (default: "
+                                          "the mix's; dithered when integer)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),
 ) -> None:
     """Master MIX to sound like REFERENCE: loudness, balance, width, density, true-peak safe."""
@@ -695,7 +697,7 @@ def master_cmd(
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("reading", total=1)
             rep = master(mix, reference, output, config=cfg, album=album or (),
-                         report=report, force=force,
+                         report=report, subtype=subtype, force=force,
                          progress=lambda tag, d, n, *_: bar.update(task, description=tag,
                                                                completed=d, total=n))
     table = Table(title=f"{mix.name} -> {output.name} (reference "

@@ -51,6 +51,10 @@ def test_master_prints_a_table_and_writes_a_report(d: Path) -> None:
     doc = json.loads((d / "report.json").read_text())
     assert doc["amount"] == 0.8 and doc["matched"] == ["dynamics", "eq", "loudness"]
     assert sf.info(d / "out.wav").subtype == "PCM_24"
+    res = run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o", d / "out16.flac",
+              "--subtype", "PCM_16")
+    assert res.exit_code == 0, res.output
+    assert sf.info(d / "out16.flac").subtype == "PCM_16"
 
 
 def _bad(kind: str, d: Path) -> tuple[Path, tuple[str, ...]]:
@@ -102,6 +106,7 @@ def test_short_reference_and_bad_options(d: Path) -> None:
     one_error_line(run(*base, "--phase", "mixed"), "phase")
     one_error_line(run(*base, "--ceiling", "3"), "ceiling")
     one_error_line(run(*base, "--mono-bass", "5"), "mono bass")
+    one_error_line(run(*base, "--subtype", "VORBIS"), "subtype")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "mix.wav"), "overwrite")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",

@@ -440,6 +440,9 @@ def master(
     # every output (audio, album tracks, report) is checked before any work starts
     check_outputs([o for o in (*outs, report) if o is not None],
                   [*mixes, *(p for p, _ in refs)], force=force)
+    for o in outs:
+        if o is not None and subtype is not None:
+            choose_subtype(format_for(o), subtype=subtype)  # a bad subtype, before any work
     notes: list[str] = []
     tick = _ticker(progress)
     job = _analyse(mixes, refs, cfg, notes, tick)
