@@ -13,6 +13,7 @@ import numpy as np
 
 from tonemorph.chain.config import STAGES
 from tonemorph.dsp.align import check_lengths
+from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.dsp.offset import OFFSET_RE_RMS_DB, without_offset, without_steady_offset
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
@@ -113,6 +114,23 @@ def _target_offset_removed(y: np.ndarray, notes: list[str]) -> tuple[np.ndarray,
     return out, _said_offset("target", offset, "", notes)
 
 
+QUIET_TARGET_DB = -40.0  # an example this quiet (active RMS, dBFS) makes a tone that quiet
+USUAL_LEVEL_DB = -20.0  # active RMS (dBFS) of a usual guitar recording
+
+
+def _quiet_target(y: np.ndarray, notes: list[str]) -> list[str]:
+    """notes with a line (also warned) when the example is so quiet that the tone, which
+    plays at its level, comes out far quieter than a usual recording."""
+    level_db = active_rms_db(y[None], INTERNAL_RATE)
+    if not level_db < QUIET_TARGET_DB:
+        return notes
+    said = (f"the target plays at {level_db:.0f} dBFS RMS, and the tone plays at its level: "
+            f"apply it with --level {USUAL_LEVEL_DB - level_db:+.0f} for a usual "
+            f"{USUAL_LEVEL_DB:.0f} dBFS")
+    warnings.warn(said, stacklevel=4)
+    return [*notes, said]
+
+
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None) -> LearnResult:
     """`tonemorph.learn.fit.fit_unpaired`, imported (with torch) only when learning starts."""
@@ -145,6 +163,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     # in front of the drive an offset clips one side harder
     xm, notes = _offset_removed(xm, "input", notes)
     ym, notes = _target_offset_removed(ym, notes)
+    notes = _quiet_target(ym, notes)
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
     training = {
         "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
