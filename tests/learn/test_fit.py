@@ -86,21 +86,21 @@ def test_parallel_starts_and_steps_give_the_sequential_result(
     assert sum("slow dynamics" in k for k in runs["1"].candidates) == 1
 
 
-def test_the_example_is_normalised_whatever_its_gain() -> None:
+def test_takes_are_normalised_whatever_their_gain() -> None:
     # gated against its own loud level only: an absolute gate (-75 dBFS) would drop the quiet
     # decays of a quiet copy and measure it louder than it is
     y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(6.0, SR, seed=2))[0]
     y = y * np.exp(-np.arange(y.size) / SR)  # long quiet decays
     for g_db in (-70.0, -30.0, 12.0):
         g = np.float32(10 ** (g_db / 20))
-        assert fit.normalise_example(y * g) == pytest.approx(fit.normalise_example(y) - g_db,
+        assert fit.normalise_input(y * g) == pytest.approx(fit.normalise_input(y) - g_db,
                                                               abs=1e-4)
-    assert fit.normalise_example(np.zeros(SR, np.float32)) == 0.0
+    assert fit.normalise_input(np.zeros(SR, np.float32)) == 0.0
 
 
 def test_the_examples_gain_moves_only_the_output_gain(monkeypatch: pytest.MonkeyPatch) -> None:
     # learned at a usual level, its own level given back at the output: a copy 40 dB quieter
-    # (a stem exported low) teaches the same tone, 40 dB quieter
+    # (a stem exported low) teaches the same tone, 40 dB quieter; a quiet DI, the same tone
     monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 3,
                                                        "segment_s": 1.0, "starts": (6.0,),
                                                        "start_steps": 3, "steps": 2})
@@ -115,6 +115,11 @@ def test_the_examples_gain_moves_only_the_output_gain(monkeypatch: pytest.Monkey
         if name != "out_gain_db":
             np.testing.assert_allclose(q[name], p[name], rtol=1e-3, atol=1e-3, err_msg=name)
     assert loud.chosen == quiet.chosen and loud.loss == pytest.approx(quiet.loss, rel=1e-3)
+    # and a DI recorded 40 dB lower is brought to the same level first: the same chain
+    low_di = fit_unpaired(x * np.float32(0.01), y, LearnConfig(quality="fast", sample_rate=SR))
+    assert low_di.input_gain_db - loud.input_gain_db == pytest.approx(40.0, abs=0.01)
+    for name, v in low_di.chain.values().items():
+        np.testing.assert_allclose(v, p[name], rtol=1e-3, atol=1e-3, err_msg=name)
 
 
 def test_starts_add_one_slow_dynamics_start_where_the_chain_has_dynamics() -> None:

@@ -867,24 +867,18 @@ def _shift_output_gain(chain: ToneChain, delta_db: float) -> None:
     chain.set_values({"out_gain_db": rng.clamp(now + delta_db)})
 
 
-def normalise_example(y: np.ndarray) -> float:
-    """Gain (dB) that brings the active RMS of mono y to INPUT_LEVEL_DB, its hops gated
-    against its own loud level only: a copy of y scaled by g dB gets the same gain less g."""
-    frames = y[: len(y) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
+def normalise_input(x: np.ndarray) -> float:
+    """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB, its hops gated
+    against its own loud level only: a copy of x scaled by g dB gets the same gain less g
+    (an absolute gate dropped a quiet recording's decays and measured it louder)."""
+    frames = x[: len(x) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
     ms = (frames.astype(np.float64) ** 2).mean(-1)
-    with np.errstate(divide="ignore"):
-        lvl = 10 * np.log10(ms)
     if not np.any(ms > 0):
         return 0.0  # silence (refused before learning): nothing to scale
+    with np.errstate(divide="ignore"):
+        lvl = 10 * np.log10(ms)
     keep = lvl > np.percentile(lvl, 95) - GATE_REL_DB
     return INPUT_LEVEL_DB - float(10 * np.log10(ms[keep].mean()))
-
-
-def normalise_input(x: np.ndarray) -> float:
-    """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB."""
-    ms, keep = _active_hops(x)
-    active_db = 10 * np.log10(ms[keep].mean() + 1e-12)
-    return INPUT_LEVEL_DB - float(active_db)
 
 
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
@@ -919,7 +913,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     # floors and the limit's ceiling see a usual level), its own given back by the output
     # gain, the chain's last stage (a -40 dB copy of a crunch example had learned 0.69 MR-STFT
     # on the held-out take against 0.65)
-    target_gain_db = normalise_example(y)
+    target_gain_db = normalise_input(y)
     y = y * np.float32(10 ** (target_gain_db / 20))
     segs = torch.from_numpy(_segments(xs, sr, preset["n_segments"], preset["segment_s"], rng))
     tfeat = target_features(y, fcfg)
