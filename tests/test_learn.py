@@ -69,4 +69,3 @@ def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str)
     pair[role] = (np.concatenate([line, -line]), SR)
     with pytest.raises(AudioContentError, match=f"{role}: its channels cancel"):
         tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
-
