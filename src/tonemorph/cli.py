@@ -398,7 +398,8 @@ def apply(
     model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json file"),
     take: Path = typer.Argument(..., help="audio to process"),
     output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
-    amount: float = typer.Option(1.0, help="0 = neutral settings: the input at the same loudness (a 10 Hz high-pass stays) .. 1 = full tone"),
+    amount: float = typer.Option(1.0, help="0 = neutral settings: the input at the same "
+                                 "loudness (a 10 Hz high-pass stays) .. 1 = full tone"),
     drive: float = typer.Option(0.0, help="drive offset, dB"),
     tone: float = typer.Option(0.0, help="tilt around 1 kHz, dB (+ brighter)"),
     level: float = typer.Option(0.0, help="output level offset, dB"),
@@ -784,8 +785,8 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
     src = (tr.get("input") or {}).get("name"), (tr.get("target") or {}).get("name")
     if tr.get("mode") == "paired":
         out.print(f"captured from {src[0]} -> {src[1]} (paired): reamp latency "
-                  f"{tr.get('latency_samples')} samples (removed), held-out ESR {tr.get('esr')}, MR-STFT "
-                  f"{tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
+                  f"{tr.get('latency_samples')} samples (removed), held-out ESR {tr.get('esr')}, "
+                  f"MR-STFT {tr.get('mrstft')}, {tr.get('steps')} steps, {tr.get('seconds')} s, "
                   f"{tr.get('date')}")
     elif tr:
         loss = tr.get("loss")  # a finite number or absent (checked on load)

@@ -17,7 +17,7 @@ from tonemorph.master.behind import Behind
 from tonemorph.master.processor import MasterPlan, MasterProcessor
 from tonemorph.progress import Progress
 
-__all__ = ["MasterPass", "decoded_peak", "master_pass"]
+__all__ = ["MasterPass", "master_pass"]
 
 
 _BLOCK = 1 << 16
@@ -102,14 +102,3 @@ def master_pass(path: Path, plan: MasterPlan, out: Path | None, *, subtype: str 
     audio = np.concatenate(kept, axis=1) if kept else None
     return MasterPass(meter, peak, stats, limiter.max_gain_reduction_db,
                       limiter.mean_gain_reduction_db, proc.dynamics.mean_gain_reduction_db, audio)
-
-
-def decoded_peak(path: Path, channels: int) -> TruePeakMeter:
-    """A true-peak meter fed a written file as it decodes: a lossy codec (MP3, Ogg) moves
-    the peaks of what it was given, by 1.5 dB on a loud master at libsndfile's default MP3
-    quality."""
-    peak = TruePeakMeter(channels)
-    with AudioReader(path, role="output") as reader:
-        for block in reader.blocks(_BLOCK):
-            peak.add(block)
-    return peak

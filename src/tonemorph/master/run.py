@@ -30,6 +30,7 @@ from tonemorph.io import (
     resample,
 )
 from tonemorph.io.content import CANCEL_DB
+from tonemorph.io.process import decoded_peak
 from tonemorph.master.analysis import TrackScan, check_active, excerpt_windows, read_excerpts, scan
 from tonemorph.master.config import MIN_REFERENCE_S, MasterConfig, parse_reference
 from tonemorph.master.fit import (
@@ -43,7 +44,7 @@ from tonemorph.master.fit import (
 )
 from tonemorph.master.gain import block_powers, find_output_gain, level_map, moved
 from tonemorph.master.processor import render
-from tonemorph.master.render import MasterPass, decoded_peak, master_pass
+from tonemorph.master.render import MasterPass, master_pass
 from tonemorph.master.report import MasterReport, Measures, TrackReport
 from tonemorph.progress import Progress
 
@@ -348,7 +349,7 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
     for attempt in range(_LOSSY_TRIES + 1):
         # a lossy codec moves the peaks it is given: the ceiling is checked on the decoded
         # files, and the limiter's ceiling lowered by what encoding added until they keep it
-        decoded = {i: decoded_peak(o, job.channels) for i, o in lossy.items()}
+        decoded = {i: decoded_peak(o) for i, o in lossy.items()}
         results = [replace(r, peak=decoded.get(i, r.peak)) for i, r in enumerate(results)]
         over = max((m.dbtp() - cfg.ceiling_dbtp for m in decoded.values()), default=0.0)
         if attempt == 0:
