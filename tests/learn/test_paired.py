@@ -142,7 +142,8 @@ def test_cli_paired_reports_latency_and_held_out_scores(capture: dict) -> None:
     # first taps are tiny: the response starts within a sample of their sum
     lag = tr["latency_samples"]
     assert abs(lag - (LATENCY + 23)) <= 1
-    assert f"latency {lag} samples ({1000 * lag / SR:+.2f} ms)" in res.output
+    said = f"reamp latency {lag} samples ({1000 * lag / SR:+.2f} ms, measured and removed)"
+    assert said in res.output
     assert "ESR" in res.output and "MR-STFT" in res.output
     assert tr["mode"] == "paired"
     assert tr["esr"] < 0.05 and tr["input"]["name"] == "di.wav"
