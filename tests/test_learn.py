@@ -69,3 +69,16 @@ def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str)
     pair[role] = (np.concatenate([line, -line]), SR)
     with pytest.raises(AudioContentError, match=f"{role}: its channels cancel"):
         tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
+
+
+def test_a_very_quiet_example_is_said_with_the_level_to_use() -> None:
+    from tonemorph.api import _quiet_target
+
+    line = guitar_line(6.0, SR, seed=7)[0]
+    line = line / np.sqrt(np.mean(line**2))  # about 0 dBFS RMS
+    with pytest.warns(UserWarning, match=r"plays at -5\d dBFS RMS.*--level \+3\d"):
+        notes = _quiet_target((line * 10 ** (-52 / 20)).astype(np.float32), [])
+    assert len(notes) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _quiet_target((line * 0.1).astype(np.float32), []) == []
