@@ -309,6 +309,20 @@ def test_apply_rejects_non_finite_audio_and_bad_rates(crunch: Tone) -> None:
             crunch.apply(guitar_line(0.5, SR, seed=3), rate)
 
 
+def test_apply_takes_integer_pcm_and_whole_float_rates(crunch: Tone) -> None:
+    # int16 as soundfile reads it (dtype="int16") is PCM: scaled, not read at +90 dB
+    x = guitar_line(1.0, SR, seed=4)
+    pcm = np.round(x * 32767).astype(np.int16)
+    want = crunch.apply(pcm.astype(np.float32) / 32768, SR)
+    np.testing.assert_array_equal(crunch.apply(pcm, SR), want)
+    np.testing.assert_array_equal(crunch.apply(pcm, float(SR)), want)  # 48000.0 is 48000
+    for bad in (SR + 0.5, "48000", np.arange(3)):
+        with pytest.raises(ParameterError, match="sample_rate must be a whole number"):
+            crunch.apply(x, bad)
+    with pytest.raises(ParameterError, match="int64 samples"):
+        crunch.apply(np.zeros((1, 100), np.int64), SR)
+
+
 def test_stereo_channels_are_independent(crunch: Tone) -> None:
     left, right = guitar_line(1.5, SR, seed=7), guitar_line(1.5, SR, seed=8) * 0.3
     lr = crunch.apply(np.concatenate([left, right]), SR)

@@ -16,11 +16,17 @@ from tonemorph.chain.config import STAGES, ChainConfig, param_specs
 from tonemorph.chain.fast import FastChain
 from tonemorph.chain.params import CAB_BANDS_RANGE, CAB_FFT_RANGE, CAB_TAPS_RANGE, INPUT_GAIN_RANGE
 from tonemorph.dsp.biquad import rbj_design
-from tonemorph.dsp.checks import check_finite, check_rate
+from tonemorph.dsp.checks import check_finite
 from tonemorph.dsp.loudness import LUFS_FLOOR, integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import ModelFileError, ParameterError
-from tonemorph.io import AudioReader, load_model_document, save_model_document
+from tonemorph.io import (
+    AudioReader,
+    check_sample_rate,
+    float_audio,
+    load_model_document,
+    save_model_document,
+)
 from tonemorph.io.content import CANCEL_DB, mixdown_loss_db
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.io.validate import DocumentCheck, describe, join
@@ -247,12 +253,12 @@ class Tone:
         `loudness_guard`, a take the tone makes much louder (or quieter) than it made the
         learning take is pulled back to within LOUDNESS_GUARD_DB of it (see `guard_db`).
         """
-        x = np.asarray(audio, dtype=np.float32)
+        x = float_audio(audio, "take")
         one_d = x.ndim == 1
         x2 = x[None] if one_d else x
         if x2.ndim != 2:
             raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
-        check_rate(sample_rate)
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
         check_finite(x2)
         knobs = Knobs(amount, drive_db, tone_db, level_db)
         st = self.stream(sample_rate, x2.shape[0], knobs, loudness_guard=loudness_guard)

@@ -122,6 +122,24 @@ def test_lossy_files_are_written_at_the_codecs_best_quality(
     assert (tmp_path / name).stat().st_size * 8 / 5 / 1000 > min_kbps
 
 
+def test_arrays_are_taken_as_pcm_or_float_with_a_whole_rate() -> None:
+    from tonemorph.io import float_audio, load_audio_like
+
+    pcm = np.array([[-32768, 0, 16384, 32767]], np.int16)
+    np.testing.assert_array_equal(float_audio(pcm, "x"), [[-1.0, 0.0, 0.5, 32767 / 32768]])
+    np.testing.assert_array_equal(float_audio(np.array([0, 128, 255], np.uint8), "x"),
+                                  np.array([-1.0, 0.0, 127 / 128], np.float32))
+    assert float_audio(np.array([2**31 - 1], np.int32), "x")[0] == pytest.approx(1.0)
+    audio, rate, _ = load_audio_like((pcm, 44100.0), "input")
+    assert audio.dtype == np.float32 and rate == 44100 and audio[0, 2] == 0.5
+    for bad in ((pcm, 44100.7), (pcm, "abc"), (pcm, None), (44100, pcm), (pcm, 0)):
+        with pytest.raises(ParameterError, match="sample rate must be"):
+            load_audio_like(bad, "input")
+    for bad_samples in (np.zeros(10, np.int64), np.zeros(10, bool), np.zeros(10, complex)):
+        with pytest.raises(ParameterError, match="samples; give floats"):
+            load_audio_like((bad_samples, 44100), "input")
+
+
 def test_mono_1d_audio_is_written_as_one_channel(tmp_path: Path) -> None:
     x = sine(440.0, 0.1, SR)[0]
     write_audio(tmp_path / "m.wav", x, SR, subtype="FLOAT")

@@ -247,3 +247,12 @@ def test_load_unreadable_file(tmp_path: Path) -> None:
             load_model_document(path)
     finally:
         path.chmod(0o644)
+
+
+def test_a_model_is_not_saved_under_an_audio_file_name(tmp_path: Path) -> None:
+    # overwrite is the API's default: a slip of the extension would replace a take
+    take = tmp_path / "take.wav"
+    take.write_bytes(b"RIFF....WAVE")
+    with pytest.raises(OutputPathError, match="audio file name; save the tone as .tmodel"):
+        save_model_document(take, {"x": 1})
+    assert take.read_bytes() == b"RIFF....WAVE"

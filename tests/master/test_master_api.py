@@ -239,6 +239,18 @@ def test_bad_inputs(files: dict) -> None:
     again = files["mix"].parent / ".." / files["mix"].parent.name / files["mix"].name
     with pytest.raises(ParameterError, match="given twice"):
         tonemorph.master_mix(files["mix"], files["ref"], out, album=[files["mix2"], again])
+    # what a developer tries with the API: arrays, a dict of settings, a number as text, an
+    # output without an extension; each refused by name, before any work
+    x, rate = read(files["mix"])
+    for mix, ref in (((x, rate), files["ref"]), (x, files["ref"]), (files["mix"], (x, rate))):
+        with pytest.raises(ParameterError, match="must be a file path"):
+            tonemorph.master_mix(mix, ref, out)
+    with pytest.raises(ParameterError, match="config must be a MasterConfig"):
+        tonemorph.master_mix(files["mix"], files["ref"], out, config={"lufs": -9})
+    with pytest.raises(ParameterError, match="lufs must be a number"):
+        MasterConfig(lufs="-9")
+    with pytest.raises(OutputPathError, match="audio format"):
+        tonemorph.master_mix(files["mix"], files["ref"], files["dir"] / "no_extension")
     assert not out.exists()
 
 

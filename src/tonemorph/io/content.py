@@ -9,7 +9,8 @@ import numpy as np
 
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.io.read import _MAX_CHANNELS
+
+_MAX_CHANNELS = 64  # more than this along the first axis: samples-first audio, not channels
 
 # Frame gate of `check_content`.
 _GATE_FRAME = 2048

@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tonemorph.errors import ModelFileError
+from tonemorph.errors import ModelFileError, OutputPathError
 from tonemorph.io.paths import write_text_atomic
 from tonemorph.io.validate import check_file_size
+from tonemorph.io.write import EXTENSION_FORMATS
 
 StrPath = str | os.PathLike[str]
 
@@ -56,10 +57,14 @@ def save_model_document(path: StrPath, doc: dict[str, Any], *, overwrite: bool =
 
     Raises:
         ModelFileError: `doc` holds NaN/Inf or a value JSON cannot store.
-        OutputPathError: the directory is missing or not writable.
+        OutputPathError: the directory is missing or not writable, or the path names an
+            audio file (.wav, .flac, ...).
     """
     if not isinstance(doc, dict):
         raise ModelFileError(f"model document must be a dict, got {type(doc).__name__}")
+    if Path(path).suffix.lower() in EXTENSION_FORMATS:
+        # a model written over a take (overwrite is the API's default) would lose the audio
+        raise OutputPathError(f"{path} is an audio file name; save the tone as .tmodel")
     full: dict[str, Any] = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION}
     full.update({k: v for k, v in doc.items() if k not in full})
     _check_finite(full)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import soxr
 
@@ -41,9 +43,14 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def check_sample_rate(rate: object, what: str = "sample rate") -> int:
-    """The rate as an int (Hz) when it is an integer in 8 kHz..384 kHz; ParameterError if not."""
+    """The rate as an int (Hz) when it is a whole number (44100 or 44100.0) in
+    8 kHz..384 kHz; ParameterError if not."""
+    if isinstance(rate, (float, np.floating)) and math.isfinite(rate) and float(rate).is_integer():
+        rate = int(rate)
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
-        raise ParameterError(f"{what} must be a whole number of Hz, got {rate!r}")
+        got = (f"an array of shape {rate.shape}" if isinstance(rate, np.ndarray)
+               else repr(rate))
+        raise ParameterError(f"{what} must be a whole number of Hz, got {got}")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise ParameterError(f"{what} must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {rate}")
     return int(rate)

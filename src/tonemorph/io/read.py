@@ -14,12 +14,13 @@ import numpy as np
 import soundfile as sf
 
 from tonemorph.errors import AudioContentError, AudioFileError, ParameterError
+from tonemorph.io.content import _MAX_CHANNELS
 from tonemorph.io.paths import (
     StrPath,
 )
+from tonemorph.io.rates import check_sample_rate
 
 _SUPPORTED_HINT = "pass a WAV, FLAC, OGG, MP3 or AIFF recording"
-_MAX_CHANNELS = 64
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,27 @@ AudioLike = str | os.PathLike[str] | tuple[np.ndarray, int]
 """A file path, or an ``(audio, sample_rate)`` tuple: (channels, samples) or (samples,), Hz."""
 
 
+#: Integer sample types taken as PCM, by bits: int16 as soundfile reads with dtype="int16"
+_PCM_KINDS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16, np.dtype(np.int32): 32,
+              np.dtype(np.uint8): 8}
+
+
+def float_audio(audio: object, role: str) -> np.ndarray:
+    """Samples as float32 at full scale 1: floats as they are, integer PCM (int8/16/32, and
+    uint8 centred on 128) scaled by its range; ParameterError for anything else."""
+    a = np.asarray(audio)
+    if a.dtype.kind == "f":
+        return a.astype(np.float32, copy=False)
+    bits = _PCM_KINDS.get(a.dtype)
+    if bits is not None:
+        half = float(2 ** (bits - 1))
+        centre = half if a.dtype.kind == "u" else 0.0
+        return ((a.astype(np.float64) - centre) / half).astype(np.float32)
+    raise ParameterError(
+        f"{role} audio has {a.dtype} samples; give floats at full scale 1 or integer PCM "
+        "(int16, int32, as soundfile reads with dtype='int16')")
+
+
 def load_audio_like(
     source: AudioLike, role: str, *, max_seconds: float | None = None
 ) -> tuple[np.ndarray, int, str]:
@@ -296,7 +318,7 @@ def load_audio_like(
 
     A path is read whole (`read_audio`), or with ``max_seconds`` only its first max_seconds
     (bounded memory); its name is the file name. An ``(audio, sample_rate)`` tuple is checked
-    (shape, finite samples) and cut to max_seconds; its name is ``<role array>``.
+    (shape, finite samples; integer PCM scaled, `float_audio`) and cut to max_seconds; its name is ``<role array>``.
 
     Raises:
         ParameterError: neither a path nor an (audio, sample_rate) tuple, or a bad shape.
@@ -313,8 +335,9 @@ def load_audio_like(
         return audio, int(rate), Path(source).name
     if not (isinstance(source, tuple) and len(source) == 2):
         raise ParameterError(f"{role} must be a file path or an (audio, sample_rate) tuple")
-    audio = np.asarray(source[0], dtype=np.float32)
-    rate = int(source[1])
+    # the rate first: (sample_rate, audio) swapped is then named by its array
+    rate = check_sample_rate(source[1], f"{role} sample rate")
+    audio = float_audio(source[0], role)
     audio = audio[None] if audio.ndim == 1 else audio
     if audio.ndim != 2 or audio.shape[0] > _MAX_CHANNELS:
         raise ParameterError(f"{role} audio must be (channels, samples), got shape {audio.shape}")
@@ -333,6 +356,7 @@ __all__ = [
     "AudioLike",
     "AudioReader",
     "audio_info",
+    "float_audio",
     "load_audio_like",
     "open_stream",
     "read_audio",

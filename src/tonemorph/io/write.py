@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from tonemorph.errors import AudioContentError, AudioFileError, OutputPathError, ParameterError
-from tonemorph.io.content import _as_2d
+from tonemorph.io.content import _MAX_CHANNELS, _as_2d
 from tonemorph.io.paths import (
     StrPath,
     check_stop,
@@ -20,7 +20,7 @@ from tonemorph.io.paths import (
     os_reason,
     unlink_quietly,
 )
-from tonemorph.io.read import _MAX_CHANNELS, AudioInfo
+from tonemorph.io.read import AudioInfo
 
 #: File extensions tonemorph writes, mapped to soundfile format names.
 EXTENSION_FORMATS: dict[str, str] = {

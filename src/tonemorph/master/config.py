@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -141,6 +142,13 @@ class MasterConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name in ("lufs", "ceiling_dbtp", "mono_bass_hz", "eq_prior_db",
+                     "eq_content_factor", "eq_max_db", "excerpt_s", "lookahead_ms",
+                     "release_ms", "max_limiting_db"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, numbers.Real)):
+                raise ParameterError(f"{name} must be a number, got {value!r}")
         if self.target is not None:
             if self.target not in TARGETS:
                 raise ParameterError(f"target must be one of {', '.join(TARGETS)}, got "

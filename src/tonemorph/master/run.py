@@ -75,6 +75,10 @@ def references(reference: ReferenceLike | Sequence[ReferenceLike]) -> list[tuple
         raise ParameterError("no reference given; give at least one released track to match")
     out: list[tuple[Path, float]] = []
     for item in items:
+        if not isinstance(item[0] if isinstance(item, tuple) else item, (str, os.PathLike)):
+            raise ParameterError("a reference must be a file path (or a (path, weight) pair): "
+                                 "mastering streams whole files; write the audio to a WAV "
+                                 "first")
         if isinstance(item, tuple):
             path, weight = Path(item[0]), float(item[1])
             if not (math.isfinite(weight) and weight > 0.0):
@@ -435,6 +439,14 @@ def master(
     report: an HTML page when it ends in ".html"/".htm", else JSON.
     """
     t0 = time.monotonic()
+    if config is not None and not isinstance(config, MasterConfig):
+        raise ParameterError(f"config must be a MasterConfig, got {type(config).__name__}; "
+                             "e.g. MasterConfig(lufs=-9)")
+    for what, path in (("mix", mix), *(("album mix", a) for a in album)):
+        if not isinstance(path, (str, os.PathLike)):
+            raise ParameterError(f"the {what} must be a file path, got "
+                                 f"{type(path).__name__}: mastering streams whole files; "
+                                 "write the audio to a WAV first")
     cfg = config if config is not None else MasterConfig()
     refs = references(reference)
     mixes, outs = _outputs(mix, album, out, album_out)
@@ -442,8 +454,10 @@ def master(
     check_outputs([o for o in (*outs, report) if o is not None],
                   [*mixes, *(p for p, _ in refs)], force=force)
     for o in outs:
-        if o is not None and subtype is not None:
-            choose_subtype(format_for(o), subtype=subtype)  # a bad subtype, before any work
+        if o is not None:  # an unknown extension or a bad subtype, before any work
+            fmt = format_for(o)
+            if subtype is not None:
+                choose_subtype(fmt, subtype=subtype)
     notes: list[str] = []
     tick = _ticker(progress)
     job = _analyse(mixes, refs, cfg, notes, tick)
