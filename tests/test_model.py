@@ -3,6 +3,7 @@ pitch preservation, and file streaming."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -321,6 +322,16 @@ def test_apply_takes_integer_pcm_and_whole_float_rates(crunch: Tone) -> None:
             crunch.apply(x, bad)
     with pytest.raises(ParameterError, match="int64 samples"):
         crunch.apply(np.zeros((1, 100), np.int64), SR)
+
+
+def test_save_writes_only_what_load_reads_back(crunch: Tone, tmp_path: Path) -> None:
+    # a tone learned from int16 read as floats (+90 dB) saved a loudness curve at 42 LUFS,
+    # which load refused: save checks first and leaves nothing behind
+    bad = copy.deepcopy(crunch)
+    bad.loudness_curve = {"input_lufs": [36.0, 42.0], "gain_db": [0.0, 0.0]}
+    with pytest.raises(ModelFileError, match="the tone to save as .*input_lufs"):
+        bad.save(tmp_path / "bad.tmodel")
+    assert not (tmp_path / "bad.tmodel").exists()
 
 
 def test_stereo_channels_are_independent(crunch: Tone) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -121,8 +122,12 @@ class Tone:
 
     def save(self, path: str | Path, *, overwrite: bool = True) -> None:
         """Write the tone as a versioned JSON `.tmodel` file (atomically); with
-        overwrite=False an existing file is never replaced (OutputPathError)."""
-        save_model_document(path, self.to_document(), overwrite=overwrite)
+        overwrite=False an existing file is never replaced (OutputPathError). What is written
+        passes `load`'s checks first (ModelFileError, the file untouched, if not)."""
+        doc = self.to_document()
+        # the document as it will be read back (JSON numbers, lists), checked as `load` does
+        check_tone_document(json.loads(json.dumps(doc)), source=f"the tone to save as {path}")
+        save_model_document(path, doc, overwrite=overwrite)
 
     # --- chains ------------------------------------------------------------------------------
     def processing_rate(self, sample_rate: int) -> int:
