@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -332,6 +333,15 @@ def test_save_writes_only_what_load_reads_back(crunch: Tone, tmp_path: Path) -> 
     with pytest.raises(ModelFileError, match="the tone to save as .*input_lufs"):
         bad.save(tmp_path / "bad.tmodel")
     assert not (tmp_path / "bad.tmodel").exists()
+
+
+def test_apply_to_nothing_and_load_of_a_non_path(crunch: Tone) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" from the loudness measures
+        assert crunch.apply(np.zeros(0, np.float32), SR).shape == (0,)
+        assert crunch.apply(np.zeros((2, 0), np.float32), SR).shape == (2, 0)
+    with pytest.raises(ParameterError, match="str or Path, got bytes"):
+        load(b"/tmp/tone.tmodel")
 
 
 def test_stereo_channels_are_independent(crunch: Tone) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -265,6 +266,8 @@ class Tone:
             raise ParameterError(f"audio must be (channels, samples), got shape {x.shape}")
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
         check_finite(x2)
+        if x2.shape[1] == 0:
+            return x.copy()  # nothing to process (and no loudness to measure)
         knobs = Knobs(amount, drive_db, tone_db, level_db)
         st = self.stream(sample_rate, x2.shape[0], knobs, loudness_guard=loudness_guard)
         # the excerpt `apply_file` measures too: the same output, and a long take is not
@@ -402,6 +405,9 @@ class ToneStream:
 
 def load(path: str | Path) -> Tone:
     """Load a `.tmodel` file written by `Tone.save` / `tonemorph learn`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"give the model's path as a str or Path, got "
+                             f"{type(path).__name__}")
     doc = load_model_document(path)
     return Tone.from_document(doc, source=str(path))
 

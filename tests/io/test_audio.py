@@ -135,6 +135,8 @@ def test_arrays_are_taken_as_pcm_or_float_with_a_whole_rate() -> None:
     for bad in ((pcm, 44100.7), (pcm, "abc"), (pcm, None), (44100, pcm), (pcm, 0)):
         with pytest.raises(ParameterError, match="sample rate must be"):
             load_audio_like(bad, "input")
+    with pytest.raises(ParameterError, match=r"\(samples, channels\).*pass audio\.T"):
+        load_audio_like((np.zeros((1000, 2), np.float32), 44100), "input")
     for bad_samples in (np.zeros(10, np.int64), np.zeros(10, bool), np.zeros(10, complex)):
         with pytest.raises(ParameterError, match="samples; give floats"):
             load_audio_like((bad_samples, 44100), "input")

@@ -340,7 +340,10 @@ def load_audio_like(
     audio = float_audio(source[0], role)
     audio = audio[None] if audio.ndim == 1 else audio
     if audio.ndim != 2 or audio.shape[0] > _MAX_CHANNELS:
-        raise ParameterError(f"{role} audio must be (channels, samples), got shape {audio.shape}")
+        hint = ("; it looks like (samples, channels), as soundfile reads: pass audio.T"
+                if audio.ndim == 2 and audio.shape[1] <= _MAX_CHANNELS else "")
+        raise ParameterError(f"{role} audio must be (channels, samples), got shape "
+                             f"{audio.shape}{hint}")
     if not np.all(np.isfinite(audio)):
         raise AudioContentError(f"{role} audio contains NaN or Inf samples; clean it first")
     if max_seconds is not None:
