@@ -127,7 +127,12 @@ class Tone:
         passes `load`'s checks first (ModelFileError, the file untouched, if not)."""
         doc = self.to_document()
         # the document as it will be read back (JSON numbers, lists), checked as `load` does
-        check_tone_document(json.loads(json.dumps(doc)), source=f"the tone to save as {path}")
+        try:
+            read_back = json.loads(json.dumps(doc))
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"the tone to save as {path} cannot be stored as JSON "
+                                 f"({exc})") from exc
+        check_tone_document(read_back, source=f"the tone to save as {path}")
         save_model_document(path, doc, overwrite=overwrite)
 
     # --- chains ------------------------------------------------------------------------------
