@@ -364,6 +364,7 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         settings = replace(settings, limiter=replace(
             limiter, ceiling_dbtp=limiter.ceiling_dbtp - over - _LOSSY_MARGIN_DB))
         results = run_passes("mastering, peaks held for the encoder")
+        got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
     if lossy:
         worst = max(results[i].peak.dbtp() for i in lossy)
         if worst > cfg.ceiling_dbtp:
