@@ -126,10 +126,15 @@ class LearnResult:
 ACTIVITY_HOP = 1024  # samples per level measurement when finding the active part of the input
 
 
+def _hop_mean_square(x: np.ndarray) -> np.ndarray:
+    """Mean square of each whole ACTIVITY_HOP block of mono x (in x's dtype)."""
+    frames = x[: len(x) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
+    return (frames ** 2).mean(-1)
+
+
 def _active_hops(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean square of each ACTIVITY_HOP block of mono x, and which blocks pass the silence gate."""
-    frames = x[: len(x) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
-    ms = (frames ** 2).mean(-1)
+    ms = _hop_mean_square(x)
     lvl = 10 * np.log10(ms + 1e-12)
     return ms, lvl > max(np.percentile(lvl, 95) - GATE_REL_DB, GATE_ABS_DB)
 
@@ -871,8 +876,7 @@ def normalise_input(x: np.ndarray) -> float:
     """Gain (dB) that brings the active RMS of mono x to INPUT_LEVEL_DB, its hops gated
     against its own loud level only: a copy of x scaled by g dB gets the same gain less g
     (an absolute gate dropped a quiet recording's decays and measured it louder)."""
-    frames = x[: len(x) // ACTIVITY_HOP * ACTIVITY_HOP].reshape(-1, ACTIVITY_HOP)
-    ms = (frames.astype(np.float64) ** 2).mean(-1)
+    ms = _hop_mean_square(np.asarray(x, dtype=np.float64))
     if not np.any(ms > 0):
         return 0.0  # silence (refused before learning): nothing to scale
     with np.errstate(divide="ignore"):

@@ -23,7 +23,6 @@ from tonemorph.dsp.loudness import gated_lufs
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     LOSSY_SUBTYPES,
-    AtomicAudioWriter,
     check_outputs,
     choose_subtype,
     format_for,
@@ -347,8 +346,7 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         step = error * (1.3 if error > 0 and max_gr > 1.0 else 1.0)
         settings = replace(settings, output_gain_db=settings.output_gain_db + step)
     lossy = {i: o for i, (o, s) in enumerate(zip(outs, job.scans))
-             if o is not None and choose_subtype(format_for(o), subtype=subtype, like=s.info)
-             in LOSSY_SUBTYPES}
+             if o is not None and _written_subtype(o, subtype, s) in LOSSY_SUBTYPES}
     ceiling_before, first_over = settings.limiter.ceiling_dbtp, 0.0
     for attempt in range(_LOSSY_TRIES + 1):
         # a lossy codec moves the peaks it is given: the ceiling is checked on the decoded
@@ -392,8 +390,7 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
         bits = None
         sub = s.info.subtype
         if o is not None:
-            sub = AtomicAudioWriter(o, s.info.sample_rate, job.channels, subtype=subtype,
-                                    like=s.info).subtype
+            sub = _written_subtype(o, subtype, s)
             b = bits_of_subtype(sub)
             bits = b if b is not None and b <= 24 else None
         tracks.append(TrackReport(
@@ -494,6 +491,11 @@ def _ticker(progress: Progress | None) -> Progress:
         if progress is not None:
             progress(tag, done, total, loss)
     return tick
+
+
+def _written_subtype(out: Path, subtype: str | None, scan_: TrackScan) -> str:
+    """The subtype a track's output file is written in (as its `AtomicAudioWriter` picks it)."""
+    return choose_subtype(format_for(out), subtype=subtype, like=scan_.info)
 
 
 def _tag(what: str, i: int, n: int) -> str:
