@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from tonemorph.learn.fit import (
     fit_unpaired,
     single_op_threads,
 )
+from tonemorph.losses.unpaired import LossWeights
 
 #: small enough for a test, large enough that the selector's answer is the real one
 SMALL = {"n_segments": 2, "segment_s": 2.0, "starts": (0.0, 18.0), "start_steps": 10,
@@ -511,6 +513,56 @@ def test_simplify_resets_a_block_the_example_does_not_need() -> None:
     fresh = chain_with({}, stages).values()  # neutral as a chain holds it (raw round trip)
     assert simpler.values()["comp.ratio"] == pytest.approx(fresh["comp.ratio"])
     assert simpler.values()["drive.drive_db"] == pytest.approx(30.0)
+
+
+class _TermsFitter:
+    """A stand-in fitter whose loss terms depend only on which blocks sit at neutral: each
+    reset block adds its `effects` (term -> change) to the base terms."""
+
+    def __init__(self, base: dict[str, float], effects: dict[str, dict[str, float]]):
+        self.base, self.effects = base, effects
+        self.loss = SimpleNamespace(weights=LossWeights())
+
+    def anchor(self, chain: ToneChain, level: bool = True) -> None:
+        pass
+
+    def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
+                 ) -> tuple[float, dict[str, float]]:
+        terms = dict(self.base)
+        reset = set(fit.RESETTABLE) - set(fit.active_blocks(chain, fit.RESETTABLE))
+        for block in reset & set(self.effects):
+            for k, v in self.effects[block].items():
+                terms[k] += v
+        w = self.loss.weights.as_dict()
+        return sum(w[k] * v for k, v in terms.items()), terms
+
+
+def test_simplify_keeps_a_dynamics_block_that_holds_the_level_distribution() -> None:
+    stages = ("sag", "drive", "cab", "comp")
+    chain = chain_with({"sag.threshold_db": -30.0, "sag.ratio": 4.0, "drive.drive_db": 20.0,
+                        "comp.threshold_db": -20.0, "comp.ratio": 2.0}, stages)
+    base = {"binned_env": 2.7, "level": 0.7, "dynamics": 0.8, "delta": 0.2, "crest": 0.3,
+            "joint": 0.4}
+    # both resets lower the loss; the sag's by a better envelope while the level terms rise
+    # (a sag the example has), the compressor's by lower level terms (one it lacks)
+    effects = {"sag": {"binned_env": -0.6, "level": 0.5, "dynamics": 0.5},
+               "comp": {"level": -0.1, "dynamics": -0.1, "binned_env": 0.05}}
+    fitter = _TermsFitter(base, effects)
+    loss = fitter.evaluate(chain)[0]
+    pinning = {"sag": -0.01, "comp": -0.005, "drive": 0.3}
+    for block in ("sag", "comp"):
+        assert fitter.evaluate(fit._with_block_neutral(fitter, chain, (block,))[0])[0] < loss
+    simpler, reset = fit.simplify(fitter, chain, pinning)
+    assert reset == ("comp",)
+    assert simpler.values()["sag.ratio"] == pytest.approx(4.0)
+    # the same sag reset without the level terms' rise is taken
+    fitter.effects["sag"] = {"binned_env": -0.6}
+    assert fit.simplify(fitter, chain, pinning)[1] == ("sag", "comp")
+    # a rise that an earlier reset (here the pre-EQ's) brought is not the compressor's
+    chain = chain_with({"pre_eq.high_db": 6.0, "comp.threshold_db": -20.0, "comp.ratio": 2.0},
+                       ("pre_eq", "cab", "comp"))
+    fitter = _TermsFitter(base, {"pre_eq": {"level": 0.2, "crest": -0.8}, "comp": {}})
+    assert fit.simplify(fitter, chain, {"pre_eq": -0.1, "comp": 0.0})[1] == ("pre_eq", "comp")
 
 
 def _strikes_and_decays(seconds: float = 60.0, period_s: float = 5.0) -> np.ndarray:
