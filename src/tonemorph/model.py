@@ -555,9 +555,11 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
     for key in ("mode", "quality", "chosen", "date", "cab_match"):
         if tr.get(key) is not None:
             ck.text(tr[key], join("training", key))
-    if tr.get("warnings") is not None:
-        for i, w in enumerate(ck.array(tr["warnings"], "training.warnings")):
-            ck.text(w, join("training.warnings", i))
+    for key in ("warnings", "simplified", "held_for_levels"):
+        if tr.get(key) is not None:
+            where = join("training", key)
+            for i, w in enumerate(ck.array(tr[key], where)):
+                ck.text(w, join(where, i))
     return tr
 
 

@@ -148,6 +148,8 @@ def _set(doc: dict, path: str, value: Any) -> None:
     ("training/loss", "low", ("training.loss", "not a finite number")),
     ("training/input", "x.wav", ("training.input", "not an object")),
     ("training/warnings", 3, ("training.warnings", "not a list")),
+    ("training/simplified", "sag", ("training.simplified", "not a list")),
+    ("training/held_for_levels", [3], ("training.held_for_levels[0]", "not a string")),
     ("created", 5, ("created", "not a string")),
 ])
 def test_invalid_values_are_refused_by_key_path(tmp_path: Path, path: str, value: Any,

@@ -508,8 +508,8 @@ def test_simplify_resets_a_block_the_example_does_not_need() -> None:
     pinning = fit.block_pinning(fitter, chain)
     assert set(pinning) == {"drive", "comp"}
     assert pinning["comp"] < fit.SIMPLIFY_TOL < pinning["drive"]
-    simpler, reset = fit.simplify(fitter, chain, pinning)
-    assert reset == ("comp",)
+    simpler, reset, held = fit.simplify(fitter, chain, pinning)
+    assert reset == ("comp",) and held == ()
     fresh = chain_with({}, stages).values()  # neutral as a chain holds it (raw round trip)
     assert simpler.values()["comp.ratio"] == pytest.approx(fresh["comp.ratio"])
     assert simpler.values()["drive.drive_db"] == pytest.approx(30.0)
@@ -552,12 +552,12 @@ def test_simplify_keeps_a_dynamics_block_that_holds_the_level_distribution() -> 
     pinning = {"sag": -0.01, "comp": -0.005, "drive": 0.3}
     for block in ("sag", "comp"):
         assert fitter.evaluate(fit._with_block_neutral(fitter, chain, (block,))[0])[0] < loss
-    simpler, reset = fit.simplify(fitter, chain, pinning)
-    assert reset == ("comp",)
+    simpler, reset, held = fit.simplify(fitter, chain, pinning)
+    assert reset == ("comp",) and held == ("sag",)
     assert simpler.values()["sag.ratio"] == pytest.approx(4.0)
     # the same sag reset without the level terms' rise is taken
     fitter.effects["sag"] = {"binned_env": -0.6}
-    assert fit.simplify(fitter, chain, pinning)[1] == ("sag", "comp")
+    assert fit.simplify(fitter, chain, pinning)[1:] == (("sag", "comp"), ())
     # a rise that an earlier reset (here the pre-EQ's) brought is not the compressor's
     chain = chain_with({"pre_eq.high_db": 6.0, "comp.threshold_db": -20.0, "comp.ratio": 2.0},
                        ("pre_eq", "cab", "comp"))

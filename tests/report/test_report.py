@@ -262,18 +262,19 @@ def test_linear_tone_report_says_what_is_missing(tmp_path: Path) -> None:
     assert res.size_bytes < 400_000  # ogg keeps it small
 
 
-@pytest.mark.parametrize("sag_pin, said", [(-0.016, True), (0.05, False)])
-def test_report_explains_a_kept_sag_with_a_negative_pinning(tmp_path: Path, sag_pin: float,
-                                                            said: bool) -> None:
+@pytest.mark.parametrize("held", [["sag"], []])
+def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Path,
+                                                                   held: list[str]) -> None:
     tone = tone_with({**CRUNCH, "sag.threshold_db": -30.0, "sag.ratio": 3.0})
-    tone.training = {"chosen": "nonlinear", "pinning": {"drive": 0.3, "sag": sag_pin}}
+    tone.training = {"chosen": "nonlinear", "pinning": {"drive": 0.3, "sag": -0.016},
+                     "held_for_levels": held}
     x = guitar_line(4.0, SR, seed=3)
     out = tmp_path / "pins.html"
     build_report(tone, (x, SR), (guitar_line(4.0, SR, seed=4), SR), out, excerpt_s=2.0,
                  audio_format="ogg")
     text = " ".join(_parse(out)[0].text)
-    assert f"sag {100 * sag_pin:+.1f} %" in text
-    assert ("holds the level distribution" in text) == said
+    assert "sag -1.6 %" in text
+    assert ("Kept for the example's level distribution" in text) == bool(held)
 
 
 def test_refuses_to_overwrite_an_input_and_leaves_nothing_behind(full: dict) -> None:

@@ -120,6 +120,9 @@ class LearnResult:
     # prove them (`unproven_dynamics`)
     simplified: tuple[str, ...] = ()
     cab_match: str = ""  # how the cabinet was matched (`cab_match`)
+    # sag / compressor that `simplify` kept for the level terms, though their reset lowered
+    # the loss
+    held_for_levels: tuple[str, ...] = ()
 
 
 
@@ -714,18 +717,21 @@ def level_terms_rise(fitter: _Fitter, base_terms: dict[str, float],
 
 
 def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
-             segs: torch.Tensor | None = None) -> tuple[ToneChain, tuple[str, ...]]:
+             segs: torch.Tensor | None = None
+             ) -> tuple[ToneChain, tuple[str, ...], tuple[str, ...]]:
     """Reset the blocks the loss (on `segs`, default the training segments) does not care
     about to neutral, least pinned first, while the loss stays within SIMPLIFY_TOL of the
     fitted one: the simplest chain that explains the example (no compressor kept that the
     target lacks, no pre-EQ the cabinet undoes).
 
     A sag or compressor is kept where its reset raises the level terms by more than that,
-    even if the timbre terms fall as much: its work is the level distribution.
+    even if the timbre terms fall as much: its work is the level distribution. Returns (the
+    chain, the blocks reset, the sag / compressor kept so).
     """
     base, kept_terms = fitter.evaluate(chain, segs)
     tol = SIMPLIFY_TOL * abs(base)
     reset: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
     for b in sorted((b for b, v in pinning.items() if v < SIMPLIFY_TOL), key=pinning.get):
         _, val, terms = _with_block_neutral(fitter, chain, (*reset, b), segs)
         # the sag chain (fr3_clean, seed 0): resetting its sag took the envelope term from
@@ -733,13 +739,15 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
         # 0.79 -> 1.66; held out, MR-STFT 1.62 and the softest quarter 6.4 dB against 1.28
         # and 2.6 dB with the sag kept. A spurious sag (high gain) lowered those terms too.
         # (The rise is this block's own, from the blocks reset so far.)
-        if b in DYNAMICS_BLOCKS and level_terms_rise(fitter, kept_terms, terms) > tol:
+        if val > base + tol:
             continue
-        if val <= base + tol:
-            reset, kept_terms = (*reset, b), terms
+        if b in DYNAMICS_BLOCKS and level_terms_rise(fitter, kept_terms, terms) > tol:
+            held = (*held, b)
+            continue
+        reset, kept_terms = (*reset, b), terms
     if not reset:
-        return chain, ()
-    return _with_block_neutral(fitter, chain, reset)[0], reset
+        return chain, (), held
+    return _with_block_neutral(fitter, chain, reset)[0], reset, held
 
 
 # A compressor or sag is kept only where the nonlinear model's timbre score is under this
@@ -966,6 +974,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     candidates: dict[str, float] = {}
     results: dict[str, ToneChain] = {}
     simplified: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
     pinning: dict[str, float] = {}
     sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                           np.random.default_rng(cfg.seed + 1)))
@@ -1016,7 +1025,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         if best_start is not None and not fitter.interrupted:
             # judged, like the drive sweep, on more of the input than the steps see
             pinning = block_pinning(fitter, best_start, sel_segs)
-            best_start, simplified = simplify(fitter, best_start, pinning, sel_segs)
+            best_start, simplified, held = simplify(fitter, best_start, pinning, sel_segs)
             # a reset block is neutral now; the others' pinning barely moved (<= SIMPLIFY_TOL)
             pinning = {b: v for b, v in pinning.items() if b not in simplified}
         if best_start is not None:
@@ -1051,6 +1060,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
             results["nonlinear"], candidates["nonlinear"] = c, fitter.evaluate(c)[0]
             pinning = {b: v for b, v in pinning.items() if b not in unproven}
             simplified = (*simplified, *unproven)
+            held = tuple(b for b in held if b not in unproven)
             selection["nonlinear with dynamics"] = selection["nonlinear"]
             selection["nonlinear"] = _timbre_score(fitter, c, sel_segs)
         # a nonlinear fit left with no level-dependent block is a filter: the closed-form
@@ -1079,7 +1089,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
         pinning = {}  # the linear model is the closed-form cabinet match: nothing to pin
     return LearnResult(chain, in_gain_db, loss, terms, candidates, chosen, done,
                        time.monotonic() - t0, fitter.interrupted, selection, pinning,
-                       simplified if chosen == "nonlinear" else (), cab_match(chain, notes))
+                       simplified if chosen == "nonlinear" else (), cab_match(chain, notes),
+                       held if chosen == "nonlinear" else ())
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tonemorph.chain.stages import CHAIN, Compressor
+from tonemorph.chain.stages import CHAIN
 from tonemorph.report import analysis as A
 from tonemorph.report import plots as P
 
@@ -274,11 +274,10 @@ def _chain(data: ReportData) -> str:
         learned += (" How firmly the example pins each block (loss increase if reset to "
                     "neutral): " + ", ".join(f"{_e(k)} {100 * float(v):+.1f} %"
                                              for k, v in pins.items()) + ".")
-        dynamics = {st.name for st in CHAIN if isinstance(st, Compressor)}
-        if any(k in dynamics and float(v) < 0 for k, v in pins.items()):
-            learned += (" A sag or compressor kept at a negative value holds the level "
-                        "distribution: its reset would trade the example's levels and "
-                        "dynamics for timbre.")
+    if tr.get("held_for_levels"):
+        learned += (" Kept for the example's level distribution (resetting them barely moves "
+                    "the loss but raises its level terms): "
+                    + ", ".join(_e(b) for b in tr["held_for_levels"]) + ".")
     if tr.get("cab_match"):
         learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
