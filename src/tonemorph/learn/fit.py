@@ -730,10 +730,9 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
     """
     base, kept_terms = fitter.evaluate(chain, segs)
     tol = SIMPLIFY_TOL * abs(base)
-    reset: tuple[str, ...] = ()
-    held: tuple[str, ...] = ()
+    out, reset, held = chain, (), ()
     for b in sorted((b for b, v in pinning.items() if v < SIMPLIFY_TOL), key=pinning.get):
-        _, val, terms = _with_block_neutral(fitter, chain, (*reset, b), segs)
+        c, val, terms = _with_block_neutral(fitter, chain, (*reset, b), segs)
         # the sag chain (fr3_clean, seed 0): resetting its sag took the envelope term from
         # 2.74 to 2.10 and the loss 1.6 % down while level and dynamics went 0.67 -> 1.58 and
         # 0.79 -> 1.66; held out, MR-STFT 1.62 and the softest quarter 6.4 dB against 1.28
@@ -744,10 +743,8 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
         if b in DYNAMICS_BLOCKS and level_terms_rise(fitter, kept_terms, terms) > tol:
             held = (*held, b)
             continue
-        reset, kept_terms = (*reset, b), terms
-    if not reset:
-        return chain, (), held
-    return _with_block_neutral(fitter, chain, reset)[0], reset, held
+        out, reset, kept_terms = c, (*reset, b), terms
+    return out, reset, held
 
 
 # A compressor or sag is kept only where the nonlinear model's timbre score is under this

@@ -331,11 +331,15 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
             for i, (m, s, o) in enumerate(zip(job.mixes, job.scans, outs))
         ]
 
+    def loudness(results: list[MasterPass]) -> float:
+        """Integrated loudness (LUFS) of all the tracks written, pooled."""
+        return gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
+
     passes = 0
     while True:
         passes += 1
         results = run_passes("mastering" if passes == 1 else f"mastering, loudness pass {passes}")
-        got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
+        got = loudness(results)
         error = target - got
         if abs(error) <= _LUFS_TOLERANCE or passes >= _MAX_PASSES:
             break
@@ -362,7 +366,7 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         settings = replace(settings, limiter=replace(
             limiter, ceiling_dbtp=limiter.ceiling_dbtp - over - _LOSSY_MARGIN_DB))
         results = run_passes("mastering, peaks held for the encoder")
-        got = gated_lufs(np.concatenate([r.meter.block_power() for r in results]))
+        got = loudness(results)
     if lossy:
         worst = max(results[i].peak.dbtp() for i in lossy)
         if worst > cfg.ceiling_dbtp:
