@@ -549,7 +549,7 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
             part = ck.mapping(tr[key], join("training", key))
             if part.get("name") is not None:
                 ck.text(part["name"], join(join("training", key), "name"))
-    for key in ("loss", "esr", "mrstft", "seconds", "steps", "latency_samples"):
+    for key in ("loss", "esr", "mrstft", "seconds", "steps", "latency_samples", "drive_held_db"):
         if tr.get(key) is not None:
             ck.finite(tr[key], join("training", key))
     for key in ("mode", "quality", "chosen", "date", "cab_match"):

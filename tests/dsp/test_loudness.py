@@ -16,6 +16,7 @@ from tonemorph.dsp.loudness import (
     crest_factor_db,
     frame_rms_db,
     integrated_lufs,
+    peak_over_rms_db,
     rms_db,
     true_peak_dbtp,
 )
@@ -127,3 +128,30 @@ def test_bad_parameters_raise_parameter_error(call: Callable[[], object]) -> Non
 def test_non_finite_audio_raises_content_error() -> None:
     with pytest.raises(AudioContentError):
         rms_db(np.array([0.0, np.nan]))
+
+
+@pytest.mark.parametrize("amp", [0.01, 0.7])
+def test_peak_over_rms_of_a_sine_is_3db_at_any_level(amp: float) -> None:
+    # closed form: a sine's peak is sqrt(2) times its RMS; silence around it is gated out
+    sine = np.concatenate([np.zeros(SR), amp * _sine(441.0, 2.0), np.zeros(SR)])
+    assert peak_over_rms_db(sine, SR) == pytest.approx(3.0103, abs=0.02)
+    assert peak_over_rms_db(np.stack([sine, sine]), SR) == pytest.approx(3.0103, abs=0.02)
+
+
+def test_peak_over_rms_sees_attacks_that_clipping_flattens() -> None:
+    # plucks: a 2 ms attack over an exponential decay; the attacks stand well over the level,
+    # and a hard clip at a quarter of the peak takes most of that height away
+    t = np.arange(int(0.5 * SR)) / SR
+    pluck = _sine(220.0, 0.5) * np.exp(-t / 0.08) * np.minimum(t / 0.002, 1.0)
+    x = 0.2 * np.tile(pluck, 8)
+    plain = peak_over_rms_db(x, SR)
+    clipped = peak_over_rms_db(np.clip(x, -0.05, 0.05), SR)
+    assert plain > 10.0 and clipped < plain - 4.0
+    # one stray sample spike moves the crest factor, not the 99th percentile of the attacks
+    spiked = x.copy()
+    spiked[1234] = 1.0
+    assert abs(peak_over_rms_db(spiked, SR) - plain) < 0.1
+    assert crest_factor_db(spiked, SR) > crest_factor_db(x, SR) + 3.0
+    assert peak_over_rms_db(np.zeros(SR), SR) == 0.0
+    with pytest.raises(ParameterError):
+        peak_over_rms_db(x, SR, quantile=0.0)

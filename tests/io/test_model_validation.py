@@ -150,6 +150,7 @@ def _set(doc: dict, path: str, value: Any) -> None:
     ("training/warnings", 3, ("training.warnings", "not a list")),
     ("training/simplified", "sag", ("training.simplified", "not a list")),
     ("training/held_for_levels", [3], ("training.held_for_levels[0]", "not a string")),
+    ("training/drive_held_db", "24", ("training.drive_held_db", "not a finite number")),
     ("created", 5, ("created", "not a string")),
 ])
 def test_invalid_values_are_refused_by_key_path(tmp_path: Path, path: str, value: Any,

@@ -641,3 +641,49 @@ def tonemorph_tone(chain: ToneChain, x: np.ndarray) -> np.ndarray:
     from tonemorph.model import Tone
 
     return Tone.from_chain(chain, fit.normalise_input(x), {}).apply(x[None], SR)
+
+
+def test_a_run_holds_the_parameters_it_is_told_to_hold() -> None:
+    x = guitar_line(6.0, SR, seed=21)[0]
+    y = render(chain_with({"drive.drive_db": 12.0, "sag.ratio": 4.0}),
+               guitar_line(6.0, SR, seed=22))[0]
+    fitter = _fitter(x, y, n_segments=2)
+    chain = ToneChain(ChainConfig(sample_rate=SR))
+    chain.set_values({**chain.neutral_values(), "drive.drive_db": 30.0})
+    before = chain.values()
+    fitter.run(chain, 4, "held", held=(fit.DRIVE_RAW,))
+    after = chain.values()
+    assert after["drive.drive_db"] == pytest.approx(before["drive.drive_db"], abs=1e-6)
+    moved = [k for k in before if k.startswith("pre_eq.")
+             and abs(float(after[k]) - float(before[k])) > 1e-4]
+    assert moved  # the others were fitted
+
+
+@pytest.mark.parametrize(("gaps", "refit", "kept"), [
+    ((-6.0, -1.0), True, True),  # the refit's attacks come closer: kept
+    ((-6.0, -5.5), True, False),  # closer by less than ATTACKS_MARGIN_DB: the first fit stays
+    ((-3.0,), False, False),  # within what two takes differ by: no refit
+])
+def test_a_fit_that_flattens_the_attacks_is_refit_with_the_drive_held(
+        small: None, monkeypatch: pytest.MonkeyPatch, gaps: tuple[float, ...], refit: bool,
+        kept: bool) -> None:
+    monkeypatch.setattr(fit, "saturating", lambda chain: True)
+    left = iter(gaps)
+    monkeypatch.setattr(fit, "attacks_gap_db", lambda *args: next(left))
+    refits: list[ToneChain] = []
+    real = fit.held_drive_refit
+
+    def spy(*args: object) -> tuple:
+        out = real(*args)
+        refits.append(out[0])
+        return out
+
+    monkeypatch.setattr(fit, "held_drive_refit", spy)
+    res = _learn({"drive.drive_db": 30.0})
+    tag = f"refit, drive {fit.HELD_DRIVE_DB:+.0f} dB held"
+    assert res.selection["attacks gap dB"] == gaps[0]
+    assert (tag in res.candidates) == refit == bool(refits)
+    if refit:
+        assert res.selection["attacks gap dB, drive held"] == gaps[1]
+        assert refits[0].values()["drive.drive_db"] == pytest.approx(fit.HELD_DRIVE_DB, abs=1e-4)
+        assert (res.candidates["nonlinear"] == res.candidates[tag]) == kept

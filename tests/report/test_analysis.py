@@ -94,6 +94,7 @@ def test_unpaired_distances_zero_for_itself_and_track_a_gain() -> None:
     assert d["short_term_w1_db"] == pytest.approx(6.0, abs=1e-6)
     assert d["logmel_db"] == pytest.approx(6.0, abs=0.05)
     assert abs(d["crest_diff_db"]) < 1e-6 and d["crest_w1_db"] < 1e-6
+    assert abs(d["peaks_diff_db"]) < 1e-6
 
 
 @pytest.mark.parametrize("fmt", sorted(A.AUDIO_FORMATS))

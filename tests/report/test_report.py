@@ -31,6 +31,7 @@ from tonemorph.learn.fit import LearnResult
 from tonemorph.report import SECTIONS, build_report, chain_blocks
 from tonemorph.report.analysis import short_term_levels_db
 from tonemorph.report.build import _drive_input_peak
+from tonemorph.report.html import ATTACKS_WARN_DB, _attacks_warning
 
 EXCERPT_S = 3.0
 SECONDS = 8.0
@@ -229,6 +230,8 @@ def test_metrics_table_numbers(full: dict) -> None:
     assert abs(ov["lufs_diff"]) < 2.0 < 5.0 < abs(iv["lufs_diff"])
     assert abs(ov["crest_diff_db"]) < 0.5 * abs(iv["crest_diff_db"])
     assert ov["short_term_w1_db"] < 0.5 * iv["short_term_w1_db"]
+    # the chain itself on other notes: its attacks stand as high as the target's
+    assert abs(ov["peaks_diff_db"]) < ATTACKS_WARN_DB
     assert all(0 < v[k] < 30 for v in (ov, iv) for k in ("level_binned_db", "logmel_db"))
     st = full["data"]["stats"]
     meter = pyloudnorm.Meter(SR)
@@ -266,8 +269,10 @@ def test_linear_tone_report_says_what_is_missing(tmp_path: Path) -> None:
 def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Path,
                                                                    held: list[str]) -> None:
     tone = tone_with({**CRUNCH, "sag.threshold_db": -30.0, "sag.ratio": 3.0})
+    # with a held sag, the drive held by the attacks refit too (both sentences, or neither)
     tone.training = {"chosen": "nonlinear", "pinning": {"drive": 0.3, "sag": -0.016},
-                     "held_for_levels": held}
+                     "held_for_levels": held, "drive_held_db": 24.0 if held else None,
+                     "selection": {"attacks gap dB": -4.08}}
     x = guitar_line(4.0, SR, seed=3)
     out = tmp_path / "pins.html"
     build_report(tone, (x, SR), (guitar_line(4.0, SR, seed=4), SR), out, excerpt_s=2.0,
@@ -275,6 +280,8 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     text = " ".join(_parse(out)[0].text)
     assert "sag -1.6 %" in text
     assert ("Kept for the example's level distribution" in text) == bool(held)
+    said = "Learned again with the drive held at +24 dB" in text and "(by 4.1 dB)" in text
+    assert said == bool(held)
 
 
 def test_refuses_to_overwrite_an_input_and_leaves_nothing_behind(full: dict) -> None:
@@ -431,3 +438,13 @@ def test_a_target_whose_channels_cancel_is_refused_with_the_reason(full: dict) -
     with pytest.raises(AudioContentError, match="polarity inverted"):
         build_report(full["model"], full["input"], inverted, full["dir"] / "inv.html")
     assert not (full["dir"] / "inv.html").exists()
+
+
+def test_attacks_warning_only_beyond_what_two_takes_differ_by() -> None:
+    assert _attacks_warning(-(ATTACKS_WARN_DB - 0.1)) == ""
+    assert _attacks_warning(ATTACKS_WARN_DB - 0.1) == ""
+    assert _attacks_warning(math.nan) == ""
+    low = _attacks_warning(-6.2)
+    assert 'class="warn"' in low and "6.2 dB lower" in low and "flattens" in low
+    high = _attacks_warning(5.0)
+    assert "5.0 dB higher" in high and "tames" in high

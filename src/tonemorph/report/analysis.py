@@ -20,6 +20,7 @@ from tonemorph.dsp.loudness import (
     crest_factor_db,
     frame_rms_db,
     integrated_lufs,
+    peak_over_rms_db,
 )
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import AudioContentError, ParameterError
@@ -190,8 +191,9 @@ def unpaired_distances(est: np.ndarray, ref: np.ndarray, sample_rate: float) -> 
 
     Keys: level_binned_db (mean |dB|, each binned by its own loudness quartiles), logmel_db
     (mean |dB| of the long-term log-mel spectra), lufs_diff (LU, est - ref), crest_diff_db
-    (dB, est - ref), short_term_w1_db / crest_w1_db (1-D Wasserstein distances, dB, of the
-    short-term level and crest distributions).
+    (dB, est - ref), peaks_diff_db (dB, est - ref, `peak_over_rms_db`: how far the attacks
+    stand over the level), short_term_w1_db / crest_w1_db (1-D Wasserstein distances, dB, of
+    the short-term level and crest distributions).
     """
     e, r = _mono(est), _mono(ref)
     return {
@@ -200,6 +202,7 @@ def unpaired_distances(est: np.ndarray, ref: np.ndarray, sample_rate: float) -> 
                                           - _long_term_logmel_db(r, sample_rate)))),
         "lufs_diff": integrated_lufs(e, sample_rate) - integrated_lufs(r, sample_rate),
         "crest_diff_db": crest_factor_db(e, sample_rate) - crest_factor_db(r, sample_rate),
+        "peaks_diff_db": peak_over_rms_db(e, sample_rate) - peak_over_rms_db(r, sample_rate),
         "short_term_w1_db": float(scipy.stats.wasserstein_distance(
             short_term_levels_db(e, sample_rate), short_term_levels_db(r, sample_rate))),
         "crest_w1_db": float(scipy.stats.wasserstein_distance(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tonemorph.chain.stages import CHAIN
+from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB
 from tonemorph.report import analysis as A
 from tonemorph.report import plots as P
 
@@ -39,6 +40,8 @@ METRIC_ROWS = {
     "logmel_db": ("long-term spectrum", "dB", "mean |difference| of the average log-mel spectra"),
     "lufs_diff": ("loudness", "LU", "integrated loudness (BS.1770), minus the target's"),
     "crest_diff_db": ("crest factor", "dB", "peak over active RMS, minus the target's"),
+    "peaks_diff_db": ("attacks", "dB", "99th-percentile 10 ms peak over active RMS, minus "
+                      "the target's"),
     "short_term_w1_db": ("short-term level spread", "dB",
                          "Wasserstein distance of the 400 ms level distributions"),
     "crest_w1_db": ("punch (400 ms crest)", "dB",
@@ -278,6 +281,13 @@ def _chain(data: ReportData) -> str:
         learned += (" Kept for the example's level distribution (resetting them barely moves "
                     "the loss but raises its level terms): "
                     + ", ".join(_e(b) for b in tr["held_for_levels"]) + ".")
+    if tr.get("drive_held_db") is not None:
+        gap = (tr.get("selection") or {}).get("attacks gap dB")
+        why = (f" (by {-float(gap):.1f} dB)" if isinstance(gap, (int, float))
+               and math.isfinite(gap) else "")
+        learned += (f" Learned again with the drive held at {float(tr['drive_held_db']):+.0f} "
+                    f"dB: fitted freely, a hard drive flattened the example's attacks{why}, "
+                    "levelling what the example's sag or compressor does.")
     if tr.get("cab_match"):
         learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
@@ -316,6 +326,7 @@ def _metrics(data: ReportData) -> str:
         warn = (f'<p class="warn">The output peaks at {peak:+.1f} dBTP, above full scale: a '
                 f"fixed-point file would clip. Apply with --level {-math.ceil(peak + 1):d} "
                 "(or lower) to keep 1 dB of headroom.</p>")
+    warn += _attacks_warning(ov.get("peaks_diff_db", math.nan))
     return (warn + '<p class="note">Unpaired distances (distributions, nothing compared '
             "sample by sample: the recordings may play different notes). Lower is better; "
             "signed values are "
@@ -325,6 +336,29 @@ def _metrics(data: ReportData) -> str:
             '<h2 style="margin-top:18px;font-size:15px">The three recordings</h2>'
             '<table class="m"><tr><th></th><th>input</th><th>output</th><th>target</th></tr>'
             + "".join(stats) + "</table>")
+
+
+ATTACKS_WARN_DB = ATTACKS_FLOOR_DB  # beyond it the attacks' difference is the learned tone's
+
+
+def _attacks_warning(diff_db: float) -> str:
+    """A warning paragraph when the output's attacks stand ATTACKS_WARN_DB (dB) or more lower
+    or higher over its level than the target's; empty otherwise."""
+    if not math.isfinite(diff_db) or abs(diff_db) < ATTACKS_WARN_DB:
+        return ""
+    if diff_db < 0:
+        what = (f"The output's note attacks stand {-diff_db:.1f} dB lower over its level than "
+                "the reference's: the learned tone flattens attacks that the reference's gear "
+                "lets through (a slow compressor learned as saturation, for one)")
+    else:
+        what = (f"The output's note attacks stand {diff_db:.1f} dB higher over its level than "
+                "the reference's: the reference's gear tames attacks that the learned tone "
+                "lets through")
+    return (f'<p class="warn">{_e(what)}. Two takes of other notes through the same gear '
+            "differ by less than 4 dB in this measure, so listen to the attacks before you "
+            "keep this tone; "
+            "--quality best or a longer example with soft and hard playing may learn "
+            "them better.</p>")
 
 
 def _verdict(data: ReportData) -> str:
