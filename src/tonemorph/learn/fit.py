@@ -631,20 +631,19 @@ def single_op_threads() -> Iterator[None]:
 
 
 def _run_starts(fitter: _Fitter, chains: list[tuple[str, ToneChain]], steps: int,
-                workers: int, held: tuple[str, ...] = ()) -> list[tuple[str, ToneChain, float]]:
-    """Fit each (tag, chain) for `steps`, `workers` at a time; results in the given order
-    (`held`: raw parameters left as they are, `_Fitter.run`)."""
+                workers: int) -> list[tuple[str, ToneChain, float]]:
+    """Fit each (tag, chain) for `steps`, `workers` at a time; results in the given order."""
     if workers <= 1 or len(chains) <= 1:
         out = []
         for tag, c in chains:
             # one at a time: its steps' parts use the fitter's threads
-            out.append((tag, *fitter.run(c, steps, tag, shared=True, held=held)))
+            out.append((tag, *fitter.run(c, steps, tag, shared=True)))
             if fitter.interrupted:
                 break
         return out
     with ThreadPoolExecutor(max_workers=min(workers, len(chains)),
                             thread_name_prefix="tonemorph-fit") as pool:
-        futures = [pool.submit(fitter.run, c, steps, tag, False, held) for tag, c in chains]
+        futures = [pool.submit(fitter.run, c, steps, tag) for tag, c in chains]
         while True:
             try:
                 wait(futures)
@@ -873,31 +872,26 @@ DRIVE_RAW = "drive__drive_db"
 def attacks_gap_db(fitter: _Fitter, chain: ToneChain, take_rows: torch.Tensor,
                    target_attacks_db: float) -> float:
     """`peak_over_rms_db` of the chain's output on the take's rows minus the example's (dB)."""
-    out = fitter.output(chain, take_rows).reshape(-1).numpy()
+    rows = max(1, LEVEL_CHUNK_SAMPLES // take_rows.shape[-1])  # bounded memory, as for levels
+    out = torch.cat([fitter.output(chain, take_rows[i: i + rows])
+                     for i in range(0, len(take_rows), rows)]).reshape(-1).numpy()
     return peak_over_rms_db(out, fitter.fcfg.sample_rate) - target_attacks_db
 
 
 def refit_steps(preset: dict) -> int:
-    """Steps of `held_drive_refit` after its starts: the main fit's, less its polish."""
-    return preset["steps"] - round(preset["steps"] * POLISH_SHARE)
+    """Steps of `held_drive_refit`: a start's and the main fit's refinement (less its polish)."""
+    return preset["start_steps"] + preset["steps"] - round(preset["steps"] * POLISH_SHARE)
 
 
 def held_drive_refit(fitter: _Fitter, preset: dict, stages: tuple[str, ...], loud_db: float,
-                     workers: int, sel_segs: torch.Tensor
+                     sel_segs: torch.Tensor
                      ) -> tuple[ToneChain, dict[str, float], tuple[str, ...], tuple[str, ...]]:
-    """The fit again from two starts at HELD_DRIVE_DB (one with slow dynamics), the drive
-    held throughout: the refined chain, simplified, with its pinning, reset and held blocks."""
-    chains = []
-    for slow in (False, True):
-        c = ToneChain(ChainConfig(stages=stages, sample_rate=fitter.fcfg.sample_rate))
-        c.set_values(start_values(c.neutral_values(), stages, HELD_DRIVE_DB, slow, loud_db))
-        fitter.anchor(c)
-        tag = f"drive {HELD_DRIVE_DB:+.0f} dB held"
-        chains.append((f"{tag}, slow dynamics" if slow else tag, c))
-    held = (DRIVE_RAW,)
-    ran = _run_starts(fitter, chains, preset["start_steps"], workers, held)
-    _, best, _ = min(ran, key=lambda r: r[2])
-    best, _ = fitter.run(best, refit_steps(preset), "refit", shared=True, held=held)
+    """The fit again from the slow-dynamics start at HELD_DRIVE_DB, the drive held
+    throughout: the refined chain, simplified, with its pinning, reset and held blocks."""
+    best = ToneChain(ChainConfig(stages=stages, sample_rate=fitter.fcfg.sample_rate))
+    best.set_values(start_values(best.neutral_values(), stages, HELD_DRIVE_DB, True, loud_db))
+    fitter.anchor(best)
+    best, _ = fitter.run(best, refit_steps(preset), "refit", shared=True, held=(DRIVE_RAW,))
     pinning = block_pinning(fitter, best, sel_segs)
     best, simplified, kept = simplify(fitter, best, pinning, sel_segs)
     return best, {b: v for b, v in pinning.items() if b not in simplified}, simplified, kept
@@ -1095,10 +1089,11 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
             t_attacks_db = peak_over_rms_db(y, sr)
             gap = attacks_gap_db(fitter, best_start, take_rows, t_attacks_db)
             attacks["attacks gap dB"] = gap
-            if gap <= -ATTACKS_FLOOR_DB:
-                fitter.total_steps += 2 * preset["start_steps"] + refit_steps(preset)
+            # without a sag or compressor nothing but the drive can level
+            if gap <= -ATTACKS_FLOOR_DB and any(b in cfg.stages for b in DYNAMICS_BLOCKS):
+                fitter.total_steps += refit_steps(preset)
                 alt, alt_pinning, alt_simplified, alt_held = held_drive_refit(
-                    fitter, preset, cfg.stages, loud_db, workers, sel_segs)
+                    fitter, preset, cfg.stages, loud_db, sel_segs)
                 if not fitter.interrupted:
                     anchor_limit(alt, t_peak_db)
                     alt_val = fitter.evaluate(alt)[0]
