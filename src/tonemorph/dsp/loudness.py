@@ -242,9 +242,9 @@ def peak_over_rms_db(x: np.ndarray, sample_rate: float, *, quantile: float = 0.9
     windows' sample peaks over their power-mean RMS (channels pooled); 0.0 for silence.
 
     Unlike the crest factor (one sample peak) it does not hang on a single transient: two
-    takes of different notes through the same chain agree within about 1 dB (3 dB at most over
-    the bench's 40 cases), so a larger difference is the processing's. A fast compressor or
-    saturation lowers it; a slow compressor keeps the attacks and can raise it.
+    takes of different notes through the same chain agree within about 1 dB (ATTACKS_FLOOR_DB),
+    so a larger difference is the processing's. A fast compressor or saturation lowers it; a
+    slow compressor keeps the attacks and can raise it.
     """
     audio = as_audio_2d(x)
     rate = check_rate(sample_rate)

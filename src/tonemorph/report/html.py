@@ -355,8 +355,8 @@ def _attacks_warning(diff_db: float) -> str:
                 "the reference's: the reference's gear tames attacks that the learned tone "
                 "lets through")
     return (f'<p class="warn">{_e(what)}. Two takes of other notes through the same gear '
-            "differ by less than 4 dB in this measure, so listen to the attacks before you "
-            "keep this tone; "
+            f"differ by less than {ATTACKS_WARN_DB:.0f} dB in this measure, so listen to the "
+            "attacks before you keep this tone; "
             "--quality best or a longer example with soft and hard playing may learn "
             "them better.</p>")
 
