@@ -26,12 +26,13 @@ from tones import CRUNCH, SR, chain_with, render, tone_with
 from typer.testing import CliRunner
 
 from tonemorph.cli import app
+from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB
 from tonemorph.errors import OutputPathError, ParameterError
 from tonemorph.learn.fit import LearnResult
 from tonemorph.report import SECTIONS, build_report, chain_blocks
 from tonemorph.report.analysis import short_term_levels_db
 from tonemorph.report.build import _drive_input_peak
-from tonemorph.report.html import ATTACKS_WARN_DB, _attacks_warning
+from tonemorph.report.html import _attacks_warning
 
 EXCERPT_S = 3.0
 SECONDS = 8.0
@@ -231,7 +232,7 @@ def test_metrics_table_numbers(full: dict) -> None:
     assert abs(ov["crest_diff_db"]) < 0.5 * abs(iv["crest_diff_db"])
     assert ov["short_term_w1_db"] < 0.5 * iv["short_term_w1_db"]
     # the chain itself on other notes: its attacks stand as high as the target's
-    assert abs(ov["peaks_diff_db"]) < ATTACKS_WARN_DB
+    assert abs(ov["peaks_diff_db"]) < ATTACKS_FLOOR_DB
     assert all(0 < v[k] < 30 for v in (ov, iv) for k in ("level_binned_db", "logmel_db"))
     st = full["data"]["stats"]
     meter = pyloudnorm.Meter(SR)
@@ -441,8 +442,8 @@ def test_a_target_whose_channels_cancel_is_refused_with_the_reason(full: dict) -
 
 
 def test_attacks_warning_only_beyond_what_two_takes_differ_by() -> None:
-    assert _attacks_warning(-(ATTACKS_WARN_DB - 0.1)) == ""
-    assert _attacks_warning(ATTACKS_WARN_DB - 0.1) == ""
+    assert _attacks_warning(-(ATTACKS_FLOOR_DB - 0.1)) == ""
+    assert _attacks_warning(ATTACKS_FLOOR_DB - 0.1) == ""
     assert _attacks_warning(math.nan) == ""
     low = _attacks_warning(-6.2)
     assert 'class="warn"' in low and "6.2 dB lower" in low and "flattens" in low

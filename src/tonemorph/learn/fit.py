@@ -293,6 +293,14 @@ LEVEL_CHUNK_SAMPLES = 2 ** 22  # rows of input run through the chain at once whe
 Forward = Callable[[ToneChain, torch.Tensor], torch.Tensor]
 
 
+def chunked_outputs(forward: Forward, chain: ToneChain, segs: torch.Tensor
+                    ) -> Iterator[torch.Tensor]:
+    """forward(chain, rows) over segs, LEVEL_CHUNK_SAMPLES samples of rows at a time."""
+    rows = max(1, LEVEL_CHUNK_SAMPLES // segs.shape[-1])
+    for i in range(0, segs.shape[0], rows):
+        yield forward(chain, segs[i: i + rows])
+
+
 def _call(chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
     """The chain's output on segs (the default `Forward`)."""
     return chain(segs)
@@ -323,10 +331,9 @@ def match_level(chain: ToneChain, segs: torch.Tensor, target_levels: torch.Tenso
     loud end, where loudness (and every level-weighted error) is decided. A chain in training
     keeps the louder half, the alignment its loss's level terms settle on.
     """
-    rows = max(1, LEVEL_CHUNK_SAMPLES // segs.shape[-1])
     with torch.no_grad():
-        lv = torch.cat([frame_levels_db(forward(chain, segs[i: i + rows]), fcfg, skip)
-                        for i in range(0, segs.shape[0], rows)])
+        lv = torch.cat([frame_levels_db(out, fcfg, skip)
+                        for out in chunked_outputs(forward, chain, segs)])
     out = lv[lv > gate_threshold_db(lv)]  # as `_levels` gates them, over the whole of segs
     if out.numel() < 4:
         return
@@ -873,9 +880,7 @@ DRIVE_RAW = "drive__drive_db"
 def attacks_gap_db(fitter: _Fitter, chain: ToneChain, take_rows: torch.Tensor,
                    target_attacks_db: float) -> float:
     """`peak_over_rms_db` of the chain's output on the take's rows minus the example's (dB)."""
-    rows = max(1, LEVEL_CHUNK_SAMPLES // take_rows.shape[-1])  # bounded memory, as for levels
-    out = torch.cat([fitter.output(chain, take_rows[i: i + rows])
-                     for i in range(0, len(take_rows), rows)]).reshape(-1).numpy()
+    out = torch.cat(list(chunked_outputs(fitter.output, chain, take_rows))).reshape(-1).numpy()
     return peak_over_rms_db(out, fitter.fcfg.sample_rate) - target_attacks_db
 
 

@@ -338,13 +338,11 @@ def _metrics(data: ReportData) -> str:
             + "".join(stats) + "</table>")
 
 
-ATTACKS_WARN_DB = ATTACKS_FLOOR_DB  # beyond it the attacks' difference is the learned tone's
-
-
 def _attacks_warning(diff_db: float) -> str:
-    """A warning paragraph when the output's attacks stand ATTACKS_WARN_DB (dB) or more lower
-    or higher over its level than the target's; empty otherwise."""
-    if not math.isfinite(diff_db) or abs(diff_db) < ATTACKS_WARN_DB:
+    """A warning paragraph when the output's attacks stand ATTACKS_FLOOR_DB (dB) or more lower
+    or higher over its level than the target's (beyond it the difference is the learned
+    tone's); empty otherwise."""
+    if not math.isfinite(diff_db) or abs(diff_db) < ATTACKS_FLOOR_DB:
         return ""
     if diff_db < 0:
         what = (f"The output's note attacks stand {-diff_db:.1f} dB lower over its level than "
@@ -355,7 +353,7 @@ def _attacks_warning(diff_db: float) -> str:
                 "the reference's: the reference's gear tames attacks that the learned tone "
                 "lets through")
     return (f'<p class="warn">{_e(what)}. Two takes of other notes through the same gear '
-            f"differ by less than {ATTACKS_WARN_DB:.0f} dB in this measure, so listen to the "
+            f"differ by less than {ATTACKS_FLOOR_DB:.0f} dB in this measure, so listen to the "
             "attacks before you keep this tone; "
             "--quality best or a longer example with soft and hard playing may learn "
             "them better.</p>")
