@@ -251,6 +251,8 @@ def test_selector_keeps_no_dynamics_on_a_clean_chain(small: None) -> None:
     assert not set(res.chain.cfg.stages) & {"drive", "comp", "sag"}
     # a gain (and the cabinet) brings the linear model's levels near the target's
     assert res.selection["linear level gap dB"] < fit.LEVEL_EVIDENCE_DB
+    # the two performances differ in range by less than the rule counts as proof
+    assert res.selection["level range / linear"] > fit.LEVEL_RANGE_EVIDENCE
 
 
 def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -> None:
@@ -259,6 +261,8 @@ def test_selector_keeps_the_compressor_on_a_compressor_only_chain(small: None) -
     assert res.selection["nonlinear"] < 0.9 * res.selection["linear"]
     # 8:1 from -40 dB: no gain brings the linear model's level distribution near the target's
     assert res.selection["linear level gap dB"] >= fit.LEVEL_EVIDENCE_DB
+    # nor the range of its levels
+    assert res.selection["level range / linear"] < fit.LEVEL_RANGE_EVIDENCE
     assert res.chain.values()["comp.ratio"] > 1.5
     # the report says how firmly the example pins each kept block: the compressor matters
     assert res.pinning["comp"] > fit.SIMPLIFY_TOL
@@ -303,12 +307,52 @@ def test_unproven_dynamics_needs_a_clear_timbre_win() -> None:
     assert fit.unproven_dynamics(small_win, kept, 0.0, gap - 0.1) == ("sag", "comp")
 
 
+def test_unproven_dynamics_proven_by_a_narrow_level_range() -> None:
+    kept = {"comp": 0.3, "sag": 0.05}
+    small_win = {"linear": 10.0, "nonlinear": fit.DYNAMICS_EVIDENCE * 10.0 + 0.01}
+    line = fit.LEVEL_RANGE_EVIDENCE
+    assert fit.unproven_dynamics(small_win, kept, 0.0, 0.0, line - 0.01) == ()
+    assert fit.unproven_dynamics(small_win, kept, 0.0, 0.0, line) == ("sag", "comp")
+
+
+def test_level_range_is_the_percentile_spread_of_gated_levels() -> None:
+    # 401 levels evenly from -60 to -20 dB: the 25-95 % spread is 0.7 x 40 dB (linear
+    # interpolation between evenly spaced values is exact); silence below the gate is ignored
+    levels = torch.cat([torch.linspace(-60.0, -20.0, 401), torch.full((300,), -200.0)])
+    lo, hi = fit.LEVEL_RANGE_PCT
+    assert fit.level_range_db(levels) == pytest.approx((hi - lo) / 100 * 40.0, abs=1e-6)
+    assert fit.level_range_db(torch.full((3,), -20.0)) == 0.0  # too few levels to tell
+
+
+def _stepped_tone(levels_db: np.ndarray, step_s: float = 0.25) -> np.ndarray:
+    """A 220 Hz sine held at each of levels_db (dBFS RMS) for step_s."""
+    n = int(step_s * SR)
+    env = np.repeat(10 ** (levels_db / 20) * np.sqrt(2), n)
+    return (env * np.sin(2 * np.pi * 220.0 * np.arange(env.size) / SR)).astype(np.float32)
+
+
+def test_level_range_ratio_of_a_gain_and_of_a_compressed_range() -> None:
+    rng = np.random.default_rng(0)
+    lv = rng.uniform(-50.0, -10.0, 120)
+    take = fit._take_in_rows(_stepped_tone(lv), SR)
+
+    def same(chain: object, rows: torch.Tensor) -> torch.Tensor:
+        return rows
+    louder = fit._take_in_rows(_stepped_tone(lv + 12.0), SR)
+    assert fit.level_range_ratio(same, None, take, louder, SR) == pytest.approx(1.0, abs=0.02)
+    # every level halved in dB (a 2:1 compressor with its threshold at 0 dBFS)
+    squeezed = fit._take_in_rows(_stepped_tone(lv / 2), SR)
+    assert fit.level_range_ratio(same, None, take, squeezed, SR) == pytest.approx(0.5, abs=0.03)
+
+
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:
-    # with no win and no level gap counted as proof, the compressor-only target's compressor
-    # is reset to neutral (and the chain then competes with the linear one as usual)
+    # with no win, no level gap and no level range counted as proof, the compressor-only
+    # target's compressor is reset to neutral (and the chain then competes with the linear
+    # one as usual)
     monkeypatch.setattr(fit, "DYNAMICS_EVIDENCE", 0.0)
     monkeypatch.setattr(fit, "LEVEL_EVIDENCE_DB", math.inf)
+    monkeypatch.setattr(fit, "LEVEL_RANGE_EVIDENCE", 0.0)
     res = _learn(COMP_ONLY)
     assert "nonlinear with dynamics" in res.selection
     if res.chosen == "nonlinear":

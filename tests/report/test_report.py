@@ -273,7 +273,7 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     # with a held sag, the drive held by the attacks refit too (both sentences, or neither)
     tone.training = {"chosen": "nonlinear", "pinning": {"drive": 0.3, "sag": -0.016},
                      "held_for_levels": held, "drive_held_db": 24.0 if held else None,
-                     "selection": {"attacks gap dB": -4.08}}
+                     "selection": {"attacks gap dB": -4.08, "level range / linear": 0.483}}
     x = guitar_line(4.0, SR, seed=3)
     out = tmp_path / "pins.html"
     build_report(tone, (x, SR), (guitar_line(4.0, SR, seed=4), SR), out, excerpt_s=2.0,
@@ -283,6 +283,7 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     assert ("Kept for the example's level distribution" in text) == bool(held)
     said = "Learned again with the drive held at +24 dB" in text and "(by 4.1 dB)" in text
     assert said == bool(held)
+    assert "louder levels span 0.48x the range a filter alone leaves" in text
 
 
 def test_refuses_to_overwrite_an_input_and_leaves_nothing_behind(full: dict) -> None:

@@ -113,7 +113,7 @@ def _window_mean(power: torch.Tensor, win: int, hop: int) -> torch.Tensor:
     return ((ends - starts) / win).clamp_min(0).to(power.dtype)
 
 
-def _window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torch.Tensor:
+def window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torch.Tensor:
     """Levels (dB) of x^2 averaged over win_ms windows with hop win_ms/4 (or 10 ms at most)."""
     win = max(int(sample_rate * win_ms / 1000), 1)
     hop = max(min(win // 4, int(sample_rate * 0.01)), 1)
@@ -167,7 +167,7 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     dyn = []
     delta = x.new_zeros(0)
     for win_ms in DYN_WINDOWS_MS:
-        lv = _window_levels(sq, cfg.sample_rate, win_ms)
+        lv = window_levels(sq, cfg.sample_rate, win_ms)
         if win_ms == 50.0 and lv.shape[-1] > 1:
             both = (lv[:, 1:] > gate) & (lv[:, :-1] > gate)
             delta = (lv[:, 1:] - lv[:, :-1])[both]

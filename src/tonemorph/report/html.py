@@ -288,6 +288,12 @@ def _chain(data: ReportData) -> str:
         learned += (f" Learned again with the drive held at {float(tr['drive_held_db']):+.0f} "
                     f"dB: fitted freely, a hard drive flattened the example's attacks{why}, "
                     "levelling what the example's sag or compressor does.")
+    squeeze = (tr.get("selection") or {}).get("level range / linear")
+    if (tr.get("chosen") == "nonlinear" and isinstance(squeeze, (int, float))
+            and math.isfinite(squeeze)):
+        learned += (f" The example's louder levels span {float(squeeze):.2f}x the range a "
+                    "filter alone leaves the input's (under 1: the tone squeezes levels, as "
+                    "a compressor, sag or drive does).")
     if tr.get("cab_match"):
         learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
