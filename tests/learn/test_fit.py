@@ -315,6 +315,19 @@ def test_unproven_dynamics_proven_by_a_narrow_level_range() -> None:
     assert fit.unproven_dynamics(small_win, kept, 0.0, 0.0, line) == ("sag", "comp")
 
 
+def test_nonlinear_wins_by_the_margin_or_within_it_where_levels_are_proven() -> None:
+    m = 0.05
+    tie = {"linear": 10.0, "nonlinear": 10.2}
+    assert not fit.nonlinear_wins(tie, m, proven=False)
+    assert fit.nonlinear_wins(tie, m, proven=True)  # the linear model cannot be right
+    assert not fit.nonlinear_wins({"linear": 10.0, "nonlinear": 10.6}, m, proven=True)
+    assert fit.nonlinear_wins({"linear": 10.0, "nonlinear": 9.4}, m, proven=False)
+    assert not fit.nonlinear_wins({"linear": 10.0, "nonlinear": 9.6}, m, proven=False)
+    gap, line = fit.LEVEL_EVIDENCE_DB, fit.LEVEL_RANGE_EVIDENCE
+    assert fit.levels_proven(gap, 1.0) and fit.levels_proven(0.0, line - 0.01)
+    assert not fit.levels_proven(gap - 0.1, line)
+
+
 def test_level_range_is_the_percentile_spread_of_gated_levels() -> None:
     # 401 levels evenly from -60 to -20 dB: the 25-95 % spread is 0.7 x 40 dB (linear
     # interpolation between evenly spaced values is exact); silence below the gate is ignored
