@@ -356,6 +356,9 @@ def test_level_range_ratio_of_a_gain_and_of_a_compressed_range() -> None:
     # every level halved in dB (a 2:1 compressor with its threshold at 0 dBFS)
     squeezed = fit._take_in_rows(_stepped_tone(lv / 2), SR)
     assert fit.level_range_ratio(same, None, take, squeezed, SR) == pytest.approx(0.5, abs=0.03)
+    # a target too short (or silent) to measure is no evidence of squeezed levels
+    silent = torch.zeros_like(take)
+    assert fit.level_range_ratio(same, None, take, silent, SR) == 1.0
 
 
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch

@@ -845,12 +845,14 @@ def window_levels_db(x: torch.Tensor, sample_rate: int) -> torch.Tensor:
 def level_range_ratio(forward: Forward, chain: ToneChain, take_rows: torch.Tensor,
                       target_rows: torch.Tensor, sample_rate: int) -> float:
     """The target's level range (`level_range_db`) over the chain's output's on the take (both
-    in rows, as `_take_in_rows` cuts them)."""
+    in rows, as `_take_in_rows` cuts them); 1 where either cannot be measured."""
     with torch.no_grad():
         out = torch.cat([window_levels_db(o, sample_rate)
                          for o in chunked_outputs(forward, chain, take_rows)])
         tgt = torch.cat([window_levels_db(t, sample_rate) for t in row_chunks(target_rows)])
-    return level_range_db(tgt) / max(level_range_db(out), 1e-6)
+    t_range, out_range = level_range_db(tgt), level_range_db(out)
+    # too few levels to measure either: no evidence either way
+    return t_range / out_range if t_range > 0 and out_range > 0 else 1.0
 
 
 def levels_proven(level_gap_db: float, range_ratio: float) -> bool:
