@@ -115,8 +115,9 @@ class LearnResult:
     seconds: float
     interrupted: bool = False
     # timbre scores ("linear", "nonlinear", "nonlinear with dynamics" before an unproven
-    # reset), "linear level gap dB" (LEVEL_EVIDENCE_DB) and, for a saturating fit, "attacks
-    # gap dB" (and "attacks gap dB, drive held" after a refit: ATTACKS_MARGIN_DB)
+    # reset), "linear level gap dB" (LEVEL_EVIDENCE_DB), "level range / linear"
+    # (LEVEL_RANGE_EVIDENCE) and, for a saturating fit, "attacks gap dB" (and "attacks gap
+    # dB, drive held" after a refit: ATTACKS_MARGIN_DB)
     selection: dict[str, float] = field(default_factory=dict)
     pinning: dict[str, float] = field(default_factory=dict)  # see block_pinning
     # blocks reset to neutral: the loss did not care, or (sag, comp) the example did not
