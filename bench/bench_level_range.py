@@ -4,7 +4,8 @@ learner counts as proof of a sag or compressor (`learn/fit.py`, LEVEL_RANGE_EVID
 Per case, `level_range_db` (the 25th-95th percentile range of gated 50 ms levels) of the
 example chain(A) over that of:
 - the linear model (closed-form cabinet match, what the learner compares against), learned on
-  (B, chain(A)) and run on B: the learner's own figure;
+  (B, chain(A)) and run on B: the learner's own figure (`level_range_ratio`), for the whole
+  example and for each of its 15 s parts alone (then against 15 s sections of the take);
 - chain(B), the true chain on the other take: what a perfect model would give, so that for the
   clean chain it is the floor set by how differently the two performances were played;
 - B itself, no chain at all.
@@ -35,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 LINEAR_STAGES = tuple(s for s in STAGES if not chain_stage(s).nonlinear)
 # the chains whose sag or compressor the rule is there to keep (bench/chains.py)
 LEVELLING = ("heavy_comp_cab", "sag_preamp_cab", "comp_dist_cab", "compand_overdrive")
+SHORT_S = 15.0  # a short example: the learner compares it with sections of the take as long
 
 
 def range_db(x: np.ndarray) -> float:
@@ -42,12 +44,26 @@ def range_db(x: np.ndarray) -> float:
     return F.level_range_db(F.window_levels_db(torch.from_numpy(x.astype(np.float32))[None], SR))
 
 
+def _same(chain: object, rows: torch.Tensor) -> torch.Tensor:
+    return rows
+
+
+def learner_ratio(out: np.ndarray, example: np.ndarray) -> float:
+    """`level_range_ratio` as the learner computes it, of an example over an output."""
+    return F.level_range_ratio(_same, None, F._take_in_rows(out, SR),
+                               F._take_in_rows(example, SR), SR)
+
+
 def case_row(case_dir: Path) -> dict[str, float]:
-    """The example's level range over the linear model's on B, chain(B)'s and B's."""
+    """The example's level range over the linear model's on B (the whole example and its
+    15 s parts), chain(B)'s and B's."""
     a, b = read_mono(case_dir / "A_target.wav"), read_mono(case_dir / "B_input.wav")
     lin = tonemorph.learn_tone((b, SR), (a, SR), stages=LINEAR_STAGES, seed=0)
+    out = lin.apply(b, SR)
+    n = int(SHORT_S * SR)
+    short = [learner_ratio(out, a[i: i + n]) for i in range(0, len(a) - n + 1, n)]
     ra = range_db(a)
-    return {"linear": ra / range_db(lin.apply(b, SR)),
+    return {"linear": learner_ratio(out, a), "15 s min": min(short), "15 s max": max(short),
             "truth": ra / range_db(read_mono(case_dir / "B_truth.wav")),
             "raw": ra / range_db(b)}
 
@@ -62,23 +78,29 @@ def markdown(rows: dict[str, dict[str, float]], seconds: float) -> str:
         f"{F.LEVEL_RANGE_PCT[0]:.0f}th-{F.LEVEL_RANGE_PCT[1]:.0f}th percentile range of gated "
         f"{F.LEVEL_RANGE_WINDOW_MS:.0f} ms levels. Each column is the example chain(A)'s range "
         "over that of: the linear model learned on (B, chain(A)) run on B (what the learner "
-        "compares), the true chain on B, B itself. Under "
+        "compares; also each 15 s part of the example alone, the learner then comparing "
+        "15 s sections of the take), the true chain on B, B itself. Under "
         f"LEVEL_RANGE_EVIDENCE = {line:.2f} (linear column) the learner counts a sag or "
         "compressor as proven.",
         "",
-        "| case | linear | truth | raw |",
-        "|---|---|---|---|",
+        "| case | linear | linear, 15 s parts | truth | raw |",
+        "|---|---|---|---|---|",
     ]
     for case, r in rows.items():
         mark = " *" if r["linear"] < line else ""
-        lines.append(f"| {case} | {r['linear']:.2f}{mark} | {r['truth']:.2f} | {r['raw']:.2f} |")
-    groups = {"clean EQ + cab": ("linear_eq_cab",), "sag / compressor chains": LEVELLING}
-    lines += ["", "| chains | linear | truth | raw |", "|---|---|---|---|"]
+        lines.append(f"| {case} | {r['linear']:.2f}{mark} | {r['15 s min']:.2f}-"
+                     f"{r['15 s max']:.2f} | {r['truth']:.2f} | {r['raw']:.2f} |")
+    groups = {"clean EQ + cab": ("linear_eq_cab",), "light crunch": ("amp_crunch",),
+              "sag / compressor chains": LEVELLING}
+    lines += ["", "| chains | linear | linear, 15 s parts | truth | raw |",
+              "|---|---|---|---|---|"]
     for name, chains in groups.items():
         sel = [r for c, r in rows.items() if c.split("/")[1] in chains]
         if sel:
-            cells = [f"{min(r[k] for r in sel):.2f}-{max(r[k] for r in sel):.2f}"
-                     for k in ("linear", "truth", "raw")]
+            spans = (("linear", "linear"), ("15 s min", "15 s max"), ("truth", "truth"),
+                     ("raw", "raw"))
+            cells = [f"{min(r[lo] for r in sel):.2f}-{max(r[hi] for r in sel):.2f}"
+                     for lo, hi in spans]
             lines.append(f"| {name} ({len(sel)}) | " + " | ".join(cells) + " |")
     lines += ["", "`*`: under the line (the learner keeps the sag or compressor it fitted)."]
     return "\n".join(lines) + "\n"

@@ -361,6 +361,34 @@ def test_level_range_ratio_of_a_gain_and_of_a_compressed_range() -> None:
     assert fit.level_range_ratio(same, None, take, silent, SR) == 1.0
 
 
+def test_section_range_of_a_repeated_pattern_is_the_pattern_range() -> None:
+    period = torch.linspace(-60.0, -20.0, 200)
+    levels = period.repeat(8)
+    whole = fit.level_range_db(period)
+    assert fit.section_range_db(levels, 400, 25.0) == pytest.approx(whole, abs=0.2)
+    assert fit.section_range_db(period, 400, 25.0) == whole  # shorter than a section
+
+
+def test_a_short_example_is_compared_with_as_long_stretches_of_the_take() -> None:
+    # the take plays the example's 15 s of levels four times over a 30 dB crescendo: the
+    # whole take spans far more than the example, any 15 s of it little more
+    rng = np.random.default_rng(1)
+    pattern = rng.uniform(-40.0, -20.0, 60)  # 0.25 s steps: 15 s
+    take_lv = np.tile(pattern, 4) + np.linspace(-30.0, 0.0, 240)
+    take = fit._take_in_rows(_stepped_tone(take_lv), SR)
+    example = fit._take_in_rows(_stepped_tone(pattern), SR)
+
+    def same(chain: object, rows: torch.Tensor) -> torch.Tensor:
+        return rows
+    ratio = fit.level_range_ratio(same, None, take, example, SR)
+    whole = (fit.level_range_db(fit.window_levels_db(example, SR))
+             / fit.level_range_db(fit.window_levels_db(take, SR)))
+    assert whole < fit.LEVEL_RANGE_EVIDENCE < ratio < 1.0
+    # the other way round (a short take, a long example) the same holds
+    back = fit.level_range_ratio(same, None, example, take, SR)
+    assert back > 1.0
+
+
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:
     # with no win, no level gap and no level range counted as proof, the compressor-only
