@@ -344,13 +344,15 @@ def _stepped_tone(levels_db: np.ndarray, step_s: float = 0.25) -> np.ndarray:
     return (env * np.sin(2 * np.pi * 220.0 * np.arange(env.size) / SR)).astype(np.float32)
 
 
+def same(chain: object, rows: torch.Tensor) -> torch.Tensor:
+    """A `Forward` that passes the rows through (no chain)."""
+    return rows
+
+
 def test_level_range_ratio_of_a_gain_and_of_a_compressed_range() -> None:
     rng = np.random.default_rng(0)
     lv = rng.uniform(-50.0, -10.0, 120)
     take = fit._take_in_rows(_stepped_tone(lv), SR)
-
-    def same(chain: object, rows: torch.Tensor) -> torch.Tensor:
-        return rows
     louder = fit._take_in_rows(_stepped_tone(lv + 12.0), SR)
     assert fit.level_range_ratio(same, None, take, louder, SR) == pytest.approx(1.0, abs=0.02)
     # every level halved in dB (a 2:1 compressor with its threshold at 0 dBFS)
@@ -377,14 +379,11 @@ def test_a_short_example_is_compared_with_as_long_stretches_of_the_take() -> Non
     take_lv = np.tile(pattern, 4) + np.linspace(-30.0, 0.0, 240)
     take = fit._take_in_rows(_stepped_tone(take_lv), SR)
     example = fit._take_in_rows(_stepped_tone(pattern), SR)
-
-    def same(chain: object, rows: torch.Tensor) -> torch.Tensor:
-        return rows
     ratio = fit.level_range_ratio(same, None, take, example, SR)
     whole = (fit.level_range_db(fit.window_levels_db(example, SR))
              / fit.level_range_db(fit.window_levels_db(take, SR)))
     assert whole < fit.LEVEL_RANGE_EVIDENCE < ratio < 1.0
-    # the other way round (a short take, a long example) the same holds
+    # the other way round (a short take, the long one as example): the example is the wider
     back = fit.level_range_ratio(same, None, example, take, SR)
     assert back > 1.0
 
