@@ -71,6 +71,20 @@ def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str)
         tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
 
 
+def test_a_much_shorter_example_is_said() -> None:
+    from tonemorph.api import INTERNAL_RATE, SHORT_TARGET_RATIO, _short_target
+
+    take = np.zeros(60 * INTERNAL_RATE, np.float32)
+    short = np.zeros(int(SHORT_TARGET_RATIO * take.size) - 1, np.float32)
+    with pytest.warns(UserWarning, match=r"target is 30 s against a 60 s input.*--chain"):
+        notes = _short_target(take, short, ["earlier"])
+    assert notes[0] == "earlier" and len(notes) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _short_target(take, take[: take.size // 2], []) == []
+        assert _short_target(short, take, []) == []  # a longer example is fine
+
+
 def test_a_very_quiet_example_is_said_with_the_level_to_use() -> None:
     from tonemorph.api import _quiet_target
 
