@@ -6,6 +6,7 @@ lv2apply): failures raise with the tool's stderr.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -50,6 +51,20 @@ def write_text(path: Path | str, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+QUICK_CASES = Path(__file__).resolve().parent / "cases" / "quick"
+
+
+def add_cases_option(ap: argparse.ArgumentParser) -> None:
+    """The --cases option of the scripts that read a quick case folder."""
+    ap.add_argument("--cases", type=Path, default=QUICK_CASES,
+                    help="a case folder built by bench/cases.py (with manifest.json)")
+
+
+def case_dirs(cases_dir: Path) -> list[Path]:
+    """Every case of a case folder (source/chain folders holding B_truth.wav), sorted."""
+    return sorted(p.parent for p in cases_dir.glob("*/*/B_truth.wav"))
 
 
 def case_manifest(cases_dir: Path) -> dict | None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, case_manifest, read_mono, write_text
+from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
 
 import tonemorph
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB, peak_over_rms_db
@@ -117,8 +117,7 @@ def markdown(floor: dict[str, dict[str, float]], learned: dict[str, dict[str, di
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", type=Path, default=HERE / "cases" / "quick",
-                    help="a case folder built by bench/cases.py (with manifest.json)")
+    add_cases_option(ap)
     ap.add_argument("--md", type=Path, default=HERE / "results" / "attacks.md")
     ap.add_argument("--learn", nargs="*", default=[],
                     help="cases (source/chain) to learn, with the check and, where it refits, "
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.monotonic()
     floor = {f"{d.parent.name}/{d.name}": floor_row(d)
-             for d in sorted(p.parent for p in args.cases.glob("*/*/B_truth.wav"))}
+             for d in case_dirs(args.cases)}
     learned: dict[str, dict[str, dict]] = {}
     for case in args.learn:
         runs = {"on": learn_row(args.cases / case, check=True)}

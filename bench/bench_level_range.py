@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audio_util import SR, case_manifest, read_mono, write_text
+from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
 
 import tonemorph
 from tonemorph.chain.chain import STAGES
@@ -109,15 +109,14 @@ def markdown(rows: dict[str, dict[str, float]], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", type=Path, default=HERE / "cases" / "quick",
-                    help="a case folder built by bench/cases.py (with manifest.json)")
+    add_cases_option(ap)
     ap.add_argument("--md", type=Path, default=HERE / "results" / "level_range.md")
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
     t0 = time.monotonic()
     rows = {}
-    for d in sorted(p.parent for p in args.cases.glob("*/*/B_truth.wav")):
+    for d in case_dirs(args.cases):
         case = f"{d.parent.name}/{d.name}"
         rows[case] = case_row(d)
         print(case, {k: round(v, 2) for k, v in rows[case].items()}, flush=True)

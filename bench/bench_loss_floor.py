@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audio_util import SR, case_manifest, read_mono, write_text
+from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.features.frames import FeatureConfig, frame_features
@@ -129,8 +129,7 @@ def markdown(results: dict[str, dict], manifest: dict, seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", type=Path, default=HERE / "cases" / "quick",
-                    help="a case folder built by bench/cases.py (with manifest.json)")
+    add_cases_option(ap)
     ap.add_argument("--md", type=Path, default=HERE / "results" / "loss_floor.md")
     args = ap.parse_args(argv)
     manifest = case_manifest(args.cases)
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.monotonic()
     results = {}
-    for case_dir in sorted(p.parent for p in args.cases.glob("*/*/B_truth.wav")):
+    for case_dir in case_dirs(args.cases):
         case = f"{case_dir.parent.name}/{case_dir.name}"
         results[case] = case_terms(case_dir)
         print(case, {c: round(v["total"], 2) for c, v in results[case].items()}, flush=True)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import case_manifest, read_mono, write_text
+from audio_util import add_cases_option, case_manifest, read_mono, write_text
 from suite import SR, score_output
 
 HERE = Path(__file__).resolve().parent
@@ -83,8 +83,7 @@ def markdown(results: dict[str, dict], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", type=Path, default=HERE / "cases" / "quick",
-                    help="a case folder built by bench/cases.py (with manifest.json)")
+    add_cases_option(ap)
     ap.add_argument("--sources", nargs="+", default=["fr3_clean", "fr3_jazz"])
     ap.add_argument("--chains", nargs="+",
                     help="default: the suite's tuning chains (held-out chains stay out)")
