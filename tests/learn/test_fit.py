@@ -388,6 +388,58 @@ def test_a_short_example_is_compared_with_as_long_stretches_of_the_take() -> Non
     assert back > 1.0
 
 
+def test_take_sections_cut_a_long_take_into_stretches_as_long_as_the_example() -> None:
+    n = 15 * SR
+    spans = fit.take_sections(60 * SR, n)
+    assert spans == [(0, n), (n, 2 * n), (2 * n, 3 * n), (3 * n, 4 * n)]
+    # not a whole number of examples: evenly spaced, overlapping, from the start to the end
+    spans = fit.take_sections(50 * SR, n)
+    assert len(spans) == 4 and spans[0][0] == 0 and spans[-1][1] == 50 * SR
+    assert all(b - a == n for a, b in spans)
+    # about as long: the whole take; much longer: at most MAX_SECTIONS
+    assert fit.take_sections(20 * SR, n) == [(0, 20 * SR)]
+    assert fit.take_sections(10 * SR, n) == [(0, 10 * SR)]
+    assert len(fit.take_sections(600 * SR, n)) == fit.MAX_SECTIONS
+
+
+def test_selection_sets_are_the_whole_takes_or_each_playing_stretchs() -> None:
+    x = guitar_line(20.0, SR, seed=3)[0]
+    whole = fit.selection_sets(x, len(x), SR, seed=4)
+    same = fit._segments(x, SR, fit.SELECT_SEGMENTS, fit.SELECT_SEGMENT_S,
+                         np.random.default_rng(5))
+    assert len(whole) == 1 and torch.equal(whole[0], torch.from_numpy(same))
+    # a 5 s example against the take with its second 5 s silent: three stretches judged
+    x[5 * SR: 10 * SR] = 0.0
+    sets = fit.selection_sets(x, 5 * SR, SR, seed=4)
+    assert len(sets) == 3
+    assert all(s.shape[0] == fit.SECTION_SEGMENTS for s in sets)
+    assert all(float(s.abs().max()) > 0.01 for s in sets)
+
+
+def test_the_stretch_played_like_the_example_is_the_one_judged() -> None:
+    # the example: 5 s played evenly through a clean chain; the take: 5 s alternating loud
+    # and soft by 30 dB every half second, 5 s played like the example, 5 s alternating
+    # every quarter second
+    line = guitar_line(15.0, SR, seed=21)[0]
+    n = 5 * SR
+    env = np.concatenate([np.tile(np.repeat([1.0, 0.03], SR // 2), 5), np.ones(n),
+                          np.tile(np.repeat([1.0, 0.03], SR // 4), 10)])
+    x = (line * env).astype(np.float32)
+    y = render(chain_with(CLEAN), guitar_line(5.0, SR, seed=22))[0]
+    fitter = _fitter(x, y)
+    lin = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+    fitter.anchor(lin)
+    sets = fit.selection_sets(x * 10 ** (fit.normalise_input(x) / 20), len(y), SR, seed=0)
+    assert len(sets) == 3
+    k, gap = fit.nearest_stretch(fitter, lin, sets)
+    assert k == 1
+    whole = fitter.evaluate(lin, fitter.segs)[1]["level"]
+    assert gap < whole
+    # each stretch at its own level: the same stretch 12 dB down has the same gap
+    quiet = [s * 10 ** (-12 / 20) for s in sets]
+    assert fit.nearest_stretch(fitter, lin, quiet) == (k, pytest.approx(gap, abs=1e-3))
+
+
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:
     # with no win, no level gap and no level range counted as proof, the compressor-only

@@ -274,6 +274,8 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     tone.training = {"chosen": "nonlinear", "pinning": {"drive": 0.3, "sag": -0.016},
                      "held_for_levels": held, "drive_held_db": 24.0 if held else None,
                      "selection": {"attacks gap dB": -4.08, "level range / linear": 0.483}}
+    if held:  # and (or not) judged on a stretch of a take much longer than the example
+        tone.training["selection"].update({"stretches of the take": 4.0, "stretch judged": 1.0})
     x = guitar_line(4.0, SR, seed=3)
     out = tmp_path / "pins.html"
     build_report(tone, (x, SR), (guitar_line(4.0, SR, seed=4), SR), out, excerpt_s=2.0,
@@ -284,6 +286,8 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     said = "Learned again with the drive held at +24 dB" in text and "(by 4.1 dB)" in text
     assert said == bool(held)
     assert "louder levels span 0.48x the range a filter alone leaves" in text
+    assert ("played most like it (its levels nearest the example's; stretch 2 of 4)"
+            in text) == bool(held)
 
 
 def test_refuses_to_overwrite_an_input_and_leaves_nothing_behind(full: dict) -> None:

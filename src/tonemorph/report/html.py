@@ -294,6 +294,13 @@ def _chain(data: ReportData) -> str:
         learned += (f" The example's louder levels span {float(squeeze):.2f}x the range a "
                     "filter alone leaves the input's (under 1: the tone squeezes levels, as "
                     "a compressor, sag or drive does).")
+    sel = tr.get("selection") or {}
+    stretches, judged = sel.get("stretches of the take"), sel.get("stretch judged")
+    if isinstance(stretches, (int, float)) and isinstance(judged, (int, float)):
+        learned += (f" The example is much shorter than the take: the chains were compared on "
+                    f"the stretch of the take as long as the example that is played most like "
+                    f"it (its levels nearest the example's; stretch {int(judged) + 1} of "
+                    f"{int(stretches)}).")
     if tr.get("cab_match"):
         learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
