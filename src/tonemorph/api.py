@@ -144,10 +144,11 @@ def _short_target(x: np.ndarray, y: np.ndarray, notes: list[str]) -> list[str]:
     if not y.size < SHORT_TARGET_RATIO * x.size:
         return notes
     said = (f"the target is {y.size / INTERNAL_RATE:.0f} s against a "
-            f"{x.size / INTERNAL_RATE:.0f} s input: the learner matches the target's spread "
-            "of levels, and a short example played evenly can make it keep a compressor "
-            "the target does not have; give an input about as long as the target and played "
-            "like it, or leave the dynamics out (--chain eq,drive,cab)")
+            f"{x.size / INTERNAL_RATE:.0f} s input: the chains are compared on the stretch "
+            "of the input played most like the target, but a short example shows the tone's "
+            "dynamics less clearly (a real compressor can be missed, or even playing taken "
+            "for one); give an input about as long as the target and played like it, or leave "
+            "the dynamics out (--chain eq,drive,cab) if the target has none")
     warnings.warn(said, stacklevel=4)
     return [*notes, said]
 
