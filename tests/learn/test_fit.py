@@ -388,32 +388,48 @@ def test_a_short_example_is_compared_with_as_long_stretches_of_the_take() -> Non
     assert back > 1.0
 
 
-def test_take_sections_cut_a_long_take_into_stretches_as_long_as_the_example() -> None:
+def test_stretches_cut_the_longer_recording_as_long_as_the_shorter() -> None:
     n = 15 * SR
-    spans = fit.take_sections(60 * SR, n)
+    spans = fit.stretches(60 * SR, n)
     assert spans == [(0, n), (n, 2 * n), (2 * n, 3 * n), (3 * n, 4 * n)]
-    # not a whole number of examples: evenly spaced, overlapping, from the start to the end
-    spans = fit.take_sections(50 * SR, n)
+    # not a whole number of them: evenly spaced, overlapping, from the start to the end
+    spans = fit.stretches(50 * SR, n)
     assert len(spans) == 4 and spans[0][0] == 0 and spans[-1][1] == 50 * SR
     assert all(b - a == n for a, b in spans)
-    # about as long: the whole take; much longer: at most MAX_SECTIONS
-    assert fit.take_sections(20 * SR, n) == [(0, 20 * SR)]
-    assert fit.take_sections(10 * SR, n) == [(0, 10 * SR)]
-    assert len(fit.take_sections(600 * SR, n)) == fit.MAX_SECTIONS
+    # about as long: all of it; much longer: at most MAX_SECTIONS
+    assert fit.stretches(20 * SR, n) == [(0, 20 * SR)]
+    assert fit.stretches(10 * SR, n) == [(0, 10 * SR)]
+    assert len(fit.stretches(600 * SR, n)) == fit.MAX_SECTIONS
 
 
-def test_selection_sets_are_the_whole_takes_or_each_playing_stretchs() -> None:
+def _loss(y: np.ndarray) -> tuple[fit.UnpairedLoss, torch.Tensor]:
+    feats = fit.target_features(y, FeatureConfig(sample_rate=SR))
+    return fit.UnpairedLoss(feats), feats.level_db
+
+
+def test_selection_judges_are_the_whole_recordings_or_each_playing_stretch() -> None:
     x = guitar_line(20.0, SR, seed=3)[0]
-    whole = fit.selection_sets(x, len(x), SR, seed=4)
+    y = guitar_line(20.0, SR, seed=4)[0]
+    loss, levels = _loss(y)
+    fcfg = FeatureConfig(sample_rate=SR)
+    judges = fit.selection_judges(x, y, SR, fcfg, loss, levels, seed=4)
     same = fit._segments(x, SR, fit.SELECT_SEGMENTS, fit.SELECT_SEGMENT_S,
                          np.random.default_rng(5))
-    assert len(whole) == 1 and torch.equal(whole[0], torch.from_numpy(same))
-    # a 5 s example against the take with its second 5 s silent: three stretches judged
+    assert len(judges) == 1 and torch.equal(judges[0].segs, torch.from_numpy(same))
+    assert judges[0].loss is loss and judges[0].target_levels is levels
+    # a 5 s example against the take with its second 5 s silent: three stretches of the take
+    # judged against the whole example
     x[5 * SR: 10 * SR] = 0.0
-    sets = fit.selection_sets(x, 5 * SR, SR, seed=4)
-    assert len(sets) == 3
-    assert all(s.shape[0] == fit.SECTION_SEGMENTS for s in sets)
-    assert all(float(s.abs().max()) > 0.01 for s in sets)
+    judges = fit.selection_judges(x, y[: 5 * SR], SR, fcfg, loss, levels, seed=4)
+    assert len(judges) == 3 and all(j.loss is loss for j in judges)
+    assert all(j.segs.shape[0] == fit.SECTION_SEGMENTS for j in judges)
+    assert all(float(j.segs.abs().max()) > 0.01 for j in judges)
+    # a 5 s take against the 20 s example: the take's segments against each 5 s of it
+    judges = fit.selection_judges(x[: 5 * SR], y, SR, fcfg, loss, levels, seed=4)
+    assert len(judges) == 4 and all(j.loss is not loss for j in judges)
+    assert all(torch.equal(j.segs, judges[0].segs) for j in judges)
+    louder = _loss(y[15 * SR:] * 4.0)[1]  # its levels are those of its own stretch
+    assert torch.allclose(judges[-1].target_levels, louder - 20 * math.log10(4.0), atol=0.01)
 
 
 def test_the_stretch_played_like_the_example_is_the_one_judged() -> None:
@@ -429,15 +445,23 @@ def test_the_stretch_played_like_the_example_is_the_one_judged() -> None:
     fitter = _fitter(x, y)
     lin = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
     fitter.anchor(lin)
-    sets = fit.selection_sets(x * 10 ** (fit.normalise_input(x) / 20), len(y), SR, seed=0)
-    assert len(sets) == 3
-    k, gap = fit.nearest_stretch(fitter, lin, sets)
+    loss, levels = fitter.loss, fitter.target_levels
+    xs = x * 10 ** (fit.normalise_input(x) / 20)
+    judges = fit.selection_judges(xs, y, SR, fitter.fcfg, loss, levels, seed=0)
+    assert len(judges) == 3
+    k, gap = fit.nearest_stretch(fitter, lin, judges)
     assert k == 1
     whole = fitter.evaluate(lin, fitter.segs)[1]["level"]
     assert gap < whole
     # each stretch at its own level: the same stretch 12 dB down has the same gap
-    quiet = [s * 10 ** (-12 / 20) for s in sets]
+    quiet = [fit.Judge(j.segs * 10 ** (-12 / 20), j.loss, j.target_levels) for j in judges]
     assert fit.nearest_stretch(fitter, lin, quiet) == (k, pytest.approx(gap, abs=1e-3))
+    # the other way round: 5 s of the take played evenly, the example the three stretches
+    even = line[:n] * 10 ** (fit.normalise_input(line[:n]) / 20)
+    back = fit.selection_judges(even, render(chain_with(CLEAN), x[None])[0], SR,
+                                fitter.fcfg, loss, levels, seed=0)
+    assert len(back) == 3
+    assert fit.nearest_stretch(fitter, lin, back)[0] == 1
 
 
 def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest.MonkeyPatch

@@ -286,7 +286,9 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
     said = "Learned again with the drive held at +24 dB" in text and "(by 4.1 dB)" in text
     assert said == bool(held)
     assert "louder levels span 0.48x the range a filter alone leaves" in text
-    assert ("played most like it (its levels nearest the example's; stretch 2 of 4)"
+    assert ("example is much shorter than the take: the chains were compared on the stretch "
+            "of the take as long as the example that is played most like it (levels nearest; "
+            "stretch 2 of 4)"
             in text) == bool(held)
 
 

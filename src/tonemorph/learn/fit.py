@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -506,12 +507,13 @@ class _Fitter:
         match_level(chain, self.segs, self.target_levels, self.fcfg, self.skip, self.output,
                     loudness)
 
-    def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None
-                 ) -> tuple[float, dict[str, float]]:
-        """Loss (and its terms) of the chain on the training segments, or on `segs`."""
+    def evaluate(self, chain: ToneChain, segs: torch.Tensor | None = None,
+                 loss: UnpairedLoss | None = None) -> tuple[float, dict[str, float]]:
+        """Loss (and its terms) of the chain on the training segments, or on `segs`; against
+        the example, or `loss`'s."""
         with torch.no_grad():
             out = self.output(chain, self.segs if segs is None else segs)
-            total, terms = self.loss(frame_features(out, self.fcfg, self.skip))
+            total, terms = (loss or self.loss)(frame_features(out, self.fcfg, self.skip))
         return float(total), terms
 
     def _stepped(self, tag: str, best: float) -> None:
@@ -676,77 +678,118 @@ SELECT_SEGMENTS = 32  # segments judged when choosing linear vs nonlinear
 SELECT_SEGMENT_S = 1.0  # seconds each
 
 
-def _timbre_score(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor) -> float:
+def _timbre_score(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor,
+                  loss: UnpairedLoss | None = None) -> float:
     """Weighted sum of the loss terms that describe timbre (model selection criterion)."""
-    _, terms = fitter.evaluate(chain, segs)
+    _, terms = fitter.evaluate(chain, segs, loss)
     w = fitter.loss.weights.as_dict()
     return float(sum(w[k] * terms[k] for k in TIMBRE_TERMS))
 
 
-# An example much shorter than the take is one stretch of playing, and stretches of one take
-# are played differently: judged against all of the take, a compressor that squeezes its wider
-# playing into the example's wins on timbre and level (3 of 8 runs from 15 s parts of the clean
-# examples against the whole 60 s take kept a sag or compressor: held-out MR-STFT 0.69-1.07
-# against 0.25-0.33 from the whole example). From SECTIONS_FROM x the example's length on, the
-# models are judged on the stretch of the take as long as the example that a gain brings
-# nearest the example's levels (the linear model's level gap, at the target's loudness): the
-# stretch played most like it. On those 3 runs the 15 s stretches' gaps spread 2.0-16.1 dB, and
-# the stretch nearest (2.0-2.3 dB) gave the compressor no timbre win (0.75-1.05 of the linear
-# score; averaged over the stretches, 0.78-0.89, with gaps of 7.7-9.1 dB); compressed bass's
-# nearest stretch still had a 2.4 dB gap and a 0.78 timbre ratio, its level range 0.37 proof.
+# A short recording is one stretch of playing, and stretches of one performance are played
+# differently: judged against all of a longer take, a compressor that squeezes its wider
+# playing into a short example's wins on timbre and level (3 of 9 runs from 15 s parts of the
+# clean examples against the whole 60 s take kept a sag or compressor: held-out MR-STFT up to
+# 1.066 against 0.25-0.33 from the whole example), and the other way round (the whole 60 s
+# example against 15 s of the take: one of 4 kept a sag, 0.858). From SECTIONS_FROM x the
+# shorter's length on, the chains are judged on the stretch of the longer recording, as long
+# as the shorter, that the linear chain (at the example's loudness) brings nearest the
+# example's levels: the stretch played most like the other recording. On the 3 runs the 15 s
+# stretches of the take had level gaps of 2.0-16.1 dB, and on the nearest (2.0-2.7 dB) the
+# compressor had no timbre win (0.75-1.05 of the linear score; averaged over all stretches,
+# 0.78-0.89, with gaps of 7.7-9.1 dB); compressed bass's nearest stretch still had a 2.4 dB gap
+# and a 0.78 timbre ratio, its level range (0.37) the proof.
 SECTIONS_FROM = 1.5
-SECTION_SEGMENTS = 16  # selection segments per stretch
+SECTION_SEGMENTS = 16  # selection segments per stretch of the take
 MAX_SECTIONS = 8  # stretches judged at most (each costs two evaluations), evenly spaced
 
 
-def take_sections(n_take: int, n_example: int) -> list[tuple[int, int]]:
-    """(start, stop) samples of stretches of the take as long as the example, evenly spaced
-    over it (MAX_SECTIONS at most); the whole take where it is under SECTIONS_FROM x the
-    example's length."""
-    if n_example <= 0 or n_take < SECTIONS_FROM * n_example:
-        return [(0, n_take)]
-    n = min(math.ceil(n_take / n_example), MAX_SECTIONS)
-    starts = np.linspace(0, n_take - n_example, n)
-    return [(int(a), int(a) + n_example) for a in starts.round()]
+@dataclass
+class Judge:
+    """Where the linear and nonlinear chains are compared: segments of the take, and the
+    example (its loss and frame levels) they are judged against."""
+
+    segs: torch.Tensor
+    loss: UnpairedLoss
+    target_levels: torch.Tensor
 
 
-def selection_sets(xs: np.ndarray, n_example: int, sr: int, seed: int) -> list[torch.Tensor]:
-    """Selection segments of the normalised take: SELECT_SEGMENTS over all of it, or
-    SECTION_SEGMENTS in each of its `take_sections` that plays for SELECT_SEGMENT_S or more."""
-    spans = take_sections(len(xs), n_example)
-    if len(spans) == 1:
-        return [torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
-                                           np.random.default_rng(seed + 1)))]
-    _, keep = _active_hops(xs)  # the whole take's silence gate: a quiet stretch still plays
+def stretches(n_long: int, n_short: int) -> list[tuple[int, int]]:
+    """(start, stop) samples of stretches of the longer recording as long as the shorter,
+    evenly spaced over it (MAX_SECTIONS at most); all of it where it is under SECTIONS_FROM x
+    the shorter's length."""
+    if n_short <= 0 or n_long < SECTIONS_FROM * n_short:
+        return [(0, n_long)]
+    n = min(math.ceil(n_long / n_short), MAX_SECTIONS)
+    starts = np.linspace(0, n_long - n_short, n)
+    return [(int(a), int(a) + n_short) for a in starts.round()]
+
+
+def _playing(x: np.ndarray, spans: list[tuple[int, int]], sr: int) -> list[tuple[int, int]]:
+    """The spans of mono x that play (pass x's silence gate) for SELECT_SEGMENT_S or more."""
+    _, keep = _active_hops(x)  # the whole recording's gate: a quiet stretch still plays
     min_hops = SELECT_SEGMENT_S * sr / ACTIVITY_HOP
-    sets = [torch.from_numpy(_segments(xs[a:b], sr, SECTION_SEGMENTS, SELECT_SEGMENT_S,
-                                       np.random.default_rng(seed + 1 + i)))
-            for i, (a, b) in enumerate(spans)
+    return [(a, b) for a, b in spans
             if keep[a // ACTIVITY_HOP: b // ACTIVITY_HOP].sum() >= min_hops]
-    return sets or selection_sets(xs, len(xs), sr, seed)
 
 
-def at_stretch_level(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor,
+def selection_judges(xs: np.ndarray, y: np.ndarray, sr: int, fcfg: FeatureConfig,
+                     loss: UnpairedLoss, target_levels: torch.Tensor, seed: int
+                     ) -> list[Judge]:
+    """Where the chains are compared: SELECT_SEGMENTS of the whole normalised take xs against
+    the whole example y (`loss`, `target_levels`); or, where one recording is SECTIONS_FROM x
+    the other's length or more, each of its `stretches` that plays (SECTION_SEGMENTS segments
+    of a stretch of the take against the whole example, or the whole take's segments against
+    a stretch of the example)."""
+    whole = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
+                                       np.random.default_rng(seed + 1)))
+    judges = []
+    take_spans = stretches(len(xs), len(y))
+    example_spans = stretches(len(y), len(xs))
+    if len(take_spans) > 1:
+        for i, (a, b) in enumerate(_playing(xs, take_spans, sr)):
+            segs = _segments(xs[a:b], sr, SECTION_SEGMENTS, SELECT_SEGMENT_S,
+                             np.random.default_rng(seed + 1 + i))
+            judges.append(Judge(torch.from_numpy(segs), loss, target_levels))
+    elif len(example_spans) > 1:
+        for a, b in _playing(y, example_spans, sr):
+            feats = target_features(y[a:b], fcfg)
+            judges.append(Judge(whole, UnpairedLoss(feats, loss.weights, seed=seed),
+                                feats.level_db))
+    return judges or [Judge(whole, loss, target_levels)]
+
+
+def at_stretch_level(fitter: _Fitter, chain: ToneChain, judge: Judge,
                      loudness: bool = False) -> ToneChain:
-    """A copy of chain with its output gain matched on segs (`match_level`): a stretch of the
-    take is judged at its own level, as the example was recorded at its own."""
+    """A copy of chain with its output gain matched (`match_level`) on the judge's segments
+    to its example: a stretch is judged at its own level, as each recording was made at its
+    own."""
     c = copy.deepcopy(chain)
-    match_level(c, segs, fitter.target_levels, fitter.fcfg, fitter.skip, fitter.output,
+    match_level(c, judge.segs, judge.target_levels, fitter.fcfg, fitter.skip, fitter.output,
                 loudness)
     return c
 
 
-def nearest_stretch(fitter: _Fitter, lin_loud: ToneChain, sets: list[torch.Tensor]
+def nearest_stretch(fitter: _Fitter, lin_loud: ToneChain, judges: list[Judge]
                     ) -> tuple[int, float]:
-    """Which of the selection sets the linear model (at the target's loudness) brings nearest
-    the target's level distribution, and its level gap there (the "level" term, mean |dB|);
-    each of several sets (stretches) at the loudness of its own."""
-    if len(sets) == 1:
-        return 0, fitter.evaluate(lin_loud, sets[0])[1]["level"]
-    gaps = [fitter.evaluate(at_stretch_level(fitter, lin_loud, s, loudness=True), s)[1]["level"]
-            for s in sets]
+    """Which judge the linear chain (at the example's loudness) brings nearest its example's
+    level distribution, and its level gap there (the "level" term, mean |dB|); each of
+    several (stretches) at the loudness of its own."""
+    if len(judges) == 1:
+        j = judges[0]
+        return 0, fitter.evaluate(lin_loud, j.segs, j.loss)[1]["level"]
+    gaps = [fitter.evaluate(at_stretch_level(fitter, lin_loud, j, loudness=True), j.segs,
+                            j.loss)[1]["level"] for j in judges]
     k = int(np.argmin(gaps))
     return k, gaps[k]
+
+
+def judged_timbre(fitter: _Fitter, chain: ToneChain, judge: Judge, stretched: bool) -> float:
+    """`_timbre_score` of the chain on the judge's segments against its example; `stretched`
+    (one of several stretches): with the output gain matched there first."""
+    if stretched:
+        chain = at_stretch_level(fitter, chain, judge)
+    return _timbre_score(fitter, chain, judge.segs, judge.loss)
 
 
 SIMPLIFY_TOL = 0.01  # a block whose reset costs less than this fraction of the loss is reset
@@ -1189,8 +1232,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     take_rows = _take_in_rows(xs, sr)
     sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                           np.random.default_rng(cfg.seed + 1)))
-    # the linear vs nonlinear choice: on stretches as long as the example (SECTIONS_FROM)
-    sel_sets = selection_sets(xs, len(y), sr, cfg.seed)
+    # the linear vs nonlinear choice: on stretches as long as the shorter (SECTIONS_FROM)
+    judges = selection_judges(xs, y, sr, fcfg, full_loss, t_lv, cfg.seed)
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
     fitter.anchor(lin)
     results["linear"] = lin
@@ -1275,19 +1318,16 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     if "nonlinear" in results:
         # how far its level distribution stays from the target's: whether any gain can
         # explain the target's levels
-        stretch, level_gap_db = nearest_stretch(fitter, lin_loud, sel_sets)
-        judge_segs = sel_sets[stretch]
-
-        def timbre(c: ToneChain) -> float:
-            if len(sel_sets) > 1:
-                c = at_stretch_level(fitter, c, judge_segs)
-            return _timbre_score(fitter, c, judge_segs)
+        stretch, level_gap_db = nearest_stretch(fitter, lin_loud, judges)
+        timbre = partial(judged_timbre, fitter, judge=judges[stretch],
+                         stretched=len(judges) > 1)
         # judged on timbre only: level and dynamics distributions also carry how evenly each
         # recording was played, which would reward inventing compression on a clean target
         # on more of the input than one training step sees: these terms are noisy
         selection = {k: timbre(results[k]) for k in ("linear", "nonlinear")}
-        if len(sel_sets) > 1:
-            selection["stretches of the take"] = float(len(sel_sets))
+        if len(judges) > 1:
+            selection["stretches of the " + ("take" if len(xs) > len(y) else "example")] = (
+                float(len(judges)))
             selection["stretch judged"] = float(stretch)
         selection["linear level gap dB"] = level_gap_db
         range_ratio = level_range_ratio(fitter.output, lin_loud, take_rows,

@@ -295,12 +295,14 @@ def _chain(data: ReportData) -> str:
                     "filter alone leaves the input's (under 1: the tone squeezes levels, as "
                     "a compressor, sag or drive does).")
     sel = tr.get("selection") or {}
-    stretches, judged = sel.get("stretches of the take"), sel.get("stretch judged")
-    if isinstance(stretches, (int, float)) and isinstance(judged, (int, float)):
-        learned += (f" The example is much shorter than the take: the chains were compared on "
-                    f"the stretch of the take as long as the example that is played most like "
-                    f"it (its levels nearest the example's; stretch {int(judged) + 1} of "
-                    f"{int(stretches)}).")
+    judged = sel.get("stretch judged")
+    for longer, shorter in (("take", "example"), ("example", "take")):
+        n = sel.get(f"stretches of the {longer}")
+        if isinstance(n, (int, float)) and isinstance(judged, (int, float)):
+            learned += (f" The {shorter} is much shorter than the {longer}: the chains were "
+                        f"compared on the stretch of the {longer} as long as the {shorter} "
+                        f"that is played most like it (levels nearest; stretch "
+                        f"{int(judged) + 1} of {int(n)}).")
     if tr.get("cab_match"):
         learned += f" Cabinet matched to the example {_e(tr['cab_match'])}."
     if tr.get("simplified"):
