@@ -412,22 +412,21 @@ def test_selection_judges_are_the_whole_recordings_or_each_playing_stretch() -> 
     y = guitar_line(20.0, SR, seed=4)[0]
     loss, levels = _loss(y)
     fcfg = FeatureConfig(sample_rate=SR)
-    judges = fit.selection_judges(x, y, SR, fcfg, loss, levels, seed=4)
-    same = fit._segments(x, SR, fit.SELECT_SEGMENTS, fit.SELECT_SEGMENT_S,
-                         np.random.default_rng(5))
-    assert len(judges) == 1 and torch.equal(judges[0].segs, torch.from_numpy(same))
+    whole = torch.from_numpy(fit._segments(x, SR, fit.SELECT_SEGMENTS, fit.SELECT_SEGMENT_S,
+                                           np.random.default_rng(5)))
+    judges = fit.selection_judges(x, y, SR, fcfg, loss, levels, whole, seed=4)
+    assert len(judges) == 1 and judges[0].segs is whole
     assert judges[0].loss is loss and judges[0].target_levels is levels
     # a 5 s example against the take with its second 5 s silent: three stretches of the take
     # judged against the whole example
     x[5 * SR: 10 * SR] = 0.0
-    judges = fit.selection_judges(x, y[: 5 * SR], SR, fcfg, loss, levels, seed=4)
+    judges = fit.selection_judges(x, y[: 5 * SR], SR, fcfg, loss, levels, whole, seed=4)
     assert len(judges) == 3 and all(j.loss is loss for j in judges)
     assert all(j.segs.shape[0] == fit.SECTION_SEGMENTS for j in judges)
     assert all(float(j.segs.abs().max()) > 0.01 for j in judges)
     # a 5 s take against the 20 s example: the take's segments against each 5 s of it
-    judges = fit.selection_judges(x[: 5 * SR], y, SR, fcfg, loss, levels, seed=4)
-    assert len(judges) == 4 and all(j.loss is not loss for j in judges)
-    assert all(torch.equal(j.segs, judges[0].segs) for j in judges)
+    judges = fit.selection_judges(x[: 5 * SR], y, SR, fcfg, loss, levels, whole, seed=4)
+    assert len(judges) == 4 and all(j.loss is not loss and j.segs is whole for j in judges)
     louder = _loss(y[15 * SR:] * 4.0)[1]  # its levels are those of its own stretch
     assert torch.allclose(judges[-1].target_levels, louder - 20 * math.log10(4.0), atol=0.01)
 
@@ -447,7 +446,7 @@ def test_the_stretch_played_like_the_example_is_the_one_judged() -> None:
     fitter.anchor(lin)
     loss, levels = fitter.loss, fitter.target_levels
     xs = x * 10 ** (fit.normalise_input(x) / 20)
-    judges = fit.selection_judges(xs, y, SR, fitter.fcfg, loss, levels, seed=0)
+    judges = fit.selection_judges(xs, y, SR, fitter.fcfg, loss, levels, fitter.segs, seed=0)
     assert len(judges) == 3
     k, gap = fit.nearest_stretch(fitter, lin, judges)
     assert k == 1
@@ -458,8 +457,10 @@ def test_the_stretch_played_like_the_example_is_the_one_judged() -> None:
     assert fit.nearest_stretch(fitter, lin, quiet) == (k, pytest.approx(gap, abs=1e-3))
     # the other way round: 5 s of the take played evenly, the example the three stretches
     even = line[:n] * 10 ** (fit.normalise_input(line[:n]) / 20)
+    even_segs = torch.from_numpy(fit._segments(even, SR, fit.SELECT_SEGMENTS,
+                                               fit.SELECT_SEGMENT_S, np.random.default_rng(1)))
     back = fit.selection_judges(even, render(chain_with(CLEAN), x[None])[0], SR,
-                                fitter.fcfg, loss, levels, seed=0)
+                                fitter.fcfg, loss, levels, even_segs, seed=0)
     assert len(back) == 3
     assert fit.nearest_stretch(fitter, lin, back)[0] == 1
 

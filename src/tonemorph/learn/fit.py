@@ -691,7 +691,8 @@ def _timbre_score(fitter: _Fitter, chain: ToneChain, segs: torch.Tensor,
 # playing into a short example's wins on timbre and level (3 of 9 runs from 15 s parts of the
 # clean examples against the whole 60 s take kept a sag or compressor: held-out MR-STFT up to
 # 1.066 against 0.25-0.33 from the whole example), and the other way round (the whole 60 s
-# example against 15 s of the take: one of 4 kept a sag, 0.858). From SECTIONS_FROM x the
+# example against 15 s of the take: one of 4 kept a sag, 0.858; judged so, it still does,
+# its timbre win 0.70 of the linear score on the nearest stretch). From SECTIONS_FROM x the
 # shorter's length on, the chains are judged on the stretch of the longer recording, as long
 # as the shorter, that the linear chain (at the example's loudness) brings nearest the
 # example's levels: the stretch played most like the other recording. On the 3 runs the 15 s
@@ -734,15 +735,13 @@ def _playing(x: np.ndarray, spans: list[tuple[int, int]], sr: int) -> list[tuple
 
 
 def selection_judges(xs: np.ndarray, y: np.ndarray, sr: int, fcfg: FeatureConfig,
-                     loss: UnpairedLoss, target_levels: torch.Tensor, seed: int
-                     ) -> list[Judge]:
-    """Where the chains are compared: SELECT_SEGMENTS of the whole normalised take xs against
-    the whole example y (`loss`, `target_levels`); or, where one recording is SECTIONS_FROM x
-    the other's length or more, each of its `stretches` that plays (SECTION_SEGMENTS segments
-    of a stretch of the take against the whole example, or the whole take's segments against
-    a stretch of the example)."""
-    whole = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
-                                       np.random.default_rng(seed + 1)))
+                     loss: UnpairedLoss, target_levels: torch.Tensor, whole: torch.Tensor,
+                     seed: int) -> list[Judge]:
+    """Where the chains are compared: `whole` (segments of all of the normalised take xs)
+    against the whole example y (`loss`, `target_levels`); or, where one recording is
+    SECTIONS_FROM x the other's length or more, each of its `stretches` that plays
+    (SECTION_SEGMENTS segments of a stretch of the take against the whole example, or `whole`
+    against a stretch of the example)."""
     judges = []
     take_spans = stretches(len(xs), len(y))
     example_spans = stretches(len(y), len(xs))
@@ -1233,7 +1232,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                           np.random.default_rng(cfg.seed + 1)))
     # the linear vs nonlinear choice: on stretches as long as the shorter (SECTIONS_FROM)
-    judges = selection_judges(xs, y, sr, fcfg, full_loss, t_lv, cfg.seed)
+    judges = selection_judges(xs, y, sr, fcfg, full_loss, t_lv, sel_segs, cfg.seed)
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
     fitter.anchor(lin)
     results["linear"] = lin
