@@ -53,7 +53,8 @@ DYNAMICS = ("sag", "comp")
 
 
 def run_spec(cases: Path, spec: str, seed: int) -> dict:
-    """Learn from part k of A and all of B; the held-out scores of it and of a match-EQ."""
+    """Learn from part k of A and all of B (part tk: all of A, part k of B); the held-out
+    scores of it and of a match-EQ fitted on the same pair."""
     name, part = spec.rsplit(":", 1)
     d = cases / name
     a, b = read_mono(d / "A_target.wav"), read_mono(d / "B_input.wav")
