@@ -1234,8 +1234,6 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     take_rows = _take_in_rows(xs, sr)
     sel_segs = torch.from_numpy(_segments(xs, sr, SELECT_SEGMENTS, SELECT_SEGMENT_S,
                                           np.random.default_rng(cfg.seed + 1)))
-    # the linear vs nonlinear choice: on stretches as long as the shorter (SECTIONS_FROM)
-    judges = selection_judges(xs, y, sr, fcfg, full_loss, t_lv, sel_segs, cfg.seed)
     lin = ToneChain(ChainConfig(stages=lin_stages, sample_rate=sr))
     fitter.anchor(lin)
     results["linear"] = lin
@@ -1318,6 +1316,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     lin_loud = copy.deepcopy(results["linear"])
     match_level(lin_loud, take_rows, t_lv, fcfg, skip, fitter.output, loudness=True)
     if "nonlinear" in results:
+        # the linear vs nonlinear choice: on stretches as long as the shorter (SECTIONS_FROM)
+        judges = selection_judges(xs, y, sr, fcfg, full_loss, t_lv, sel_segs, cfg.seed)
         # how far its level distribution stays from the target's: whether any gain can
         # explain the target's levels
         stretch, level_gap_db = nearest_stretch(fitter, lin_loud, judges)
