@@ -18,6 +18,7 @@ from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import FeatureConfig
 from tonemorph.features.notes import note_spectra
+from tonemorph.io.paths import STOP_REQUESTED
 from tonemorph.learn import fit
 from tonemorph.learn.fit import (
     THREADS_ENV,
@@ -851,3 +852,54 @@ def test_a_fit_that_flattens_the_attacks_is_refit_with_the_drive_held(
         assert res.selection["attacks gap dB, drive held"] == gaps[1]
         assert refits[0].values()["drive.drive_db"] == pytest.approx(fit.HELD_DRIVE_DB, abs=1e-4)
         assert (res.candidates["nonlinear"] == res.candidates[tag]) == kept
+
+
+def test_a_stop_during_the_starts_skips_the_starts_left_over(
+        small: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 starts on 2 threads: two side by side, the third after them on both threads; a stop
+    # in the first round ends the learn there with what it reached
+    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 2,
+                                                       "segment_s": 1.0, "start_steps": 4})
+    monkeypatch.setenv(THREADS_ENV, "2")
+    x = guitar_line(5.0, SR, seed=1)[0]
+    y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(5.0, SR, seed=2))[0]
+    tags: list[str] = []
+
+    def progress(tag: str, done: int, total: int, loss: float | None = None) -> None:
+        tags.append(tag)
+        if tag.startswith("drive") and done == 2:
+            STOP_REQUESTED.set()
+
+    try:
+        res = fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR), progress)
+    finally:
+        STOP_REQUESTED.clear()
+    assert res.interrupted
+    assert not any("slow dynamics" in t for t in tags)  # the start left over never ran
+    assert "refine" not in tags
+    assert np.isfinite(res.loss)
+    assert all(np.all(np.isfinite(v)) for v in res.chain.values().values())
+
+
+def test_the_start_left_over_runs_on_all_threads(
+        small: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 3 starts on 2 threads: the third runs alone after the first two, its steps' parts
+    # shared over both threads (not on one beside an idle core)
+    monkeypatch.setitem(fit.QUALITY_PRESETS, "fast", {**SMALL, "n_segments": 2,
+                                                       "segment_s": 1.0, "start_steps": 2,
+                                                       "steps": 2})
+    monkeypatch.setenv(THREADS_ENV, "2")
+    runs: list[tuple[str, bool]] = []
+    real_run = fit._Fitter.run
+
+    def spy(self, chain, steps, tag, shared=False, held=()):
+        runs.append((tag, shared))
+        return real_run(self, chain, steps, tag, shared, held)
+
+    monkeypatch.setattr(fit._Fitter, "run", spy)
+    x = guitar_line(4.0, SR, seed=1)[0]
+    y = render(chain_with({"drive.drive_db": 20.0}), guitar_line(4.0, SR, seed=2))[0]
+    fit_unpaired(x, y, LearnConfig(quality="fast", sample_rate=SR))
+    starts = [r for r in runs if r[0].startswith("drive")]
+    assert sorted(starts[:2]) == [("drive +0 dB", False), ("drive +18 dB", False)]
+    assert starts[2] == ("drive +12 dB, slow dynamics", True)
