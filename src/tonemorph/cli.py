@@ -509,7 +509,10 @@ def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tupl
 @app.command("export", cls=_Command)
 def export_cmd(
     model: Path = typer.Argument(..., help=".tmodel file to export"),
-    format: str = typer.Option(..., "--format", "-f", help="nam | aidax | ir | plugin"),
+    format: Optional[str] = typer.Option(
+        None, "--format", "-f",
+        help="nam | aidax | ir | plugin (default: from the output's extension: .nam, .json, "
+             ".wav)"),
     output: Path = typer.Option(..., "--output", "-o",
                                 help="file to write (plugin: folder for the bundles)"),
     arch: Optional[str] = typer.Option(
@@ -535,7 +538,10 @@ def export_cmd(
         import tonemorph
         from tonemorph.api import export_tone
         from tonemorph.errors import ParameterError
+        from tonemorph.export import format_for_output
         from tonemorph.io import check_output_path, check_sample_rate
+
+        format = format or format_for_output(output)
 
         if not 0 < minutes <= 600:
             raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")

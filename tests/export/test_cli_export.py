@@ -15,6 +15,7 @@ from tones import tone_with
 from typer.testing import CliRunner
 
 from tonemorph.cli import app
+from tonemorph.export import format_for_output
 from tonemorph.export.nam import nam_metadata, read_nam, write_nam
 from tonemorph.neural import WaveNet
 from tonemorph.neural.runner import BlockProcessor
@@ -126,6 +127,23 @@ def test_export_nam_and_ir_from_a_tmodel(tmp_path: Path) -> None:
                               "--minutes", "0.02", "-o", str(tmp_path / "x.nam")])
     assert res.exit_code == 2 and res.output.startswith("error:"), res.output
     assert "unknown architecture" in res.output and not (tmp_path / "x.nam").exists()
+
+
+def test_export_format_follows_the_output_extension(tmp_path: Path) -> None:
+    tone = tone_with({"cab.band_db": [-3.0] * 64}, stages=("cab",))
+    tm = tmp_path / "tone.tmodel"
+    tone.save(tm)
+    assert [format_for_output(p) for p in ("a.nam", "b.JSON", "c.aidax", "d.wav", "e.flac")] == [
+        "nam", "aidax", "aidax", "ir", "ir"]
+    ir = tmp_path / "cab.wav"
+    res = runner.invoke(app, ["export", str(tm), "-o", str(ir)])
+    assert res.exit_code == 0 and "cabinet IR" in res.output, res.output
+    assert sf.info(ir).subtype == "FLOAT"
+    # an extension that names no format: one line naming --format, nothing written
+    odd = tmp_path / "tone.bin"
+    res = runner.invoke(app, ["export", str(tm), "-o", str(odd)])
+    assert res.exit_code == 2 and res.output.startswith("error:"), res.output
+    assert "--format" in res.output and not odd.exists()
 
 
 def test_capture_signal_command(tmp_path: Path) -> None:

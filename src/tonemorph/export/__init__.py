@@ -8,8 +8,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tonemorph.errors import ParameterError
+
 _SNIFF_BYTES = 4096
 AIDAX_DEFAULT_RATE = 48000  # Hz, for AIDA-X files that name no sample rate
+
+
+#: the export format an output file's extension names (what players load each as)
+FORMAT_BY_SUFFIX = {".nam": "nam", ".json": "aidax", ".aidax": "aidax", ".wav": "ir",
+                    ".flac": "ir"}
+
+
+def format_for_output(path: str | os.PathLike[str]) -> str:
+    """The export format ('nam', 'aidax' or 'ir') an output path's extension names; raises
+    ParameterError (naming --format) for any other."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMAT_BY_SUFFIX:
+        raise ParameterError(
+            f"cannot tell the export format from {Path(path).name!r}: name the file .nam (NAM), "
+            ".json (AIDA-X) or .wav (cabinet IR), or give --format nam|aidax|ir|plugin")
+    return FORMAT_BY_SUFFIX[suffix]
 
 
 def neural_model_kind(path: str | os.PathLike[str]) -> str | None:
@@ -58,4 +76,4 @@ def load_neural_model(path: str | os.PathLike[str]):
     return None
 
 
-__all__ = ["load_neural_model", "neural_model_kind"]
+__all__ = ["FORMAT_BY_SUFFIX", "format_for_output", "load_neural_model", "neural_model_kind"]
