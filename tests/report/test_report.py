@@ -292,6 +292,26 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
             in text) == bool(held)
 
 
+@pytest.mark.parametrize(("chosen", "selection", "says"), [
+    ("linear", {"linear": 2.5, "nonlinear with dynamics": 2.1, "nonlinear": 2.4},
+     "its timbre score came to 0.84x the filter's, too small a win"),
+    ("linear", {"linear": 2.5, "nonlinear": 2.6}, "came to 1.04x the filter's (no better)"),
+    ("nonlinear", {"linear": 2.5, "nonlinear": 1.5}, None),
+    ("linear", {}, None),
+])
+def test_report_says_why_a_fitted_nonlinear_chain_was_not_kept(
+        tmp_path: Path, chosen: str, selection: dict, says: str | None) -> None:
+    tone = tone_with(CRUNCH)
+    tone.training = {"chosen": chosen, "selection": selection}
+    out = tmp_path / "why.html"
+    build_report(tone, (guitar_line(3.0, SR, seed=3), SR), (guitar_line(3.0, SR, seed=4), SR),
+                 out, excerpt_s=2.0, audio_format="ogg")
+    text = " ".join(_parse(out)[0].text)
+    assert ("fitted too and not kept" in text) == (says is not None)
+    if says:
+        assert says in text
+
+
 def test_refuses_to_overwrite_an_input_and_leaves_nothing_behind(full: dict) -> None:
     d = full["dir"]
     before = sorted(p.name for p in d.iterdir())

@@ -895,6 +895,12 @@ def simplify(fitter: _Fitter, chain: ToneChain, pinning: dict[str, float],
 # saturating drive the rule is off: there, resetting a sag alone cost 0.13 (compressor into
 # distortion, fast, seed 1) and, in the quick suite, 0.54 on the held-out fuzz chain. Those
 # drove the shaper by 28-36 dB; on the clean and crunch chains a kept drive was -4..+14 dB.
+# Tried, not kept (2026-12-06): the same rule for a drive short of saturation (reset with the
+# dynamics where the example proves nothing). fr3_bass's clean EQ + cab chain had kept a
+# +18.9 dB drive at 0.84 of the linear score (gap 0.6 dB, range 1.01; held-out MR-STFT 0.711,
+# the linear model 0.640); of the other 39 bench cases at seed 0 only the held-out sonic-pi
+# fuzz matched the rule (a +18.2 dB drive at 0.90, gap 3.6 dB, range 0.87), and it went from
+# 1.155 to 2.474 with the linear model.
 DYNAMICS_EVIDENCE = 0.72
 # The linear model set to the target's loudness misses the target's frame-level quantiles
 # by this much (mean |dB|, on the selection segments) only where the target's levels are
