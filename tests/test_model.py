@@ -28,7 +28,7 @@ from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from tonemorph.metrics import pitch_cents_error
-from tonemorph.model import CURVE_OFFSETS_DB, LOUDNESS_GUARD_DB
+from tonemorph.model import CURVE_OFFSETS_DB, LOUDNESS_GUARD_DB, why_linear
 
 LATENCY = (OVERSAMPLE_TAPS - 1) // 2
 
@@ -549,3 +549,17 @@ def test_level_blocks_names_only_blocks_moved_from_neutral() -> None:
     assert level_blocks({}) == []  # a linear chain has none of these parameters
     kept = {**clean, "drive.drive_db": 23.2, "sag.ratio": 3.91, "sag.threshold_db": -35.6}
     assert level_blocks(kept) == ["drive +23 dB", "sag 3.9:1 @ -36 dB"]
+
+
+def test_why_linear_says_why_a_fitted_nonlinear_chain_was_not_kept() -> None:
+    said = why_linear({"chosen": "linear", "selection": {
+        "linear": 2.5, "nonlinear with dynamics": 2.1, "nonlinear": 2.4}})
+    # the score with the dynamics, before the unproven ones were reset, is the one compared
+    assert "0.84x the filter's, too small a win" in said
+    assert "1.04x the filter's (no better)" in why_linear(
+        {"chosen": "linear", "selection": {"linear": 2.5, "nonlinear": 2.6}})
+    for training in ({"chosen": "nonlinear", "selection": {"linear": 2.5, "nonlinear": 1.5}},
+                     {"chosen": "linear", "selection": {}}, {"chosen": "linear"},
+                     {"chosen": "linear", "selection": {"linear": 0.0, "nonlinear": 1.0}},
+                     {"mode": "paired"}):
+        assert why_linear(training) == ""

@@ -813,9 +813,14 @@ def _chosen(tone: Tone) -> str:
 
 
 def _say_cab_match(training: dict) -> None:
-    """Print how learning matched the cabinet (training record of an unpaired tone), if it says."""
+    """Print how learning matched the cabinet and why a linear chain was kept (training
+    record of an unpaired tone), where it says."""
+    from tonemorph.model import why_linear
+
     if training.get("cab_match"):
         out.print(f"cabinet matched {training['cab_match']}")
+    if why_linear(training):
+        out.print(why_linear(training))
 
 
 @app.command(cls=_Command)

@@ -355,6 +355,26 @@ def level_blocks(params: Mapping[str, float | list[float]]) -> list[str]:
     return kept
 
 
+def why_linear(training: Mapping) -> str:
+    """Why a fitted drive / dynamics chain was not kept, in one sentence (from an unpaired
+    tone's training record: its timbre score over the linear chain's); "" when the linear chain
+    was not chosen or nothing nonlinear was scored."""
+    sel = training.get("selection") or {}
+    lin = sel.get("linear")
+    nl = sel.get("nonlinear with dynamics", sel.get("nonlinear"))
+    if (training.get("chosen") != "linear" or not isinstance(lin, (int, float))
+            or not isinstance(nl, (int, float)) or not (math.isfinite(lin) and lin > 0)
+            or not math.isfinite(nl)):
+        return ""
+    ratio = float(nl) / float(lin)
+    if ratio >= 1.0:
+        return (f"A chain with drive and dynamics was fitted too and not kept: its timbre "
+                f"score came to {ratio:.2f}x the filter's (no better).")
+    return (f"A chain with drive and dynamics was fitted too and not kept: its timbre score "
+            f"came to {ratio:.2f}x the filter's, too small a win to tell a drive, sag or "
+            "compressor from how differently the two recordings were played.")
+
+
 def _lufs(x: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness (LUFS) of mono x."""
     return integrated_lufs(x[None], sample_rate)

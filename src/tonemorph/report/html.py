@@ -12,6 +12,7 @@ import numpy as np
 
 from tonemorph.chain.stages import CHAIN
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB
+from tonemorph.model import why_linear
 from tonemorph.report import analysis as A
 from tonemorph.report import plots as P
 
@@ -295,7 +296,8 @@ def _chain(data: ReportData) -> str:
                     "filter alone leaves the input's (under 1: the tone squeezes levels, as "
                     "a compressor, sag or drive does).")
     sel = tr.get("selection") or {}
-    learned += _linear_kept(tr.get("chosen"), sel)
+    if why_linear(tr):
+        learned += " " + why_linear(tr)
     judged = sel.get("stretch judged")
     for longer, shorter in (("take", "example"), ("example", "take")):
         n = sel.get(f"stretches of the {longer}")
@@ -315,23 +317,6 @@ def _chain(data: ReportData) -> str:
     warn = "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     return (f'<p class="note">Signal flows left to right; every knob in its unit.{learned}</p>'
             f'{warn}<div class="chain">{"".join(parts)}</div>')
-
-
-def _linear_kept(chosen: object, selection: dict) -> str:
-    """The sentence saying why a fitted drive / dynamics chain was not kept (empty otherwise)."""
-    lin = selection.get("linear")
-    nl = selection.get("nonlinear with dynamics", selection.get("nonlinear"))
-    if (chosen != "linear" or not isinstance(lin, (int, float))
-            or not isinstance(nl, (int, float)) or not (math.isfinite(lin) and lin > 0)
-            or not math.isfinite(nl)):
-        return ""
-    ratio = float(nl) / float(lin)
-    if ratio >= 1.0:
-        return (f" A chain with drive and dynamics was fitted too and not kept: its timbre "
-                f"score came to {ratio:.2f}x the filter's (no better).")
-    return (f" A chain with drive and dynamics was fitted too and not kept: its timbre score "
-            f"came to {ratio:.2f}x the filter's, too small a win to tell a drive, sag or "
-            "compressor from how differently the two recordings were played.")
 
 
 def _metrics(data: ReportData) -> str:
