@@ -1,0 +1,44 @@
+"""bench/bench_selection.py: its table from known records, and its refusal without cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bench_selection as bs
+import pytest
+
+
+def _run(case: str, chosen: str, mr: float, crest: float, drive: float | None,
+         simplified: list[str], sel: dict) -> dict:
+    return {"case": case, "seed": 0, "chosen": chosen, "simplified": simplified,
+            "selection": sel, "pinning": {}, "drive_db": drive, "mrstft": mr,
+            "level_binned_soft_db": 1.0, "lufs_err": -1.0, "crest_err_db": crest,
+            "learn_s": 60.0, "commit": "abc1234"}
+
+
+def test_table_gives_the_choice_and_its_evidence_per_case() -> None:
+    runs = [
+        _run("s/linear_eq_cab", "nonlinear", 0.7, 0.5, 18.9, ["sag", "comp"],
+             {"linear": 2.5, "nonlinear": 2.1, "linear level gap dB": 0.6,
+              "level range / linear": 1.01}),
+        _run("s/heavy_comp_cab", "nonlinear", 0.5, -1.5, -23.2, ["drive"],
+             {"linear": 2.0, "nonlinear": 1.0, "linear level gap dB": 10.0,
+              "level range / linear": 0.3}),
+        _run("s/fuzz_cab", "linear", 2.0, 3.0, 20.0, [],
+             {"linear": 1.0, "nonlinear with dynamics": 0.9, "nonlinear": 1.0}),
+    ]
+    md = bs.markdown(runs)
+    assert "(code abc1234)" in md
+    assert ("| s/linear_eq_cab | nonlinear | +18.9 | sag, comp | 0.84 | 0.6 | 1.01 | 0.700 |"
+            in md)
+    # a drive left neutral is no drive kept; the timbre ratio is the one before any reset
+    assert "| s/heavy_comp_cab | nonlinear | - | drive | 0.50 | 10.0 | 0.30 |" in md
+    held = md.split("## Held-out chains")[1]
+    assert "| s/fuzz_cab | linear | - | - | 0.90 | - | - | 2.000 |" in held
+    assert "chosen on 1 of 1 sources" in md
+    assert "tuning cases (2): MR-STFT 0.600, |crest err| 1.00 dB" in md
+
+
+def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert bs.main(["--cases", str(tmp_path), "--md", str(tmp_path / "x.md")]) == 2
+    assert "build the cases first" in capsys.readouterr().err
