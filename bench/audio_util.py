@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +107,24 @@ def run_command(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
     if proc.returncode != 0:
         raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
     return proc
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (one per non-empty line)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def runs_kept(jsonl: Path | None, key: str, names: Iterable[str], seed: int,
+              run: Callable[[str], dict]) -> Iterator[dict]:
+    """Each name's record, in order: the one already in jsonl (same `key` value and seed), or
+    run(name)'s, appended to jsonl when given (a bench stopped halfway resumes where it was)."""
+    done = ({(r[key], r["seed"]): r for r in read_jsonl(jsonl)}
+            if jsonl is not None and jsonl.exists() else {})
+    for name in names:
+        r = done.get((name, seed))
+        if r is None:
+            r = run(name)
+            if jsonl is not None:
+                with jsonl.open("a") as f:
+                    f.write(json.dumps(r) + "\n")
+        yield r

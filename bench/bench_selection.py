@@ -15,12 +15,11 @@ LEVEL_RANGE_EVIDENCE). About a minute a case on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, add_cases_option, case_manifest, read_mono, write_text
+from audio_util import SR, add_cases_option, case_manifest, read_mono, runs_kept, write_text
 from bench_short_example import COMMIT, HELD_OUT, _ratio
 from suite import score_output
 
@@ -98,10 +97,6 @@ def markdown(runs: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -115,20 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
-    done = ({(r["case"], r["seed"]): r for r in _read_jsonl(args.jsonl)}
-            if args.jsonl and args.jsonl.exists() else {})
+    cases = [f"{src}/{chain}" for src in args.sources for chain in args.chains]
     runs = []
-    for src in args.sources:
-        for chain in args.chains:
-            case = f"{src}/{chain}"
-            r = done.get((case, args.seed))
-            if r is None:
-                r = run_case(args.cases, case, args.seed)
-                if args.jsonl:
-                    with args.jsonl.open("a") as f:
-                        f.write(json.dumps(r) + "\n")
-            runs.append(r)
-            print(case, r["chosen"], round(r["mrstft"], 3), flush=True)
+    for r in runs_kept(args.jsonl, "case", cases, args.seed,
+                       lambda case: run_case(args.cases, case, args.seed)):
+        runs.append(r)
+        print(r["case"], r["chosen"], round(r["mrstft"], 3), flush=True)
     write_text(args.md, markdown(runs))
     return 0
 

@@ -19,14 +19,21 @@ for the whole example against part k of the take (a much longer example).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, add_cases_option, case_manifest, read_mono, write_text
+from audio_util import (
+    SR,
+    add_cases_option,
+    case_manifest,
+    read_jsonl,
+    read_mono,
+    runs_kept,
+    write_text,
+)
 from suite import score_output
 
 import tonemorph
@@ -167,10 +174,6 @@ def markdown(runs: list[dict], before: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -184,20 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
-    done = ({(r["spec"], r["seed"]): r for r in _read_jsonl(args.jsonl)}
-            if args.jsonl and args.jsonl.exists() else {})
     runs = []
-    for spec in args.specs:
-        r = done.get((spec, args.seed))
-        if r is None:
-            r = run_spec(args.cases, spec, args.seed)
-            if args.jsonl:
-                with args.jsonl.open("a") as f:
-                    f.write(json.dumps(r) + "\n")
+    for r in runs_kept(args.jsonl, "spec", args.specs, args.seed,
+                       lambda spec: run_spec(args.cases, spec, args.seed)):
         runs.append(r)
-        print(spec, r["chosen"], r["dynamics kept"], round(r["tonemorph"]["mrstft"], 3),
+        print(r["spec"], r["chosen"], r["dynamics kept"], round(r["tonemorph"]["mrstft"], 3),
               flush=True)
-    before = ({r["spec"]: r for r in _read_jsonl(args.compare) if r["seed"] == args.seed}
+    before = ({r["spec"]: r for r in read_jsonl(args.compare) if r["seed"] == args.seed}
               if args.compare else {})
     write_text(args.md, markdown(runs, before))
     print(f"wrote {args.md}")
