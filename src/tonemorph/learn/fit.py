@@ -650,12 +650,16 @@ def _run_starts(fitter: _Fitter, chains: list[tuple[str, ToneChain]], steps: int
                 workers: int) -> list[tuple[str, ToneChain, float]]:
     """Fit each (tag, chain) for `steps`, `workers` at a time; results in the given order.
 
-    Whole rounds of `workers` chains run side by side, one thread each; the chains left over
-    (fewer than `workers`) then run one at a time with their steps' parts on the fitter's
-    threads, rather than one per thread beside idle cores (3 starts on 2 cores: the third had
-    run alone on one). The result is the same either way (`_Fitter._loss_with_grad`).
+    The chains run side by side, one thread each, except one left over after whole rounds of
+    `workers`: it runs after them with its steps' parts on the fitter's threads, rather than
+    alone on one thread beside idle cores (3 starts on 2 cores: the third had run so). More
+    left over run side by side still: a step has only STEP_PARTS parts to share. The result
+    is the same either way (`_Fitter._loss_with_grad`).
     """
-    side_by_side = len(chains) - len(chains) % workers if workers > 1 else 0
+    if workers <= 1:
+        side_by_side = 0
+    else:
+        side_by_side = len(chains) - 1 if len(chains) % workers == 1 else len(chains)
     out: list[tuple[str, ToneChain, float]] = []
     if side_by_side > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tonemorph-fit") as pool:
