@@ -38,6 +38,7 @@ from suite import score_output
 
 import tonemorph
 from tonemorph.dsp.matcheq import fit_match_eq
+from tonemorph.model import timbre_ratio
 
 HERE = Path(__file__).resolve().parent
 PART_S = 15.0
@@ -107,9 +108,9 @@ COMMIT = _commit()
 
 
 def _ratio(sel: dict) -> str:
-    """The nonlinear over the linear timbre score (with dynamics, before any reset)."""
-    nl = sel.get("nonlinear with dynamics", sel.get("nonlinear"))
-    return f"{nl / sel['linear']:.2f}" if nl is not None and sel.get("linear") else "-"
+    """The nonlinear over the linear timbre score (`timbre_ratio`), or "-"."""
+    r = timbre_ratio(sel)
+    return "-" if r is None else f"{r:.2f}"
 
 
 def markdown(runs: list[dict], before: dict[str, dict]) -> str:

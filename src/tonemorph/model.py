@@ -355,18 +355,25 @@ def level_blocks(params: Mapping[str, float | list[float]]) -> list[str]:
     return kept
 
 
+def timbre_ratio(selection: Mapping) -> float | None:
+    """The nonlinear chain's timbre score over the linear chain's in an unpaired tone's
+    selection record (the one with its dynamics, before an unproven reset, where there is
+    one); None where either is missing or not finite, or the linear score is not positive."""
+    lin = selection.get("linear")
+    nl = selection.get("nonlinear with dynamics", selection.get("nonlinear"))
+    if (not isinstance(lin, (int, float)) or not isinstance(nl, (int, float))
+            or not (math.isfinite(lin) and lin > 0) or not math.isfinite(nl)):
+        return None
+    return float(nl) / float(lin)
+
+
 def why_linear(training: Mapping) -> str:
     """Why a fitted drive / dynamics chain was not kept, in one sentence (from an unpaired
-    tone's training record: its timbre score over the linear chain's); "" when the linear chain
-    was not chosen or nothing nonlinear was scored."""
-    sel = training.get("selection") or {}
-    lin = sel.get("linear")
-    nl = sel.get("nonlinear with dynamics", sel.get("nonlinear"))
-    if (training.get("chosen") != "linear" or not isinstance(lin, (int, float))
-            or not isinstance(nl, (int, float)) or not (math.isfinite(lin) and lin > 0)
-            or not math.isfinite(nl)):
+    tone's training record: its `timbre_ratio`); "" when the linear chain was not chosen or
+    nothing nonlinear was scored."""
+    ratio = timbre_ratio(training.get("selection") or {})
+    if training.get("chosen") != "linear" or ratio is None:
         return ""
-    ratio = float(nl) / float(lin)
     if ratio >= 1.0:
         return (f"A chain with drive and dynamics was fitted too and not kept: its timbre "
                 f"score came to {ratio:.2f}x the filter's (no better).")

@@ -282,22 +282,23 @@ def _chain(data: ReportData) -> str:
         learned += (" Kept for the example's level distribution (resetting them barely moves "
                     "the loss but raises its level terms): "
                     + ", ".join(_e(b) for b in tr["held_for_levels"]) + ".")
+    sel = tr.get("selection") or {}
     if tr.get("drive_held_db") is not None:
-        gap = (tr.get("selection") or {}).get("attacks gap dB")
+        gap = sel.get("attacks gap dB")
         why = (f" (by {-float(gap):.1f} dB)" if isinstance(gap, (int, float))
                and math.isfinite(gap) else "")
         learned += (f" Learned again with the drive held at {float(tr['drive_held_db']):+.0f} "
                     f"dB: fitted freely, a hard drive flattened the example's attacks{why}, "
                     "levelling what the example's sag or compressor does.")
-    squeeze = (tr.get("selection") or {}).get("level range / linear")
+    squeeze = sel.get("level range / linear")
     if (tr.get("chosen") == "nonlinear" and isinstance(squeeze, (int, float))
             and math.isfinite(squeeze)):
         learned += (f" The example's louder levels span {float(squeeze):.2f}x the range a "
                     "filter alone leaves the input's (under 1: the tone squeezes levels, as "
                     "a compressor, sag or drive does).")
-    sel = tr.get("selection") or {}
-    if why_linear(tr):
-        learned += " " + why_linear(tr)
+    linear_reason = why_linear(tr)
+    if linear_reason:
+        learned += " " + linear_reason
     judged = sel.get("stretch judged")
     for longer, shorter in (("take", "example"), ("example", "take")):
         n = sel.get(f"stretches of the {longer}")
