@@ -5,7 +5,8 @@ mastering chain, both premasters at -20 LUFS. A tool that matches the reference'
 exactly is still off the truth chain(mix) by LUFS(chain(ref)) - LUFS(chain(mix)): the same
 chain makes two songs differently loud. This script measures that gap per case, for the
 integrated loudness and for short-term (3 s) and momentary (0.4 s) loudness quantiles that a
-tool could match instead, so a loudness bar can be set against what the reference can tell.
+tool could match instead, so a loudness bar can be set against what the reference can tell;
+and the same gap for the crest factor, the density a tool copies from the reference.
 
     .venv/bin/python bench/bench_master_loudness_floor.py [--clip-s 20] [--out FILE.md]
 """
@@ -23,7 +24,11 @@ from scipy.signal import sosfilt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_master_pairs as mp  # noqa: E402
 
-from tonemorph.dsp.loudness import _k_weighting_sos, integrated_lufs  # noqa: E402
+from tonemorph.dsp.loudness import (  # noqa: E402
+    _k_weighting_sos,
+    crest_factor_db,
+    integrated_lufs,
+)
 
 QUANTILES = (50, 75, 90, 95)
 
@@ -39,11 +44,13 @@ def block_loudness(x: np.ndarray, window_s: float, hop_s: float = 0.1) -> np.nda
 
 
 def statistics(x: np.ndarray) -> dict[str, float]:
-    """Integrated loudness and short-term / momentary loudness quantiles (LUFS)."""
+    """Integrated loudness and short-term / momentary loudness quantiles (LUFS), and the crest
+    factor (dB) as the benches score it."""
     short, momentary = block_loudness(x, 3.0), block_loudness(x, 0.4)
     out = {"integrated": integrated_lufs(x, mp.RATE)}
     out.update({f"short-term q{q}": float(np.percentile(short, q)) for q in QUANTILES})
     out.update({f"momentary q{q}": float(np.percentile(momentary, q)) for q in QUANTILES[2:]})
+    out["crest factor (dB)"] = crest_factor_db(x, mp.RATE)
     return out
 
 
@@ -75,7 +82,8 @@ def main() -> int:
         f"{len(rows)} cases: {len(mp.PAIRS)} pairs x {len(mp.CHAINS)} chains). Each cell is "
         "statistic(truth) - statistic(reference), in LU: the truth is chain(mix), the "
         "reference chain(other music), both premasters at -20 LUFS. A tool that matches that "
-        "statistic of the reference exactly is off the truth's by this much.",
+        "statistic of the reference exactly is off the truth's by this much (LU; dB for the "
+        "crest factor).",
         "",
         "| statistic | mean abs gap LU | RMS gap LU | max abs gap LU |",
         "|---|---|---|---|",
@@ -90,6 +98,13 @@ def main() -> int:
     for i in range(len(mp.PAIRS)):
         cells = [f"{r[2]['integrated']:+.2f}" for r in rows[i * len(mp.CHAINS):
                                                           (i + 1) * len(mp.CHAINS)]]
+        lines.append(f"| {rows[i * len(mp.CHAINS)][0]} | " + " | ".join(cells) + " |")
+    lines += ["", "Per case, crest factor gap (dB):", "",
+              "| pair | " + " | ".join(mp.CHAINS) + " |",
+              "|---|" + "---|" * len(mp.CHAINS)]
+    for i in range(len(mp.PAIRS)):
+        cells = [f"{r[2]['crest factor (dB)']:+.2f}" for r in rows[i * len(mp.CHAINS):
+                                                                   (i + 1) * len(mp.CHAINS)]]
         lines.append(f"| {rows[i * len(mp.CHAINS)][0]} | " + " | ".join(cells) + " |")
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
