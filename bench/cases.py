@@ -72,7 +72,7 @@ from audio_util import (
     write_wav,
 )
 from chains import ALL_CHAINS, CHAINS, PREROLL_S, Chain, verify_chain
-from performances import SF2, generate_line, render_midi, write_midi
+from performances import SF2, generate_chords, generate_line, render_midi, write_midi
 
 # bump whenever performances.py, chains.py or the case building change the audio (cache key)
 CASES_VERSION = "3"
@@ -116,6 +116,7 @@ class Source:
     summary: str = ""
     license: str = ""
     transpose: int = 0  # semitones added to every generated note (bass: -12)
+    chords: bool = False  # a polyphonic rhythm part (`generate_chords`), not a line
     instrument: str = "guitar"  # guitar | bass | keys
 
     def available(self) -> bool:
@@ -128,11 +129,11 @@ class Source:
         """Clean performance ``letter`` (A/B/C), peak at -3 dBFS."""
         if self.kind == "midi":
             seed = int(hashlib.sha256(f"{self.name}/{letter}".encode()).hexdigest()[:8], 16)
-            notes, bpm = generate_line(seed, duration_s)
+            notes, bpm = (generate_chords if self.chords else generate_line)(seed, duration_s)
             for n in notes:
                 n.pitch += self.transpose
             mid = work / f"{letter}.mid"
-            write_midi(notes, bpm, self.program, mid, seed)
+            write_midi(notes, bpm, self.program, mid, seed, polyphonic=self.chords)
             return normalise_peak(render_midi(mid, duration_s))
         return normalise_peak(join_clips(SONICPI_CLIPS[letter], duration_s))
 
@@ -168,6 +169,9 @@ SOURCES: dict[str, Source] = {
                transpose=-12, instrument="bass"),
         Source("fr3_epiano", "midi", 4, "FluidR3_GM program 4 (Electric Piano 1, non-guitar), "
                "generated monophonic lines", LICENSES["FluidR3_GM.sf2"], instrument="keys"),
+        Source("fr3_chords", "midi", 27, "FluidR3_GM program 27 (Electric Guitar clean), "
+               "generated rhythm parts: strummed and arpeggiated chords, single-note fills "
+               "(polyphonic)", LICENSES["FluidR3_GM.sf2"], chords=True),
     ]
 }
 QUICK_SOURCES = ["fr3_clean", "sonicpi_real"]

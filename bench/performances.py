@@ -1,7 +1,8 @@
-"""Benchmark performances: seeded monophonic MIDI lines rendered with FluidSynth + FluidR3_GM.
+"""Benchmark performances: seeded MIDI parts rendered with FluidSynth + FluidR3_GM.
 
-Lines mix sustained notes (some with vibrato), fast runs and riffs, separated by rests, at
-soft to hard picking strength (velocities 30..127).
+Lines (monophonic) mix sustained notes (some with vibrato), fast runs and riffs, separated by
+rests; rhythm parts (`generate_chords`) strum and arpeggiate guitar chord shapes with single-note
+fills. Both at soft to hard picking strength (velocities 30..127).
 """
 
 from __future__ import annotations
@@ -116,15 +117,93 @@ def generate_line(seed: int, duration_s: float) -> tuple[list[Note], float]:
     return notes, float(bpm)
 
 
-def write_midi(notes: list[Note], bpm: float, program: int, path: Path, seed: int) -> None:
-    """Write a type-0 MIDI file (channel 0) with slight timing humanisation and vibrato."""
+# Guitar chord shapes (semitones above the root, low string first), as fretted near the nut
+CHORD_SHAPES: dict[str, list[int]] = {
+    "power": [0, 7, 12],
+    "major": [0, 7, 12, 16, 19],
+    "minor": [0, 7, 12, 15, 19],
+    "dom7": [0, 7, 10, 16, 19],
+    "min7": [0, 7, 10, 15, 19],
+    "sus4": [0, 7, 12, 17, 19],
+}
+CHORD_ROOTS = (40, 41, 43, 45, 47, 48, 50, 52)  # E2 .. E3: roots on the two low strings
+STRUM_MS = (8.0, 30.0)  # spread of one strum across its strings
+
+
+def generate_chords(seed: int, duration_s: float) -> tuple[list[Note], float]:
+    """Generate a random rhythm-guitar part lasting about ``duration_s``: polyphonic.
+
+    Phrases strum chord shapes (down and up strokes, each string a few ms after the last),
+    arpeggiate them (notes left ringing over each other), or play single-note fills between
+    chords, separated by rests; dynamics cycle pp..ff as in `generate_line`. Returns the notes
+    (starts in beats; overlapping) and the tempo in BPM.
+    """
+    rng = random.Random(seed)
+    bpm = rng.randrange(70, 140, 2)
+    beat_s = 60.0 / bpm
+    end_beats = max(duration_s - 1.8, 2.0) / beat_s
+    dyn_cycle: list[str] = []
+    notes: list[Note] = []
+    t = rng.choice([0.25, 0.5, 1.0])
+    while t < end_beats:
+        if not dyn_cycle:
+            dyn_cycle = list(DYNAMICS)
+            rng.shuffle(dyn_cycle)
+        lo_v, hi_v = DYNAMICS[dyn_cycle.pop()]
+        kind = rng.choices(["strum", "arpeggio", "fill"], weights=[5, 3, 2])[0]
+        for _ in range(rng.randint(2, 4)):
+            if t >= end_beats:
+                break
+            root = rng.choice(CHORD_ROOTS)
+            shape = CHORD_SHAPES[rng.choice(sorted(CHORD_SHAPES))]
+            pitches = [root + i for i in shape]
+            if kind == "fill":
+                unit = rng.choice([0.25, 0.5])
+                for _ in range(rng.randint(3, 8)):
+                    vel = round(min(max(rng.gauss((lo_v + hi_v) / 2, 5), 30), 127))
+                    notes.append(Note(t, unit * 0.9, rng.choice(pitches) + 12, vel))
+                    t += unit
+                continue
+            if kind == "arpeggio":
+                unit = rng.choice([0.25, 0.5])
+                order = pitches if rng.random() < 0.6 else pitches[::-1]
+                ring = unit * len(order) + rng.choice([0.0, 1.0])
+                for k, pitch in enumerate(order):
+                    vel = round(min(max(rng.gauss((lo_v + hi_v) / 2, 6), 30), 127))
+                    notes.append(Note(t + k * unit, ring - k * unit, pitch, vel))
+                t += ring
+                continue
+            length = rng.choice([0.5, 1.0, 1.0, 2.0, 4.0])
+            strokes = max(1, int(length / rng.choice([0.5, 1.0])))
+            for k in range(strokes):
+                down = k % 2 == 0
+                spread_beats = rng.uniform(*STRUM_MS) / 1000.0 / beat_s
+                strings = pitches if down else pitches[::-1][: rng.randint(2, len(pitches))]
+                base = rng.uniform(lo_v, hi_v) - (0 if down else 8)
+                for j, pitch in enumerate(strings):
+                    start = t + k * length / strokes + j * spread_beats / len(strings)
+                    vel = round(min(max(rng.gauss(base, 4), 30), 127))
+                    notes.append(Note(start, length / strokes * rng.uniform(0.85, 1.0), pitch,
+                                      vel))
+            t += length
+        t += rng.choice([0.0, 0.5, 1.0, 2.0])
+    if notes:
+        min(notes, key=lambda n: n.velocity).velocity = 30
+        max(notes, key=lambda n: n.velocity).velocity = 127
+    return notes, float(bpm)
+
+
+def write_midi(notes: list[Note], bpm: float, program: int, path: Path, seed: int,
+               polyphonic: bool = False) -> None:
+    """Write a type-0 MIDI file (channel 0) with slight timing humanisation and vibrato; a
+    monophonic line's notes never overlap, a polyphonic part's ring over each other."""
     import mido  # bench extra
 
     rng = random.Random(seed ^ 0x5EED)
     events: list[tuple[int, int, mido.Message]] = []  # (tick, order, message)
     prev_off = 0
     for n in notes:
-        on = max(round(n.start * TPB) + rng.randint(-6, 6), prev_off)
+        on = max(round(n.start * TPB) + rng.randint(-6, 6), 0 if polyphonic else prev_off)
         off = max(on + 8, round((n.start + n.dur) * TPB))
         events.append((on, 1, mido.Message("note_on", note=n.pitch, velocity=n.velocity)))
         if n.vibrato:  # delayed vibrato, +-15 cents at 5.5 Hz (bend range 2 semitones)

@@ -81,6 +81,42 @@ def test_generated_lines_cover_soft_and_hard_picking() -> None:
     assert all(performances.LOW_NOTE <= n.pitch <= performances.HIGH_NOTE for n in notes)
 
 
+def test_generated_chords_ring_together_over_the_dynamic_range() -> None:
+    notes, bpm = performances.generate_chords(4321, 30.0)
+    assert notes == performances.generate_chords(4321, 30.0)[0]  # seeded
+    vel = [n.velocity for n in notes]
+    assert min(vel) == 30 and max(vel) == 127
+    assert 70 <= bpm < 140
+    beat_s = 60.0 / bpm
+    assert max(n.start + n.dur for n in notes) * beat_s <= 30.0
+    # polyphonic: most notes sound while another one does (strums, arpeggios left ringing)
+    starts = sorted(notes, key=lambda n: n.start)
+    overlapping = sum(any(o is not n and o.start <= n.start < o.start + o.dur for o in starts)
+                      for n in starts)
+    assert overlapping > 0.5 * len(notes)
+    # a strum's strings follow each other within STRUM_MS, never all at once
+    lo, hi = performances.STRUM_MS
+    gaps = np.diff(sorted({round(n.start, 6) for n in notes})) * beat_s * 1000.0
+    assert np.any((gaps > 0) & (gaps <= hi))
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None or not performances.SF2.exists(),
+                    reason="needs fluidsynth and fluid-soundfont-gm")
+def test_chord_source_writes_overlapping_notes(tmp_path) -> None:
+    mido = pytest.importorskip("mido")
+    src = cases.SOURCES["fr3_chords"]
+    x = src.performance("B", 8.0, tmp_path)
+    assert x.shape == (8 * audio_util.SR,)
+    sounding, most = set(), 0
+    for m in mido.MidiFile(tmp_path / "B.mid"):
+        if m.type == "note_on" and m.velocity > 0:
+            sounding.add(m.note)
+        elif m.type in ("note_off", "note_on"):
+            sounding.discard(m.note)
+        most = max(most, len(sounding))
+    assert most >= 3  # a chord's strings sound together
+
+
 @pytest.mark.skipif(shutil.which("fluidsynth") is None or not performances.SF2.exists(),
                     reason="needs fluidsynth and fluid-soundfont-gm")
 def test_bass_source_plays_the_line_an_octave_down(tmp_path) -> None:
