@@ -381,6 +381,14 @@ class NoteBands:
 # 4.11, MR-STFT 1.127 -> 1.135; fr3_jazz and sonic-pi unchanged; but the demo pair at `fast`,
 # seed 0, then chose the linear model (MR-STFT 1.750, doing nothing 1.448). Capping every band
 # (highs too) lost the held-out fuzz chain's presence peak (1.03 -> 1.71).
+# Tried, not kept (2026-12-06): where the takes share too few notes for the note match (chords,
+# harmonics), each band of the long-term match shrunk toward flat by how much its balance varies
+# section to section (2.5 s) in the two recordings, as `master.eq.consistent_curve_bands_db`
+# does: gain x p^2 / (p^2 + spread^2 + 1 dB^2), p = 12 dB. On the sonic-pi tuning chains (no
+# shared notes) the clean chains gained (linear_eq_cab 0.752 -> 0.719 MR-STFT, LUFS error
+# +3.7 -> +2.8; heavy_comp_cab 1.116 -> 1.072) but the fits through a drive went elsewhere
+# (sag_preamp_cab 1.868 -> 2.204, comp_dist_cab 1.132 -> 1.960); p = 6 dB with twice the
+# spread lost the clean chain too (1.305).
 # Tried, not kept (2026-12-05): in the note-by-note match, each note's own transfer (output
 # over input of that note on the training segments) instead of the one mean transfer, on every
 # chain (single draws): comp_dist_cab 1.171 -> 1.137 (the long-term match: 1.025),
