@@ -123,3 +123,42 @@ def test_note_spectra_in_blocks_equal_the_whole(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_array_equal(blocks.notes, whole.notes)
     np.testing.assert_array_equal(blocks.counts, whole.counts)
     np.testing.assert_allclose(blocks.power, whole.power, rtol=1e-12)
+
+
+def test_plain_share_is_the_notes_variance_over_variance_plus_bias() -> None:
+    band_hz = np.geomspace(100, 6400, 7)  # one band per octave: no averaging of the gap
+    k, sigma = 6, 2.0
+    residual = np.where(np.arange(k)[:, None] % 2 == 0, sigma, -sigma) * np.ones((k, 7))
+    w = np.full((k, 7), 10.0)
+    gap = np.array([0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0])
+    se2 = sigma ** 2 / (k - 1)  # equal weights: one note one observation
+    np.testing.assert_allclose(N._plain_share(residual, w, gap, band_hz),
+                               se2 / (se2 + gap ** 2), rtol=1e-9)
+    w[:, 3] = 0.0  # no note heard there: nothing to blend
+    assert N._plain_share(residual, w, gap, band_hz)[3] == 0.0
+
+
+def test_note_match_leans_on_the_long_term_match_where_notes_scatter() -> None:
+    band_hz = np.geomspace(200, 6000, 40)
+    k = 8
+    notes = NoteSpectra(np.arange(10, 10 + k), np.full(k, 10.0), np.zeros((k, 3)))
+    shape = 6.0 * np.sin(np.log(band_hz))  # what the "chain" does
+    rng = np.random.default_rng(3)
+    scatter = rng.normal(0.0, 4.0, (k, band_hz.size))  # the notes disagree by ~4 dB
+    target_db, output_db = shape + scatter, np.zeros((k, band_hz.size))
+    # two takes of the same material: the long-term match is the chain, give or take 0.3 dB
+    plain = shape + rng.normal(0.0, 0.3, band_hz.size)
+    curve = note_matched_db(target_db, notes, output_db, notes, band_hz, plain)
+    assert curve is not None
+
+    def err(c: np.ndarray) -> float:
+        d = c - shape
+        return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+
+    notes_only = shape + scatter.mean(0)
+    assert err(curve) < 0.75 * err(notes_only)
+    # where the long-term match is 12 dB off (another register) the notes are kept
+    plain[band_hz < 600] += 12.0
+    curve = note_matched_db(target_db, notes, output_db, notes, band_hz, plain)
+    low = band_hz < 500
+    assert np.max(np.abs((curve - shape)[low] - np.mean((curve - shape)[~low]))) < 5.0

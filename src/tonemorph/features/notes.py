@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.metrics.pitch import track_f0
@@ -30,6 +31,7 @@ MIN_NOTES = 3  # notes shared by both recordings, or the note match is not used
 BELOW_F0 = 0.8  # a note excites the bands from this fraction of its f0 upward
 EXCITED_DB = 60.0  # ... that are within this of its loudest band (above: noise and leakage)
 FIT_ITERATIONS = 20
+BIAS_SMOOTH_OCT = 1.0  # the plain-vs-notes gap is judged over this much of the spectrum
 _CHUNK_FRAMES = 256
 NOTE_BLOCK_S = 30.0  # the pitch is tracked in blocks of this (a 10-minute take: 0.8 GB at once)
 
@@ -121,7 +123,8 @@ def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.nd
     (estimated) output. The curve and one level per note are fitted to the notes' differences
     by weighted least squares: a note weighs by its frame count in the sparser recording, and
     only in the bands it excites (from BELOW_F0 x f0 up, within EXCITED_DB of its loudest
-    band in the output).
+    band in the output). Each band is then moved toward the long-term match as far as the two
+    agree within the notes' scatter (`_plain_share`).
 
     Where no shared note is heard (below all of them, mostly) the notes say nothing, and
     `plain_db` (the long-term match) is taken only where it cuts below the nearest excited
@@ -146,12 +149,40 @@ def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.nd
         level = (w * (diff - curve)).sum(1) / np.maximum(w.sum(1), 1e-12)
         curve = (w * (diff - level[:, None])).sum(0) / np.maximum(w.sum(0), 1e-12)
     covered = w.sum(0) > 0
+    plain = plain_db - _level_offset(curve, plain_db, covered)
+    curve[covered] += _plain_share(diff - curve - level[:, None], w, plain - curve,
+                                   band_hz)[covered] * (plain - curve)[covered]
     at = np.flatnonzero(covered)
     nearest = np.interp(np.arange(band_hz.size), at, curve[at])  # held beyond both ends
     gap = ~covered
-    curve[gap] = np.minimum(plain_db[gap] - _level_offset(curve, plain_db, covered),
-                            nearest[gap])
+    curve[gap] = np.minimum(plain[gap], nearest[gap])
     return curve
+
+
+def _plain_share(residual: np.ndarray, w: np.ndarray, gap_db: np.ndarray, band_hz: np.ndarray
+                 ) -> np.ndarray:
+    """Per band, how far (0..1) to move the note-matched curve toward the plain one.
+
+    The note match has no bias from what was played, but it rests on a few notes; the plain
+    match has all of both takes, but carries their content difference. Shrinking one toward the
+    other by var / (var + bias^2) (an empirical-Bayes blend) keeps the notes where the two
+    differ by more than the notes' own scatter (takes in different registers: 10-15 dB below
+    300 Hz) and the plain curve where they agree within it (two takes of much the same chords).
+    var: the squared standard error of the note curve per band, from the notes' residuals
+    (`residual`, weights `w`, one note one observation); bias^2: the squared plain-minus-notes
+    gap, averaged over BIAS_SMOOTH_OCT.
+    """
+    sw = w.sum(0)
+    var = (w * residual ** 2).sum(0) / np.maximum(sw, 1e-12)
+    n_eff = sw ** 2 / np.maximum((w * w).sum(0), 1e-12)
+    se2 = var / np.maximum(n_eff - 1.0, 0.5)
+    per_oct = (band_hz.size - 1) / max(np.log2(band_hz[-1] / band_hz[0]), 1e-9)
+    # the gap holds the notes' own error as well as the plain curve's bias; taking var off it
+    # (positive-part James-Stein) leaned further on the plain curve and did worse against the
+    # chains' true curves (chords 1.21 -> 1.29 dB rms, monophonic clean chains 0.01-0.06 worse)
+    bias2 = uniform_filter1d(gap_db ** 2, max(1, int(round(BIAS_SMOOTH_OCT * per_oct))),
+                             mode="nearest")
+    return np.where(sw > 0, se2 / np.maximum(se2 + bias2, 1e-12), 0.0)
 
 
 def _level_offset(curve: np.ndarray, plain: np.ndarray, covered: np.ndarray) -> float:
