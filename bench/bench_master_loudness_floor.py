@@ -54,6 +54,16 @@ def statistics(x: np.ndarray) -> dict[str, float]:
     return out
 
 
+def per_case(rows: list[tuple[str, str, dict[str, float]]], key: str, title: str) -> list[str]:
+    """A pair x chain table of one statistic's gap (rows in pair-major order, as main makes)."""
+    n = len(mp.CHAINS)
+    lines = ["", title, "", "| pair | " + " | ".join(mp.CHAINS) + " |", "|---|" + "---|" * n]
+    for i in range(0, len(rows), n):
+        cells = [f"{r[2][key]:+.2f}" for r in rows[i: i + n]]
+        lines.append(f"| {rows[i][0]} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip-s", type=float, default=mp.CLIP_S)
@@ -92,20 +102,8 @@ def main() -> int:
         g = np.array([r[2][k] for r in rows])
         lines.append(f"| {k} | {np.mean(np.abs(g)):.2f} | {np.sqrt(np.mean(g * g)):.2f} "
                      f"| {np.max(np.abs(g)):.2f} |")
-    lines += ["", "Per case, integrated loudness gap (LU):", "",
-              "| pair | " + " | ".join(mp.CHAINS) + " |",
-              "|---|" + "---|" * len(mp.CHAINS)]
-    for i in range(len(mp.PAIRS)):
-        cells = [f"{r[2]['integrated']:+.2f}" for r in rows[i * len(mp.CHAINS):
-                                                          (i + 1) * len(mp.CHAINS)]]
-        lines.append(f"| {rows[i * len(mp.CHAINS)][0]} | " + " | ".join(cells) + " |")
-    lines += ["", "Per case, crest factor gap (dB):", "",
-              "| pair | " + " | ".join(mp.CHAINS) + " |",
-              "|---|" + "---|" * len(mp.CHAINS)]
-    for i in range(len(mp.PAIRS)):
-        cells = [f"{r[2]['crest factor (dB)']:+.2f}" for r in rows[i * len(mp.CHAINS):
-                                                                   (i + 1) * len(mp.CHAINS)]]
-        lines.append(f"| {rows[i * len(mp.CHAINS)][0]} | " + " | ".join(cells) + " |")
+    lines += per_case(rows, "integrated", "Per case, integrated loudness gap (LU):")
+    lines += per_case(rows, "crest factor (dB)", "Per case, crest factor gap (dB):")
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0

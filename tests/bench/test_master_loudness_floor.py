@@ -29,3 +29,14 @@ def test_gaps_follow_a_pure_gain() -> None:
     for k in a:
         want = 0.0 if k == "crest factor (dB)" else 6.0  # a gain moves loudness, not crest
         assert a[k] - b[k] == pytest.approx(want, abs=0.05)
+
+
+def test_per_case_table_puts_each_pair_on_a_row_and_each_chain_in_a_column() -> None:
+    n = len(mlf.mp.CHAINS)
+    rows = [(f"p{i}", chain, {"integrated": i + 0.1 * j})
+            for i in range(2) for j, chain in enumerate(mlf.mp.CHAINS)]
+    lines = mlf.per_case(rows, "integrated", "title")
+    assert lines[1] == "title"
+    assert lines[3] == "| pair | " + " | ".join(mlf.mp.CHAINS) + " |"
+    assert lines[5] == "| p0 | " + " | ".join(f"{0.1 * j:+.2f}" for j in range(n)) + " |"
+    assert lines[6] == "| p1 | " + " | ".join(f"{1 + 0.1 * j:+.2f}" for j in range(n)) + " |"
