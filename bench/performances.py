@@ -43,6 +43,22 @@ class Note:
     vibrato: bool = False
 
 
+def _next_dynamics(rng: random.Random, cycle: list[str]) -> tuple[int, int]:
+    """The velocity range of the next phrase: pp..ff each once per shuffled cycle (refilled in
+    place when empty)."""
+    if not cycle:
+        cycle.extend(DYNAMICS)
+        rng.shuffle(cycle)
+    return DYNAMICS[cycle.pop()]
+
+
+def _span_velocities(notes: list[Note]) -> None:
+    """Make sure both extremes of picking strength occur (softest note 30, hardest 127)."""
+    if notes:
+        min(notes, key=lambda n: n.velocity).velocity = 30
+        max(notes, key=lambda n: n.velocity).velocity = 127
+
+
 def generate_line(seed: int, duration_s: float) -> tuple[list[Note], float]:
     """Generate a random but musical monophonic guitar line lasting about ``duration_s``.
 
@@ -72,10 +88,7 @@ def generate_line(seed: int, duration_s: float) -> tuple[list[Note], float]:
         return min(max(j, 0), len(pool) - 1)
 
     while t < end_beats:
-        if not dyn_cycle:
-            dyn_cycle = list(DYNAMICS)
-            rng.shuffle(dyn_cycle)
-        lo_v, hi_v = DYNAMICS[dyn_cycle.pop()]
+        lo_v, hi_v = _next_dynamics(rng, dyn_cycle)
         kind = rng.choices(["sustain", "run", "riff"], weights=[3, 3, 3])[0]
         phrase: list[tuple[float, float, int, bool]] = []  # (step beats, legato, index, vib)
         if kind == "sustain":
@@ -110,10 +123,7 @@ def generate_line(seed: int, duration_s: float) -> tuple[list[Note], float]:
             notes.append(Note(t, length * legato, pool[i], vel, vib))
             t += length
         t += rng.choice([0.0, 0.5, 1.0, 1.0, 2.0])
-    # make sure both extremes of picking strength occur
-    if notes:
-        min(notes, key=lambda n: n.velocity).velocity = 30
-        max(notes, key=lambda n: n.velocity).velocity = 127
+    _span_velocities(notes)
     return notes, float(bpm)
 
 
@@ -146,10 +156,7 @@ def generate_chords(seed: int, duration_s: float) -> tuple[list[Note], float]:
     notes: list[Note] = []
     t = rng.choice([0.25, 0.5, 1.0])
     while t < end_beats:
-        if not dyn_cycle:
-            dyn_cycle = list(DYNAMICS)
-            rng.shuffle(dyn_cycle)
-        lo_v, hi_v = DYNAMICS[dyn_cycle.pop()]
+        lo_v, hi_v = _next_dynamics(rng, dyn_cycle)
         kind = rng.choices(["strum", "arpeggio", "fill"], weights=[5, 3, 2])[0]
         for _ in range(rng.randint(2, 4)):
             if t >= end_beats:
@@ -187,9 +194,7 @@ def generate_chords(seed: int, duration_s: float) -> tuple[list[Note], float]:
                                       vel))
             t += length
         t += rng.choice([0.0, 0.5, 1.0, 2.0])
-    if notes:
-        min(notes, key=lambda n: n.velocity).velocity = 30
-        max(notes, key=lambda n: n.velocity).velocity = 127
+    _span_velocities(notes)
     return notes, float(bpm)
 
 
