@@ -150,12 +150,13 @@ def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.nd
         curve = (w * (diff - level[:, None])).sum(0) / np.maximum(w.sum(0), 1e-12)
     covered = w.sum(0) > 0
     plain = plain_db - _level_offset(curve, plain_db, covered)
-    curve[covered] += _plain_share(diff - curve - level[:, None], w, plain - curve,
-                                   band_hz)[covered] * (plain - curve)[covered]
+    gap = plain - curve
+    curve[covered] += (_plain_share(diff - curve - level[:, None], w, gap, band_hz)
+                       * gap)[covered]
     at = np.flatnonzero(covered)
     nearest = np.interp(np.arange(band_hz.size), at, curve[at])  # held beyond both ends
-    gap = ~covered
-    curve[gap] = np.minimum(plain[gap], nearest[gap])
+    unheard = ~covered
+    curve[unheard] = np.minimum(plain[unheard], nearest[unheard])
     return curve
 
 
