@@ -73,6 +73,11 @@ def test_chain_kinds_and_linearity() -> None:
     assert all(c.kind for c in chains.CHAIN_LIST)
 
 
+NEEDS_FLUIDSYNTH = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not performances.SF2.exists(),
+    reason="needs fluidsynth and fluid-soundfont-gm")
+
+
 def test_generated_lines_cover_soft_and_hard_picking() -> None:
     notes, bpm = performances.generate_line(1234, 30.0)
     vel = [n.velocity for n in notes]
@@ -100,8 +105,7 @@ def test_generated_chords_ring_together_over_the_dynamic_range() -> None:
     assert np.any((gaps > 0) & (gaps <= hi))
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None or not performances.SF2.exists(),
-                    reason="needs fluidsynth and fluid-soundfont-gm")
+@NEEDS_FLUIDSYNTH
 def test_chord_source_writes_overlapping_notes(tmp_path) -> None:
     mido = pytest.importorskip("mido")
     src = cases.SOURCES["fr3_chords"]
@@ -117,8 +121,7 @@ def test_chord_source_writes_overlapping_notes(tmp_path) -> None:
     assert most >= 3  # a chord's strings sound together
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None or not performances.SF2.exists(),
-                    reason="needs fluidsynth and fluid-soundfont-gm")
+@NEEDS_FLUIDSYNTH
 def test_bass_source_plays_the_line_an_octave_down(tmp_path) -> None:
     mido = pytest.importorskip("mido")
     src = cases.SOURCES["fr3_bass"]
