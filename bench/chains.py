@@ -53,6 +53,7 @@ class Lv2(Stage):
     uri: str
     controls: dict[str, float] = field(default_factory=dict)
     label: str = ""
+    linear: bool = False  # an EQ plugin: no drive, no dynamics
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="tm_lv2_", dir=TMP_DIR) as tmp:
@@ -150,8 +151,9 @@ class Chain:
     @property
     def linear(self) -> bool:
         """True when every stage is linear (no drive, no dynamics)."""
-        return all(isinstance(s, (Cab, Gain)) or (isinstance(s, Sox) and not any(
-            e in ("overdrive", "compand") for e in s.effects)) for s in self.stages)
+        return all(isinstance(s, (Cab, Gain)) or (isinstance(s, Lv2) and s.linear)
+                   or (isinstance(s, Sox) and not any(
+                       e in ("overdrive", "compand") for e in s.effects)) for s in self.stages)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Run the stages on a mono 48 kHz array, with a silent pre-roll trimmed afterwards."""
@@ -307,6 +309,89 @@ EXTRA_CHAIN_LIST: list[Chain] = [
         kind="slow compressor into a crunch amp",
     ),
 ]
+
+# Probe chains: plugins and cabinets no other chain uses, in the kinds of tone an outside
+# evaluation would try (a pedal, an amp, mild saturation without a cab, a compressor with EQ,
+# a plain EQ + cab), built to find where the learner fails on gear it was never tuned on. Once
+# looked at they are tuning chains, like every chain outside the held-out pair.
+PROBE_CHAIN_LIST: list[Chain] = [
+    Chain(
+        "ds1_cab",
+        "guitarix Boss DS-1 distortion pedal (drive 0.6) -> Blackat Leon S7 cabinet IR",
+        [
+            Lv2(GX + "gx_bossds1_#_bossds1_", {"DRIVE": 0.6, "TONE": 0.5, "LEVEL": -6.0},
+                "guitarix GxBossDS1"),
+            Cab("Blackat Leon S7", gain_db=3.0),
+        ],
+        kind="distortion pedal + cab",
+    ),
+    Chain(
+        "w20_cab",
+        "guitarix W20 tube amp at low gain (clean when soft, crunchy when hard) -> Laney "
+        "Ironheart cabinet IR",
+        [
+            Lv2(GX + "gx_w20#w20", {"gain": 0.25, "level": 0.5}, "guitarix Gx w20"),
+            Cab("Laney ironheart", gain_db=3.0),
+        ],
+        kind="tube amp crunch + cab",
+    ),
+    Chain(
+        "saturator_eq",
+        "Calf Saturator (drive 2, mild tube colour) -> Calf Equalizer 8 Band (low shelf +4 dB "
+        "at 120 Hz, -3 dB at 600 Hz, high shelf -6 dB at 4 kHz); no cabinet",
+        [
+            Lv2(CALF + "Saturator", {"drive": 2.0, "blend": 5.0, "level_in": 1.0,
+                                     "level_out": 1.0}, "Calf Saturator"),
+            Lv2(CALF + "Equalizer8Band",
+                {"ls_active": 1.0, "ls_level": db_to_gain(4.0), "ls_freq": 120.0,
+                 "p2_active": 1.0, "p2_level": db_to_gain(-3.0), "p2_freq": 600.0,
+                 "hs_active": 1.0, "hs_level": db_to_gain(-6.0), "hs_freq": 4000.0},
+                "Calf Equalizer 8 Band", linear=True),
+        ],
+        kind="mild saturation + EQ, no cab",
+    ),
+    Chain(
+        "comp_eq_cab",
+        "Calf Compressor (ratio 4 above -26 dBFS, 8 ms attack, 200 ms release, +10 dB makeup) "
+        "-> Calf Equalizer 8 Band (+4 dB at 1.5 kHz) -> Peavey Vypyr 15 cabinet IR",
+        [
+            Lv2(CALF + "Compressor",
+                {"threshold": db_to_gain(-26.0), "ratio": 4.0, "attack": 8.0,
+                 "release": 200.0, "makeup": db_to_gain(10.0), "knee": 2.0},
+                "Calf Compressor"),
+            Lv2(CALF + "Equalizer8Band",
+                {"p3_active": 1.0, "p3_level": db_to_gain(4.0), "p3_freq": 1500.0},
+                "Calf Equalizer 8 Band", linear=True),
+            Cab("Peavey Vypyr 15", gain_db=3.0),
+        ],
+        kind="compressor + EQ + cab",
+    ),
+    Chain(
+        "eq_cab",
+        "Calf Equalizer 8 Band (highpass 100 Hz, -5 dB at 800 Hz, +4 dB at 3 kHz, lowpass "
+        "7 kHz) -> Krank Krankenstein cabinet IR; no nonlinearity",
+        [
+            Lv2(CALF + "Equalizer8Band",
+                {"hp_active": 1.0, "hp_freq": 100.0, "lp_active": 1.0, "lp_freq": 7000.0,
+                 "p2_active": 1.0, "p2_level": db_to_gain(-5.0), "p2_freq": 800.0,
+                 "p3_active": 1.0, "p3_level": db_to_gain(4.0), "p3_freq": 3000.0},
+                "Calf Equalizer 8 Band", linear=True),
+            Cab("Krank Krankenstein", gain_db=3.0),
+        ],
+        kind="clean EQ + cab",
+    ),
+    Chain(
+        "mxr_cab",
+        "guitarix MXR Distortion+ (drive 0.7) -> Splawn Nitro cabinet IR",
+        [
+            Lv2(GX + "gx_mxrdist_#_mxrdist_", {"DRIVE": 0.7, "VOLUME": 0.5},
+                "guitarix GxMXR Distortion+"),
+            Cab("Splawn Nitro", gain_db=3.0),
+        ],
+        kind="distortion pedal + cab",
+    ),
+]
+EXTRA_CHAIN_LIST += PROBE_CHAIN_LIST
 ALL_CHAINS: dict[str, Chain] = {**CHAINS, **{c.name: c for c in EXTRA_CHAIN_LIST}}
 CHAIN_KINDS = {name: c.kind for name, c in ALL_CHAINS.items()}
 

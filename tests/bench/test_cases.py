@@ -152,8 +152,21 @@ def test_extra_tuning_chains_are_named_only_and_never_held_out() -> None:
     assert extra and not extra & set(chains.CHAINS)
     assert set(chains.ALL_CHAINS) == set(chains.CHAINS) | extra
     for c in chains.EXTRA_CHAIN_LIST:
-        assert not c.heldout and not c.linear and c.kind
+        assert not c.heldout and c.kind
         assert chains.CHAIN_KINDS[c.name] == c.kind
+    # the probe chains: plugins and cabinets of their own, one plain EQ + cab among them
+    assert [c.name for c in chains.PROBE_CHAIN_LIST if c.linear] == ["eq_cab"]
+    used = {s.uri for c in chains.CHAIN_LIST for s in c.stages if isinstance(s, chains.Lv2)}
+    for c in chains.PROBE_CHAIN_LIST:
+        lv2 = [s for s in c.stages if isinstance(s, chains.Lv2)]
+        assert lv2 and not {s.uri for s in lv2} & used
+
+
+def test_a_chain_is_linear_only_when_every_lv2_stage_says_so() -> None:
+    eq = chains.Lv2(chains.CALF + "Equalizer8Band", {}, "eq", linear=True)
+    comp = chains.Lv2(chains.CALF + "Compressor", {}, "comp")
+    assert chains.Chain("a", "", [eq, chains.Cab("Marshall MG 15")]).linear
+    assert not chains.Chain("b", "", [comp, eq]).linear
 
 
 def test_manifest_of_a_partial_build_keeps_the_other_cases(tmp_path: Path) -> None:
