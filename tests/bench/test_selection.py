@@ -35,8 +35,17 @@ def test_table_gives_the_choice_and_its_evidence_per_case() -> None:
     assert "| s/heavy_comp_cab | nonlinear | - | drive | 0.50 | 10.0 | 0.30 |" in md
     held = md.split("## Held-out chains")[1]
     assert "| s/fuzz_cab | linear | - | - | 0.90 | - | - | 2.000 |" in held
-    assert "chosen on 1 of 1 sources" in md
+    assert "chosen on 1 of 1 cases" in md
     assert "tuning cases (2): MR-STFT 0.600, |crest err| 1.00 dB" in md
+    assert "at default, seed 0" in md  # records from before --quality were default runs
+
+
+def test_table_names_the_quality_and_counts_every_linear_chain() -> None:
+    runs = [{**_run(f"s/{c}", "linear", 0.3, 0.0, None, [], {}), "quality": "fast"}
+            for c in ("eq_cab", "linear_eq_cab", "ds1_cab")]
+    md = bs.markdown(runs)
+    assert "at fast, seed 0" in md
+    assert "chosen on 0 of 2 cases" in md  # the probe's Calf EQ + cab is linear too
 
 
 def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
