@@ -58,8 +58,8 @@ QUALITY_PRESETS = {
     # heavy drive chain lost 0.15-0.18 at both seeds; fast with 80 steps chose the linear
     # model on the demo pair at seed 0 (1.75, doing nothing 1.45).
     # slow_dynamics_db: the drive of one more start, its dynamics engaged (SLOW_DYNAMICS).
-    # default's steps were 160 until 2026-12-06: each step past ~100 lowered the loss by
-    # fitting the example's own notes and dynamics (fr3_jazz DS-1 pedal: 40 more steps from a
+    # default's steps were 160 until 2026-12-06: late steps lower the loss by fitting the
+    # example's own notes and dynamics (fr3_jazz DS-1 pedal: 40 more steps from the learned
     # chain 8 dB less driven took the loss 5.72 -> 4.23 and the held-out MR-STFT 0.755 ->
     # 0.857). At 100 (seed 0, bench/results/probe.md): the 12 probe chains (fr3_clean,
     # fr3_jazz) 0.662 -> 0.608 mean held-out MR-STFT, softest quarter 3.09 -> 2.80 dB; the 30
