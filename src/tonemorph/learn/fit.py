@@ -160,6 +160,12 @@ def _active_hops(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 SEGMENT_DRAWS = 32  # candidate sets of segments; the one whose levels spread like the take's wins
+# Tried, not kept (2026-12-06): the steps taking turns on 4 sets of training segments (4x the
+# take seen, the best state kept among the steps on the first set), so that late steps fit
+# less of one set's notes. fr3_jazz's probe chains gained (5 of 5: 0.765 -> 0.729 mean
+# MR-STFT on the held-out take) and the tuning chains lost (17 cases 0.935 -> 0.977, 11
+# worse: fr3_clean heavy_drive_cab 1.453 -> 1.849, fr3_jazz sag_preamp_cab 0.933 -> 1.179 at
+# a 40 dB drive, crest -11.5 dB).
 SEGMENT_QUANTILES = np.array([0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])  # the loud half
 # weighs most: the output level is matched there (`match_level`)
 

@@ -92,6 +92,18 @@ class UnpairedLoss(torch.nn.Module):
         self.proj = proj / proj.norm(dim=0, keepdim=True)
         self.t_joint_q = torch.stack([quantiles(c) for c in self._project(joint).T])
 
+    # Tried, not kept (2026-12-06), against over-driven fits on fr3_jazz's probe chains (the
+    # term prefers our fit there to a paired fit of the true chain; the level terms hold the
+    # drive back: with them off and the level out of the joint term drives rose to 32-39 dB,
+    # 0.673 -> 0.872 mean MR-STFT on the held-out take over 6 cases): weighting each (level
+    # bin, mel band) by 1 / its spread between 6 stretches of the example (1 dB floor), as
+    # master.eq's consistency shrinkage does. Normalised to mean 1: 12 probe cases 0.608 ->
+    # 0.596 (4 better, 3 worse). Unnormalised (2.2 dB spread = weight 1): 29 tuning and probe
+    # cases 0.835 -> 0.839 (7 better, 12 worse; fr3_jazz w20 0.93 -> 0.82, fr3_epiano
+    # heavy_drive_cab 1.69 -> 1.87). The term at half weight: 16 cases 0.879 -> 0.886 (the
+    # fr3_jazz probe chains 0.765 -> 0.729, fr3_bass comp_dist_cab 0.970 -> 1.104); off, three
+    # fr3_jazz probe chains 0.809 -> 0.731. What the term sees of the notes and what it sees of
+    # the chain trade off alike on every source tried.
     def _relative_binned(self, f: Features) -> torch.Tensor:
         """Level-binned envelopes minus their mean: how the spectrum changes with level.
 
