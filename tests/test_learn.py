@@ -96,3 +96,39 @@ def test_a_very_quiet_example_is_said_with_the_level_to_use() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _quiet_target((line * 0.1).astype(np.float32), []) == []
+
+
+def test_a_register_gap_between_the_recordings_is_said() -> None:
+    from tonemorph.api import REGISTER_GAP_SEMITONES, _register_gap
+
+    low, high = 82.4, 82.4 * 2 ** (REGISTER_GAP_SEMITONES / 12)
+    with pytest.warns(UserWarning, match=r"target plays notes down to 82 Hz, the input only "
+                      r"down to 117 Hz.*play the low notes in the input"):
+        notes = _register_gap({"target": low, "input": high}, ["earlier"])
+    assert notes[0] == "earlier" and len(notes) == 2
+    with pytest.warns(UserWarning, match=r"input plays notes down to 82 Hz, the target only "
+                      r"down to 117 Hz.*an example with low notes"):
+        _register_gap({"target": high, "input": low}, [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        near = low * 2 ** ((REGISTER_GAP_SEMITONES - 2) / 12)  # a whole-tone bin closer
+        assert _register_gap({"target": low, "input": near}, []) == []
+        assert _register_gap({"target": low}, []) == []  # no notes tracked in the input
+        assert _register_gap({}, []) == []
+
+
+def test_learn_records_the_register_gap_in_its_warnings(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from tonemorph.chain.chain import ChainConfig, ToneChain
+    from tonemorph.learn.fit import LearnResult
+
+    def fake_fit(x, y, cfg, progress=None):
+        chain = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=cfg.sample_rate))
+        return LearnResult(chain, 0.0, 1.0, {"stub": 1.0}, {"linear": 1.0}, "linear", 0, 0.01,
+                           lowest_notes_hz={"target": 82.4, "input": 196.0})
+
+    monkeypatch.setattr("tonemorph.api.fit_unpaired", fake_fit)
+    line = guitar_line(14.0, SR, seed=3)  # over 10 s of sound: no length warning on the way
+    with pytest.warns(UserWarning, match="target plays notes down to 82 Hz"):
+        tone = tonemorph.learn_tone((line, SR), (line, SR), quality="fast")
+    assert any("down to 196 Hz" in w for w in tone.training["warnings"])

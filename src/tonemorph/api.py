@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -153,6 +154,30 @@ def _short_target(x: np.ndarray, y: np.ndarray, notes: list[str]) -> list[str]:
     return [*notes, said]
 
 
+# The recordings' lowest notes this far apart: the cabinet below the higher one is a guess.
+# The note-by-note match has nothing to compare there and the long-term one sees which notes
+# were played (fr3_clean's take without low notes: +10-20 dB too much below 100 Hz).
+REGISTER_GAP_SEMITONES = 6.0
+
+
+def _register_gap(lowest_hz: dict[str, float], notes: list[str]) -> list[str]:
+    """notes with a line (also warned) when one recording plays much lower than the other."""
+    t, i = lowest_hz.get("target"), lowest_hz.get("input")
+    if t is None or i is None or round(abs(12 * math.log2(i / t))) < REGISTER_GAP_SEMITONES:
+        return notes
+    if t < i:
+        said = (f"the target plays notes down to {t:.0f} Hz, the input only down to "
+                f"{i:.0f} Hz: the tone below about {i:.0f} Hz is a guess, and a take that "
+                "plays low notes may sound boomy or thin; play the low notes in the input too")
+    else:
+        said = (f"the input plays notes down to {i:.0f} Hz, the target only down to "
+                f"{t:.0f} Hz: the example shows nothing of the tone below about {t:.0f} Hz, "
+                "so the low notes of your takes are a guess; use an example with low notes "
+                "if you play them")
+    warnings.warn(said, stacklevel=3)
+    return [*notes, said]
+
+
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None) -> LearnResult:
     """`tonemorph.learn.fit.fit_unpaired`, imported (with torch) only when learning starts."""
@@ -188,6 +213,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     notes = _quiet_target(ym, notes)
     notes = _short_target(xm, ym, notes)
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
+    notes = _register_gap(res.lowest_notes_hz, notes)
     training = {
         "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
                   "channels": x.shape[0]},

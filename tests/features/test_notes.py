@@ -162,3 +162,29 @@ def test_note_match_leans_on_the_long_term_match_where_notes_scatter() -> None:
     curve = note_matched_db(target_db, notes, output_db, notes, band_hz, plain)
     low = band_hz < 500
     assert np.max(np.abs((curve - shape)[low] - np.mean((curve - shape)[~low]))) < 5.0
+
+
+def _held(notes: list[int], counts: list[float]) -> NoteSpectra:
+    """Note spectra with only note bins and frame counts (flat spectra)."""
+    return NoteSpectra(np.array(notes), np.array(counts, float),
+                       np.ones((len(notes), NOTE_FFT // 2 + 1)))
+
+
+def test_lowest_note_is_the_lowest_one_held_long_enough() -> None:
+    f0 = lambda k: NOTE_REF_HZ * 2.0 ** (k * NOTE_STEP / 12)  # noqa: E731
+    assert N.lowest_note_hz(_held([9, 5, 3], [40, 30, 20])) == pytest.approx(f0(3))
+    # too few frames to be a note (a transition), or too rare beside the rest (a drive's
+    # octave-down tracking error): the next one up
+    few = N.MIN_FRAMES - 1
+    assert N.lowest_note_hz(_held([9, 5, 3], [40, 30, few])) == pytest.approx(f0(5))
+    rare = N.MIN_FRAMES + 1  # but under LOW_NOTE_SHARE of 1000 frames
+    assert rare < N.LOW_NOTE_SHARE * 1000
+    assert N.lowest_note_hz(_held([9, 3], [1000 - rare, rare])) == pytest.approx(f0(9))
+    assert N.lowest_note_hz(_held([3], [few])) is None
+    assert N.lowest_note_hz(_held([], [])) is None
+
+
+def test_lowest_note_of_played_notes() -> None:
+    # E2 up a fifth and an octave: the lowest held note's bin holds 82.4 Hz
+    got = N.lowest_note_hz(note_spectra(_notes([7, 12, 0, 19]), SR))
+    assert got is not None and abs(12 * np.log2(got / 82.41)) <= NOTE_STEP / 2 + 0.01

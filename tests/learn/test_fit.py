@@ -908,3 +908,14 @@ def test_the_start_left_over_runs_on_all_threads(
                                                        threads == "2"), ("drive +18 dB", False)]
     if threads == "2":
         assert starts[2] == ("drive +12 dB, slow dynamics", True)
+
+
+def test_lowest_notes_of_both_recordings_where_tracked() -> None:
+    from tonemorph.features.notes import NOTE_REF_HZ, NOTE_STEP, NoteSpectra
+
+    def held(notes: list[int]) -> NoteSpectra:
+        return NoteSpectra(np.array(notes), np.full(len(notes), 50.0), np.ones((len(notes), 3)))
+
+    assert fit.lowest_notes(None) == {}
+    got = fit.lowest_notes(fit.NoteBands(held([4, 9]), held([]), SR))
+    assert got == {"target": pytest.approx(NOTE_REF_HZ * 2 ** (4 * NOTE_STEP / 12))}

@@ -17,8 +17,8 @@ from scipy.ndimage import uniform_filter1d
 from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.metrics.pitch import track_f0
 
-__all__ = ["MIN_NOTES", "NOTE_FFT", "NoteSpectra", "note_matched_db", "note_spectra",
-           "shared_notes", "with_floor"]
+__all__ = ["MIN_NOTES", "NOTE_FFT", "NoteSpectra", "lowest_note_hz", "note_matched_db",
+           "note_spectra", "shared_notes", "with_floor"]
 
 NOTE_FFT = 4096  # frame of the per-note spectra (85 ms at 48 kHz: one held note)
 NOTE_HOP = 2048
@@ -28,6 +28,10 @@ NOTE_REF_HZ = 55.0  # note bins count NOTE_STEP semitones above this
 NOTE_STEP = 2  # semitones per note bin: neighbours look alike at the match's band resolution
 MIN_FRAMES = 4  # frames of a note in each recording for that note to count
 MIN_NOTES = 3  # notes shared by both recordings, or the note match is not used
+# a lowest note must hold this share of the held frames: through a heavy drive the pitch is
+# now and then tracked an octave or a fifth down (fr3_clean: 5 of 1005 frames at 69 Hz, under
+# the take's lowest note, 98 Hz, with 17)
+LOW_NOTE_SHARE = 0.01
 BELOW_F0 = 0.8  # a note excites the bands from this fraction of its f0 upward
 EXCITED_DB = 60.0  # ... that are within this of its loudest band (above: noise and leakage)
 FIT_ITERATIONS = 20
@@ -105,6 +109,13 @@ def _shared(a: NoteSpectra, b: NoteSpectra
     """Notes both hold, their rows in a and in b, and their frame count in the sparser one."""
     shared, ai, bi = np.intersect1d(a.notes, b.notes, return_indices=True)
     return shared, ai, bi, np.minimum(a.counts[ai], b.counts[bi])
+
+
+def lowest_note_hz(spectra: NoteSpectra) -> float | None:
+    """Fundamental (Hz) of the lowest note held for MIN_FRAMES frames and LOW_NOTE_SHARE of
+    all held frames or more; None if none."""
+    held = spectra.counts >= max(MIN_FRAMES, LOW_NOTE_SHARE * float(spectra.counts.sum()))
+    return float(spectra.f0_hz()[held].min()) if np.any(held) else None
 
 
 def shared_notes(a: NoteSpectra, b: NoteSpectra) -> int:

@@ -35,6 +35,7 @@ from tonemorph.features.frames import (
 from tonemorph.features.notes import (
     MIN_NOTES,
     NoteSpectra,
+    lowest_note_hz,
     note_matched_db,
     note_spectra,
     shared_notes,
@@ -140,6 +141,9 @@ class LearnResult:
     # the drive (dB) the chain was refitted with, held, because the free fit flattened the
     # example's attacks (ATTACKS_MARGIN_DB); None when the free fit was kept
     drive_held_db: float | None = None
+    # fundamental (Hz) of the lowest note held in the "target" and in the "input" (where the
+    # notes were tracked and held: see `lowest_note_hz`)
+    lowest_notes_hz: dict[str, float] = field(default_factory=dict)
 
 
 
@@ -957,6 +961,14 @@ DYNAMICS_BLOCKS = ("sag", "comp")
 LEVEL_BLOCKS = ("drive", *DYNAMICS_BLOCKS)  # the blocks that make a chain level-dependent
 
 
+def lowest_notes(notes: NoteBands | None) -> dict[str, float]:
+    """`LearnResult.lowest_notes_hz` from the tracked notes (empty when none were tracked)."""
+    if notes is None:
+        return {}
+    found = {"target": lowest_note_hz(notes.target), "input": lowest_note_hz(notes.input)}
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def cab_match(chain: ToneChain, notes: NoteBands | None) -> str:
     """In words, how `anchor_cab` matches this chain's cabinet to the example (after
     "cabinet matched "); empty without a cabinet (or notes)."""
@@ -1417,7 +1429,8 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
                        time.monotonic() - t0, fitter.interrupted, selection, pinning,
                        simplified if chosen == "nonlinear" else (), cab_match(chain, notes),
                        held if chosen == "nonlinear" else (),
-                       drive_held_db if chosen == "nonlinear" else None)
+                       drive_held_db if chosen == "nonlinear" else None,
+                       lowest_notes(notes))
 
 
 __all__ = [
