@@ -223,6 +223,28 @@ def test_drive_knob_raises_and_lowers_distortion(crunch: Tone) -> None:
     assert thd[-12.0] < thd[0.0] - 3.0
 
 
+def test_drive_knob_keeps_the_loudness_and_matches_amount_near_one(take: np.ndarray) -> None:
+    # a saturating tone: its shaper's gain is unit for small signals, so without compensation
+    # -12 dB of drive made it 9.4 dB louder and +12 dB 11.3 dB quieter
+    hot = tone_with({"drive.drive_db": 30.0}, stages=("drive", "post_eq"), input_gain_db=6.0)
+    full = active_rms_db(hot.apply(take, SR), SR)
+    raw = {d: active_rms_db(hot.fast_chain(Knobs(drive_db=d)).process(take[0])[None], SR)
+           for d in (-12.0, 12.0)}
+    assert raw[12.0] < full - 3.0  # the knob really moves the level before compensation
+    for d in (-12.0, -3.0, 6.0, 12.0):
+        assert active_rms_db(hot.apply(take, SR, drive_db=d), SR) == pytest.approx(full, abs=0.05)
+        # no jump between --amount 1 and just under it
+        near = active_rms_db(hot.apply(take, SR, amount=0.999, drive_db=d), SR)
+        assert near == pytest.approx(full, abs=0.1)
+    # --tone is a tilt, not compensated (the stream with no compensation plays the same);
+    # --level alone is not compensated either
+    uncompensated = hot.stream(SR, 1, Knobs(tone_db=6.0, level_db=3.0)).run(iter([take]))
+    np.testing.assert_array_equal(hot.apply(take, SR, tone_db=6.0, level_db=3.0),
+                                  np.concatenate(list(uncompensated), axis=1))
+    assert not Knobs(tone_db=6.0, level_db=3.0).compensated
+    assert Knobs(drive_db=-1.0).compensated and Knobs(amount=0.5).compensated
+
+
 def test_drive_knob_needs_a_drive_stage() -> None:
     clean = tone_with({}, stages=("pre_eq", "post_eq", "cab"))
     with pytest.raises(ParameterError, match="drive"):

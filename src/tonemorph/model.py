@@ -70,6 +70,12 @@ class Knobs:
             if not math.isfinite(v) or abs(v) > 48:
                 raise ParameterError(f"{name} must be within +-48 dB, got {v}")
 
+    @property
+    def compensated(self) -> bool:
+        """Whether `Tone.apply` compensates the knobs' loudness: --amount below 1 or --drive
+        moved (--tone is a tilt around 1 kHz, --level the level: neither is compensated)."""
+        return self.amount < 1.0 or self.drive_db != 0.0
+
 
 @dataclass
 class Tone:
@@ -208,12 +214,17 @@ class Tone:
 
     def _compensation_db(self, mono: np.ndarray, full: np.ndarray, knobs: Knobs, sr: int,
                          guard_db: float = 0.0) -> float:
-        """Gain (dB) making --amount < 1 land between the input's loudness (mono excerpt) and
-        the full tone's (its output `full`, with `guard_db` added; returned on top of it)."""
-        if knobs.amount >= 1.0:
+        """Gain (dB) putting --amount and --drive (`Knobs.compensated`) at the loudness
+        --amount asks for: between the input's (mono excerpt) and the full tone's (its output
+        `full`, with `guard_db` added; returned on top of it), the full tone's at --amount 1."""
+        # --drive at every amount: the shaper's gain is unit for small signals, so a saturated
+        # tone got louder as its drive went down (demo tone, --drive -12 / +12: +1.6 / -7.1
+        # LU) and the loudness jumped between --amount 0.99 and 1. --tone's tilt is left out
+        # (demo tone, --tone -6 / +6: loudness +0.5 / +0.4 LU, active RMS, which this matches,
+        # +1.0 / -0.3 dB; compensated, the loudness moved more: -0.5 / +0.7 LU)
+        if not knobs.compensated:
             return 0.0
-        part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db, knobs.tone_db),
-                               sample_rate=sr).process(mono)
+        part = self.fast_chain(Knobs(knobs.amount, knobs.drive_db), sample_rate=sr).process(mono)
         l_in, l_full, l_part = (active_rms_db(v[None], sr) for v in (mono, full, part))
         l_full += guard_db
         return float(l_in + knobs.amount * (l_full - l_in) - l_part - guard_db)
@@ -400,8 +411,8 @@ class ToneStream:
         self.guard_db = 0.0  # part of compensation_db set by the loudness guard
 
     def compensate(self, excerpt: np.ndarray) -> None:
-        """Set the --amount loudness compensation and the loudness guard (`Tone.guard_db`)
-        from an excerpt (channels, n) of the take."""
+        """Set the knobs' loudness compensation (`Tone._compensation_db`) and the loudness
+        guard (`Tone.guard_db`) from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
         isr = self.tone.processing_rate(self.sr)
         # every channel goes through the tone alike; measured on their mix unless the channels
@@ -410,7 +421,7 @@ class ToneStream:
         guard = self.loudness_guard and bool(self.tone.loudness_curve)
         # the full tone's output on the excerpt, run once for both measurements
         full = (self.tone.fast_chain(sample_rate=isr).process(mono)
-                if guard or self.knobs.amount < 1.0 else mono)  # else read by neither
+                if guard or self.knobs.compensated else mono)  # else read by neither
         self.guard_db = self.tone.guard_db(mono, full, isr) if guard else 0.0
         # the guard scales the full tone; --amount then lands between the input and that
         self.compensation_db = self.guard_db + self.tone._compensation_db(

@@ -81,7 +81,7 @@ BLOCKS = (1, 64, 65, 512, 4096)
 
 def reference(tone_path: Path, x: np.ndarray, sample_rate: int, knobs: tuple,
               compensation_db: float | None = None) -> np.ndarray:
-    """`tonemorph apply` of x (channels, n): Tone.apply, or its stream with a given --amount
+    """`tonemorph apply` of x (channels, n): Tone.apply, or its stream with a given knobs
     compensation (the plugin measures it on its reference excerpt, not on the take)."""
     from tonemorph.model import Knobs, load
 
@@ -109,7 +109,7 @@ def offline(tool: Path, tone: Path, x: np.ndarray, sample_rate: int, block: int,
 
 
 def plugin_compensation(tool: Path, tone: Path, sample_rate: int, knobs: tuple, tmp: Path) -> float:
-    """The --amount compensation (dB) the plugin measures on its reference excerpt."""
+    """The --amount / --drive compensation (dB) the plugin measures on its reference excerpt."""
     src = tmp / "one.f32"
     np.zeros(16, np.float32).tofile(src)
     amount, drive, tone_db, level = knobs

@@ -44,10 +44,9 @@ std::vector<float> render(const Tone& tone, double amount, const LiveKnobs& live
 
 double compensation_db(const Tone& tone, const Knobs& knobs, double sample_rate,
                        const std::vector<float>& mono) {
-    if (knobs.amount >= 1.0) return 0.0;
+    if (!knobs.compensated()) return 0.0;
     auto full = render(tone, 1.0, LiveKnobs{}, sample_rate, mono);
-    auto part = render(tone, knobs.amount, LiveKnobs{knobs.drive_db, knobs.tone_db, 0.0},
-                       sample_rate, mono);
+    auto part = render(tone, knobs.amount, LiveKnobs{knobs.drive_db, 0.0, 0.0}, sample_rate, mono);
     const double l_in = active_rms_db(mono.data(), mono.size(), sample_rate);
     const double l_full = active_rms_db(full.data(), full.size(), sample_rate);
     const double l_part = active_rms_db(part.data(), part.size(), sample_rate);

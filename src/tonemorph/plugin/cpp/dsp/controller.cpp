@@ -193,21 +193,19 @@ void Controller::rebuild() {
 }
 
 void Controller::update_compensation(bool force) {
-    const double key[3] = {amount_.load(), drive_db_.load(), tone_db_.load()};
+    const Knobs k{amount_.load(), drive_db_.load(), 0.0, 0.0};  // the tone knob is not compensated
     std::shared_ptr<const Tone> tone;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         tone = tone_;
         if (!tone) return;
-        if (!force && key[0] == comp_key_[0] && key[1] == comp_key_[1] && key[2] == comp_key_[2])
-            return;
-        if (key[0] < 1.0 && reference_.empty()) reference_ = reference_excerpt(*tone, sample_rate_);
+        if (!force && k.amount == comp_key_[0] && k.drive_db == comp_key_[1]) return;
+        if (k.compensated() && reference_.empty()) reference_ = reference_excerpt(*tone, sample_rate_);
     }
-    Knobs k{key[0], key[1], key[2], 0.0};
-    const double comp = key[0] < 1.0 ? compensation_db(*tone, k, sample_rate_, reference_) : 0.0;
+    const double comp = k.compensated() ? compensation_db(*tone, k, sample_rate_, reference_) : 0.0;
     engine_.set_compensation_db(comp);
     std::lock_guard<std::mutex> lock(mutex_);
-    for (int i = 0; i < 3; ++i) comp_key_[i] = key[i];
+    comp_key_[0] = k.amount, comp_key_[1] = k.drive_db;
 }
 
 void Controller::poll_file() {

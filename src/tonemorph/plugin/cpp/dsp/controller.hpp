@@ -1,7 +1,8 @@
 // The plugin's non-real-time side: a worker thread that reads and checks `.tmodel` files,
-// designs chains (the cabinet's FFTs, --amount), measures the --amount compensation, polls
-// the tone file for changes and hands finished chains to the Engine. Everything here may
-// allocate and block; nothing here runs on the audio thread except the atomic setters.
+// designs chains (the cabinet's FFTs, --amount), measures the --amount / --drive loudness
+// compensation, polls the tone file for changes and hands finished chains to the Engine.
+// Everything here may allocate and block; nothing here runs on the audio thread except the
+// atomic setters.
 #pragma once
 
 #include <atomic>
@@ -75,7 +76,7 @@ class Controller {
     std::string path_, document_, status_;
     long long file_stamp_ = 0;
     double built_amount_ = -1;
-    double comp_key_[3] = {-1, 1e9, 1e9};  // amount, drive, tone the compensation is for
+    double comp_key_[2] = {-1, 1e9};       // amount, drive the compensation is for
     std::vector<float> reference_;         // compensation excerpt for tone_
 
     std::mutex build_mutex_;  // the worker and build_now never design at the same time

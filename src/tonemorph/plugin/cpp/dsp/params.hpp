@@ -65,6 +65,8 @@ struct Knobs {
     double drive_db = 0.0;
     double tone_db = 0.0;
     double level_db = 0.0;
+    // whether the loudness is compensated (model.Knobs.compensated): amount < 1 or drive moved
+    bool compensated() const { return amount < 1.0 || drive_db != 0.0; }
 };
 
 inline double db_to_gain(double db) { return std::pow(10.0, db / 20.0); }

@@ -4,10 +4,11 @@
 // audio thread inside run().
 //
 //   lv2_host BUNDLE.lv2 --rate HZ --channels 1|2 --block N --in IN.f32 --out OUT.f32
-//            [--set SYMBOL=VALUE]...
+//            [--set SYMBOL=VALUE]... [--pause-at SAMPLE:MS]  (wait MS before the block holding SAMPLE)
 // Prints one JSON line: {"latency": L, "allocs": N}.
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lv2/buf-size.h"
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
         int channels = 1, block = 512;
         std::string in_path, out_path;
         std::map<std::string, float> sets;
+        long pause_at = -1;
+        double pause_ms = 0;
         for (int i = 2; i + 1 < argc; i += 2) {
             std::string k = argv[i], v = argv[i + 1];
             if (k == "--rate") rate = std::stod(v);
@@ -89,6 +93,10 @@ int main(int argc, char** argv) {
             else if (k == "--in") in_path = v;
             else if (k == "--out") out_path = v;
             else if (k == "--set") sets[v.substr(0, v.find('='))] = std::stof(v.substr(v.find('=') + 1));
+            else if (k == "--pause-at") {  // real time passes here, as between a DAW's callbacks
+                pause_at = std::stol(v.substr(0, v.find(':')));
+                pause_ms = std::stod(v.substr(v.find(':') + 1));
+            }
             else throw std::runtime_error("unknown option " + k);
         }
         const std::string name = bundle.filename().replace_extension("").string();
@@ -138,6 +146,8 @@ int main(int argc, char** argv) {
         long allocs = 0;
         for (size_t i = 0; i < n; i += block) {
             const uint32_t m = static_cast<uint32_t>(std::min<size_t>(block, n - i));
+            if (pause_at >= long(i) && pause_at < long(i + m))
+                std::this_thread::sleep_for(std::chrono::microseconds(long(pause_ms * 1000)));
             for (size_t c = 0; c < in_ports.size(); ++c)  // mono feeds both inputs
                 std::memcpy(audio[in_ports[c]].data(), x + (c % channels) * n + i, m * sizeof(float));
             alloc_count.store(0);
