@@ -1,6 +1,9 @@
 """Write tests/data/golden_apply.npz: what today's `Tone.apply` makes of a fixed take with the
 committed `.tmodel` files (tests/io/data), so that refactors of the chain are checked against
-the output of the version that wrote those files. Run only when the output is meant to change:
+the output of the version that wrote those files. Run only when the output is meant to change
+(and keep the entries whose output is not meant to change; 2026-12-06 replaced only the
+"knobs" ones: --tone is no longer loudness-compensated under --amount, a pure gain of
++0.63..+0.76 dB):
 
     .venv/bin/python tests/make_golden_apply.py
 """
