@@ -42,15 +42,24 @@ std::vector<float> render(const Tone& tone, double amount, const LiveKnobs& live
 }
 }  // namespace
 
+ExcerptLevels excerpt_levels(const Tone& tone, double sample_rate, const std::vector<float>& mono) {
+    auto full = render(tone, 1.0, LiveKnobs{}, sample_rate, mono);
+    return {active_rms_db(mono.data(), mono.size(), sample_rate),
+            active_rms_db(full.data(), full.size(), sample_rate)};
+}
+
+double compensation_db(const Tone& tone, const Knobs& knobs, double sample_rate,
+                       const std::vector<float>& mono, const ExcerptLevels& levels) {
+    if (!knobs.compensated()) return 0.0;
+    auto part = render(tone, knobs.amount, LiveKnobs{knobs.drive_db, 0.0, 0.0}, sample_rate, mono);
+    const double l_part = active_rms_db(part.data(), part.size(), sample_rate);
+    return levels.in_db + knobs.amount * (levels.full_db - levels.in_db) - l_part;
+}
+
 double compensation_db(const Tone& tone, const Knobs& knobs, double sample_rate,
                        const std::vector<float>& mono) {
     if (!knobs.compensated()) return 0.0;
-    auto full = render(tone, 1.0, LiveKnobs{}, sample_rate, mono);
-    auto part = render(tone, knobs.amount, LiveKnobs{knobs.drive_db, 0.0, 0.0}, sample_rate, mono);
-    const double l_in = active_rms_db(mono.data(), mono.size(), sample_rate);
-    const double l_full = active_rms_db(full.data(), full.size(), sample_rate);
-    const double l_part = active_rms_db(part.data(), part.size(), sample_rate);
-    return l_in + knobs.amount * (l_full - l_in) - l_part;
+    return compensation_db(tone, knobs, sample_rate, mono, excerpt_levels(tone, sample_rate, mono));
 }
 
 std::vector<float> reference_excerpt(const Tone& tone, double sample_rate) {

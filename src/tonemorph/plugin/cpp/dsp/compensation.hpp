@@ -15,6 +15,16 @@ namespace tonemorph {
 // RMS (dBFS) of x's active part: 50 ms frames above -70 dBFS and within 40 dB of their mean.
 double active_rms_db(const float* x, size_t n, double sample_rate);
 
+// The excerpt's active RMS (dBFS) as it goes in and out of the full tone: what every knob
+// setting's compensation compares with (measured once per tone and excerpt).
+struct ExcerptLevels {
+    double in_db = 0, full_db = 0;
+};
+ExcerptLevels excerpt_levels(const Tone& tone, double sample_rate,
+                             const std::vector<float>& mono_excerpt);
+
+double compensation_db(const Tone& tone, const Knobs& knobs, double sample_rate,
+                       const std::vector<float>& mono_excerpt, const ExcerptLevels& levels);
 double compensation_db(const Tone& tone, const Knobs& knobs, double sample_rate,
                        const std::vector<float>& mono_excerpt);
 

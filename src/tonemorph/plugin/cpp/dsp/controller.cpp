@@ -5,8 +5,6 @@
 #include <chrono>
 #include <cstdio>
 
-#include "compensation.hpp"
-
 namespace tonemorph {
 
 long long file_stamp(const std::string& path) {
@@ -200,9 +198,13 @@ void Controller::update_compensation(bool force) {
         tone = tone_;
         if (!tone) return;
         if (!force && k.amount == comp_key_[0] && k.drive_db == comp_key_[1]) return;
-        if (k.compensated() && reference_.empty()) reference_ = reference_excerpt(*tone, sample_rate_);
+        if (k.compensated() && reference_.empty()) {
+            reference_ = reference_excerpt(*tone, sample_rate_);
+            reference_levels_ = excerpt_levels(*tone, sample_rate_, reference_);
+        }
     }
-    const double comp = k.compensated() ? compensation_db(*tone, k, sample_rate_, reference_) : 0.0;
+    const double comp =
+        k.compensated() ? compensation_db(*tone, k, sample_rate_, reference_, reference_levels_) : 0.0;
     engine_.set_compensation_db(comp);
     std::lock_guard<std::mutex> lock(mutex_);
     comp_key_[0] = k.amount, comp_key_[1] = k.drive_db;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "compensation.hpp"
 #include "engine.hpp"
 
 namespace tonemorph {
@@ -78,6 +79,7 @@ class Controller {
     double built_amount_ = -1;
     double comp_key_[2] = {-1, 1e9};       // amount, drive the compensation is for
     std::vector<float> reference_;         // compensation excerpt for tone_
+    ExcerptLevels reference_levels_;       // its levels in and out of the full tone_
 
     std::mutex build_mutex_;  // the worker and build_now never design at the same time
     std::atomic<double> amount_{1.0}, drive_db_{0}, tone_db_{0};
