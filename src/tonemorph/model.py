@@ -263,7 +263,8 @@ class Tone:
     # --- applying ----------------------------------------------------------------------------
     def stream(self, sample_rate: int, channels: int, knobs: Knobs = Knobs(),
                compensation_db: float = 0.0, loudness_guard: bool = True) -> "ToneStream":
-        """A streaming processor for (channels, n) blocks at `sample_rate`."""
+        """A streaming processor for (channels, n) blocks at `sample_rate`; --amount's and
+        --drive's loudness compensation is `compensation_db`, or set by its `compensate`."""
         return ToneStream(self, sample_rate, channels, knobs, compensation_db, loudness_guard)
 
     def apply(self, audio: np.ndarray, sample_rate: int, *, amount: float = 1.0,
