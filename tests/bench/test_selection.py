@@ -46,6 +46,9 @@ def test_table_names_the_quality_and_counts_every_linear_chain() -> None:
     md = bs.markdown(runs)
     assert "at fast, seed 0" in md
     assert "chosen on 0 of 2 cases" in md  # the probe's Calf EQ + cab is linear too
+    # the header names the records' seeds, not a fixed one
+    assert "at fast, seed 1, 2," in bs.markdown([{**r, "seed": 1 + i % 2}
+                                                 for i, r in enumerate(runs)])
 
 
 def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
