@@ -400,7 +400,8 @@ def apply(
     output: Path = typer.Option(..., "--output", "-o", help="audio file to write"),
     amount: float = typer.Option(1.0, help="0 = neutral settings: the input at the same "
                                  "loudness (a 10 Hz high-pass stays) .. 1 = full tone"),
-    drive: float = typer.Option(0.0, help="drive offset, dB"),
+    drive: float = typer.Option(0.0, help="drive offset, dB (more or less distortion at the "
+                                "same loudness)"),
     tone: float = typer.Option(0.0, help="tilt around 1 kHz, dB (+ brighter)"),
     level: float = typer.Option(0.0, help="output level offset, dB"),
     ceiling: Optional[float] = typer.Option(None, "--ceiling",
