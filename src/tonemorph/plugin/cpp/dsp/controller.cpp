@@ -203,8 +203,9 @@ void Controller::update_compensation(bool force) {
             reference_levels_ = excerpt_levels(*tone, sample_rate_, reference_);
         }
     }
-    const double comp =
-        k.compensated() ? compensation_db(*tone, k, sample_rate_, reference_, reference_levels_) : 0.0;
+    const double comp = k.compensated()
+                            ? compensation_db(*tone, k, sample_rate_, reference_, reference_levels_)
+                            : 0.0;
     engine_.set_compensation_db(comp);
     std::lock_guard<std::mutex> lock(mutex_);
     comp_key_[0] = k.amount, comp_key_[1] = k.drive_db;
