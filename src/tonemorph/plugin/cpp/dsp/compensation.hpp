@@ -1,8 +1,9 @@
 // --amount's and --drive's loudness compensation (mirror of Tone._compensation_db): the gain
 // (dB) that puts a partial or re-driven tone's loudness between the dry input's and the full
 // tone's (the full tone's at amount 1; the tone knob's tilt is not compensated), measured as
-// active RMS (dsp.matcheq.active_rms_db) on an excerpt. The CLI measures the take; the plugin cannot
-// see the take ahead, so it measures a fixed reference excerpt at the tone's learning level.
+// active RMS (dsp.matcheq.active_rms_db) on an excerpt. The CLI measures the take; the plugin
+// cannot see the take ahead, so it measures a fixed reference excerpt at the tone's learning
+// level.
 #pragma once
 
 #include <vector>
