@@ -57,7 +57,8 @@ def run_case(cases: Path, case: str, seed: int) -> dict:
         s = score_output(tone.apply(c, SR, drive_db=off), truth, c)
         scores[f"{off:+.0f}"] = {k: round(float(s[k]), 4) for k in METRICS}
     return {"case": case, "seed": seed, "chosen": tone.training["chosen"],
-            "drive_db": drive if kept else None, "scores": scores, "commit": COMMIT}
+            "drive_db": drive if kept else None, "scores": scores,
+            "selection": tone.training.get("selection") or {}, "commit": COMMIT}
 
 
 def turned(runs: list[dict]) -> list[dict]:
@@ -86,17 +87,21 @@ def markdown(runs: list[dict]) -> str:
         "offset (loudness-compensated), MR-STFT against chain(C). Only fits that kept a drive "
         f"({len(rows)} of {len(runs)} cases).",
         "",
-        "| case | group | drive dB | " + " | ".join(f"{o} dB" for o in offs)
+        "Range: the target's level range over the linear model's (`learn/fit.py`,"
+        " `level_range_ratio`; low where the example's gear squashes its levels).",
+        "",
+        "| case | group | drive dB | range | " + " | ".join(f"{o} dB" for o in offs)
         + " | crest err dB at 0 / -6 |",
-        "|---|---|---|" + "---|" * len(offs) + "---|",
+        "|---|---|---|---|" + "---|" * len(offs) + "---|",
     ]
     for r in sorted(rows, key=lambda r: (group_of(r["case"]), r["case"])):
         s = r["scores"]
         best = min(offs, key=lambda o: s[o]["mrstft"])
         cells = [f"**{s[o]['mrstft']:.3f}**" if o == best else f"{s[o]['mrstft']:.3f}"
                  for o in offs]
+        rng = (r.get("selection") or {}).get("level range / linear")
         lines.append(f"| {r['case']} | {group_of(r['case'])} | {r['drive_db']:+.1f} | "
-                     + " | ".join(cells)
+                     + ("-" if rng is None else f"{rng:.2f}") + " | " + " | ".join(cells)
                      + f" | {s['+0']['crest_err_db']:+.2f} / {s['-6']['crest_err_db']:+.2f} |")
     lines += ["", "| group | fits | " + " | ".join(f"mean {o} dB" for o in offs)
               + " | better / worse than 0 dB, per offset |",

@@ -22,7 +22,9 @@ def test_table_counts_offsets_per_group_and_leaves_out_fits_without_a_drive() ->
     ]
     md = bd.markdown(runs)
     assert "(3 of 4 cases)" in md and "s/linear_eq_cab" not in md
-    assert "| s/ds1_cab | probe | +20.0 | **0.700** | 0.720 | 0.770 | 0.860 | 1.000 |" in md
+    assert "| s/ds1_cab | probe | +20.0 | - | **0.700** | 0.720 | 0.770 | 0.860 | 1.000 |" in md
+    runs[0]["selection"] = {"level range / linear": 0.56}
+    assert "| s/ds1_cab | probe | +20.0 | 0.56 | **0.700** |" in bd.markdown(runs)
     # the tuning pair: -6 worse for both, +3 better for one and worse for the other
     assert ("| tuning | 2 | 1.390 | 1.295 | 1.240 | 1.220 | 1.205 | -10: 0 / 2, -6: 0 / 2, "
             "-3: 0 / 2, +3: 1 / 1 |") in md
