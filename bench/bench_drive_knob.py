@@ -7,8 +7,11 @@ a case on 2 cores.
     python bench/bench_drive_knob.py [--cases bench/cases/quick] [--sources fr3_clean ...]
         [--chains ...] [--jsonl runs.jsonl] [--md bench/results/drive_knob.md]
 
-Run it once per cases folder with the same `--jsonl` (the quick cases, then the probe ones):
-the table is made from every record in that file.
+Run it once per cases folder with the same `--jsonl`; the table is made from every record in
+that file. The committed table (`--jsonl bench/results/drive_knob_runs.jsonl`): the quick
+cases as above; `--cases bench/cases/probe --sources fr3_clean fr3_jazz sonicpi_real --chains
+ds1_cab w20_cab saturator_eq comp_eq_cab eq_cab mxr_cab`; `--cases bench/cases/chords
+--sources fr3_chords`.
 """
 
 from __future__ import annotations
