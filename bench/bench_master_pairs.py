@@ -10,14 +10,17 @@ and a static match-EQ (`tonemorph.dsp.matcheq.apply_match_eq`) run side by side 
 
 Chains (pedalboard, GPL, bench only; sox): three are used while tuning (``t_*``), two are held
 out of all tuning (``h_*``) and reported separately. Each chain's true EQ curve (its linear
-filters on an impulse) is plotted beside the EQ curve tonemorph applied, per case.
+filters on an impulse) is plotted beside the EQ curve tonemorph applied, per case. ``--wide``
+runs every pair through every tuning chain, two more among them: an open master (EQ and gentle
+compression, peaks left below full scale) and a loud master turned down 8 dB (as a streaming
+service plays it), the two kinds of reference whose peaks sit below the ceiling.
 
 Music (CC BY-SA 3.0, Debian packages ``singularity-music``, ``hyperrogue-music``), decoded with
 ``sox``; premasters are normalised to -20 LUFS (a mix engineer's level, before mastering).
 
     sudo apt-get install sox singularity-music hyperrogue-music
     .venv/bin/pip install matchering==2.0.6 pedalboard
-    .venv/bin/python bench/bench_master_pairs.py [--only t_ h_] [--tools tonemorph]
+    .venv/bin/python bench/bench_master_pairs.py [--only t_ h_] [--tools tonemorph] [--wide]
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ PAIRS = [
 ]
 TUNING = ("t_gentle", "t_warm", "t_loud")
 HELD_OUT = ("h_sox", "h_compfirst")
+# tuning chains of the wide run only (`--wide`): masters that do not end at full scale
+EXTRA_TUNING = ("t_open", "t_norm")
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,17 @@ class Chain:
             eq = [pb.HighpassFilter(30.0), pb.HighShelfFilter(5000.0, 4.0, 0.7),
                   pb.PeakFilter(400.0, -1.5, 1.0)]
             dyn = [pb.Compressor(-16.0, 4.0, 3.0, 80.0), pb.Gain(8.0), pb.Limiter(-0.5, 60.0)]
+        elif self.name == "t_open":
+            # an open master (acoustic, jazz, film): EQ and gentle compression, no limiter,
+            # the peaks left where the music puts them, below full scale
+            eq = [pb.HighpassFilter(25.0), pb.LowShelfFilter(150.0, 1.5, 0.7),
+                  pb.HighShelfFilter(9000.0, 2.0, 0.7)]
+            dyn = [pb.Compressor(-24.0, 1.8, 20.0, 250.0), pb.Gain(4.0)]
+        elif self.name == "t_norm":
+            # a loud master as a streaming service plays it: limited, then turned down 8 dB
+            eq = [pb.HighShelfFilter(6000.0, 2.5, 0.7), pb.LowShelfFilter(90.0, 2.0, 0.7)]
+            dyn = [pb.Compressor(-18.0, 3.0, 5.0, 120.0), pb.Gain(9.0), pb.Limiter(-0.3, 80.0),
+                   pb.Gain(-8.0)]
         elif self.name == "h_compfirst":
             eq = [pb.PeakFilter(250.0, 2.5, 0.8), pb.HighShelfFilter(12000.0, 2.0, 0.7),
                   pb.LowShelfFilter(60.0, -2.0, 0.7)]
@@ -135,7 +151,7 @@ class Chain:
         return np.interp(freqs, f, 20 * np.log10(np.maximum(spec, 1e-9)))
 
 
-CHAINS = {n: Chain(n, n in HELD_OUT) for n in (*TUNING, *HELD_OUT)}
+CHAINS = {n: Chain(n, n in HELD_OUT) for n in (*TUNING, *EXTRA_TUNING, *HELD_OUT)}
 
 
 def _sox(x: np.ndarray, tmp: Path, *effects: str) -> np.ndarray:
@@ -245,12 +261,15 @@ def run_case(name: str, chain: Chain, mix_spec, ref_spec, cache: Path, tools,
     return entry
 
 
-def cases() -> list[tuple[str, str, tuple, tuple]]:
+def cases(wide: bool = False) -> list[tuple[str, str, tuple, tuple]]:
     """(case name, chain, mix, ref): each pair with one tuning chain (rotating) and one
-    held-out chain (alternating)."""
+    held-out chain (alternating); `wide`: each pair with every tuning chain, the open and
+    normalised masters included, and no held-out chain."""
     out = []
     for i, (m, r) in enumerate(PAIRS):
-        for chain in (TUNING[i % len(TUNING)], HELD_OUT[i % len(HELD_OUT)]):
+        chains = ((*TUNING, *EXTRA_TUNING) if wide
+                  else (TUNING[i % len(TUNING)], HELD_OUT[i % len(HELD_OUT)]))
+        for chain in chains:
             out.append((f"p{i}_{chain}", chain, m, r))
     return out
 
@@ -309,7 +328,28 @@ def tables(results: dict) -> str:
             lines.append(f"\ntonemorph / Matchering mean: MR-STFT {r_mr:.2f}x, level-binned "
                          f"{r_lb:.2f}x")
         lines.append("")
+        lines += chain_means(rows, tools)
     return "\n".join(lines)
+
+
+def chain_means(rows: dict, tools: list[str]) -> list[str]:
+    """Markdown lines: means per chain and tool, where a group holds several cases a chain."""
+    chains = sorted({v["chain"] for v in rows.values()})
+    if len(rows) <= len(chains):
+        return []
+    lines = ["| chain | tool | MR-STFT | level-binned dB | abs LUFS err | abs crest err dB "
+             "| signed crest err dB | max TP dBTP |", "|---|---|---|---|---|---|---|---|"]
+    for chain in chains:
+        vals = [v for v in rows.values() if v["chain"] == chain]
+        for t in tools:
+            col = {k: [v[t][k] for v in vals] for k in
+                   ("mrstft", "level_binned_db", "lufs_err", "crest_err_db", "true_peak_dbtp")}
+            lines.append(
+                f"| {chain} | {t} | {np.mean(col['mrstft']):.3f} "
+                f"| {np.mean(col['level_binned_db']):.2f} | {np.mean(np.abs(col['lufs_err'])):.2f} "
+                f"| {np.mean(np.abs(col['crest_err_db'])):.2f} "
+                f"| {np.mean(col['crest_err_db']):+.2f} | {max(col['true_peak_dbtp']):.2f} |")
+    return [*lines, ""]
 
 
 def plot_curves(results: dict, path: Path) -> None:
@@ -430,6 +470,10 @@ def main() -> int:
     ap.add_argument("--clip-s", type=float, default=CLIP_S,
                     help="clip length (s); longer than tonemorph's 20 s of excerpts tests the "
                          "fit on excerpts and the whole-track loudness")
+    ap.add_argument("--wide", action="store_true",
+                    help="every pair with every tuning chain, the open (t_open) and "
+                         "normalised (t_norm) masters included; no held-out chain "
+                         "(results stem master_pairs_wide unless --name)")
     ap.add_argument("--speed", action="store_true",
                     help="also time both tools on a 5-minute file (wall, peak memory)")
     ap.add_argument("--others-from", type=Path,
@@ -451,7 +495,9 @@ def main() -> int:
                      "pieces": {k: {"file": str(v[0]), "package": v[1], "author": v[2],
                                     "license": "CC BY-SA 3.0"} for k, v in PIECES.items()}}
     t0 = time.monotonic()
-    for case, chain, m, r in cases():
+    if args.wide and args.name == "master_pairs":
+        args.name = "master_pairs_wide"
+    for case, chain, m, r in cases(args.wide):
         if args.only and not any(o in case for o in args.only):
             continue
         entry = run_case(case, CHAINS[chain], m, r, args.cache, args.tools, args.clip_s)
