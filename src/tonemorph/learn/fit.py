@@ -1125,9 +1125,9 @@ def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...],
 # At the 100-step default (2026-12-06) fr3_clean's sag chain ends at a gap of -3.72 dB, just
 # inside ATTACKS_FLOOR_DB (crest error -5.9 dB); with the check from 3.5 dB it refits with no
 # drive (gap +2.1): held-out MR-STFT 1.151 -> 1.131, crest -5.9 -> -2.0 dB, soft notes 1.92 ->
-# 2.52 dB, learn 60 -> 84 s. Of the 60 recorded bench fits it is the only one between 3.5 and
-# 4 dB, and two takes through one chain differ by up to 3.7 dB (bench/results/attacks.md):
-# not lowered for one case.
+# 2.52 dB, learn 84 s with the refit. Of the 60 recorded bench fits it is the only one
+# between 3.5 and 4 dB, and two takes through one chain differ by up to 3.7 dB
+# (bench/results/attacks.md): not lowered for one case.
 ATTACKS_MARGIN_DB = 1.0
 HELD_DRIVE_DB = SATURATING_DRIVE_DB + 4.0
 DRIVE_RAW = "drive__drive_db"
