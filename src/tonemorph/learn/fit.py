@@ -1127,7 +1127,9 @@ def drive_sweep(fitter: _Fitter, chain: ToneChain, drives_db: tuple[float, ...],
 # drive (gap +2.1): held-out MR-STFT 1.151 -> 1.131, crest -5.9 -> -2.0 dB, soft notes 1.92 ->
 # 2.52 dB, learn 84 s with the refit. Of the 60 recorded bench fits it is the only one
 # between 3.5 and 4 dB, and two takes through one chain differ by up to 3.7 dB
-# (bench/results/attacks.md): not lowered for one case.
+# (bench/results/attacks.md): not lowered for one case. From 2.0 dB two more refit, both
+# worse: sonicpi_real comp_dist_cab (gap -2.40) lost its drive, 1.194 -> 1.952; fr3_jazz's
+# w20_cab probe (-2.15) went to the held drive, 0.932 -> 0.971.
 ATTACKS_MARGIN_DB = 1.0
 HELD_DRIVE_DB = SATURATING_DRIVE_DB + 4.0
 DRIVE_RAW = "drive__drive_db"
