@@ -42,6 +42,7 @@ from tonemorph.features.notes import (
     with_floor,
 )
 from tonemorph.io.paths import check_stop, stop_handled
+from tonemorph.learn.optim import Adam, CosineLR
 from tonemorph.losses.unpaired import LossWeights, UnpairedLoss
 from tonemorph.progress import Progress
 
@@ -605,8 +606,8 @@ class _Fitter:
         """
         params = [p for k, p in chain.raw.items()
                   if not k.startswith(FROZEN_PREFIXES) and k not in held]
-        opt = torch.optim.Adam(params, lr=self.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1), eta_min=self.lr / 10)
+        opt = Adam(params, lr=self.lr)
+        sched = CosineLR(opt, max(steps, 1), eta_min=self.lr / 10)
         best, best_state = math.inf, copy.deepcopy(chain.state_dict())
         try:
             for i in range(steps):

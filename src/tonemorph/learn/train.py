@@ -16,6 +16,7 @@ import torch
 
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io.paths import check_stop, stop_handled
+from tonemorph.learn.optim import Adam
 from tonemorph.losses.paired import (
     PRE_EMPHASIS_COEF,
     MRSTFTLoss,
@@ -222,7 +223,7 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ParameterError("the module has no trainable parameters")
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = Adam(params, lr=lr)
     t0 = time.monotonic()
     module.train()
 
@@ -249,8 +250,7 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
     try:
         while budget_used() < 1.0:
             check_stop()
-            for g in opt.param_groups:
-                g["lr"] = _cosine_lr(lr, budget_used())
+            opt.lr = _cosine_lr(lr, budget_used())
             starts = rng.integers(0, max_start + 1, batch_size)
             xb = torch.from_numpy(np.stack([xt[s: s + seg_len] for s in starts]))
             yb = torch.from_numpy(np.stack([yt[s + warm: s + seg_len] for s in starts]))
