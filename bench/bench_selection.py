@@ -10,11 +10,13 @@ LEVEL_RANGE_EVIDENCE). About a minute a case on 2 cores.
 
     python bench/bench_selection.py [--cases bench/cases/quick] [--sources fr3_bass ...]
         [--jsonl runs.jsonl] [--md bench/results/selection.md]
+        [--quality best --preset '{"steps": 400}']   # a variant of a quality's numbers
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -37,6 +39,15 @@ METRICS = ("mrstft", "level_binned_soft_db", "lufs_err", "crest_err_db")
 def run_quality(run: dict) -> str:
     """The quality a record was learned at (records from before `--quality`: default)."""
     return run.get("quality", "default")
+
+
+def variant(preset: dict, changes: dict) -> dict:
+    """The preset with `changes` (JSON: lists for tuples) in place of its numbers."""
+    unknown = set(changes) - set(preset)
+    if unknown:
+        raise SystemExit(f"--preset: no such preset numbers {sorted(unknown)}; "
+                         f"the preset has {sorted(preset)}")
+    return {**preset, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}}
 
 
 def run_case(cases: Path, case: str, seed: int, quality: str = "default") -> dict:
@@ -115,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chains", nargs="*", default=list(CHAINS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quality", default="default", choices=list(QUALITY_PRESETS))
+    ap.add_argument("--preset", type=json.loads, default=None,
+                    help="JSON object of preset numbers that replace the quality's own for this "
+                    "run (a variant to measure; kept in each record)")
     ap.add_argument("--jsonl", type=Path, help="append each case's record here (and reuse "
                     "the records already there for the same case and seed)")
     ap.add_argument("--md", type=Path, default=HERE / "results" / "selection.md")
@@ -122,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     if case_manifest(args.cases) is None:
         return 2
     cases = [f"{src}/{chain}" for src in args.sources for chain in args.chains]
+    if args.preset is not None:
+        QUALITY_PRESETS[args.quality] = variant(QUALITY_PRESETS[args.quality], args.preset)
     runs = []
     for r in runs_kept(args.jsonl, "case", cases, args.seed,
-                       lambda case: run_case(args.cases, case, args.seed, args.quality)):
+                       lambda case: {**run_case(args.cases, case, args.seed, args.quality),
+                                     **({"preset": args.preset} if args.preset else {})}):
         if run_quality(r) != args.quality:
             ap.error(f"{args.jsonl} holds {run_quality(r)} runs: give another "
                      f"--jsonl for --quality {args.quality}")

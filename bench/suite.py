@@ -43,7 +43,7 @@ from suite_report import GAP_MIN_MARGIN, gap_closed  # noqa: F401  (re-exported)
 
 SUITE_VERSION = 1
 SR = M.SR
-QUALITIES = ("fast", "default", "best")
+QUALITIES = ("fast", "default")  # "best" learns as "default" (learn/fit.py QUALITY_PRESETS)
 
 MODES: dict[str, dict[str, Any]] = {
     # quick: one source type, default quality, all chains (<= 20 min on 2 cores)

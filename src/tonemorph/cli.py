@@ -268,7 +268,7 @@ def learn(
     input: Path = typer.Option(..., "--input", "-i", help="your plain take (DI or clean)"),
     target: Path = typer.Option(..., "--target", "-t", help="example of the tone to learn"),
     output: Path = typer.Option(Path("tone.tmodel"), "--output", "-o", help="model file to write"),
-    quality: str = typer.Option("default", help="fast | default | best"),
+    quality: str = typer.Option("default", help="fast | default (best: as default)"),
     chain: Optional[str] = typer.Option(None, "--chain",
                                         help="stages, e.g. eq,cab or eq,drive,cab,comp"),
     seed: int = typer.Option(0, help="random seed (same seed, same result)"),
@@ -827,7 +827,7 @@ def _say_cab_match(training: dict) -> None:
 @app.command(cls=_Command)
 def demo(
     out_dir: Path = typer.Option(Path("tonemorph-demo"), "--out", help="folder to write"),
-    quality: str = typer.Option("default", help="fast | default | best"),
+    quality: str = typer.Option("default", help="fast | default (best: as default)"),
     force: bool = typer.Option(False, "--force", help="replace the files of an earlier demo"),
 ) -> None:
     """Learn a tone from the bundled example audio, apply it, and print metrics."""

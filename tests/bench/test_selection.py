@@ -54,3 +54,27 @@ def test_table_names_the_quality_and_counts_every_linear_chain() -> None:
 def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert bs.main(["--cases", str(tmp_path), "--md", str(tmp_path / "x.md")]) == 2
     assert "build the cases first" in capsys.readouterr().err
+
+
+def test_preset_variant_replaces_only_the_named_numbers() -> None:
+    base = {"steps": 100, "starts": (0.0, 12.0), "n_segments": 10}
+    v = bs.variant(base, {"steps": 400, "starts": [6.0]})
+    assert v == {"steps": 400, "starts": (6.0,), "n_segments": 10}
+    assert base["steps"] == 100  # the preset itself is left alone
+    with pytest.raises(SystemExit, match="no such preset numbers"):
+        bs.variant(base, {"step": 400})
+
+
+def test_variants_are_compared_case_by_case_with_the_baseline() -> None:
+    import compare_selection as cs
+
+    base = [_run("s/a", "nonlinear", 0.50, 0.0, 30.0, [], {}),
+            _run("s/b", "nonlinear", 1.00, 0.0, 30.0, [], {}),
+            _run("s/c", "linear", 0.30, 0.0, None, [], {})]
+    variant = [{**_run("s/a", "nonlinear", 0.70, 0.0, 40.0, [], {}), "variant": "longer"},
+               {**_run("s/b", "nonlinear", 0.90, 0.0, 20.0, [], {}), "variant": "longer"}]
+    md = cs.markdown(base, {"longer": variant}, "t")
+    assert "| s/a | nonlinear / nonlinear | +40.0 / +30.0 | 0.700 / 0.500 |" in md
+    assert "s/c" not in md  # no variant record: not compared
+    assert "MR-STFT 0.800 / 0.750" in md
+    assert "worse by more than 0.01 on 1, better on 1" in md

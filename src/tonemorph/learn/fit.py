@@ -74,11 +74,18 @@ QUALITY_PRESETS = {
     "default": {"n_segments": 10, "segment_s": 1.2, "starts": (0.0, 12.0, 24.0, 36.0),
                 "start_steps": 15, "steps": 100,
                 "sweep_db": (0.0, 6.0, 12.0, 18.0, 24.0, 30.0, 36.0), "slow_dynamics_db": 12.0},
-    "best": {"n_segments": 16, "segment_s": 1.5, "starts": (-6.0, 6.0, 15.0, 24.0, 33.0, 42.0),
-             "start_steps": 45, "steps": 400,
-             "sweep_db": (-6.0, 0.0, 6.0, 12.0, 18.0, 24.0, 30.0, 36.0, 42.0),
-             "slow_dynamics_db": 12.0},
 }
+# "best" learns as "default" does. Every way of spending more time on the fit that was measured
+# (bench/results/selection_best.md, seed 0, held-out take C) came out worse on the nonlinear
+# tuning chains: the former best (16 x 1.5 s segments, 6 starts x 45 steps, 400 steps; 3.4x
+# the time) fr3_clean heavy_comp_cab 0.539 -> 0.766 MR-STFT, comp_dist_cab 0.989 -> 1.173,
+# heavy_drive_cab 1.453 -> 1.663 (sag_preamp_cab 1.151 -> 1.140); its segments, starts and
+# sweep with 100 steps (20 a start) 4 of 5 worse (fr3_jazz sag_preamp_cab 0.933 -> 1.015);
+# default's segments and steps with 9 drive starts and a 3 dB sweep, fr3_clean comp_dist_cab 0.989 -> 1.403 and fr3_jazz
+# sag_preamp_cab 0.933 -> 1.218 (drives 36-44 dB). The unpaired loss is lower on fits that
+# follow the example's own notes and dynamics further (see the "default" comment above), so a
+# longer or wider search finds them. The name stays, so that scripts and habits keep working.
+QUALITY_PRESETS["best"] = dict(QUALITY_PRESETS["default"])
 # The drive starts engage the sag and the compressor gently (ratio GENTLE_RATIO): the fit then
 # decides how much of them to grow. In a start's few steps they grow too little to compete
 # with a drive that flattens the level distribution at once, so a target made by a slow
