@@ -89,9 +89,10 @@ QUALITY_PRESETS = {
 # heavy_drive_cab 1.453 -> 1.663 (sag_preamp_cab 1.151 -> 1.140); its segments, starts and
 # sweep with 100 steps (20 a start) 4 of 5 worse (fr3_jazz sag_preamp_cab 0.933 -> 1.015);
 # default's segments and steps with 9 drive starts and a 3 dB sweep, fr3_clean comp_dist_cab
-# 0.989 -> 1.403 and fr3_jazz sag_preamp_cab 0.933 -> 1.218 (drives 36-44 dB). The unpaired loss is lower on fits that
-# follow the example's own notes and dynamics further (see the "default" comment above), so a
-# longer or wider search finds them. The name stays, so that scripts and habits keep working.
+# 0.989 -> 1.403 and fr3_jazz sag_preamp_cab 0.933 -> 1.218 (drives 36-44 dB). The unpaired
+# loss is lower on fits that follow the example's own notes and dynamics further (see the
+# "default" comment above), so a longer or wider search finds them. The name stays, so that
+# scripts and habits keep working.
 QUALITY_PRESETS["best"] = dict(QUALITY_PRESETS["default"])
 # The drive starts engage the sag and the compressor gently (ratio GENTLE_RATIO): the fit then
 # decides how much of them to grow. In a start's few steps they grow too little to compete
