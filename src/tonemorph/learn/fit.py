@@ -73,7 +73,8 @@ QUALITY_PRESETS = {
     # at 60 the 30 tuning cases 1.091 -> 1.081 mean held-out MR-STFT (8 better, 8 worse;
     # fr3_clean and fr3_jazz 0.825 -> 0.774, fr3_epiano amp_crunch lost its drive, 0.852 ->
     # 1.132), |crest error| 1.85 -> 1.64 dB, learn 25 -> 20 s; the demo pair 1.287 -> 1.202;
-    # the held-out chains, looked at once after, 0.823 -> 0.702 (4 cases, all better). Default
+    # the held-out chains, looked at once after, 0.823 -> 0.702 (4 cases, all better); the 18
+    # probe cases 1.066 -> 1.046 (6 better, none worse; selection_probe_fast_steps.md). Default
     # at 70 steps did not gain (fr3_clean and fr3_jazz, 8 nonlinear chains: 0.981 -> 1.022,
     # fr3_jazz sag_preamp_cab 0.933 -> 1.195).
     "fast": {"n_segments": 8, "segment_s": 1.0, "starts": (6.0, 20.0), "start_steps": 10,
