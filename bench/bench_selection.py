@@ -67,6 +67,14 @@ def run_case(cases: Path, case: str, seed: int, quality: str = "default") -> dic
             **{k: s[k] for k in METRICS}, "learn_s": round(learn_s, 1), "commit": COMMIT}
 
 
+def drive_cell(r: dict) -> str:
+    """A record's kept drive (dB) for a table; "-" where the linear model was kept or the
+    drive was reset to neutral."""
+    kept = (r["chosen"] == "nonlinear" and r["drive_db"] is not None
+            and "drive" not in r["simplified"])
+    return f"{r['drive_db']:+.1f}" if kept else "-"
+
+
 def markdown(runs: list[dict]) -> str:
     """One row per case, tuning chains first, then the held-out ones."""
     commits = sorted({r["commit"] for r in runs})
@@ -94,8 +102,7 @@ def markdown(runs: list[dict]) -> str:
                 continue
             sel = r["selection"]
             nonlinear = r["chosen"] == "nonlinear"
-            drive = (f"{r['drive_db']:+.1f}" if nonlinear and r["drive_db"] is not None
-                     and "drive" not in r["simplified"] else "-")
+            drive = drive_cell(r)
             gap, rng = sel.get("linear level gap dB"), sel.get("level range / linear")
             lines.append(
                 f"| {r['case']} | {r['chosen']} | {drive} | "

@@ -16,11 +16,11 @@ import json
 from pathlib import Path
 
 from audio_util import read_jsonl, write_text
+from bench_selection import drive_cell
 
 
 def _cells(r: dict) -> list[str]:
-    drive = "-" if r.get("drive_db") is None else f"{r['drive_db']:+.1f}"
-    return [r["chosen"], drive, f"{r['mrstft']:.3f}", f"{r['level_binned_soft_db']:.2f}",
+    return [r["chosen"], drive_cell(r), f"{r['mrstft']:.3f}", f"{r['level_binned_soft_db']:.2f}",
             f"{r['crest_err_db']:+.2f}", f"{r['lufs_err']:+.2f}", f"{r['learn_s']:.0f}"]
 
 

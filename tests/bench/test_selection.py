@@ -69,12 +69,13 @@ def test_variants_are_compared_case_by_case_with_the_baseline() -> None:
     import compare_selection as cs
 
     base = [_run("s/a", "nonlinear", 0.50, 0.0, 30.0, [], {}),
-            _run("s/b", "nonlinear", 1.00, 0.0, 30.0, [], {}),
+            _run("s/b", "nonlinear", 1.00, 0.0, -23.2, ["drive"], {}),
             _run("s/c", "linear", 0.30, 0.0, None, [], {})]
     variant = [{**_run("s/a", "nonlinear", 0.70, 0.0, 40.0, [], {}), "variant": "longer"},
                {**_run("s/b", "nonlinear", 0.90, 0.0, 20.0, [], {}), "variant": "longer"}]
     md = cs.markdown(base, {"longer": variant}, "t")
     assert "| s/a | nonlinear / nonlinear | +40.0 / +30.0 | 0.700 / 0.500 |" in md
+    assert "| s/b | nonlinear / nonlinear | +20.0 / - |" in md  # a reset drive is no drive
     assert "s/c" not in md  # no variant record: not compared
     assert "MR-STFT 0.800 / 0.750" in md
     assert "worse by more than 0.01 on 1, better on 1" in md
