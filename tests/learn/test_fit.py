@@ -919,3 +919,12 @@ def test_lowest_notes_of_both_recordings_where_tracked() -> None:
     assert fit.lowest_notes(None) == {}
     got = fit.lowest_notes(fit.NoteBands(held([4, 9]), held([]), SR))
     assert got == {"target": pytest.approx(NOTE_REF_HZ * 2 ** (4 * NOTE_STEP / 12))}
+
+
+def test_best_quality_learns_as_default_and_fast_does_less() -> None:
+    # every longer or wider fit measured was worse on held-out takes
+    # (bench/results/selection_best.md): `best` is default's fit under its old name
+    assert fit.LearnConfig(quality="best").preset() == fit.LearnConfig().preset()
+    fast, default = fit.QUALITY_PRESETS["fast"], fit.QUALITY_PRESETS["default"]
+    assert fast["steps"] <= default["steps"]
+    assert fast["n_segments"] * fast["segment_s"] < default["n_segments"] * default["segment_s"]
