@@ -9,7 +9,7 @@ range over the linear chain's (`learn/fit.py`: DYNAMICS_EVIDENCE, LEVEL_EVIDENCE
 LEVEL_RANGE_EVIDENCE). About a minute a case on 2 cores.
 
     python bench/bench_selection.py [--cases bench/cases/quick] [--sources fr3_bass ...]
-        [--jsonl runs.jsonl] [--md bench/results/selection.md]
+        [--jsonl runs.jsonl] [--md bench/results/selection.md] [--save-tones DIR]
         [--quality best --preset '{"steps": 400}']   # a variant of a quality's numbers
 """
 
@@ -50,14 +50,19 @@ def variant(preset: dict, changes: dict) -> dict:
     return {**preset, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}}
 
 
-def run_case(cases: Path, case: str, seed: int, quality: str = "default") -> dict:
-    """Learn case (source/chain) at `quality`; its choice, selection numbers and scores on C."""
+def run_case(cases: Path, case: str, seed: int, quality: str = "default",
+             save_dir: Path | None = None) -> dict:
+    """Learn case (source/chain) at `quality`; its choice, selection numbers and scores on C.
+    With `save_dir`, the learned tone is kept there as `<source>__<chain>.tmodel`."""
     d = cases / case
     a, b = read_mono(d / "A_target.wav"), read_mono(d / "B_input.wav")
     c, truth = read_mono(d / "C_input.wav"), read_mono(d / "C_truth.wav")
     t0 = time.monotonic()
     tone = tonemorph.learn_tone((b, SR), (a, SR), quality=quality, seed=seed)
     learn_s = time.monotonic() - t0
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        tone.save(save_dir / f"{case.replace('/', '__')}.tmodel")
     s = score_output(tone.apply(c, SR), truth, c)
     tr = tone.training
     return {"case": case, "seed": seed, "quality": quality, "chosen": tr["chosen"],
@@ -139,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jsonl", type=Path, help="append each case's record here (and reuse "
                     "the records already there for the same case and seed)")
     ap.add_argument("--md", type=Path, default=HERE / "results" / "selection.md")
+    ap.add_argument("--save-tones", type=Path, default=None, metavar="DIR",
+                    help="keep each learned tone in DIR (to score apply-time changes later)")
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
@@ -147,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         QUALITY_PRESETS[args.quality] = variant(QUALITY_PRESETS[args.quality], args.preset)
     runs = []
     for r in runs_kept(args.jsonl, "case", cases, args.seed,
-                       lambda case: {**run_case(args.cases, case, args.seed, args.quality),
+                       lambda case: {**run_case(args.cases, case, args.seed, args.quality,
+                                                args.save_tones),
                                      **({"preset": args.preset} if args.preset else {})}):
         if run_quality(r) != args.quality:
             ap.error(f"{args.jsonl} holds {run_quality(r)} runs: give another "
