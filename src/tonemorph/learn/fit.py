@@ -293,11 +293,13 @@ def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tenso
 
 
 def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
-                  octaves: float = 1 / 12, floor: np.ndarray | None = None) -> np.ndarray:
-    """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide),
-    with `floor` (a noise floor's power per bin, `tonemorph.dsp.noise`) taken off each band.
+                  octaves: float = 1 / 12, floor: np.ndarray | None = None,
+                  wide_low: bool = True) -> np.ndarray:
+    """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide;
+    with `wide_low`, widening to half an octave below ~1 kHz), with `floor` (a noise floor's
+    power per bin, `tonemorph.dsp.noise`) taken off each band.
 
-    Not narrower: two performances' long-term spectra differ in fine detail by which notes
+    Not narrower for long-term spectra: two performances' differ in fine detail by which notes
     they play, and that must not end up in the cabinet. The floor comes off whole bands, not
     bins: per bin, the floor's estimate scatters by as much as a band of pure hiss holds.
     """
@@ -308,7 +310,7 @@ def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
     out = np.empty(len(band_hz))
     for i, fc in enumerate(band_hz):
         # below ~400 Hz the spectrum is mostly which fundamentals were played: smooth wider
-        oct_i = max(octaves, 0.5 * min(1.0, 400.0 / fc) ** 2)
+        oct_i = max(octaves, 0.5 * min(1.0, 400.0 / fc) ** 2) if wide_low else octaves
         sigma_hz = max(fc * (2 ** oct_i - 1), 2 * df)
         w = np.exp(-0.5 * ((f - fc) / sigma_hz) ** 2)
         band = (w * p).sum() / w.sum()
@@ -400,12 +402,18 @@ class NoteBands:
         self._bands: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def levels_db(self, band_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(target, input) band levels, (notes, bands) each."""
+        """(target, input) band levels, (notes, bands) each.
+
+        In narrow bands down to the lowest: a note is compared with the same note, so its
+        level in a band is its harmonics there, not which notes were played, and the wide
+        low bands of the long-term match would flatten a cabinet's low resonance (fr3_bass's
+        EQ + cab chain: the match 5-7 dB under its 100-130 Hz peak, where take C's notes sit).
+        """
         key = tuple(np.round(band_hz, 6))
         if key not in self._bands:  # a race only computes it twice
             self._bands[key] = tuple(
                 np.array([band_power_db(torch.from_numpy(p), band_hz, self.sample_rate,
-                                        floor=s.floor)
+                                        floor=s.floor, wide_low=False)
                           for p in s.power]).reshape(len(s.power), len(band_hz))
                 for s in (self.target, self.input))
         return self._bands[key]
