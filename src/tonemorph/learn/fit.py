@@ -296,8 +296,8 @@ def band_power_db(power: torch.Tensor, band_hz: np.ndarray, sample_rate: int,
                   octaves: float = 1 / 12, floor: np.ndarray | None = None,
                   wide_low: bool = True) -> np.ndarray:
     """Power (dB) in Gaussian log-frequency bands (std `octaves`, at least 2 FFT bins wide;
-    with `wide_low`, widening to half an octave below ~1 kHz), with `floor` (a noise floor's
-    power per bin, `tonemorph.dsp.noise`) taken off each band.
+    with `wide_low`, widening from ~1 kHz down to half an octave below 400 Hz), with `floor`
+    (a noise floor's power per bin, `tonemorph.dsp.noise`) taken off each band.
 
     Not narrower for long-term spectra: two performances' differ in fine detail by which notes
     they play, and that must not end up in the cabinet. The floor comes off whole bands, not
@@ -407,7 +407,8 @@ class NoteBands:
         In narrow bands down to the lowest: a note is compared with the same note, so its
         level in a band is its harmonics there, not which notes were played, and the wide
         low bands of the long-term match would flatten a cabinet's low resonance (fr3_bass's
-        EQ + cab chain: the match 5-7 dB under its 100-130 Hz peak, where take C's notes sit).
+        EQ + cab chain, a peak at 100-130 Hz: take C's 100-200 Hz 6.6 dB under the truth's,
+        5.5 dB in narrow bands; `bench/results/selection_note_bands.md`).
         """
         key = tuple(np.round(band_hz, 6))
         if key not in self._bands:  # a race only computes it twice
