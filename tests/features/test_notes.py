@@ -8,6 +8,7 @@ import pytest
 import scipy.signal
 import torch
 
+from tonemorph.chain.chain import ChainConfig
 from tonemorph.features import notes as N
 from tonemorph.features.notes import (
     MIN_NOTES,
@@ -18,7 +19,7 @@ from tonemorph.features.notes import (
     note_matched_db,
     note_spectra,
 )
-from tonemorph.learn.fit import band_power_db
+from tonemorph.learn.fit import NoteBands, band_power_db
 
 SR = 48000
 
@@ -193,9 +194,6 @@ def test_lowest_note_of_played_notes() -> None:
 def test_note_bands_resolve_a_low_resonance_the_wide_bands_smear() -> None:
     # a cabinet's low resonance (+12 dB at 130 Hz): compared note by note, the same notes on
     # both sides, narrow bands follow it; the long-term match's half-octave bands flatten it
-    from tonemorph.chain.chain import ChainConfig
-    from tonemorph.learn.fit import NoteBands
-
     b, a = scipy.signal.iirpeak(130, 3, fs=SR)
     played = [0, 2, 3, 5, 7, 9, 10, 12, 14, 15]
     example = _notes(played, seed=1)
