@@ -408,7 +408,10 @@ class NoteBands:
         level in a band is its harmonics there, not which notes were played, and the wide
         low bands of the long-term match would flatten a cabinet's low resonance (fr3_bass's
         EQ + cab chain, a peak at 100-130 Hz: take C's 100-200 Hz 6.6 dB under the truth's,
-        5.5 dB in narrow bands; `bench/results/selection_note_bands.md`).
+        5.5 dB in narrow bands; `bench/results/selection_note_bands.md`). The cost: a band
+        that few notes' harmonics reach holds a handful of partials (fr3_clean's saturator
+        probe, smooth truth: +4.4 / +4.7 dB at 157 / 198 Hz, its take's lowest notes, where
+        the wide bands were within 1.3 dB; 12 probe cases 0.606 -> 0.624).
         """
         key = tuple(np.round(band_hz, 6))
         if key not in self._bands:  # a race only computes it twice
