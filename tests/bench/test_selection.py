@@ -79,3 +79,27 @@ def test_variants_are_compared_case_by_case_with_the_baseline() -> None:
     assert "s/c" not in md  # no variant record: not compared
     assert "MR-STFT 0.800 / 0.750" in md
     assert "worse by more than 0.01 on 1, better on 1" in md
+
+
+def test_run_case_keeps_the_learned_tone_when_asked(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from audio_util import SR, write_wav
+    from tones import chain_with
+
+    import tonemorph
+    from tonemorph.model import Tone
+
+    case = tmp_path / "cases" / "src" / "chain"
+    case.mkdir(parents=True)
+    x = (0.1 * np.sin(2 * np.pi * 220 * np.arange(SR) / SR)).astype(np.float32)
+    for name in ("A_target", "B_input", "C_input", "C_truth"):
+        write_wav(case / f"{name}.wav", x)
+    tone = Tone.from_chain(chain_with({"out_gain_db": -3.0}), 0.0, {"chosen": "linear"})
+    monkeypatch.setattr(bs.tonemorph, "learn_tone", lambda *a, **k: tone)
+    monkeypatch.setattr(bs, "score_output", lambda *a: {k: 0.0 for k in bs.METRICS})
+    bs.run_case(tmp_path / "cases", "src/chain", 0)
+    assert not (tmp_path / "tones").exists()
+    bs.run_case(tmp_path / "cases", "src/chain", 0, save_dir=tmp_path / "tones")
+    kept = tonemorph.load(tmp_path / "tones" / "src__chain.tmodel")
+    assert kept.parameters == tone.parameters
