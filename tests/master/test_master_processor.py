@@ -1,6 +1,6 @@
-"""The master chain's DC blocker against scipy (sosfilt started in steady state on the first
-sample), streamed in awkward blocks, and a mix with a DC offset mastered like the same mix
-without it."""
+"""The master chain's DC blocker against scipy (sosfilt started in steady state on the block's
+mean), streamed in awkward blocks, started mid-waveform without a thump, and a mix with a DC
+offset mastered like the same mix without it."""
 
 from __future__ import annotations
 
@@ -24,21 +24,32 @@ from tonemorph.master.processor import (
 SR = 44100
 
 
-def test_dc_blocker_is_a_butterworth_high_pass_started_on_the_first_sample() -> None:
+def test_dc_blocker_is_a_butterworth_high_pass_started_on_the_mean() -> None:
     x = np.random.default_rng(0).standard_normal((2, SR)) * 0.1 + np.array([[0.3], [-0.2]])
     sos = scipy.signal.butter(2, DC_BLOCK_HZ, "highpass", fs=SR, output="sos")
     zi = scipy.signal.sosfilt_zi(sos)  # steady state for a unit step
-    want = np.stack([scipy.signal.sosfilt(sos, row, zi=zi * row[0])[0] for row in x])
+    want = np.stack([scipy.signal.sosfilt(sos, row, zi=zi * row.mean())[0] for row in x])
     np.testing.assert_allclose(remove_dc(x, SR), want, rtol=0, atol=1e-9)
-    # no step response: the offsets (0.3, -0.2) are gone from the first 50 ms on, but for
-    # the first sample's noise (a filter started at rest leaves about 0.2 there)
-    assert abs(float(np.mean(remove_dc(x, SR)[:, :2205]))) < 0.05
+    # no step response: the offsets (0.3, -0.2) are gone from the first 50 ms on (a filter
+    # started at rest leaves about 0.2 there)
+    assert abs(float(np.mean(remove_dc(x, SR)[:, :2205]))) < 0.01
+
+
+def test_dc_blocker_started_mid_waveform_adds_no_thump() -> None:
+    # an excerpt of a loud master that starts on a full-scale sample, with a -35 dBFS offset:
+    # started on its first sample, the filter took 1.0 for the offset and swung the next
+    # half-cycle ~0.8 further (peak 1.81); started on the mean, the peaks stay the music's
+    t = np.arange(SR) / SR
+    x = np.stack([np.cos(2 * np.pi * 110 * t), np.cos(2 * np.pi * 110 * t + 0.3)]) + 0.018
+    y = remove_dc(x, SR)
+    assert float(np.max(np.abs(y))) < 1.03  # the filter settling on the tone: 1.017
+    assert abs(float(np.mean(y[:, : SR // 10]))) < 0.01  # on the first sample: 0.035
 
 
 @pytest.mark.parametrize("block", [1, 100, 4097])
 def test_dc_blocker_streams_in_blocks(block: int) -> None:
     x = np.random.default_rng(1).standard_normal((2, 3 * 4097)) + 0.5
-    blocker = DcBlocker(SR, 2)
+    blocker = DcBlocker(SR, 2, offset=x.mean(axis=1))  # as remove_dc starts
     streamed = np.concatenate([blocker.process(x[:, i : i + block])
                                for i in range(0, x.shape[1], block)], axis=1)
     np.testing.assert_allclose(streamed, remove_dc(x, SR), rtol=0, atol=1e-12)
