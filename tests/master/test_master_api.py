@@ -203,6 +203,25 @@ def test_unreachable_target_reports_the_shortfall(files: dict) -> None:
     assert any("cannot be reached" in n for n in rep.notes)
 
 
+def test_shortfall_against_a_reference_peaking_over_the_ceiling_names_the_ceiling(
+        files: dict) -> None:
+    # a loud master limited on sample peaks passes 0 dBTP between them: at its loudness under
+    # -1 dBTP the output must be denser than it; the note says what would come closer
+    ref, _ = read(files["ref"])
+    hot = files["dir"] / "hot.wav"
+    sf.write(hot, (ref * 10 ** ((2.0 - dbtp(ref)) / 20)).T, SR, subtype="FLOAT")
+    rep = tonemorph.master_mix(files["mix"], hot, None,
+                               config=MasterConfig(max_limiting_db=3.0, fit_steps=5))
+    note = next(n for n in rep.notes if "cannot be reached" in n)
+    assert "peaks at +2.0 dBTP" in note and "--ceiling" in note
+    # not where the reference keeps under the ceiling (the target out of reach all the same)
+    sf.write(hot, (ref * 10 ** ((-3.0 - dbtp(ref)) / 20)).T, SR, subtype="FLOAT")
+    rep = tonemorph.master_mix(files["mix"], hot, None,
+                               config=MasterConfig(lufs=-2.0, max_limiting_db=3.0, fit_steps=5))
+    note = next(n for n in rep.notes if "cannot be reached" in n)
+    assert "--ceiling" not in note
+
+
 def test_album_mode_one_consistent_chain(files: dict) -> None:
     out = files["dir"] / "album.wav"
     rep = tonemorph.master_mix(files["mix"], files["ref"], out, album=[files["mix2"]])

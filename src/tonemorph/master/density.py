@@ -287,6 +287,13 @@ def fit_density(
     # (0.633 -> 0.632, |crest err| 0.70 -> 0.70 dB) and moved the open master's crest from
     # -0.91 to -0.30 dB signed but 0.92 -> 1.04 dB absolute (its reference's crest is its
     # music's). Neither kept.
+    # Tried, not kept (2026-12-07): a loud reference (-6 to -9 LUFS, pedalboard compressor +
+    # 14-20 dB + sample-peak limiter, true peaks +1 to +2.5 dBTP) is reached 1.2-1.9 LU short
+    # under -1 dBTP. Its peaks over our ceiling taken as PLR the output must lose here (and
+    # the features' clamp that much lower): two short ones came 0.85-1.0 LU closer (MR-STFT
+    # on the truth 0.810 -> 0.731, 0.614 -> 0.509), but the density grew where the loudness
+    # was reached anyway (0.696 -> 0.917); 12 hot pairs 0.764 -> 0.781 mean. The report says
+    # how short, and that the reference peaks over the ceiling.
     # each evaluation saturates in two halves at once: the fit is serial, one core idle
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tonemorph-density")
 

@@ -388,7 +388,10 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
         notes.append(f"the target {target:.1f} LUFS cannot be reached under the "
                      f"{cfg.ceiling_dbtp:.1f} dBTP ceiling without limiting more than "
                      f"{cfg.max_limiting_db:.0f} dB: reached {written.lufs:.1f} LUFS "
-                     f"({target - written.lufs:.1f} LU short)")
+                     f"({target - written.lufs:.1f} LU short)"
+                     + (f"; the reference itself peaks at {job.ref_peak_dbtp:+.1f} dBTP, "
+                        "a higher --ceiling comes closer"
+                        if job.ref_peak_dbtp > cfg.ceiling_dbtp + 0.5 else ""))
     tracks = []
     for s, m, o, r in zip(job.scans, job.mixes, outs, written.results):
         bits = None
