@@ -36,6 +36,9 @@ EXCERPT_WINDOW_S = 5.0
 _SEGMENT_S = 0.1
 _BLOCK = 1 << 16
 _FADE_S = 0.005
+# the DC filter's run-in before an excerpt: its 5 Hz high-pass has 7e-4 of a step left
+# after 0.3 s, 2e-5 after 0.5 s
+_DC_PREROLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -157,15 +160,24 @@ def excerpt_windows(segment_power: np.ndarray, sample_rate: int, frames: int,
 def read_excerpts(path, windows: list[tuple[int, int]], *, role: str,
                   remove_offset: bool = False) -> np.ndarray:
     """Read the windows of a file and join them (5 ms fades at every join): float32
-    (channels, n); with ``remove_offset``, DC removed from each as the master's chain does."""
+    (channels, n); with ``remove_offset``, DC removed from each as the master's chain does.
+
+    The DC filter runs over _DC_PREROLL_S of the file before each window, so the window's
+    samples come out as the chain, run from the file's start, gives them: started on the
+    window's first sample, a window that starts mid-waveform got a thump of that sample's size
+    (a loud reference's excerpt, starting at full scale, read +4.5 dBTP for +1.0).
+    """
     parts = []
     with AudioReader(path, role=role) as reader:
         fade = max(1, int(_FADE_S * reader.sample_rate))
+        preroll = int(_DC_PREROLL_S * reader.sample_rate) if remove_offset else 0
         for start, stop in windows:
-            reader.seek(start)
-            x = reader.read(stop - start)
+            first = max(0, start - preroll)
+            reader.seek(first)
+            x = reader.read(stop - first)
             if remove_offset:
                 x = remove_dc(x, reader.sample_rate).astype(np.float32)
+            x = x[:, start - first :]
             if len(windows) > 1 and x.shape[1] > 2 * fade:
                 ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
                 x[:, :fade] *= ramp

@@ -32,19 +32,12 @@ DC_OFFSET_DB = -40.0
 
 class DcBlocker:
     """Streaming DC removal of (channels, n) blocks: a DC_BLOCK_HZ second-order Butterworth
-    high-pass, started as if `offset` (per channel; default: the first block's mean) had always
-    been there, so a file that starts on its offset gets no step response (a thump the limiter
-    would duck). Not on the first sample: a file or an excerpt that starts mid-waveform got a
-    thump of that sample's size (a loud reference's excerpt starting at full scale: its true
-    peak read 3.6 dB high, +4.5 against +1.0 dBTP)."""
+    high-pass, started as if the first sample's value had always been there (a file that starts
+    on its offset gets no step response: a thump the limiter would duck)."""
 
-    def __init__(self, sample_rate: float, channels: int, offset: np.ndarray | None = None):
+    def __init__(self, sample_rate: float, channels: int):
         self._sos = highpass(DC_BLOCK_HZ, 1.0 / np.sqrt(2.0), sample_rate)[None, :]
         self.channels = int(channels)
-        self._offset = None if offset is None else np.asarray(offset, dtype=np.float64)
-        if self._offset is not None and self._offset.shape != (self.channels,):
-            raise ParameterError(f"offset must hold one value per channel ({self.channels}), "
-                                 f"got shape {self._offset.shape}.")
         self._state: np.ndarray | None = None  # (channels, 1, 2), from the first block
 
     def process(self, x: np.ndarray) -> np.ndarray:
@@ -57,14 +50,13 @@ class DcBlocker:
         if self._state is None:
             # transposed direct form II at rest on a constant v: output 0, states as below
             b1, b2 = self._sos[0, 1], self._sos[0, 2]
-            offset = y.mean(axis=1) if self._offset is None else self._offset
-            self._state = np.array([[[(b1 + b2) * v, b2 * v]] for v in offset])
+            self._state = np.array([[[(b1 + b2) * v, b2 * v]] for v in y[:, 0]])
         return np.stack([sosfilt_state(np.ascontiguousarray(row), self._sos, state)
                          for row, state in zip(y, self._state)])
 
 
 def remove_dc(x: np.ndarray, sample_rate: float) -> np.ndarray:
-    """Offline `DcBlocker` over (channels, n) audio (started on its mean); float64."""
+    """Offline `DcBlocker` over (channels, n) audio; float64."""
     audio = np.atleast_2d(np.asarray(x))
     return DcBlocker(sample_rate, audio.shape[0]).process(audio)
 
