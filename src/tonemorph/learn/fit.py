@@ -1305,10 +1305,17 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     total_steps = preset["steps"] + len(starts) * preset["start_steps"] if nonlinear else 1
     # linear candidate: a static match (what a match-EQ does, as a minimum-phase cabinet)
     lin_stages = tuple(s for s in cfg.stages if not chain_stage(s).nonlinear) or ("cab",)
-    # pitch tracking of both takes, only where a candidate has a cabinet to match
-    notes = (NoteBands(with_floor(note_spectra(y, sr), y), with_floor(note_spectra(xs, sr), xs),
-                       sr)
-             if "cab" in (*cfg.stages, *lin_stages) else None)
+    # pitch tracking of both takes, only where a candidate has a cabinet to match; the
+    # example's on a fit thread while this one tracks the take's (numpy lets go of the GIL)
+    notes = None
+    if "cab" in (*cfg.stages, *lin_stages):
+        def spectra_of(a: np.ndarray) -> NoteSpectra:
+            return with_floor(note_spectra(a, sr), a)
+
+        t_notes = pool.submit(spectra_of, y) if pool is not None else None
+        in_notes = spectra_of(xs)
+        notes = NoteBands(t_notes.result() if t_notes is not None else spectra_of(y), in_notes,
+                          sr)
     fitter = _Fitter(segs, full_loss, fcfg, skip, cfg.lr, t_pow, t_lv, in_pow, progress,
                      total_steps, pool, notes, floors)
     candidates: dict[str, float] = {}
