@@ -81,6 +81,8 @@ TUNING = ("t_gentle", "t_warm", "t_loud")
 HELD_OUT = ("h_sox", "h_compfirst")
 # tuning chains of the wide run only (`--wide`): masters that do not end at full scale
 EXTRA_TUNING = ("t_open", "t_norm")
+# loud masters, limited on sample peaks (true peaks over 0 dBTP), of the loud run (`--loud`)
+LOUD = ("t_hot", "t_hotter")
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ class Chain:
             eq = [pb.HighShelfFilter(6000.0, 2.5, 0.7), pb.LowShelfFilter(90.0, 2.0, 0.7)]
             dyn = [pb.Compressor(-18.0, 3.0, 5.0, 120.0), pb.Gain(9.0), pb.Limiter(-0.3, 80.0),
                    pb.Gain(-8.0)]
+        elif self.name in LOUD:
+            # a modern loud master: fast compression, 14 / 20 dB into a sample-peak limiter
+            eq = [pb.HighShelfFilter(7000.0, 2.0, 0.7)]
+            dyn = [pb.Compressor(-20.0, 3.0, 5.0, 100.0),
+                   pb.Gain(14.0 if self.name == "t_hot" else 20.0), pb.Limiter(-0.3, 50.0)]
         elif self.name == "h_compfirst":
             eq = [pb.PeakFilter(250.0, 2.5, 0.8), pb.HighShelfFilter(12000.0, 2.0, 0.7),
                   pb.LowShelfFilter(60.0, -2.0, 0.7)]
@@ -151,7 +158,7 @@ class Chain:
         return np.interp(freqs, f, 20 * np.log10(np.maximum(spec, 1e-9)))
 
 
-CHAINS = {n: Chain(n, n in HELD_OUT) for n in (*TUNING, *EXTRA_TUNING, *HELD_OUT)}
+CHAINS = {n: Chain(n, n in HELD_OUT) for n in (*TUNING, *EXTRA_TUNING, *LOUD, *HELD_OUT)}
 
 
 def _sox(x: np.ndarray, tmp: Path, *effects: str) -> np.ndarray:
@@ -261,14 +268,19 @@ def run_case(name: str, chain: Chain, mix_spec, ref_spec, cache: Path, tools,
     return entry
 
 
-def cases(wide: bool = False) -> list[tuple[str, str, tuple, tuple]]:
+def cases(wide: bool = False, loud: bool = False) -> list[tuple[str, str, tuple, tuple]]:
     """(case name, chain, mix, ref): each pair with one tuning chain (rotating) and one
     held-out chain (alternating); `wide`: each pair with every tuning chain, the open and
-    normalised masters included, and no held-out chain."""
+    normalised masters included, and no held-out chain; `loud`: each pair with the loud
+    masters only."""
     out = []
     for i, (m, r) in enumerate(PAIRS):
-        chains = ((*TUNING, *EXTRA_TUNING) if wide
-                  else (TUNING[i % len(TUNING)], HELD_OUT[i % len(HELD_OUT)]))
+        if loud:
+            chains: tuple[str, ...] = LOUD
+        elif wide:
+            chains = (*TUNING, *EXTRA_TUNING)
+        else:
+            chains = (TUNING[i % len(TUNING)], HELD_OUT[i % len(HELD_OUT)])
         for chain in chains:
             out.append((f"p{i}_{chain}", chain, m, r))
     return out
@@ -474,6 +486,10 @@ def main() -> int:
                     help="every pair with every tuning chain, the open (t_open) and "
                          "normalised (t_norm) masters included; no held-out chain "
                          "(results stem master_pairs_wide unless --name)")
+    ap.add_argument("--loud", action="store_true",
+                    help="every pair through two loud masters limited on sample peaks "
+                         "(t_hot, t_hotter: true peaks over 0 dBTP), tuning chains "
+                         "(results stem master_pairs_loud unless --name)")
     ap.add_argument("--speed", action="store_true",
                     help="also time both tools on a 5-minute file (wall, peak memory)")
     ap.add_argument("--others-from", type=Path,
@@ -497,7 +513,9 @@ def main() -> int:
     t0 = time.monotonic()
     if args.wide and args.name == "master_pairs":
         args.name = "master_pairs_wide"
-    for case, chain, m, r in cases(args.wide):
+    if args.loud and args.name == "master_pairs":
+        args.name = "master_pairs_loud"
+    for case, chain, m, r in cases(args.wide, args.loud):
         if args.only and not any(o in case for o in args.only):
             continue
         entry = run_case(case, CHAINS[chain], m, r, args.cache, args.tools, args.clip_s)

@@ -48,3 +48,24 @@ def test_the_open_master_leaves_peaks_unlimited(tmp_path: Path) -> None:
     quiet, loud = (mp.CHAINS["t_open"].process(_noise(p), tmp_path) for p in (0.0, 6.0))
     assert _peak_db(loud) - _peak_db(quiet) > 3.0
     assert _peak_db(loud) > 0.0
+
+
+def test_the_loud_run_takes_every_pair_through_the_loud_masters_only() -> None:
+    cases = mp.cases(loud=True)
+    assert {(m, r, c) for _, c, m, r in cases} == {(m, r, c) for m, r in mp.PAIRS
+                                                   for c in mp.LOUD}
+    assert not any(mp.CHAINS[c].held_out for _, c, _, _ in cases)
+
+
+def test_the_loud_masters_are_louder_than_the_loud_tuning_chain_and_pass_0_dbtp(
+        tmp_path: Path) -> None:
+    from tonemorph.dsp.loudness import integrated_lufs, true_peak_dbtp
+
+    # noise peaking at -20 dBFS: t_loud leaves it 4 dB under full scale; the loud masters take
+    # it to the limiter, whose sample peaks let the true peak pass 0 dBTP on the louder one
+    x = _noise(-20.0)
+    lufs = {c: integrated_lufs(mp.CHAINS[c].process(x, tmp_path), mp.RATE)
+            for c in ("t_loud", *mp.LOUD)}
+    assert lufs["t_loud"] + 3.0 < lufs["t_hot"] < lufs["t_hotter"]
+    y = mp.CHAINS["t_hotter"].process(x, tmp_path)
+    assert _peak_db(y) <= 0.05 and true_peak_dbtp(y[:, mp.RATE // 2:], mp.RATE) > 0.5

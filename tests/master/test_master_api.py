@@ -363,3 +363,24 @@ def test_a_missed_gain_is_corrected_by_another_pass(files: dict, long_mix: Path,
     assert rep.track.passes >= 2
     assert lufs(y, SR) == pytest.approx(rep.target_lufs, abs=0.3)
     assert dbtp(y) <= -1.0
+
+
+def test_a_target_out_of_reach_refits_the_density_for_it(files: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reference far louder than the mix can be limited to with its density: the excerpts
+    # predict the shortfall and the density is fitted again to give it; louder than without,
+    # the ceiling kept either way
+    import tonemorph.master.run as run
+
+    ref, _ = read(files["ref"])
+    hot = files["dir"] / "hotter.wav"
+    sf.write(hot, (np.tanh(4.0 * ref) / np.tanh(4.0)).T, SR, subtype="FLOAT")
+    cfg = MasterConfig(max_limiting_db=3.0, fit_steps=10)
+    rep = tonemorph.master_mix(files["mix"], hot, None, config=cfg)
+    assert any("out of reach with the reference's own density" in n for n in rep.notes)
+    monkeypatch.setattr(run, "_REFIT_SHORT_LU", np.inf)
+    plain = tonemorph.master_mix(files["mix"], hot, None, config=cfg)
+    assert not any("out of reach with" in n for n in plain.notes)
+    y, y0 = rep.track.audio, plain.track.audio
+    assert lufs(y, SR) > lufs(y0, SR) + 0.2
+    assert dbtp(y) <= -1.0 and dbtp(y0) <= -1.0

@@ -164,6 +164,7 @@ def fit_settings(
     notes: list[str] | None = None,
     mix_spectra: Spectra | None = None,
     ref_spectra: Sequence[Spectra | None] | None = None,
+    headroom_db: float = 0.0,
 ) -> MasterSettings:
     """Fit EQ, width and density on excerpts (channels, n) of the mix and the references.
 
@@ -171,7 +172,8 @@ def fit_settings(
     mix is matched per mid and side, a mono one on its only channel against the references'
     mid. ``mix_spectra``/``ref_spectra`` may give whole-file mean log spectra to match the
     EQ's long-term balance on instead of the excerpts. Loudness (the output gain) is left to
-    `find_output_gain`.
+    `find_output_gain`; ``headroom_db`` (<= 0) tells the density fit how much lower than the
+    references' the output's peak-to-loudness ratio must be.
     """
     notes = notes if notes is not None else []
     stereo = mix.shape[0] == 2
@@ -228,7 +230,8 @@ def fit_settings(
             gain = 10.0 ** (cfg.amount_of("width") * delta_db / 20.0)
             settings = replace(settings, side_gain=min(max(gain, 0.0), _MAX_SIDE_GAIN))
     if cfg.matches("dynamics") and cfg.fit_steps >= 0:
-        settings = _fit_dynamics(settings, mix, ref_mids, ref_rms_db, sample_rate, cfg)
+        settings = _fit_dynamics(settings, mix, ref_mids, ref_rms_db, sample_rate, cfg,
+                                 headroom_db)
     return settings
 
 
@@ -244,7 +247,8 @@ def _width_spread_db(x: np.ndarray, sample_rate: int, section_s: float = 2.5) ->
 
 
 def _fit_dynamics(settings: MasterSettings, mix: np.ndarray, ref_mids: Sequence[WeightedAudio],
-                  ref_rms_db: float, sample_rate: int, cfg: MasterConfig) -> MasterSettings:
+                  ref_rms_db: float, sample_rate: int, cfg: MasterConfig,
+                  headroom_db: float = 0.0) -> MasterSettings:
     """Settings with the density stage fitted on the EQ'd, level-matched mix excerpts."""
     pre = render(plan_for(settings, sample_rate, mix.shape[0]), mix, limit=False)
     fix_db = ref_rms_db - active_rms_db(_mid(pre), sample_rate)
@@ -258,7 +262,7 @@ def _fit_dynamics(settings: MasterSettings, mix: np.ndarray, ref_mids: Sequence[
     # a limiter allowed N dB of peak reduction lowers music's peak-to-loudness ratio by about
     # half that: the loud passages around the peaks come down with them
     params, _ = fit_density(mix_fit, refs_fit, fit_rate, steps=cfg.fit_steps, seed=cfg.seed,
-                            limiter_db=0.5 * cfg.max_limiting_db)
+                            limiter_db=0.5 * cfg.max_limiting_db, headroom_db=headroom_db)
     return replace(settings, density=params.scaled(cfg.amount_of("dynamics")))
 
 
