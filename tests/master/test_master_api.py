@@ -211,7 +211,7 @@ def test_shortfall_against_a_reference_peaking_over_the_ceiling_names_the_ceilin
     hot = files["dir"] / "hot.wav"
     sf.write(hot, (ref * 10 ** ((2.0 - dbtp(ref)) / 20)).T, SR, subtype="FLOAT")
     rep = tonemorph.master_mix(files["mix"], hot, None,
-                               config=MasterConfig(max_limiting_db=3.0, fit_steps=5))
+                               config=MasterConfig(lufs=-2.0, max_limiting_db=3.0, fit_steps=5))
     note = next(n for n in rep.notes if "cannot be reached" in n)
     assert "peaks at +2.0 dBTP" in note and "--ceiling" in note
     # not where the reference keeps under the ceiling (the target out of reach all the same)
