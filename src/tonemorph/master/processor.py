@@ -110,6 +110,12 @@ class MasterProcessor:
         self.plan = plan
         ch = plan.channels
         self._dc = DcBlocker(plan.sample_rate, ch) if plan.dc_block else None
+        # the density makes DC of its own from an asymmetric waveform (a fast compressor
+        # ducks its tall side more): on a file that had an offset (asymmetric sub-bass looks
+        # like one) it is taken off again before the limiter (Singularity "Enemy Unknown":
+        # -44 dBFS after its 4.6:1, 0.6 ms compressor, -28 dBFS in its master)
+        self._dc_after = (DcBlocker(plan.sample_rate, ch)
+                          if plan.dc_block and not plan.density.is_neutral else None)
         self._in_gain = 10.0 ** (plan.input_gain_db / 20.0)
         self._out_gain = 10.0 ** (plan.output_gain_db / 20.0)
         self._eq = None
@@ -171,8 +177,10 @@ class MasterProcessor:
         return self.process_output(self.process_density(y))
 
     def process_density(self, y: np.ndarray) -> np.ndarray:
-        """The density stage of `process_back`."""
-        return self._dyn.process(y)
+        """The density stage of `process_back` (and, after it, the DC its saturator made,
+        where the plan blocks DC)."""
+        y = self._dyn.process(y)
+        return self._dc_after.process(y) if self._dc_after is not None else y
 
     def process_output(self, y: np.ndarray) -> np.ndarray:
         """The rest of `process_back` after `process_density`: output gain and limiter."""
