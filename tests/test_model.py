@@ -449,6 +449,15 @@ def test_loudness_guard_holds_a_take_within_its_tolerance(high_db: float) -> Non
                                                                     loudness_guard=False))
 
 
+def test_loudness_curve_is_the_same_on_several_threads() -> None:
+    tone = _cab_tone(24.0)
+    learning = _band_noise(100, 1500)[0]
+    tone.measure_loudness_curve(learning, SR)
+    one = tone.loudness_curve
+    tone.measure_loudness_curve(learning, SR, workers=3)
+    assert tone.loudness_curve == one and one is not None
+
+
 def test_loudness_guard_is_stored_checked_and_reported(tmp_path: Path) -> None:
     tone = _cab_tone(24.0)
     tone.measure_loudness_curve(_band_noise(100, 1500)[0], SR)

@@ -196,7 +196,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     AudioContentError for unusable audio, LowSampleRateError below 16 kHz unless
     `allow_low_rate`.
     """
-    from tonemorph.learn.fit import LearnConfig
+    from tonemorph.learn.fit import LearnConfig, fit_threads
 
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
@@ -231,7 +231,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     tone = Tone.from_chain(res.chain, res.input_gain_db, training)
     # an unpaired tone guesses its EQ where the learning take was quiet: remember how loud it
     # made that take, so a take rich in those bands is not made far louder (`Tone.guard_db`)
-    tone.measure_loudness_curve(xm, INTERNAL_RATE)
+    tone.measure_loudness_curve(xm, INTERNAL_RATE, workers=fit_threads())
     return tone
 
 

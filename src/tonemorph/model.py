@@ -7,6 +7,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -229,18 +230,28 @@ class Tone:
         l_full += guard_db
         return float(l_in + knobs.amount * (l_full - l_in) - l_part - guard_db)
 
-    def measure_loudness_curve(self, x: np.ndarray, sample_rate: int) -> None:
+    def measure_loudness_curve(self, x: np.ndarray, sample_rate: int, workers: int = 1) -> None:
         """Record the tone's loudness gain (dB) on mono take x at CURVE_OFFSETS_DB around its
-        loudness (LUFS), for the guard; x is the learning take."""
+        loudness (LUFS), for the guard; x is the learning take. `workers` threads run the
+        offsets (the fast chain's kernels let go of the GIL; the same curve for any number)."""
         x = np.asarray(x, dtype=np.float32)[: int(COMPENSATION_EXCERPT_S * sample_rate)]
         if x.size < sample_rate:  # too short to measure: no guard
             self.loudness_curve = None
             return
-        ins, gains = [], []
-        for off in CURVE_OFFSETS_DB:
+
+        def measured(off: float) -> tuple[float, float]:
             xi = x * np.float32(10 ** (off / 20))
             chain = self.fast_chain(sample_rate=sample_rate)
-            l_in, l_out = _lufs(xi, sample_rate), _lufs(chain.process(xi), sample_rate)
+            return _lufs(xi, sample_rate), _lufs(chain.process(xi), sample_rate)
+
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix="tonemorph-curve") as pool:
+                levels = list(pool.map(measured, CURVE_OFFSETS_DB))
+        else:
+            levels = [measured(off) for off in CURVE_OFFSETS_DB]
+        ins, gains = [], []
+        for l_in, l_out in levels:
             if l_in > LUFS_FLOOR and l_out > LUFS_FLOOR:
                 ins.append(round(l_in, 3))
                 gains.append(round(l_out - l_in, 3))
