@@ -13,7 +13,10 @@ out of all tuning (``h_*``) and reported separately. Each chain's true EQ curve 
 filters on an impulse) is plotted beside the EQ curve tonemorph applied, per case. ``--wide``
 runs every pair through every tuning chain, two more among them: an open master (EQ and gentle
 compression, peaks left below full scale) and a loud master turned down 8 dB (as a streaming
-service plays it), the two kinds of reference whose peaks sit below the ceiling.
+service plays it), the two kinds of reference whose peaks sit below the ceiling. ``--loud``
+runs every pair through two loud masters (``t_hot``, ``t_hotter``: fast compression, 14 / 20
+dB into a limiter on sample peaks, so their true peaks pass 0 dBTP), tuning chains too: a
+reference whose loudness is out of reach under a -1 dBTP ceiling.
 
 Music (CC BY-SA 3.0, Debian packages ``singularity-music``, ``hyperrogue-music``), decoded with
 ``sox``; premasters are normalised to -20 LUFS (a mix engineer's level, before mastering).
@@ -21,6 +24,7 @@ Music (CC BY-SA 3.0, Debian packages ``singularity-music``, ``hyperrogue-music``
     sudo apt-get install sox singularity-music hyperrogue-music
     .venv/bin/pip install matchering==2.0.6 pedalboard
     .venv/bin/python bench/bench_master_pairs.py [--only t_ h_] [--tools tonemorph] [--wide]
+        [--loud]
 """
 
 from __future__ import annotations
