@@ -384,3 +384,19 @@ def test_a_target_out_of_reach_refits_the_density_for_it(files: dict,
     y, y0 = rep.track.audio, plain.track.audio
     assert lufs(y, SR) > lufs(y0, SR) + 0.2
     assert dbtp(y) <= -1.0 and dbtp(y0) <= -1.0
+
+
+def test_a_target_plainly_in_reach_is_not_searched_for_a_shortfall(
+        files: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a -20 LUFS target: no limiting near; the shortfall check skips its
+    # output-gain search (0.12 s of a 5-minute master), which the final pass does anyway
+    import tonemorph.master.run as run
+
+    calls = []
+    search = run.find_output_gain
+    monkeypatch.setattr(run, "find_output_gain",
+                        lambda *a, **k: calls.append(1) or search(*a, **k))
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(lufs=-20.0, fit_steps=5))
+    assert len(calls) == 1  # the output gain of the pass only
+    assert abs(lufs(rep.track.audio, SR) + 20.0) <= 0.5

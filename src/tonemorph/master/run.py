@@ -275,12 +275,26 @@ _REFIT_SHORT_LU = 0.5  # a predicted loudness shortfall that refits the density 
 _REFITS = 3  # refits at most, each with what the last left missing
 
 
+_PLAINLY_IN_REACH_DB = 3.0  # peak reduction (dB) at the plain gain that needs no search
+
+
 def _predicted_shortfall_lu(settings: MasterSettings, job: _Analysis, target: float,
                             cfg: MasterConfig, ceiling_dbtp: float) -> float:
     """How far (LU, >= 0) under the target the excerpts come out at the output gain that
     `find_output_gain` allows (no more than cfg.max_limiting_db of limiting) under the
-    limiter's ceiling_dbtp."""
+    limiter's ceiling_dbtp.
+
+    No search where the target is plainly in reach: at the gain that gives the excerpts the
+    target before limiting, their sample peaks pass the ceiling by _PLAINLY_IN_REACH_DB or
+    less (true peaks a dB or so more; music's loudness falls by about half the limiting, so
+    the limiter ends well under its cap). 0.12 s of every master otherwise.
+    """
     pre = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
+    plain_gain_db = target - gated_lufs(block_powers(pre, job.rate))
+    peak_db = 20.0 * math.log10(float(np.max(np.abs(pre))) + 1e-12)
+    if (peak_db + plain_gain_db - ceiling_dbtp <= _PLAINLY_IN_REACH_DB
+            and 2.0 * (_PLAINLY_IN_REACH_DB + 1.0) < cfg.max_limiting_db):
+        return 0.0
     limiter = replace(settings.limiter, ceiling_dbtp=ceiling_dbtp)
     _, predicted, capped = find_output_gain(pre, job.rate, target, limiter,
                                             max_limiting_db=cfg.max_limiting_db)
