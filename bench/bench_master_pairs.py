@@ -486,14 +486,15 @@ def main() -> int:
     ap.add_argument("--clip-s", type=float, default=CLIP_S,
                     help="clip length (s); longer than tonemorph's 20 s of excerpts tests the "
                          "fit on excerpts and the whole-track loudness")
-    ap.add_argument("--wide", action="store_true",
-                    help="every pair with every tuning chain, the open (t_open) and "
-                         "normalised (t_norm) masters included; no held-out chain "
-                         "(results stem master_pairs_wide unless --name)")
-    ap.add_argument("--loud", action="store_true",
-                    help="every pair through two loud masters limited on sample peaks "
-                         "(t_hot, t_hotter: true peaks over 0 dBTP), tuning chains "
-                         "(results stem master_pairs_loud unless --name)")
+    runs = ap.add_mutually_exclusive_group()
+    runs.add_argument("--wide", action="store_true",
+                      help="every pair with every tuning chain, the open (t_open) and "
+                           "normalised (t_norm) masters included; no held-out chain "
+                           "(results stem master_pairs_wide unless --name)")
+    runs.add_argument("--loud", action="store_true",
+                      help="every pair through two loud masters limited on sample peaks "
+                           "(t_hot, t_hotter: true peaks over 0 dBTP), tuning chains "
+                           "(results stem master_pairs_loud unless --name)")
     ap.add_argument("--speed", action="store_true",
                     help="also time both tools on a 5-minute file (wall, peak memory)")
     ap.add_argument("--others-from", type=Path,

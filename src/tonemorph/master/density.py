@@ -272,9 +272,9 @@ def fit_density(
     refs = ([(np.asarray(ref_mid, dtype=np.float64), 1.0)] if isinstance(ref_mid, np.ndarray)
             else [(np.asarray(r, dtype=np.float64), float(w)) for r, w in ref_mid])
     target = sum(w * density_features(r, sample_rate)[0] for r, w in refs)
+    headroom_db = min(0.0, headroom_db)
     # a limiter follows at the reference's peak level: what it does to the peaks is not asked
     # of this stage (else compression and limiting both take the crest down: too dense)
-    headroom_db = min(0.0, headroom_db)
     ceiling = math.exp(sum(w * math.log(float(np.max(np.abs(r))) + 1e-12) for r, w in refs))
     ref_power = math.exp(sum(w * math.log(_loud_power(r) + 1e-20) for r, w in refs))
     peak_db = 20 * math.log10(float(np.max(np.abs(x))) + 1e-12)

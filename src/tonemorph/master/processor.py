@@ -177,8 +177,8 @@ class MasterProcessor:
         return self.process_output(self.process_density(y))
 
     def process_density(self, y: np.ndarray) -> np.ndarray:
-        """The density stage of `process_back` (and, after it, the DC its saturator made,
-        where the plan blocks DC)."""
+        """The density stage of `process_back` (and, after it, the DC the stage made, where
+        the plan blocks DC)."""
         y = self._dyn.process(y)
         return self._dc_after.process(y) if self._dc_after is not None else y
 

@@ -273,8 +273,6 @@ def _target_lufs(cfg: MasterConfig, job: _Analysis, notes: list[str]) -> float:
 
 _REFIT_SHORT_LU = 0.5  # a predicted loudness shortfall that refits the density for it
 _REFITS = 3  # refits at most, each with what the last left missing
-
-
 _PLAINLY_IN_REACH_DB = 3.0  # peak reduction (dB) at the plain gain that needs no search
 
 
