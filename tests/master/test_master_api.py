@@ -131,6 +131,28 @@ def test_a_lossy_master_keeps_the_ceiling_once_decoded(tmp_path: Path, ext: str)
     assert any("before encoding" in note for note in rep.notes)
 
 
+def test_a_lossy_master_is_encoded_once_when_the_excerpts_tell_the_overshoot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the encoder's overshoot is measured on the excerpts' master first; the whole track is
+    # then rendered and encoded once (before: once at the ceiling, again held lower)
+    import tonemorph.master.run as run
+
+    rate = 44100
+    mix = stereo_music(9.0, rate, seed=1, peak=0.3) + 0.3 * _hats(9.0, rate, seed=3)
+    sf.write(tmp_path / "mix.wav", (0.5 * mix / np.max(np.abs(mix))).T, rate, subtype="PCM_16")
+    sf.write(tmp_path / "ref.wav", dense(stereo_music(12.0, rate, seed=2), rate).T, rate,
+             subtype="PCM_16")
+    passes = []
+    real_pass = run.master_pass
+    monkeypatch.setattr(run, "master_pass", lambda *a, **k: passes.append(1) or real_pass(*a, **k))
+    out = tmp_path / "master.mp3"
+    rep = tonemorph.master_mix(tmp_path / "mix.wav", tmp_path / "ref.wav", out)
+    y, _ = read(out)
+    assert dbtp(y) <= -1.0 + 0.02
+    assert rep.settings["limiter"]["ceiling_dbtp"] < -1.05  # held lower from the start
+    assert len(passes) == 1
+
+
 def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
     out = files["dir"] / "out48.flac"
     rep = tonemorph.master_mix(files["mix48"], files["ref"], out, config=MasterConfig(

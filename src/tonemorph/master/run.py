@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from tonemorph.dsp.loudness import gated_lufs
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     LOSSY_SUBTYPES,
+    AtomicAudioWriter,
     check_outputs,
     choose_subtype,
     format_for,
@@ -361,8 +363,9 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
             cfg: MasterConfig, subtype: str | None, progress: Progress | None,
             notes: list[str]) -> _Written:
     """Master each track at the output gain the excerpts predict; again, with the gain
-    corrected, while the whole tracks miss the loudness target; again, with the limiter's
-    ceiling lowered, while a lossy file peaks above the ceiling once decoded."""
+    corrected, while the whole tracks miss the loudness target. A lossy file's ceiling is
+    lowered first by what its encoder added to the excerpts' peaks, and again while the
+    decoded file still peaks above the ceiling."""
     n = len(job.mixes)
     pre_ex = render(plan_for(settings, job.rate, job.channels), job.mix_ex, limit=False)
     whole = None
@@ -377,6 +380,18 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
                                           whole_blocks=whole, max_limiting_db=cfg.max_limiting_db)
     del pre_ex
     settings = replace(settings, output_gain_db=gain_db)
+    lossy = {i: o for i, (o, s) in enumerate(zip(outs, job.scans))
+             if o is not None and _written_subtype(o, subtype, s) in LOSSY_SUBTYPES}
+    ceiling_before = settings.limiter.ceiling_dbtp
+    # what the encoder adds to the peaks, measured first on the excerpts: the whole tracks
+    # are then mostly rendered and encoded once (an MP3 encode is twice the render)
+    first_over = max((_encoded_over_db(settings, job, o, subtype, cfg.ceiling_dbtp)
+                      for o in {format_for(o): o for o in lossy.values()}.values()),
+                     default=0.0)
+    if first_over > 0.0:
+        settings = replace(settings, limiter=replace(
+            settings.limiter,
+            ceiling_dbtp=settings.limiter.ceiling_dbtp - first_over - _LOSSY_MARGIN_DB))
 
     def run_passes(what: str) -> list[MasterPass]:
         return [
@@ -404,16 +419,13 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         # the limiter takes part of a gain increase: step a little further
         step = error * (1.3 if error > 0 and max_gr > 1.0 else 1.0)
         settings = replace(settings, output_gain_db=settings.output_gain_db + step)
-    lossy = {i: o for i, (o, s) in enumerate(zip(outs, job.scans))
-             if o is not None and _written_subtype(o, subtype, s) in LOSSY_SUBTYPES}
-    ceiling_before, first_over = settings.limiter.ceiling_dbtp, 0.0
     for attempt in range(_LOSSY_TRIES + 1):
         # a lossy codec moves the peaks it is given: the ceiling is checked on the decoded
         # files, and the limiter's ceiling lowered by what encoding added until they keep it
         decoded = {i: decoded_peak(o) for i, o in lossy.items()}
         results = [replace(r, peak=decoded.get(i, r.peak)) for i, r in enumerate(results)]
         over = max((m.dbtp() - cfg.ceiling_dbtp for m in decoded.values()), default=0.0)
-        if attempt == 0:
+        if attempt == 0 and first_over <= 0.0:
             first_over = over
         if over <= 0.0 or attempt == _LOSSY_TRIES:
             break
@@ -558,6 +570,20 @@ def _ticker(progress: Progress | None) -> Progress:
 def _written_subtype(out: Path, subtype: str | None, scan_: TrackScan) -> str:
     """The subtype a track's output file is written in (as its `AtomicAudioWriter` picks it)."""
     return choose_subtype(format_for(out), subtype=subtype, like=scan_.info)
+
+
+def _encoded_over_db(settings: MasterSettings, job: _Analysis, out: Path, subtype: str | None,
+                     ceiling_dbtp: float) -> float:
+    """How far (dB) the mix excerpts' master, encoded as `out` will be and decoded, peaks
+    above ceiling_dbtp."""
+    audio = render(plan_for(settings, job.rate, job.channels), job.mix_ex)
+    with tempfile.TemporaryDirectory(prefix="tonemorph-encode-") as tmp:
+        probe = Path(tmp) / f"excerpts{out.suffix}"
+        with AtomicAudioWriter(probe, job.rate, job.channels, subtype=subtype,
+                               like=job.scans[0].info) as writer:
+            for i in range(0, audio.shape[1], 1 << 16):  # libsndfile's Vorbis: small writes
+                writer.write(audio[:, i : i + (1 << 16)])
+        return decoded_peak(probe).dbtp() - ceiling_dbtp
 
 
 def _tag(what: str, i: int, n: int) -> str:
