@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import tonemorph
 from tonemorph.chain.chain import ChainConfig, ToneChain
-from tonemorph.cli import app
+from tonemorph.cli import EXIT_USER_ERROR, app
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.learn import fit
 from tonemorph.learn.fit import LearnResult
@@ -187,6 +187,31 @@ def test_module_help_in_a_subprocess() -> None:
     for cmd in ("learn", "apply", "info", "demo"):
         assert cmd in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_the_command_exits_with_main_s_code_and_output(tmp_path: Path) -> None:
+    # `entry` ends the process without the interpreter's finalisers: the exit code and every
+    # line printed must still come out, on success and on a user error
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tonemorph.cli", *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    ok = cli("--version")
+    assert ok.returncode == 0 and ok.stdout.startswith("tonemorph "), ok.stderr
+    missing = tmp_path / "missing.tmodel"
+    bad = cli("info", str(missing))
+    assert bad.returncode == EXIT_USER_ERROR
+    assert "not found" in bad.stdout + bad.stderr and "Traceback" not in bad.stderr
+    # and no exit-time handler runs (torch's take a second after a learn)
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('finalised'))\n"
+            "from tonemorph.cli import entry\n"
+            "sys.argv = ['tonemorph', '--version']\n"
+            "entry()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.startswith("tonemorph ")
+    assert "finalised" not in proc.stdout
 
 
 # --------------------------------------------------------------------------- bad inputs
