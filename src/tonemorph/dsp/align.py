@@ -29,8 +29,8 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 import scipy.ndimage
-import scipy.signal
 
+from tonemorph.dsp.designs import hann
 from tonemorph.errors import AudioContentError, ParameterError
 
 MAX_LAG_MS = 2000.0  # reamp round trips are tens of ms; allow a clumsy manual offset too
@@ -161,7 +161,7 @@ def onset_envelope(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     for j, b in enumerate(used):
         to_bands[band == b, j] = 1.0
     frames = np.lib.stride_tricks.sliding_window_view(x.astype(np.float32), win)[::hop]
-    window = scipy.signal.get_window("hann", win).astype(np.float32)
+    window = hann(win).astype(np.float32)
     energy = np.empty((len(frames), len(used)))
     step = 8192  # frames per FFT batch: bounded memory on long files
     for i in range(0, len(frames), step):
@@ -248,7 +248,7 @@ def _part_spectra(x: np.ndarray, y: np.ndarray, lag: int, parts: list[tuple[int,
     """Welch cross and auto spectra (Hann, 50 % overlap) of each part of x with y[n + lag]."""
     seg = min(_pow2(COHERENCE_SEG_MS * 1e-3 * sample_rate), _pow2((parts[0][1] - parts[0][0]) / 4))
     hop = seg // 2
-    window = scipy.signal.get_window("hann", seg)
+    window = hann(seg)
     n_bins = seg // 2 + 1
     cross = np.zeros((len(parts), n_bins), complex)
     px = np.zeros((len(parts), n_bins))

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 import scipy.sparse
 
 from tonemorph.dsp.checks import as_audio_2d, check_rate
+from tonemorph.dsp.designs import hann
 from tonemorph.dsp.loudness import (
     active_frames,
     frame_rms_db,
@@ -41,7 +41,7 @@ def _stft_power_chunks(
     in cache: on long files this is several times faster than one whole-file array.
     """
     frames = _frames(x, n_fft, hop)
-    window = scipy.signal.get_window("hann", n_fft).astype(np.float32)
+    window = hann(n_fft).astype(np.float32)
     step = max(1, chunk_values // ((n_fft // 2 + 1) * x.shape[0]))
     for start in range(0, frames.shape[1], step):
         block = frames[:, start : start + step].astype(np.float32, copy=False) * window
@@ -154,7 +154,7 @@ def _logmel_frames(
     about 0 dB in its band peak bin; floored at -100 dB.
     """
     mel_freqs, weights = _mel_filterbank(sample_rate, _MEL_FRAME)
-    window_sum = float(np.sum(scipy.signal.get_window("hann", _MEL_FRAME)))
+    window_sum = float(np.sum(hann(_MEL_FRAME)))
     # Sparse projection: a dense BLAS matmul per chunk is slow when BLAS threads compete.
     bank = scipy.sparse.csr_matrix(weights * np.float32(4.0 / window_sum**2 / audio.shape[0]))
     mel = np.concatenate(
