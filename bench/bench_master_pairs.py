@@ -233,8 +233,9 @@ def curve_error_db(applied: np.ndarray, true: np.ndarray) -> float:
 
 
 def run_case(name: str, chain: Chain, mix_spec, ref_spec, cache: Path, tools,
-             clip_s: float = CLIP_S) -> dict:
-    """One (pair, chain) case: every tool, scored on the truth."""
+             clip_s: float = CLIP_S, ref_mp3: float | None = None) -> dict:
+    """One (pair, chain) case: every tool, scored on the truth. With `ref_mp3`, every tool
+    gets the reference as an MP3 of that libsndfile quality (0 best .. 1 smallest)."""
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         mix = clip(*mix_spec, cache, clip_s)
@@ -244,6 +245,11 @@ def run_case(name: str, chain: Chain, mix_spec, ref_spec, cache: Path, tools,
         mix_p, ref_p = tmp / "mix.wav", tmp / "ref.wav"
         sf.write(mix_p, mix.T, RATE, subtype="FLOAT")
         sf.write(ref_p, ref.T, RATE, subtype="FLOAT")
+        if ref_mp3 is not None:
+            # what a user downloads: the codec's low-pass ends the reference's spectrum
+            ref_p = tmp / "ref.mp3"
+            sf.write(ref_p, ref.T, RATE, compression_level=ref_mp3)
+            ref = np.ascontiguousarray(sf.read(ref_p, dtype="float32", always_2d=True)[0].T)
         true_curve = chain.eq_curve_db(THIRD_OCT_HZ, tmp)
         entry: dict = {"chain": chain.name, "held_out": chain.held_out,
                        "mix": f"{mix_spec[0]}@{mix_spec[1]}", "ref": f"{ref_spec[0]}@{ref_spec[1]}",
@@ -495,6 +501,9 @@ def main() -> int:
                       help="every pair through two loud masters limited on sample peaks "
                            "(t_hot, t_hotter: true peaks over 0 dBTP), tuning chains "
                            "(results stem master_pairs_loud unless --name)")
+    ap.add_argument("--ref-mp3", type=float, metavar="QUALITY",
+                    help="give every tool the reference as an MP3 of this libsndfile quality "
+                         "(0 best .. 1 smallest; 0.9 ends near 7 kHz); the truth is unchanged")
     ap.add_argument("--speed", action="store_true",
                     help="also time both tools on a 5-minute file (wall, peak memory)")
     ap.add_argument("--others-from", type=Path,
@@ -510,7 +519,7 @@ def main() -> int:
         write_outputs(results, args.results, args.name)
         return 0
     args.cache.mkdir(parents=True, exist_ok=True)
-    results: dict = {"cases": {}, "clip_s": args.clip_s,
+    results: dict = {"cases": {}, "clip_s": args.clip_s, "ref_mp3": args.ref_mp3,
                      "machine": {"python": platform.python_version(),
                                  "cpus": os.cpu_count(), "load": os.getloadavg()},
                      "pieces": {k: {"file": str(v[0]), "package": v[1], "author": v[2],
@@ -523,7 +532,8 @@ def main() -> int:
     for case, chain, m, r in cases(args.wide, args.loud):
         if args.only and not any(o in case for o in args.only):
             continue
-        entry = run_case(case, CHAINS[chain], m, r, args.cache, args.tools, args.clip_s)
+        entry = run_case(case, CHAINS[chain], m, r, args.cache, args.tools, args.clip_s,
+                         args.ref_mp3)
         if args.others_from is not None:
             old = json.loads(args.others_from.read_text())["cases"].get(case, {})
             entry.update({t: old[t] for t in TOOLS if t not in args.tools and t in old})

@@ -153,6 +153,29 @@ def test_a_lossy_master_is_encoded_once_when_the_excerpts_tell_the_overshoot(
     assert len(passes) == 1
 
 
+def test_a_lossy_reference_s_low_pass_is_not_matched(files: dict) -> None:
+    # an MP3 ends its spectrum at 8-20 kHz by its bitrate: the EQ must not cut the mix's top
+    # octaves to copy the codec; it is matched below the cut as with the full reference
+    ref, _ = read(files["ref"])
+    spec = np.fft.rfft(ref, axis=-1)
+    spec[:, np.fft.rfftfreq(ref.shape[1], 1.0 / SR) > 4000.0] = 0.0  # SR is 16 kHz here
+    cut = files["dir"] / "ref_4k.wav"
+    sf.write(cut, np.fft.irfft(spec, ref.shape[1], axis=-1).T, SR, subtype="FLOAT")
+    full = tonemorph.master_mix(files["mix"], files["ref"], None)
+    lossy = tonemorph.master_mix(files["mix"], cut, None)
+
+    def curve(rep, hz: float) -> float:
+        s = rep.settings
+        return float(np.interp(np.log(hz), np.log(s["eq_curve_hz"]), s["eq_mid_curve_db"]))
+
+    assert any("reference's spectrum ends at 3." in n for n in lossy.notes), lossy.notes
+    assert not any("spectrum ends" in n for n in full.notes)
+    for hz in (5000.0, 6300.0):
+        assert curve(lossy, hz) > -3.0  # without the check: the -12 dB limit
+    for hz in (200.0, 1000.0, 2000.0):
+        assert curve(lossy, hz) == pytest.approx(curve(full, hz), abs=1.0)
+
+
 def test_keeps_48k_24_bit_and_a_lufs_target(files: dict) -> None:
     out = files["dir"] / "out48.flac"
     rep = tonemorph.master_mix(files["mix48"], files["ref"], out, config=MasterConfig(

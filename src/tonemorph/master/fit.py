@@ -32,6 +32,7 @@ from tonemorph.master.eq import (
     band_values,
     centre_curve,
     consistent_curve_bands_db,
+    content_bandwidth_hz,
     curve_on_grid,
     design_fir,
     mean_log_spectrum_db,
@@ -201,12 +202,14 @@ def fit_settings(
         # balances are compared at the references' level: a quiet mix's sections (its side
         # 12 dB under a -65 LUFS mid) would fall under the -70 dBFS silence gate
         at_ref = 10.0 ** (settings.input_gain_db / 20.0)
+        bandwidth = _matched_bandwidth_hz(mix_mid, ref_mids, sample_rate, spectra_of("mid"),
+                                          notes)
         freqs, mid_db = eq_curve(mix_mid * at_ref, ref_mids, sample_rate, cfg,
-                                 spectra_of("mid"))
+                                 spectra_of("mid"), bandwidth_hz=bandwidth)
         side_db = None
         if stereo and not ref_is_mono and not near_mono:
             _, side_db = eq_curve(_side(mix) * at_ref, [(_side(r), w) for r, w in refs],
-                                  sample_rate, cfg, spectra_of("side"))
+                                  sample_rate, cfg, spectra_of("side"), bandwidth_hz=bandwidth)
             side_db = side_db * amount
         settings = replace(settings, eq_freqs_hz=freqs, eq_mid_db=mid_db * amount,
                            eq_side_db=side_db)
@@ -273,6 +276,8 @@ def eq_curve(
     cfg: MasterConfig,
     spectra: tuple[tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]
     | None = None,
+    *,
+    bandwidth_hz: float = math.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(freqs_hz, EQ curve dB) taking a 1-D mix's balance to the weighted references'.
 
@@ -280,7 +285,7 @@ def eq_curve(
     each reference's (freqs_hz, mean log spectrum dB), else the excerpts) is trusted only as
     far as it is consistent across sections of the tracks and between the references
     (`consistent_curve_bands_db`): a reference is other music, and most of its balance is its
-    arrangement, not its mastering.
+    arrangement, not its mastering. Bands reaching past `bandwidth_hz` are not matched.
     """
     if spectra is not None:
         (freqs, sx), ref_specs = spectra
@@ -297,13 +302,43 @@ def eq_curve(
     for (r, w), shape in zip(refs, shapes):
         var = var + w * (section_band_spectra_db(r, sample_rate).var(axis=0)
                          + (shape - ref_shape) ** 2)
-    valid = _bands_below_nyquist(sample_rate)
+    valid = _bands_below_nyquist(sample_rate) & _bands_below(bandwidth_hz)
     spread = np.where(valid, np.sqrt(var), 1e3)  # nothing to learn past the bandwidth
     bands = consistent_curve_bands_db(np.where(valid, diff, 0.0), spread,
                                       prior_db=cfg.eq_prior_db,
                                       content_factor=cfg.eq_content_factor)
     curve = centre_curve(freqs, curve_on_grid(freqs, bands), sx)
     return freqs, np.clip(curve, -cfg.eq_max_db, cfg.eq_max_db)
+
+
+def _bands_below(bandwidth_hz: float) -> np.ndarray:
+    """Which MATCH_BANDS_HZ lie wholly under bandwidth_hz (their third octave's top edge):
+    the smoothing that gives a band its level spans the third octave."""
+    return np.asarray(MATCH_BANDS_HZ) * 2.0 ** (1.0 / 6.0) <= bandwidth_hz
+
+
+def _matched_bandwidth_hz(mix_mid: np.ndarray, ref_mids: Sequence[WeightedAudio],
+                          sample_rate: int,
+                          spectra: tuple[tuple[np.ndarray, np.ndarray],
+                                         list[tuple[np.ndarray, np.ndarray]]] | None,
+                          notes: list[str]) -> float:
+    """The highest frequency (Hz) both the mix and every reference hold sound up to
+    (`content_bandwidth_hz` of their long-term spectra: whole files where given, else the
+    excerpts); a note names the one that ends early."""
+    if spectra is not None:
+        mix_spec, ref_specs = spectra
+    else:
+        mix_spec = mean_log_spectrum_db(mix_mid, sample_rate)
+        ref_specs = [mean_log_spectrum_db(r, sample_rate) for r, _ in ref_mids]
+    own = content_bandwidth_hz(*mix_spec)
+    refs = min(content_bandwidth_hz(*s) for s in ref_specs)
+    in_rate = _bands_below_nyquist(sample_rate)
+    for who, bw in (("mix", own), ("reference", refs)):
+        # said where more than the top band is lost (most lossy files end at 15-20 kHz)
+        if np.count_nonzero(in_rate & ~_bands_below(bw)) >= 2:
+            notes.append(f"the {who}'s spectrum ends at {bw / 1000:.1f} kHz (a lossy or "
+                         "low-sample-rate file): the EQ is not matched above it")
+    return min(own, refs)
 
 
 def _bands_below_nyquist(sample_rate: float) -> np.ndarray:
