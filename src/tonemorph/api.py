@@ -178,6 +178,17 @@ def _register_gap(lowest_hz: dict[str, float], notes: list[str]) -> list[str]:
     return [*notes, said]
 
 
+def _lossy_example(bandwidth_hz: float | None, notes: list[str]) -> list[str]:
+    """notes with a line (also warned) when the example's spectrum ends early."""
+    if bandwidth_hz is None:
+        return notes
+    said = (f"the target's spectrum ends at {bandwidth_hz / 1000:.1f} kHz (a lossy file, such "
+            "as an MP3, or a low sample rate): the tone is compared with it below that, and "
+            "comes out as dull as the file above; use a WAV or FLAC example to learn the top")
+    warnings.warn(said, stacklevel=3)
+    return [*notes, said]
+
+
 def fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig,
                  progress: Progress | None) -> LearnResult:
     """`tonemorph.learn.fit.fit_unpaired`, imported (with torch) only when learning starts."""
@@ -214,6 +225,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     notes = _short_target(xm, ym, notes)
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
     notes = _register_gap(res.lowest_notes_hz, notes)
+    notes = _lossy_example(res.example_bandwidth_hz, notes)
     training = {
         "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
                   "channels": x.shape[0]},

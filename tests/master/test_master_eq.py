@@ -12,10 +12,8 @@ from tonemorph.dsp.biquad import freq_response_db, high_shelf
 from tonemorph.master.eq import (
     FirStream,
     band_values,
-    content_bandwidth_hz,
     design_fir,
     match_curve_db,
-    mean_log_spectrum_db,
 )
 
 SR = 44100
@@ -140,24 +138,3 @@ def test_a_consistent_shelf_is_still_matched() -> None:
     freqs, curve = eq_curve(x, [(y, 1.0)], SR, MasterConfig())
     assert _shape_error(freqs, curve, freq_response_db(sos, freqs, SR)) < 1.5
 
-
-def _brick_wall(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """x with every FFT bin above cutoff_hz zeroed (a codec's low-pass, steeper)."""
-    spec = np.fft.rfft(x)
-    spec[np.fft.rfftfreq(x.size, 1.0 / SR) > cutoff_hz] = 0.0
-    return np.fft.irfft(spec, x.size)
-
-
-@pytest.mark.parametrize("cutoff_hz", [7000.0, 11000.0, 16000.0])
-def test_content_bandwidth_finds_a_codec_s_low_pass(cutoff_hz: float) -> None:
-    x = _brick_wall(white_noise(6.0, SR, seed=3)[0].astype(np.float64), cutoff_hz)
-    bw = content_bandwidth_hz(*mean_log_spectrum_db(x, SR))
-    assert cutoff_hz * 2.0 ** (-1.0 / 6.0) <= bw <= cutoff_hz
-
-
-def test_content_bandwidth_ignores_music_s_own_roll_off() -> None:
-    # 12 dB per octave from 2 kHz (a first-order pair): far gentler than any codec
-    x = white_noise(6.0, SR, seed=4)[0].astype(np.float64)
-    y = scipy.signal.sosfilt(scipy.signal.butter(2, 2000.0, fs=SR, output="sos"), x)
-    assert content_bandwidth_hz(*mean_log_spectrum_db(y, SR)) == pytest.approx(0.84 * SR / 2)
-    assert content_bandwidth_hz(*mean_log_spectrum_db(x, SR)) == pytest.approx(0.84 * SR / 2)

@@ -159,7 +159,7 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     w = mel / (mel.sum(-1, keepdim=True) + 1e-12)
     centroid = (w * torch.linspace(0, 1, cfg.n_mels)).sum(-1)
     f = torch.fft.rfftfreq(cfg.n_fft, 1 / cfg.sample_rate)
-    band = (f > 100) & (f < 10000)
+    band = (f > 100) & (f < min(10000.0, cfg.fmax_hz))
     pb = power[:, band] + 1e-12
     flat = 10 * (torch.log10(pb).mean(-1) - torch.log10(pb.mean(-1)))
     crest = 10 * torch.log10(peak / (ms + 1e-12) + 1e-12)

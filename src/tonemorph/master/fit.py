@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from tonemorph.dsp.bandwidth import content_bandwidth_hz
 from tonemorph.dsp.fir import next_pow2
 from tonemorph.dsp.limiter import LimiterConfig
 from tonemorph.dsp.loudness import integrated_lufs
@@ -32,7 +33,6 @@ from tonemorph.master.eq import (
     band_values,
     centre_curve,
     consistent_curve_bands_db,
-    content_bandwidth_hz,
     curve_on_grid,
     design_fir,
     mean_log_spectrum_db,

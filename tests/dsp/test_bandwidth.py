@@ -1,0 +1,35 @@
+"""content_bandwidth_hz: a codec's or resampler's low-pass found, music's own roll-off not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+from signals import white_noise
+
+from tonemorph.dsp.bandwidth import content_bandwidth_hz
+from tonemorph.master.eq import mean_log_spectrum_db
+
+SR = 44100
+
+
+def _brick_wall(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    """x with every FFT bin above cutoff_hz zeroed (a codec's low-pass, steeper)."""
+    spec = np.fft.rfft(x)
+    spec[np.fft.rfftfreq(x.size, 1.0 / SR) > cutoff_hz] = 0.0
+    return np.fft.irfft(spec, x.size)
+
+
+@pytest.mark.parametrize("cutoff_hz", [7000.0, 11000.0, 16000.0])
+def test_content_bandwidth_finds_a_codec_s_low_pass(cutoff_hz: float) -> None:
+    x = _brick_wall(white_noise(6.0, SR, seed=3)[0].astype(np.float64), cutoff_hz)
+    bw = content_bandwidth_hz(*mean_log_spectrum_db(x, SR))
+    assert cutoff_hz * 2.0 ** (-1.0 / 6.0) <= bw <= cutoff_hz
+
+
+def test_content_bandwidth_ignores_music_s_own_roll_off() -> None:
+    # 12 dB per octave from 2 kHz (a first-order pair): far gentler than any codec
+    x = white_noise(6.0, SR, seed=4)[0].astype(np.float64)
+    y = scipy.signal.sosfilt(scipy.signal.butter(2, 2000.0, fs=SR, output="sos"), x)
+    assert content_bandwidth_hz(*mean_log_spectrum_db(y, SR)) == pytest.approx(0.84 * SR / 2)
+    assert content_bandwidth_hz(*mean_log_spectrum_db(x, SR)) == pytest.approx(0.84 * SR / 2)
