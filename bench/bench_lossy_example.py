@@ -25,7 +25,7 @@ from audio_util import add_cases_option, write_text
 from bench_selection import drive_cell, run_case
 
 from tonemorph.dsp.bandwidth import content_bandwidth_hz
-from tonemorph.master.eq import mean_log_spectrum_db
+from tonemorph.dsp.matcheq import mean_log_spectrum_db
 
 HERE = Path(__file__).resolve().parent
 CASES = ("fr3_clean/linear_eq_cab", "fr3_clean/amp_crunch", "fr3_clean/heavy_drive_cab",

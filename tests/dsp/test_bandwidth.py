@@ -8,7 +8,7 @@ import scipy.signal
 from signals import white_noise
 
 from tonemorph.dsp.bandwidth import content_bandwidth_hz
-from tonemorph.master.eq import mean_log_spectrum_db
+from tonemorph.dsp.matcheq import mean_log_spectrum_db
 
 SR = 44100
 

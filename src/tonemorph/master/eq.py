@@ -13,7 +13,7 @@ from tonemorph.dsp.fir import (
     minimum_phase_from_magnitude,
     smooth_log_spectrum,
 )
-from tonemorph.dsp.loudness import active_frames, frame_rms_db
+from tonemorph.dsp.matcheq import mean_log_spectrum_db
 from tonemorph.errors import ParameterError
 
 __all__ = [
@@ -49,35 +49,6 @@ def centre_curve(freqs: np.ndarray, curve_db: np.ndarray, power_db: np.ndarray) 
     weight = 10.0 ** ((power_db - np.max(power_db)) / 10.0)
     gain = float(np.sum(weight * 10.0 ** (curve_db / 10.0)) / np.sum(weight))
     return curve_db - 10.0 * math.log10(gain)
-
-
-def mean_log_spectrum_db(x: np.ndarray, sample_rate: float, *, n_fft: int = _N_FFT,
-                         hop: int | None = None, chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over active frames of the frame power spectrum in dB (a geometric-mean spectrum).
-
-    Hann frames of n_fft, hop n_fft/2 (or `hop`), channels' power summed, silent frames gated out
-    (`active_frames`). Averaging dB rather than power keeps a few loud events (a cymbal
-    crash, a kick) from setting the balance of the whole track, as listeners weigh it.
-    Returns (freqs_hz, spectrum_db).
-    """
-    audio = np.atleast_2d(np.asarray(x, dtype=np.float64))
-    if audio.shape[1] < n_fft:
-        audio = np.pad(audio, ((0, 0), (0, n_fft - audio.shape[1])))
-    hop = n_fft // 2 if hop is None else int(hop)
-    n_frames = 1 + (audio.shape[1] - n_fft) // hop
-    window = hann(n_fft)
-    level = frame_rms_db(audio, n_fft, hop)[:n_frames]
-    active = np.flatnonzero(active_frames(level))
-    if active.size == 0:
-        raise ParameterError("the audio is silent: no spectrum to match")
-    total = np.zeros(n_fft // 2 + 1)
-    for start in range(0, active.size, chunk):
-        idx = active[start : start + chunk]
-        frames = np.stack([audio[:, i * hop : i * hop + n_fft] for i in idx], axis=1) * window
-        spec = scipy.fft.rfft(frames, axis=-1)
-        power = np.sum(spec.real**2 + spec.imag**2, axis=0)
-        total += np.sum(10.0 * np.log10(power + 1e-20), axis=0)
-    return scipy.fft.rfftfreq(n_fft, 1.0 / sample_rate), total / active.size
 
 
 def match_curve_db(
