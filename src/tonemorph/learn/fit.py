@@ -280,15 +280,20 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
 POWER_CHUNK_FRAMES = 512
 
 
+BANDWIDTH_EXCERPT_S = 60.0
+
+
 def example_bandwidth_hz(y: np.ndarray, sample_rate: int) -> float:
     """Where an example's spectrum ends (Hz): `content_bandwidth_hz` of its mean log spectrum.
 
     Not of its mean power spectrum: there the loud frames' steep cabinet fall near 5 kHz
     (guitarix's Engl and Krank IRs) read as a cut on 6 of the bench's 66 examples (a clean
     EQ + cab then kept a drive, 0.221 -> 0.833 held-out MR-STFT); the mean log spectrum
-    reads all 66 as full band and still finds an MP3's cut.
+    reads all 66 as full band and still finds an MP3's cut. Read on the first
+    BANDWIDTH_EXCERPT_S (a cut runs through a whole file; 10 minutes in float64 are 230 MB).
     """
-    return content_bandwidth_hz(*mean_log_spectrum_db(y, sample_rate))
+    head = y[: int(BANDWIDTH_EXCERPT_S * sample_rate)]
+    return content_bandwidth_hz(*mean_log_spectrum_db(head, sample_rate))
 
 
 def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tensor:
