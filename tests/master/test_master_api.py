@@ -113,15 +113,20 @@ def _hats(seconds: float, rate: int, seed: int) -> np.ndarray:
     return scipy.signal.sosfilt(sos, rng.standard_normal((2, n)), axis=-1) * env
 
 
+def _write_hats_pair(d: Path) -> None:
+    """mix.wav (music and hi-hats, whose peaks codecs move most) and a dense ref.wav in d."""
+    rate = 44100
+    mix = stereo_music(9.0, rate, seed=1, peak=0.3) + 0.3 * _hats(9.0, rate, seed=3)
+    sf.write(d / "mix.wav", (0.5 * mix / np.max(np.abs(mix))).T, rate, subtype="PCM_16")
+    sf.write(d / "ref.wav", dense(stereo_music(12.0, rate, seed=2), rate).T, rate,
+             subtype="PCM_16")
+
+
 @pytest.mark.parametrize("ext", [".mp3", ".ogg"])
 def test_a_lossy_master_keeps_the_ceiling_once_decoded(tmp_path: Path, ext: str) -> None:
     # the codecs took this master's peaks 0.1-0.5 dB past the ceiling: it is checked on what
     # the file decodes to, and the limiter held lower where it must
-    rate = 44100
-    mix = stereo_music(9.0, rate, seed=1, peak=0.3) + 0.3 * _hats(9.0, rate, seed=3)
-    sf.write(tmp_path / "mix.wav", (0.5 * mix / np.max(np.abs(mix))).T, rate, subtype="PCM_16")
-    sf.write(tmp_path / "ref.wav", dense(stereo_music(12.0, rate, seed=2), rate).T, rate,
-             subtype="PCM_16")
+    _write_hats_pair(tmp_path)
     out = tmp_path / f"master{ext}"
     rep = tonemorph.master_mix(tmp_path / "mix.wav", tmp_path / "ref.wav", out)
     y, _ = read(out)
@@ -137,11 +142,7 @@ def test_a_lossy_master_is_encoded_once_when_the_excerpts_tell_the_overshoot(
     # then rendered and encoded once (before: once at the ceiling, again held lower)
     import tonemorph.master.run as run
 
-    rate = 44100
-    mix = stereo_music(9.0, rate, seed=1, peak=0.3) + 0.3 * _hats(9.0, rate, seed=3)
-    sf.write(tmp_path / "mix.wav", (0.5 * mix / np.max(np.abs(mix))).T, rate, subtype="PCM_16")
-    sf.write(tmp_path / "ref.wav", dense(stereo_music(12.0, rate, seed=2), rate).T, rate,
-             subtype="PCM_16")
+    _write_hats_pair(tmp_path)
     passes = []
     real_pass = run.master_pass
     monkeypatch.setattr(run, "master_pass", lambda *a, **k: passes.append(1) or real_pass(*a, **k))
