@@ -202,10 +202,13 @@ def fit_settings(
         # balances are compared at the references' level: a quiet mix's sections (its side
         # 12 dB under a -65 LUFS mid) would fall under the -70 dBFS silence gate
         at_ref = 10.0 ** (settings.input_gain_db / 20.0)
-        bandwidth = _matched_bandwidth_hz(mix_mid, ref_mids, sample_rate, spectra_of("mid"),
-                                          notes)
-        freqs, mid_db = eq_curve(mix_mid * at_ref, ref_mids, sample_rate, cfg,
-                                 spectra_of("mid"), bandwidth_hz=bandwidth)
+        # the mid's long-term spectra, once: where they end and the balance both read them
+        mid_spectra = spectra_of("mid") or (
+            mean_log_spectrum_db(mix_mid * at_ref, sample_rate),
+            [mean_log_spectrum_db(r, sample_rate) for r, _ in ref_mids])
+        bandwidth = _matched_bandwidth_hz(*mid_spectra, sample_rate, notes)
+        freqs, mid_db = eq_curve(mix_mid * at_ref, ref_mids, sample_rate, cfg, mid_spectra,
+                                 bandwidth_hz=bandwidth)
         side_db = None
         if stereo and not ref_is_mono and not near_mono:
             _, side_db = eq_curve(_side(mix) * at_ref, [(_side(r), w) for r, w in refs],
@@ -317,19 +320,12 @@ def _bands_below(bandwidth_hz: float) -> np.ndarray:
     return np.asarray(MATCH_BANDS_HZ) * 2.0 ** (1.0 / 6.0) <= bandwidth_hz
 
 
-def _matched_bandwidth_hz(mix_mid: np.ndarray, ref_mids: Sequence[WeightedAudio],
-                          sample_rate: int,
-                          spectra: tuple[tuple[np.ndarray, np.ndarray],
-                                         list[tuple[np.ndarray, np.ndarray]]] | None,
-                          notes: list[str]) -> float:
+def _matched_bandwidth_hz(mix_spec: tuple[np.ndarray, np.ndarray],
+                          ref_specs: Sequence[tuple[np.ndarray, np.ndarray]],
+                          sample_rate: int, notes: list[str]) -> float:
     """The highest frequency (Hz) both the mix and every reference hold sound up to
-    (`content_bandwidth_hz` of their long-term spectra: whole files where given, else the
-    excerpts); a note names the one that ends early."""
-    if spectra is not None:
-        mix_spec, ref_specs = spectra
-    else:
-        mix_spec = mean_log_spectrum_db(mix_mid, sample_rate)
-        ref_specs = [mean_log_spectrum_db(r, sample_rate) for r, _ in ref_mids]
+    (`content_bandwidth_hz` of their long-term spectra, (freqs_hz, dB)); a note names the one
+    that ends early."""
     own = content_bandwidth_hz(*mix_spec)
     refs = min(content_bandwidth_hz(*s) for s in ref_specs)
     in_rate = _bands_below_nyquist(sample_rate)
