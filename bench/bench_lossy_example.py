@@ -24,8 +24,7 @@ import soundfile as sf
 from audio_util import add_cases_option, write_text
 from bench_selection import drive_cell, run_case
 
-from tonemorph.dsp.bandwidth import content_bandwidth_hz
-from tonemorph.dsp.matcheq import mean_log_spectrum_db
+from tonemorph.dsp.bandwidth import recording_bandwidth_hz
 
 HERE = Path(__file__).resolve().parent
 CASES = ("fr3_clean/linear_eq_cab", "fr3_clean/amp_crunch", "fr3_clean/heavy_drive_cab",
@@ -44,7 +43,7 @@ def lossy_copy(case_dir: Path, dest: Path, quality: float) -> float:
     z, _ = sf.read(dest / "A_target.mp3", always_2d=True)
     (dest / "A_target.mp3").unlink()
     sf.write(dest / "A_target.wav", z, sr, subtype="FLOAT")
-    return content_bandwidth_hz(*mean_log_spectrum_db(z.T.mean(axis=0), sr))
+    return recording_bandwidth_hz(z.T.mean(axis=0), sr)
 
 
 def markdown(rows: list[dict], quality: float, learn_quality: str) -> str:

@@ -185,6 +185,18 @@ def test_level_binned_error_paired_and_unpaired() -> None:
     assert metrics.level_binned_error_db(x[::-1], x, SR, paired=False) < 0.5
 
 
+def test_level_binned_error_below_fmax() -> None:
+    # a 12 dB shelf above 4 kHz is all the difference: below 3 kHz there is none
+    x = _noise(4.0, seed=9)[0]
+    spec = np.fft.rfft(x)
+    spec[np.fft.rfftfreq(x.size, 1 / SR) > 4000.0] *= 10 ** (-12 / 20)
+    y = np.fft.irfft(spec, x.size)
+    assert metrics.level_binned_error_db(y, x, SR, paired=True) > 2.0
+    assert metrics.level_binned_error_db(y, x, SR, paired=True, fmax_hz=3000.0) < 0.05
+    with pytest.raises(ParameterError):
+        metrics.level_binned_error_db(y, x, SR, paired=False, fmax_hz=1.0)
+
+
 # ----------------------------------------------------------------------------- pitch
 
 

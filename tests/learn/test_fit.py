@@ -14,6 +14,7 @@ from signals import guitar_line
 from tones import SR, chain_with, render
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.dsp.bandwidth import recording_bandwidth_hz
 from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import FeatureConfig
@@ -950,4 +951,4 @@ def test_a_lossy_example_s_drive_is_learned_below_its_end(small: None) -> None:
     assert res.chosen == "nonlinear"
     assert res.chain.values()["drive.drive_db"] >= 12.0
     # the same example with its top end: nothing ends early
-    assert fit.example_bandwidth_hz(driven, SR) >= FeatureConfig().fmax_hz
+    assert recording_bandwidth_hz(driven, SR) >= FeatureConfig().fmax_hz

@@ -476,3 +476,25 @@ def test_attacks_warning_only_beyond_what_two_takes_differ_by() -> None:
     assert 'class="warn"' in low and "6.2 dB lower" in low and "flattens" in low
     high = _attacks_warning(5.0)
     assert "5.0 dB higher" in high and "tames" in high
+
+
+def test_a_lossy_target_is_compared_below_its_end(tmp_path: Path) -> None:
+    # the target through a clean tone, its spectrum cut at 6 kHz as a low-bitrate MP3 is:
+    # the distances of the output (the same tone, full band) leave the cut out, and say so
+    x = guitar_line(6.0, SR, seed=10) + np.float32(0.003) * np.random.default_rng(3) \
+        .standard_normal((1, 6 * SR)).astype(np.float32)
+    tone = tone_with({"out_gain_db": -2.0}, stages=("post_eq",))
+    y = tone.apply(x[0], SR)
+    spec = np.fft.rfft(y)
+    spec[np.fft.rfftfreq(y.size, 1 / SR) > 6000.0] = 0.0
+    cut = np.fft.irfft(spec, y.size).astype(np.float32)
+    out = tmp_path / "lossy.html"
+    res = build_report(tone, (x, SR), (cut, SR), out, excerpt_s=2.0)
+    assert res.data.target_end_hz is not None
+    assert 6000.0 * 2.0 ** (-1.0 / 6.0) <= res.data.target_end_hz <= 6000.0
+    assert res.data.metrics["output_vs_target"]["logmel_db"] < 0.5
+    text = " ".join(_parse(out)[0].text)
+    assert "spectrum ends at" in text
+    full_band = build_report(tone, (x, SR), (y, SR), out, excerpt_s=2.0, force=True)
+    assert full_band.data.target_end_hz is None
+    assert "spectrum ends at" not in " ".join(_parse(out)[0].text)

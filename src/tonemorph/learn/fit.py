@@ -18,9 +18,8 @@ import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.stages import stage as chain_stage
-from tonemorph.dsp.bandwidth import content_bandwidth_hz
+from tonemorph.dsp.bandwidth import recording_bandwidth_hz
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB, peak_over_rms_db
-from tonemorph.dsp.matcheq import mean_log_spectrum_db
 from tonemorph.dsp.noise import noise_floor_power, without_noise
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
@@ -278,22 +277,6 @@ def target_features(y: np.ndarray, fcfg: FeatureConfig, chunk_s: float = 10.0) -
 
 
 POWER_CHUNK_FRAMES = 512
-
-
-BANDWIDTH_EXCERPT_S = 60.0
-
-
-def example_bandwidth_hz(y: np.ndarray, sample_rate: int) -> float:
-    """Where an example's spectrum ends (Hz): `content_bandwidth_hz` of its mean log spectrum.
-
-    Not of its mean power spectrum: there the loud frames' steep cabinet fall near 5 kHz
-    (guitarix's Engl and Krank IRs) read as a cut on 6 of the bench's 66 examples (a clean
-    EQ + cab then kept a drive, 0.221 -> 0.833 held-out MR-STFT); the mean log spectrum
-    reads all 66 as full band and still finds an MP3's cut. Read on the first
-    BANDWIDTH_EXCERPT_S (a cut runs through a whole file; 10 minutes in float64 are 230 MB).
-    """
-    head = y[: int(BANDWIDTH_EXCERPT_S * sample_rate)]
-    return content_bandwidth_hz(*mean_log_spectrum_db(head, sample_rate))
 
 
 def _mean_power(x: torch.Tensor, n_fft: int, hop: int, skip: int) -> torch.Tensor:
@@ -1318,7 +1301,7 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     # cabinet still follows the example above it: guitar cabinets fall steeply up there, and
     # held level from the last band heard it came out too bright (1.58 -> 2.93; a clean EQ +
     # cab 0.33 -> 0.72)
-    bandwidth = example_bandwidth_hz(y, sr)
+    bandwidth = recording_bandwidth_hz(y, sr)
     fcfg = FeatureConfig(sample_rate=sr)
     if bandwidth < fcfg.fmax_hz:
         fcfg = FeatureConfig(sample_rate=sr, fmax_hz=bandwidth)

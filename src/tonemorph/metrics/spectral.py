@@ -269,12 +269,14 @@ def level_binned_error_db(
     paired: bool,
     n_bins: int = 4,
     inp: np.ndarray | None = None,
+    fmax_hz: float | None = None,
 ) -> float:
     """Mean |difference| (dB) of level-binned log-mel spectra of est and ref.
 
     ``paired=True``: est and ref are aligned; their frames are grouped by the loudness quantiles
     of ``inp`` (the input both came from, aligned with ref) when given, else of ref. Signals are
     trimmed to the shortest. ``paired=False``: each signal is binned by its own quantiles.
+    ``fmax_hz``: only the mel bands centred up to it (where a lossy ref's spectrum ends).
     """
     e2, r2 = as_audio_2d(est, "est", keep_float32=True), as_audio_2d(ref, "ref", keep_float32=True)
     rate = check_rate(sample_rate)
@@ -290,8 +292,14 @@ def level_binned_error_db(
         group = frame_levels_db(group_src[:, :n], rate)
     elif inp is not None:
         raise ParameterError("inp is only used with paired=True; drop it or set paired=True.")
-    _, le, lev_e = _logmel_frames(e2, rate)
+    mel_freqs, le, lev_e = _logmel_frames(e2, rate)
     _, lr, lev_r = _logmel_frames(r2, rate)
+    if fmax_hz is not None:
+        keep = mel_freqs <= fmax_hz
+        if not np.any(keep):
+            raise ParameterError(f"fmax_hz {fmax_hz} Hz is below every mel band "
+                                 f"(the lowest is centred at {mel_freqs[0]:.0f} Hz).")
+        le, lr = le[:, keep], lr[:, keep]
     return _level_binned_error((le, lev_e), (lr, lev_r), bins, group if paired else None)
 
 

@@ -180,26 +180,31 @@ def signal_stats(x: np.ndarray, sample_rate: float) -> dict[str, float]:
     }
 
 
-def _long_term_logmel_db(a: np.ndarray, sample_rate: float) -> np.ndarray:
-    """Mean log-mel spectrum (dB) of the active frames (the one-bin level-binned spectrum)."""
-    _, spectra, _ = level_binned_spectra(a, sample_rate, n_bins=1)
-    return spectra[0]
+def _long_term_logmel_db(a: np.ndarray, sample_rate: float,
+                         fmax_hz: float | None = None) -> np.ndarray:
+    """Mean log-mel spectrum (dB) of the active frames (the one-bin level-binned spectrum), in
+    the bands centred up to fmax_hz (all when None)."""
+    mel_hz, spectra, _ = level_binned_spectra(a, sample_rate, n_bins=1)
+    return spectra[0] if fmax_hz is None else spectra[0][mel_hz <= fmax_hz]
 
 
-def unpaired_distances(est: np.ndarray, ref: np.ndarray, sample_rate: float) -> dict[str, float]:
+def unpaired_distances(est: np.ndarray, ref: np.ndarray, sample_rate: float, *,
+                       fmax_hz: float | None = None) -> dict[str, float]:
     """Distances (no alignment: different notes) between two recordings at one rate.
 
     Keys: level_binned_db (mean |dB|, each binned by its own loudness quartiles), logmel_db
     (mean |dB| of the long-term log-mel spectra), lufs_diff (LU, est - ref), crest_diff_db
     (dB, est - ref), peaks_diff_db (dB, est - ref, `peak_over_rms_db`: how far the attacks
     stand over the level), short_term_w1_db / crest_w1_db (1-D Wasserstein distances, dB, of
-    the short-term level and crest distributions).
+    the short-term level and crest distributions). ``fmax_hz``: the spectra compared only up to
+    it (where a lossy ref's spectrum ends: above, the codec's cut is no difference of tone).
     """
     e, r = _mono(est), _mono(ref)
     return {
-        "level_binned_db": level_binned_error_db(e, r, sample_rate, paired=False),
-        "logmel_db": float(np.mean(np.abs(_long_term_logmel_db(e, sample_rate)
-                                          - _long_term_logmel_db(r, sample_rate)))),
+        "level_binned_db": level_binned_error_db(e, r, sample_rate, paired=False,
+                                                 fmax_hz=fmax_hz),
+        "logmel_db": float(np.mean(np.abs(_long_term_logmel_db(e, sample_rate, fmax_hz)
+                                          - _long_term_logmel_db(r, sample_rate, fmax_hz)))),
         "lufs_diff": integrated_lufs(e, sample_rate) - integrated_lufs(r, sample_rate),
         "crest_diff_db": crest_factor_db(e, sample_rate) - crest_factor_db(r, sample_rate),
         "peaks_diff_db": peak_over_rms_db(e, sample_rate) - peak_over_rms_db(r, sample_rate),

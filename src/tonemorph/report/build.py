@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.dsp.bandwidth import is_cut, recording_bandwidth_hz
 from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
 from tonemorph.io import AudioLike, check_mixdown, check_output_path, load_audio_like, resample
 from tonemorph.io.paths import write_text_atomic
@@ -56,6 +57,9 @@ class ReportData:
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
     excerpts: dict[str, dict[str, float]] = field(default_factory=dict)
     excerpt_lufs: float = float("nan")
+    # where the target's spectrum ends (Hz) when a lossy codec cut it; its spectra are
+    # compared below it
+    target_end_hz: float | None = None
     audio: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)
     created: str = ""
@@ -80,6 +84,7 @@ class ReportData:
             "curves": self.curves, "level_binned": self.spectra,
             "distributions": self.distributions, "metrics": self.metrics,
             "stats": self.stats, "excerpts": self.excerpts, "excerpt_lufs": self.excerpt_lufs,
+            "target_end_hz": self.target_end_hz,
         })
 
 
@@ -196,8 +201,10 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
         "short_term_db": {k: A.short_term_levels_db(sig[k], sr) for k in SIGNALS},
         "crest_db": {k: A.window_crest_db(sig[k], sr) for k in SIGNALS},
     }
-    data.metrics = {"output_vs_target": A.unpaired_distances(out, y, sr),
-                    "input_vs_target": A.unpaired_distances(x, y, sr)}
+    end_hz = recording_bandwidth_hz(y, sr)
+    data.target_end_hz = end_hz if is_cut(end_hz, sr) else None
+    data.metrics = {k: A.unpaired_distances(a, y, sr, fmax_hz=data.target_end_hz)
+                    for k, a in (("output_vs_target", out), ("input_vs_target", x))}
     step("excerpts", 4, total)
     i0, i1 = A.excerpt_window(x, sr, excerpt_s)
     t0, t1 = A.excerpt_window(y, sr, excerpt_s)

@@ -346,10 +346,14 @@ def _metrics(data: ReportData) -> str:
                 f"fixed-point file would clip. Apply with --level {-math.ceil(peak + 1):d} "
                 "(or lower) to keep 1 dB of headroom.</p>")
     warn += _attacks_warning(ov.get("peaks_diff_db", math.nan))
+    cut = ""
+    if data.target_end_hz is not None:
+        cut = (f" The target's spectrum ends at {data.target_end_hz / 1000:.1f} kHz (a lossy "
+               "file): the spectra are compared below that.")
     return (warn + '<p class="note">Unpaired distances (distributions, nothing compared '
             "sample by sample: the recordings may play different notes). Lower is better; "
             "signed values are "
-            "output or input minus target.</p>"
+            f"output or input minus target.{_e(cut)}</p>"
             '<table class="m"><tr><th>measure</th><th>output vs target</th>'
             "<th>input vs target</th><th></th><th></th></tr>" + "".join(rows) + "</table>"
             '<h2 style="margin-top:18px;font-size:15px">The three recordings</h2>'
