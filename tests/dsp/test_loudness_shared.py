@@ -23,7 +23,7 @@ from tonemorph.dsp.loudness import (
 )
 from tonemorph.dsp.meter import LoudnessMeter
 from tonemorph.errors import ParameterError
-from tonemorph.report import analysis as report_analysis
+from tonemorph.pages import measures
 
 SR = 44100
 
@@ -71,7 +71,7 @@ def test_true_peak_equals_resample_poly_for_any_block(block: int) -> None:
                        axis=1).astype(np.float64)
     ref = _reference_dbtp(x)
     assert true_peak_dbtp(x, SR, block=block) == pytest.approx(ref, abs=1e-9)
-    assert report_analysis.true_peak_dbtp(x[0], SR, chunk=block) == pytest.approx(
+    assert measures.true_peak_dbtp(x[0], SR, chunk=block) == pytest.approx(
         _reference_dbtp(x[0]), abs=1e-9)
 
 

@@ -1,5 +1,5 @@
-"""Mastering needs no torch: a whole `master` run (density fit included) in a subprocess where
-importing torch fails."""
+"""Mastering needs no torch: a whole `master` run (density fit and HTML report included) in a
+subprocess where importing torch fails."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ SR = 16000
 
 _CODE = """
 from tonemorph.master import MasterConfig, master
-rep = master({mix!r}, {ref!r}, None, config=MasterConfig(fit_steps=10))
+rep = master({mix!r}, {ref!r}, None, config=MasterConfig(fit_steps=10), report={page!r})
 assert rep.track.audio is not None
 assert "torch" not in sys.modules
 print("ok", rep.settings["density"]["ratio"])
@@ -24,6 +24,8 @@ def test_master_runs_without_torch(tmp_path: Path) -> None:
     mix, ref = tmp_path / "mix.wav", tmp_path / "ref.wav"
     sf.write(mix, stereo_music(6.0, SR, seed=1, peak=0.3).T, SR, subtype="PCM_16")
     sf.write(ref, dense(stereo_music(11.0, SR, seed=2), SR).T, SR, subtype="PCM_16")
-    res = run_without_torch(_CODE.format(mix=str(mix), ref=str(ref)))
+    page = tmp_path / "master.html"
+    res = run_without_torch(_CODE.format(mix=str(mix), ref=str(ref), page=str(page)))
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.startswith("ok")
+    assert page.read_text().startswith("<!DOCTYPE html>")

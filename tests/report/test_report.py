@@ -29,8 +29,8 @@ from tonemorph.cli import app
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB
 from tonemorph.errors import OutputPathError, ParameterError
 from tonemorph.learn.fit import LearnResult
+from tonemorph.pages.measures import short_term_levels_db
 from tonemorph.report import SECTIONS, build_report, chain_blocks
-from tonemorph.report.analysis import short_term_levels_db
 from tonemorph.report.build import _drive_input_peak
 from tonemorph.report.html import _attacks_warning
 

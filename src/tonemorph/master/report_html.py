@@ -17,8 +17,8 @@ import soundfile as sf
 from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.io.paths import write_text_atomic
 from tonemorph.master.report import MasterReport, summary_rows
-from tonemorph.report import analysis as A
-from tonemorph.report import plots as P
+from tonemorph.pages import measures as A
+from tonemorph.pages import plots as P
 
 __all__ = ["render_master_html", "write_master_html"]
 

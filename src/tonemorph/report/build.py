@@ -17,8 +17,8 @@ from tonemorph.io import AudioLike, check_mixdown, check_output_path, load_audio
 from tonemorph.io.paths import write_text_atomic
 from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
+from tonemorph.pages import measures as A
 from tonemorph.progress import Progress
-from tonemorph.report import analysis as A
 from tonemorph.report import curves as C
 from tonemorph.report.html import render_html, render_images
 

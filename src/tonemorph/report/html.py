@@ -13,8 +13,8 @@ import numpy as np
 from tonemorph.chain.stages import CHAIN
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB
 from tonemorph.model import why_linear
-from tonemorph.report import analysis as A
-from tonemorph.report import plots as P
+from tonemorph.pages import measures as A
+from tonemorph.pages import plots as P
 
 if TYPE_CHECKING:
     from tonemorph.model import Tone

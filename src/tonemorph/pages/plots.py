@@ -1,4 +1,4 @@
-"""The report's figures as PNG bytes (matplotlib, Agg backend, imported lazily)."""
+"""The reports' figures as PNG bytes (matplotlib, Agg backend, imported lazily)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audio measurements for the report: excerpts, loudness matching, level/crest distributions,
+"""Audio measurements for the two reports: excerpts, loudness matching, level/crest distributions,
 unpaired distances between two recordings, and compact audio encoding.
 
 Pure numpy/scipy/soundfile. Audio is mono float (samples,) here; the report mixes files down.

@@ -13,7 +13,7 @@ from signals import guitar_line, sine, white_noise
 
 from tonemorph.dsp.loudness import true_peak_dbtp as whole
 from tonemorph.errors import AudioContentError, ParameterError
-from tonemorph.report import analysis as A
+from tonemorph.pages import measures as A
 
 SR = 48000
 
