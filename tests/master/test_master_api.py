@@ -446,3 +446,24 @@ def test_a_target_plainly_in_reach_is_not_searched_for_a_shortfall(
                                config=MasterConfig(lufs=-20.0, fit_steps=5))
     assert len(calls) == 1  # the output gain of the pass only
     assert abs(lufs(rep.track.audio, SR) + 20.0) <= 0.5
+
+
+def test_a_one_sided_mix_is_noted(files: dict, tmp_path: Path) -> None:
+    x, _ = read(files["mix"])
+    one = x.copy()
+    one[1] = 0.0  # a mono mix bounced to the left only
+    path = tmp_path / "left_only.wav"
+    sf.write(path, one.T, SR, subtype="PCM_24")
+    rep = tonemorph.master_mix(path, files["ref"], None)
+    assert any("right channel is silent" in n for n in rep.notes), rep.notes
+    one[1] = 10 ** (-50 / 20) * x[0]
+    sf.write(path, one.T, SR, subtype="PCM_24")
+    rep = tonemorph.master_mix(path, files["ref"], None)
+    assert any("right channel is 50 dB under" in n for n in rep.notes), rep.notes
+    quiet = x.copy()
+    quiet[1] *= 10 ** (-30 / 20)  # a lopsided mix, not a one-sided one
+    sf.write(path, quiet.T, SR, subtype="PCM_24")
+    rep = tonemorph.master_mix(path, files["ref"], None)
+    assert not any("one-sided" in n for n in rep.notes)
+    assert not any("one-sided" in n
+                   for n in tonemorph.master_mix(files["mix"], files["ref"], None).notes)

@@ -202,6 +202,26 @@ def _check_mixes(scans: Sequence[TrackScan]) -> None:
                 f"{s.info.channels}, {scans[0].info.path.name} has {channels}")
 
 
+ONE_SIDED_DB = 40.0  # a stereo mix whose one channel is this far under the other
+
+
+def _one_sided(excerpt: np.ndarray, name: str) -> list[str]:
+    """A note when one channel of a stereo mix's excerpts (channels, n) is ONE_SIDED_DB or more
+    under the other: a mono mix bounced to one side, which the master keeps one-sided."""
+    if excerpt.shape[0] != 2:
+        return []
+    power = np.mean(np.square(excerpt, dtype=np.float64), axis=1)
+    quiet = int(np.argmin(power))
+    gap_db = 10.0 * math.log10(max(float(power[1 - quiet]), 1e-30) / max(float(power[quiet]),
+                                                                           1e-30))
+    if gap_db < ONE_SIDED_DB:
+        return []
+    side = ("left", "right")[quiet]
+    how = "silent" if gap_db >= 90.0 else f"{gap_db:.0f} dB under the other"
+    return [f"the mix {name} is one-sided: its {side} channel is {how}; the master keeps it so "
+            "(export the mix as mono, or panned to the centre, for a centred master)"]
+
+
 def _excerpts(s: TrackScan, seconds: float, role: str) -> tuple[TrackScan, np.ndarray]:
     """The loudest `seconds` of a scanned file, and the scan with their true peak."""
     ex = read_excerpts(s.info.path, excerpt_windows(s.segment_power, s.info.sample_rate,
@@ -254,6 +274,7 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
     parts = []
     for i, s in enumerate(scans):
         scans[i], ex = _excerpts(s, per_track_s, "mix")
+        notes.extend(_one_sided(ex, s.info.path.name))
         parts.append(resample(ex, s.info.sample_rate, rate))
     return _Analysis(mixes, scans, refs, ref_scans, rate, channels,
                      np.concatenate(parts, axis=1), ref_ex, ref_lufs, any_mono)
