@@ -18,7 +18,14 @@ from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.dsp.offset import OFFSET_RE_RMS_DB, without_offset, without_steady_offset
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
-from tonemorph.io import AudioLike, check_content, check_mixdown, load_audio_like, resample
+from tonemorph.io import (
+    AudioLike,
+    check_content,
+    check_mixdown,
+    example_mono,
+    load_audio_like,
+    resample,
+)
 from tonemorph.model import NATIVE_RATES_HZ, Tone
 from tonemorph.progress import Progress
 
@@ -52,10 +59,11 @@ def parse_stages(spec: str | None) -> tuple[str, ...]:
 
 
 def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
-                allow_low_rate: bool) -> list[str]:
+                allow_low_rate: bool, joined: tuple[str, ...] = ()) -> list[str]:
     """Check (role, audio, rate) recordings for learning; returns what was done, as notes.
 
-    Each note is also issued as a warning: a mixdown of more than one channel, a rate far
+    Each note is also issued as a warning: a mixdown of more than one channel (or, for the
+    roles in `joined`, its channels learned one after another: `example_mono`), a rate far
     from the learning rate. A recording below MIN_LEARN_RATE is refused (its band stops
     below the tone's top octaves) unless `allow_low_rate`.
     """
@@ -72,7 +80,11 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
         said = list(rep.warnings)
         if a.shape[0] > 1:
             check_mixdown(a, role=role)
-            said.append(f"{role}: {a.shape[0]} channels mixed down to mono for learning")
+            said.append(
+                f"{role}: its {a.shape[0]} channels hold different performances (double-tracked "
+                "parts?): learned from each channel in turn, not from their mix"
+                if role in joined else
+                f"{role}: {a.shape[0]} channels mixed down to mono for learning")
         if sr < NATIVE_RATES_HZ[0] or sr > NATIVE_RATES_HZ[1]:
             said.append(f"{role}: {sr} Hz resampled to {rate} Hz for learning")
         for w in said:
@@ -203,7 +215,8 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     """Learn the tone of `target` as a chain applied to `input` (unpaired: different notes).
 
     Both are file paths or (audio, sample_rate) tuples; channels are mixed to mono for
-    learning. Every check runs before `progress` is first called. Raises AudioFileError /
+    learning, save a target's that hold different performances (double-tracked parts panned
+    apart), which are learned one after another (`tonemorph.io.example_mono`). Every check runs before `progress` is first called. Raises AudioFileError /
     AudioContentError for unusable audio, LowSampleRateError below 16 kHz unless
     `allow_low_rate`.
     """
@@ -214,10 +227,11 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     cfg.preset()
     x, sr_x, name_x = load_audio_like(input, "input")
     y, sr_y, name_y = load_audio_like(target, "target")
+    y_mono, joined = example_mono(y)
     notes = _check_pair((("input", x, sr_x), ("target", y, sr_y)), INTERNAL_RATE,
-                        allow_low_rate)
+                        allow_low_rate, ("target",) if joined else ())
     xm = resample(x.mean(0), sr_x, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
-    ym = resample(y.mean(0), sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
+    ym = resample(y_mono, sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
     # in front of the drive an offset clips one side harder
     xm, notes = _offset_removed(xm, "input", notes)
     ym, notes = _target_offset_removed(ym, notes)

@@ -32,7 +32,7 @@ from tonemorph.io import (
     write_audio,
 )
 from tonemorph.io import paths as paths_mod
-from tonemorph.io.content import mixdown_loss_db
+from tonemorph.io.content import channel_correlation, example_mono, mixdown_loss_db
 
 SR = 48_000
 
@@ -408,6 +408,26 @@ def test_mixdown_loss_closed_forms() -> None:
     two = np.concatenate([white_noise(4.0, SR, seed=1), white_noise(4.0, SR, seed=2)])
     assert mixdown_loss_db(two) == pytest.approx(10 * np.log10(2), abs=0.05)
     assert mixdown_loss_db(x) == 0.0 and mixdown_loss_db(0 * x) == 0.0
+
+
+def test_channel_correlation_and_the_example_s_mono() -> None:
+    x = white_noise(2.0, SR, seed=1)
+    other = white_noise(2.0, SR, seed=2)
+    assert channel_correlation(np.concatenate([x, 0.5 * x])) == pytest.approx(1.0)
+    assert channel_correlation(np.concatenate([x, -x])) == pytest.approx(-1.0)
+    assert abs(channel_correlation(np.concatenate([x, other]))) < 0.02
+    assert channel_correlation(x) == 1.0 and channel_correlation(np.concatenate([x, 0 * x])) == 1.0
+    # one performance on both channels: their mean
+    mono, joined = example_mono(np.concatenate([x, 0.5 * x]))
+    assert not joined and np.allclose(mono, 0.75 * x[0], atol=1e-6)
+    # two performances (double-tracked): one after the other, each as recorded
+    mono, joined = example_mono(np.concatenate([x, other]))
+    assert joined and mono.dtype == np.float32 and mono.shape == (2 * x.shape[1],)
+    assert np.allclose(mono[: x.shape[1]], x[0], atol=1e-6)
+    assert np.allclose(mono[x.shape[1]:], other[0], atol=1e-6)
+    # a silent channel holds no performance: the mean, as before
+    assert not example_mono(np.concatenate([x, 0 * x]))[1]
+    assert not example_mono(x)[1]
 
 
 def test_check_mixdown_refuses_channels_that_cancel() -> None:

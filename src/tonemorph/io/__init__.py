@@ -6,7 +6,7 @@ writer), paths (the output guard, atomic writes), model_file + validate (.tmodel
 
 from __future__ import annotations
 
-from tonemorph.io.content import ContentReport, check_content, check_mixdown
+from tonemorph.io.content import ContentReport, check_content, check_mixdown, example_mono
 from tonemorph.io.model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -59,6 +59,7 @@ __all__ = [
     "check_outputs",
     "check_sample_rate",
     "choose_subtype",
+    "example_mono",
     "float_audio",
     "format_for",
     "clean_stale_temp_files",

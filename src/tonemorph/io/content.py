@@ -177,6 +177,45 @@ def mixdown_loss_db(audio: np.ndarray) -> float:
     return 10 * math.log10(channels / mono)
 
 
+# Channels less alike than this (zero-lag correlation of their waveforms) hold different
+# performances: double-tracked parts panned apart (about 0 between two takes), a channel
+# delayed for width. Two microphones on one cabinet, a panned mono part or a stereo cabinet
+# are far above it.
+TAKES_CORRELATION = 0.5
+
+
+def channel_correlation(audio: np.ndarray) -> float:
+    """Mean zero-lag correlation (-1..1) of every pair of channels of (channels, samples)
+    audio; 1 for one channel or for channels that are scaled copies of each other."""
+    x = _as_2d(audio).astype(np.float64)
+    if x.shape[0] < 2:
+        return 1.0
+    x = x - x.mean(axis=1, keepdims=True)
+    energy = np.sum(x * x, axis=1)
+    pairs = [(i, j) for i in range(x.shape[0]) for j in range(i + 1, x.shape[0])
+             if energy[i] > 0.0 and energy[j] > 0.0]
+    if not pairs:
+        return 1.0
+    return float(np.mean([np.dot(x[i], x[j]) / math.sqrt(energy[i] * energy[j])
+                          for i, j in pairs]))
+
+
+def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The mono recording a tone is learned from: the channels' mean, or, where they hold
+    different performances (`TAKES_CORRELATION`), the channels one after another. Returns
+    (mono float32, joined).
+
+    A mean of two takes is one thicker, evener take: its levels swing less and its attacks
+    blur, which reads as compression (a double-tracked clean EQ + cab example learned a
+    3:1 compressor and sag: 0.68 MR-STFT against 0.24 from its channels in turn).
+    """
+    x = _as_2d(audio)
+    silent = [not np.any(ch) for ch in x]
+    if x.shape[0] > 1 and not any(silent) and channel_correlation(x) < TAKES_CORRELATION:
+        return np.ascontiguousarray(x.reshape(-1), dtype=np.float32), True
+    return x.mean(axis=0, dtype=np.float32), False
+
+
 def check_mixdown(audio: np.ndarray, *, role: str) -> None:
     """Refuse multichannel audio whose channels cancel when mixed to mono (more than
     CANCEL_DB under the channels): what is learned from would be (near) silence."""
@@ -194,8 +233,11 @@ def check_mixdown(audio: np.ndarray, *, role: str) -> None:
 
 
 __all__ = [
+    "TAKES_CORRELATION",
     "ContentReport",
+    "channel_correlation",
     "check_content",
     "check_mixdown",
+    "example_mono",
     "mixdown_loss_db",
 ]

@@ -13,7 +13,14 @@ import torch
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.dsp.bandwidth import is_cut, recording_bandwidth_hz
 from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
-from tonemorph.io import AudioLike, check_mixdown, check_output_path, load_audio_like, resample
+from tonemorph.io import (
+    AudioLike,
+    check_mixdown,
+    check_output_path,
+    example_mono,
+    load_audio_like,
+    resample,
+)
 from tonemorph.io.paths import write_text_atomic
 from tonemorph.metrics import level_binned_spectra
 from tonemorph.model import Tone, load
@@ -98,10 +105,11 @@ class ReportResult:
 
 
 def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, str]:
-    """Mono float32 audio (first max_s seconds), its rate (Hz), and a display name."""
+    """Mono float32 audio (first max_s seconds), its rate (Hz), and a display name; a
+    target as learning takes it (`example_mono`: double-tracked channels one after another)."""
     audio, sr, name = load_audio_like(source, role, max_seconds=max_s)
     check_mixdown(audio, role=f"{role} {name}")
-    mono = audio.mean(axis=0, dtype=np.float32)
+    mono = example_mono(audio)[0] if role == "target" else audio.mean(axis=0, dtype=np.float32)
     if mono.size < MIN_SECONDS * sr or not np.any(mono):
         raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s or silent; "
                                 "the report needs audible audio")
