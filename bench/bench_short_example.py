@@ -34,6 +34,7 @@ from audio_util import (
     runs_kept,
     write_text,
 )
+from chains import ALL_CHAINS
 from suite import score_output
 
 import tonemorph
@@ -56,7 +57,8 @@ SPECS = (
     "fr3_clean/linear_eq_cab:t1", "fr3_clean/linear_eq_cab:t3", "fr3_jazz/linear_eq_cab:t0",
     "fr3_jazz/linear_eq_cab:t2", "fr3_bass/heavy_comp_cab:t0",
 )
-HELD_OUT = ("fuzz_cab", "compand_overdrive")
+# every chain kept out of tuning: the two of the suite and the fresh sets of bench/chains.py
+HELD_OUT = tuple(name for name, chain in ALL_CHAINS.items() if chain.heldout)
 DYNAMICS = ("sag", "comp")
 
 

@@ -392,7 +392,114 @@ PROBE_CHAIN_LIST: list[Chain] = [
     ),
 ]
 EXTRA_CHAIN_LIST += PROBE_CHAIN_LIST
-ALL_CHAINS: dict[str, Chain] = {**CHAINS, **{c.name: c for c in EXTRA_CHAIN_LIST}}
+# Added 2026-12-07 as a check nothing was ever tuned on: plugins and cabinet IRs no other
+# chain uses, looked at once (bench/results/fresh.md); keep them out of all tuning.
+FRESH_CHAIN_LIST: list[Chain] = [
+    Chain(
+        "fresh_ts9_cab",
+        "guitarix Tube Screamer TS9 (drive 0.6, tone 500 Hz) -> DV Mark Triple 6 cabinet IR "
+        "(the tuning chain heavy_drive_cab has the TS9 too, as a low-drive boost before its "
+        "amp; here it is the drive)",
+        [
+            Lv2(GX + "gxts9#ts9sim", {"fslider2_": 0.6, "fslider1_": 500.0, "fslider0_": -6.0},
+                "guitarix GxTubeScreamer"),
+            Cab("DV Mark Triple 6", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="overdrive pedal + cab",
+    ),
+    Chain(
+        "fresh_metal_cab",
+        "guitarix Metal Amp (drive 4 of 20, tone 0.5) -> Cicognani Imperivm Luxury cabinet IR",
+        [
+            Lv2(GX + "gxmetal_amp#metal_amp", {"DRIVE": 4.0, "TONE": 0.5},
+                "guitarix GxMetal Amp"),
+            Cab("Cicognani Imperivm Luxury", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="metal amp + cab",
+    ),
+    Chain(
+        "fresh_comp_eq_cab",
+        "guitarix Compressor (ratio 4 above -28 dBFS, 10 ms attack, 150 ms release) -> Calf "
+        "Equalizer 8 Band (+3 dB at 2.5 kHz, -3 dB low shelf at 150 Hz) -> Taurus Stomphead "
+        "cabinet IR; no distortion",
+        [
+            Lv2(GX + "gx_compressor#_compressor",
+                {"RATIO": 4.0, "THRESHOLD": -28.0, "ATTACK": 0.01, "RELEASE": 0.15},
+                "guitarix Compressor"),
+            Lv2(CALF + "Equalizer8Band",
+                {"ls_active": 1.0, "ls_level": db_to_gain(-3.0), "ls_freq": 150.0,
+                 "p3_active": 1.0, "p3_level": db_to_gain(3.0), "p3_freq": 2500.0},
+                "Calf Equalizer 8 Band", linear=True),
+            Cab("Taurus Stomphead", gain_db=6.0),
+        ],
+        heldout=True,
+        kind="compressor + EQ + cab",
+    ),
+    Chain(
+        "fresh_bmp_cab",
+        "guitarix Big Muff Pi (sustain 0.7) -> Randall thrasher cabinet IR",
+        [
+            Lv2(GX + "gx_bmp_#_bmp_", {"SUSTAIN": 0.7, "TONE": 0.5, "VOLUME": 0.5},
+                "guitarix GxBigMuffPi"),
+            Cab("Randall thrasher", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="fuzz / sustain pedal + cab",
+    ),
+]
+# A second fresh set, made when the first had been looked at (2026-12-07): the check of any
+# change the first set led to; the same rules.
+FRESH2_CHAIN_LIST: list[Chain] = [
+    Chain(
+        "fresh2_bigchump_cab",
+        "guitarix Redeye 'Big Chump' tube amp (gain 0.5) -> Engl Special Edition cabinet IR",
+        [
+            Lv2(GX + "gx_redeye#bigchump", {"Gain": 0.5, "Tone": 0.5, "Volume": 0.5},
+                "guitarix GxBigChump (Redeye)"),
+            Cab("Engl Special Edition", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="tube amp crunch + cab",
+    ),
+    Chain(
+        "fresh2_susta_cab",
+        "guitarix Sustainer (sustain 0.6) -> Fortin Natas cabinet IR",
+        [
+            Lv2(GX + "gx_susta_#_susta_", {"SUSTAIN": 0.6, "VOLUME": 0.5},
+                "guitarix GxSustainer"),
+            Cab("Fortin Natas", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="sustainer + cab",
+    ),
+    Chain(
+        "fresh2_hogsfoot_cab",
+        "guitarix Hog's Foot bass booster (linear at every level measured) -> Randall Satan "
+        "cabinet IR",
+        [
+            Lv2(GX + "gx_hogsfoot_#_hogsfoot_", {"VOLUME": 0.5, "WET_DRY": 100.0},
+                "guitarix GxHogsFoot"),
+            Cab("Randall Satan", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="bass booster + cab (linear)",
+    ),
+    Chain(
+        "fresh2_scream_cab",
+        "guitarix Screaming Bird treble booster (scream 0.6; clips only near full scale) -> "
+        "MakosampCustomHatred cabinet IR",
+        [
+            Lv2(GX + "gx_scream_#_scream_", {"SCREAM": 0.6}, "guitarix GxScreamingBird"),
+            Cab("MakosampCustomHatred", gain_db=3.0),
+        ],
+        heldout=True,
+        kind="treble booster + cab (nearly linear)",
+    ),
+]
+ALL_CHAINS: dict[str, Chain] = {
+    **CHAINS, **{c.name: c for c in (*EXTRA_CHAIN_LIST, *FRESH_CHAIN_LIST, *FRESH2_CHAIN_LIST)}}
 CHAIN_KINDS = {name: c.kind for name, c in ALL_CHAINS.items()}
 
 

@@ -383,8 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--md", type=Path, default=HERE / "results.md", help="markdown tables")
     ap.add_argument("--sources", nargs="*", help=f"subset of {list(cases_mod.SOURCES)}")
     ap.add_argument("--chains", nargs="*",
-                    help=f"subset of {list(CHAINS)} (the default), or extra tuning chains "
-                         f"{[c for c in ALL_CHAINS if c not in CHAINS]}")
+                    help=f"subset of {list(CHAINS)} (the default), or extra chains "
+                         f"{[c for c in ALL_CHAINS if c not in CHAINS]} (those named fresh* "
+                         "are held out: never tune on them)")
     ap.add_argument("--qualities", nargs="*", choices=[*QUALITIES, "smoke"],
                     help="'smoke': a few learning steps, to check the pipeline only")
     ap.add_argument("--duration", type=float, help="seconds per performance")

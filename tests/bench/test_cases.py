@@ -149,8 +149,9 @@ def test_lv2_stage_runs_the_host_script_in_a_subprocess(monkeypatch) -> None:
 def test_extra_tuning_chains_are_named_only_and_never_held_out() -> None:
     # built only when a run names them: the default suite and its stored results stay as they are
     extra = {c.name for c in chains.EXTRA_CHAIN_LIST}
-    assert extra and not extra & set(chains.CHAINS)
-    assert set(chains.ALL_CHAINS) == set(chains.CHAINS) | extra
+    fresh = {c.name for c in (*chains.FRESH_CHAIN_LIST, *chains.FRESH2_CHAIN_LIST)}
+    assert extra and not extra & set(chains.CHAINS) and not fresh & (extra | set(chains.CHAINS))
+    assert set(chains.ALL_CHAINS) == set(chains.CHAINS) | extra | fresh
     for c in chains.EXTRA_CHAIN_LIST:
         assert not c.heldout and c.kind
         assert chains.CHAIN_KINDS[c.name] == c.kind
@@ -186,3 +187,19 @@ def test_manifest_of_a_partial_build_keeps_the_other_cases(tmp_path: Path) -> No
     assert [c["id"] for c in again["cases"]] == ["a/x"]
     other = {**manifest("b", "y"), "duration_s": 20.0}  # another case set: replaced
     assert cases._merged(other, path) == other
+
+
+def test_fresh_chains_are_held_out_with_plugins_and_cabinets_of_their_own() -> None:
+    # the fresh sets check what was tuned on the rest: nothing of theirs may appear there
+    others = [*chains.CHAIN_LIST, *chains.EXTRA_CHAIN_LIST]
+    used = {s.uri for c in others for s in c.stages if isinstance(s, chains.Lv2) and not s.linear}
+    cabs = {s.ir_name for c in others for s in c.stages if isinstance(s, chains.Cab)}
+    fresh = [*chains.FRESH_CHAIN_LIST, *chains.FRESH2_CHAIN_LIST]
+    assert len(fresh) == 8
+    # one known overlap, said in its description: heavy_drive_cab boosts its amp with the TS9
+    shared = {"fresh_ts9_cab": {chains.GX + "gxts9#ts9sim"}}
+    for c in fresh:
+        assert c.heldout and c.kind and chains.CHAIN_KINDS[c.name] == c.kind
+        assert {s.uri for s in c.stages if isinstance(s, chains.Lv2)} & used == shared.get(
+            c.name, set())
+        assert not {s.ir_name for s in c.stages if isinstance(s, chains.Cab)} & cabs
