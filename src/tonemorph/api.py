@@ -216,9 +216,9 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
 
     Both are file paths or (audio, sample_rate) tuples; channels are mixed to mono for
     learning, save a target's that hold different performances (double-tracked parts panned
-    apart), which are learned one after another (`tonemorph.io.example_mono`). Every check runs before `progress` is first called. Raises AudioFileError /
-    AudioContentError for unusable audio, LowSampleRateError below 16 kHz unless
-    `allow_low_rate`.
+    apart), which are learned one after another (`tonemorph.io.example_mono`). Every check
+    runs before `progress` is first called. Raises AudioFileError / AudioContentError for
+    unusable audio, LowSampleRateError below 16 kHz unless `allow_low_rate`.
     """
     from tonemorph.learn.fit import LearnConfig, fit_threads
 
