@@ -118,7 +118,8 @@ def check_content(
         raise AudioContentError(f"{role} is silent (all samples are zero); check the file")
     if peak_dbfs < _SILENCE_PEAK_DBFS:
         raise AudioContentError(
-            f"{role} is silent (peak {peak_dbfs:.0f} dBFS); check the file or record it louder"
+            f"{role} is (nearly) silent: its loudest sample peaks at {peak_dbfs:.1f} dBFS, under "
+            f"the {_SILENCE_PEAK_DBFS:.0f} dBFS it needs; check the file or record it louder"
         )
 
     frame_db = _frame_rms_db(x)
