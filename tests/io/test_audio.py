@@ -423,7 +423,7 @@ def test_channel_correlation_and_the_example_s_mono() -> None:
     assert not joined and np.allclose(mono, 0.75 * x[0], atol=1e-6)
     # two performances (double-tracked): one after the other, each as recorded
     mono, joined = example_mono(np.concatenate([x, other]))
-    assert joined and mono.dtype == np.float32 and mono.shape == (2 * x.shape[1],)
+    assert joined and mono.dtype == x.dtype and mono.shape == (2 * x.shape[1],)
     assert np.allclose(mono[: x.shape[1]], x[0], atol=1e-6)
     assert np.allclose(mono[x.shape[1]:], other[0], atol=1e-6)
     # a silent channel holds no performance: the mean, as before

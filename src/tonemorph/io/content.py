@@ -204,7 +204,7 @@ def channel_correlation(audio: np.ndarray) -> float:
 def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     """The mono recording a tone is learned from: the channels' mean, or, where they hold
     different performances (`TAKES_CORRELATION`), the channels one after another. Returns
-    (mono float32, joined).
+    (mono, in the audio's dtype; joined).
 
     A mean of two takes is one thicker, evener take: its levels swing less and its attacks
     blur, which reads as compression (a double-tracked clean EQ + cab example learned a
@@ -213,8 +213,8 @@ def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     x = _as_2d(audio)
     silent = [not np.any(ch) for ch in x]
     if x.shape[0] > 1 and not any(silent) and channel_correlation(x) < TAKES_CORRELATION:
-        return np.ascontiguousarray(x.reshape(-1), dtype=np.float32), True
-    return x.mean(axis=0, dtype=np.float32), False
+        return np.ascontiguousarray(x).reshape(-1), True
+    return x.mean(axis=0), False
 
 
 def check_mixdown(audio: np.ndarray, *, role: str) -> None:

@@ -109,7 +109,8 @@ def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, 
     target as learning takes it (`example_mono`: double-tracked channels one after another)."""
     audio, sr, name = load_audio_like(source, role, max_seconds=max_s)
     check_mixdown(audio, role=f"{role} {name}")
-    mono = example_mono(audio)[0] if role == "target" else audio.mean(axis=0, dtype=np.float32)
+    mono = (example_mono(audio)[0].astype(np.float32, copy=False) if role == "target"
+            else audio.mean(axis=0, dtype=np.float32))
     if mono.size < MIN_SECONDS * sr or not np.any(mono):
         raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s or silent; "
                                 "the report needs audible audio")
