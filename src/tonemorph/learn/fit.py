@@ -493,6 +493,12 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
 
 
 # set in closed form (cab, peak limit) or left flat (tone stack)
+# Tried, not kept (2026-12-07): the pre-EQ's low shelf held at 0 dB as well, against the jazz
+# lines' nonlinear fits that cut it by 6-11.5 dB (their take plays down to 123 Hz, the example
+# to 196 Hz; bench/results/fresh.md, fresh2.md). On the 16 fr3_jazz cases (tuning, held-out,
+# both fresh sets; default, seed 0) 0.727 -> 0.731 mean held-out MR-STFT, 3 better, 4 worse
+# (held-out fuzz 1.068 -> 0.936, fresh TS9 0.736 -> 0.827); the fresh metal amp and compressor
+# stayed nonlinear at the same score: the shelf is not what chose them.
 FROZEN_PREFIXES = ("cab__", "limit__", "post_eq__")
 
 
