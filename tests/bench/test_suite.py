@@ -130,6 +130,17 @@ def test_markdown_has_every_section_and_separates_held_out_chains(tmp_path) -> N
     assert "0.60" in md.split("## Gap closed")[1].split("## All metrics")[0]
 
 
+def test_a_run_of_held_out_chains_only_says_it_has_no_tuned_ones(tmp_path) -> None:
+    run = _fake_run()
+    for c in run["cases"].values():
+        c["heldout"] = True  # a run of the fresh chains
+    md = suite_report.markdown(run, tmp_path / "r.json", {}, tmp_path)
+    tuned = md.split("## MR-STFT on the held-out take, chains used in tuning")[1].split("##")[0]
+    assert "(none in this run)" in tuned and "| **mean** |" not in tuned
+    metrics = md.split("## All metrics, mean over chains used in tuning")[1].split("##")[0]
+    assert metrics.strip() == "(none in this run)"
+
+
 def test_plots_are_written(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     run = _fake_run()
