@@ -185,20 +185,29 @@ def mixdown_loss_db(audio: np.ndarray) -> float:
 TAKES_CORRELATION = 0.5
 
 
+_CORRELATION_CHUNK = 1 << 20  # samples per channel summed at once (a 10-minute file whole in
+# float64 was a 0.5 GB transient)
+
+
 def channel_correlation(audio: np.ndarray) -> float:
     """Mean zero-lag correlation (-1..1) of every pair of channels of (channels, samples)
     audio; 1 for one channel or for channels that are scaled copies of each other."""
-    x = _as_2d(audio).astype(np.float64)
-    if x.shape[0] < 2:
+    x = _as_2d(audio)
+    ch, n = x.shape
+    if ch < 2 or n == 0:
         return 1.0
-    x = x - x.mean(axis=1, keepdims=True)
-    energy = np.sum(x * x, axis=1)
-    pairs = [(i, j) for i in range(x.shape[0]) for j in range(i + 1, x.shape[0])
+    sums, products = np.zeros(ch), np.zeros((ch, ch))
+    for start in range(0, n, _CORRELATION_CHUNK):
+        part = x[:, start : start + _CORRELATION_CHUNK].astype(np.float64)
+        sums += part.sum(axis=1)
+        products += part @ part.T
+    cov = products - np.outer(sums, sums) / n
+    energy = np.diag(cov)
+    pairs = [(i, j) for i in range(ch) for j in range(i + 1, ch)
              if energy[i] > 0.0 and energy[j] > 0.0]
     if not pairs:
         return 1.0
-    return float(np.mean([np.dot(x[i], x[j]) / math.sqrt(energy[i] * energy[j])
-                          for i, j in pairs]))
+    return float(np.mean([cov[i, j] / math.sqrt(energy[i] * energy[j]) for i, j in pairs]))
 
 
 def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
