@@ -39,6 +39,14 @@ def white_noise(
     return (amplitude * rng.standard_normal((channels, n))).astype(np.float32)
 
 
+def brick_wall(x: np.ndarray, cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """1-D x with every FFT bin above cutoff_hz zeroed (a lossy codec's low-pass, steeper), in
+    x's dtype."""
+    spec = np.fft.rfft(x)
+    spec[np.fft.rfftfreq(x.size, 1.0 / sample_rate) > cutoff_hz] = 0.0
+    return np.fft.irfft(spec, x.size).astype(x.dtype)
+
+
 def silence(seconds: float, sample_rate: int, *, channels: int = 1) -> np.ndarray:
     """Digital silence (all zeros)."""
     return np.zeros((channels, _seconds_to_samples(seconds, sample_rate)), dtype=np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.signal
-from signals import white_noise
+from signals import brick_wall, white_noise
 
 from tonemorph.dsp.bandwidth import content_bandwidth_hz
 from tonemorph.dsp.matcheq import mean_log_spectrum_db
@@ -13,16 +13,9 @@ from tonemorph.dsp.matcheq import mean_log_spectrum_db
 SR = 44100
 
 
-def _brick_wall(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """x with every FFT bin above cutoff_hz zeroed (a codec's low-pass, steeper)."""
-    spec = np.fft.rfft(x)
-    spec[np.fft.rfftfreq(x.size, 1.0 / SR) > cutoff_hz] = 0.0
-    return np.fft.irfft(spec, x.size)
-
-
 @pytest.mark.parametrize("cutoff_hz", [7000.0, 11000.0, 16000.0])
 def test_content_bandwidth_finds_a_codec_s_low_pass(cutoff_hz: float) -> None:
-    x = _brick_wall(white_noise(6.0, SR, seed=3)[0].astype(np.float64), cutoff_hz)
+    x = brick_wall(white_noise(6.0, SR, seed=3)[0].astype(np.float64), cutoff_hz, SR)
     bw = content_bandwidth_hz(*mean_log_spectrum_db(x, SR))
     assert cutoff_hz * 2.0 ** (-1.0 / 6.0) <= bw <= cutoff_hz
 

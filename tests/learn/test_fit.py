@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from signals import guitar_line
+from signals import brick_wall, guitar_line
 from tones import SR, chain_with, render
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
@@ -931,20 +931,13 @@ def test_best_quality_learns_as_default_and_fast_does_less() -> None:
     assert fast["n_segments"] * fast["segment_s"] < default["n_segments"] * default["segment_s"]
 
 
-def _brick_wall(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """x (n,) with every FFT bin above cutoff_hz zeroed: an MP3's low-pass, steeper."""
-    spec = np.fft.rfft(x)
-    spec[np.fft.rfftfreq(x.size, 1.0 / SR) > cutoff_hz] = 0.0
-    return np.fft.irfft(spec, x.size).astype(np.float32)
-
-
 def test_a_lossy_example_s_drive_is_learned_below_its_end(small: None) -> None:
     # a driven example whose spectrum ends at 6 kHz (a low-bitrate MP3): compared above its
     # end, the drive's harmonics there read as too bright and the drive was lost
     x = guitar_line(10.0, SR, seed=11)[0]
     driven = render(chain_with({"drive.drive_db": 30.0, "post_eq.high_hz": 3000.0,
                                 "post_eq.high_db": -6.0}), guitar_line(10.0, SR, seed=12))[0]
-    res = fit_unpaired(x, _brick_wall(driven, 6000.0), LearnConfig(quality="fast",
+    res = fit_unpaired(x, brick_wall(driven, 6000.0, SR), LearnConfig(quality="fast",
                                                                   sample_rate=SR))
     assert res.example_bandwidth_hz is not None
     assert 6000.0 * 2.0 ** (-1.0 / 6.0) <= res.example_bandwidth_hz <= 6000.0

@@ -9,7 +9,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from signals import guitar_line, sine, white_noise
+from signals import brick_wall, guitar_line, sine, white_noise
 
 from tonemorph.dsp.loudness import true_peak_dbtp as whole
 from tonemorph.errors import AudioContentError, ParameterError
@@ -97,18 +97,11 @@ def test_unpaired_distances_zero_for_itself_and_track_a_gain() -> None:
     assert abs(d["peaks_diff_db"]) < 1e-6
 
 
-def _low_passed(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
-    """x with every rfft bin above cutoff_hz zeroed (a codec's low-pass, brick wall)."""
-    spec = np.fft.rfft(x)
-    spec[np.fft.rfftfreq(x.size, 1 / SR) > cutoff_hz] = 0.0
-    return np.fft.irfft(spec, x.size)
-
-
 def test_unpaired_distances_below_a_lossy_ref_s_end() -> None:
     # the same recording, the reference cut at 6 kHz: compared over the whole band the cut
     # reads as a spectral difference; compared below the end (with a band's margin) as none
     x = guitar_line(8.0, SR, seed=6)[0] + white_noise(8.0, SR, amplitude=0.01, seed=6)[0]
-    cut = _low_passed(x, 6000.0)
+    cut = brick_wall(x, 6000.0, SR)
     full = A.unpaired_distances(x, cut, SR)
     below = A.unpaired_distances(x, cut, SR, fmax_hz=5000.0)
     assert full["logmel_db"] > 5.0 and full["level_binned_db"] > 5.0
