@@ -21,6 +21,7 @@ import numpy as np
 
 from tonemorph.dsp.dither import bits_of_subtype
 from tonemorph.dsp.loudness import gated_lufs
+from tonemorph.dsp.units import power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     LOSSY_SUBTYPES,
@@ -210,10 +211,9 @@ def _one_sided(excerpt: np.ndarray, name: str) -> list[str]:
     under the other: a mono mix bounced to one side, which the master keeps one-sided."""
     if excerpt.shape[0] != 2:
         return []
-    power = np.mean(np.square(excerpt, dtype=np.float64), axis=1)
-    quiet = int(np.argmin(power))
-    gap_db = 10.0 * math.log10(max(float(power[1 - quiet]), 1e-30) / max(float(power[quiet]),
-                                                                           1e-30))
+    level_db = power_to_db(np.mean(np.square(excerpt, dtype=np.float64), axis=1))
+    quiet = int(np.argmin(level_db))
+    gap_db = float(level_db[1 - quiet] - level_db[quiet])
     if gap_db < ONE_SIDED_DB:
         return []
     side = ("left", "right")[quiet]
