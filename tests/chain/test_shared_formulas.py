@@ -178,3 +178,28 @@ def test_compressor_gain_block_equals_plain_loop_over_blocks(dtype: type, float3
     if float32_level:
         y = K.compressor_block(x, np.array([0.0, 0.0, 0.0, 1.0, 1.0]), *args)
         np.testing.assert_array_equal(y, (x * got).astype(np.float32))
+
+
+@pytest.mark.parametrize("n", [64, 65, 1000, 1001])
+@pytest.mark.parametrize("length", [40, 64, 1500])
+def test_rfft_values_and_gradient_equal_torch_fft(n: int, length: int) -> None:
+    # the adjoint by one inverse real FFT against torch's own (a complex FFT of n): the same
+    # gradient for even and odd n, padded (length < n) and cut (length > n) input
+    g = torch.Generator().manual_seed(n + length)
+    x = torch.randn(3, length, dtype=torch.float64, generator=g)
+    w = torch.randn(n // 2 + 1, dtype=torch.complex128, generator=g)
+    grads = []
+    for fn in (lambda v: torch.fft.rfft(v, n=n), lambda v: F.rfft(v, n)):
+        v = x.clone().requires_grad_(True)
+        y = fn(v)
+        loss = (y * w).real.sum() + 0.1 * (y.abs() ** 2).sum()
+        grads.append((y.detach(), torch.autograd.grad(loss, v)[0]))
+    (y_ref, g_ref), (y_new, g_new) = grads
+    assert torch.equal(y_new, y_ref)
+    np.testing.assert_allclose(g_new.numpy(), g_ref.numpy(), rtol=1e-10,
+                               atol=1e-10 * float(g_ref.abs().max()))
+
+
+def test_rfft_gradcheck() -> None:
+    x = torch.randn(2, 30, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: torch.view_as_real(F.rfft(v, 48)), (x,))

@@ -152,3 +152,16 @@ def test_envelope_ignores_most_harmonic_fine_structure() -> None:
     env_gap, raw_gap = env_gap - env_gap.mean(), raw_gap - raw_gap.mean()
     assert raw_gap.abs().mean() > 3.0  # the ripple is there to be removed
     assert env_gap.abs().mean() < 0.3 * raw_gap.abs().mean()
+
+
+def test_log_mel_is_torch_stft_power_through_the_mel_matrix() -> None:
+    # the frames' spectra are torch.stft's (no centring, Hann window), every frame above the gate
+    x = _t(white_noise(0.5, SR, amplitude=0.1, seed=5)[0])
+    f = frame_features(x, CFG)
+    window = torch.hann_window(CFG.n_fft)
+    spec = torch.stft(x, CFG.n_fft, CFG.hop, window=window, center=False, return_complex=True)
+    power = spec.abs().pow(2)[0].T / (window.sum() ** 2 / 2)
+    mel = power @ mel_matrix(SR, CFG.n_fft, CFG.n_mels, CFG.fmin_hz, CFG.fmax_hz)
+    assert f.logmel_db.shape == mel.shape
+    np.testing.assert_allclose(f.logmel_db.numpy(), (10 * torch.log10(mel + 1e-10)).numpy(),
+                               atol=1e-3)

@@ -98,31 +98,49 @@ class ToneChain(torch.nn.Module):
         return stage("cab").torch_ir(self)  # type: ignore[attr-defined]
 
     # processing -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, precise: bool | None = None) -> torch.Tensor:
+    def fft_size(self, t: int) -> int:
+        """Length of the FFTs that run the filter stages on rows of t samples."""
+        return F.fft_len(t + F.IIR_GRID + self.cfg.cab_taps)
+
+    def filter_responses(self, n_fft: int) -> list[torch.Tensor]:
+        """Responses (rfft grid of n_fft) of the chain's runs of consecutive filter stages of
+        one group, in order: each run is applied as one FFT filter, its stages' product."""
+        out: list[torch.Tensor] = []
+        resp: torch.Tensor | None = None
+        group: str | None = None
+        for st in self.stages:
+            if resp is not None and st.filter_group != group:
+                out.append(resp)
+                resp = None
+            if st.filter_group is not None:
+                r = st.torch_response(self, n_fft)
+                resp, group = (r if resp is None else resp * r), st.filter_group
+        if resp is not None:
+            out.append(resp)
+        return out
+
+    def forward(self, x: torch.Tensor, precise: bool | None = None,
+                responses: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Process x (B, T) float32 at the chain's sample rate; `precise`: float64 inside
-        (default: when no gradient is taken)."""
+        (default: when no gradient is taken); `responses`: the `filter_responses` for
+        `fft_size(T)`, when the caller has them (parts of one batch share them)."""
         out_dtype = x.dtype
         if precise if precise is not None else not torch.is_grad_enabled():
             # the FFT filters lose precision in float32 when EQ cuts leave little energy
             x = x.double()
-        t = x.shape[-1]
-        n_fft = F.fft_len(t + F.IIR_GRID + self.cfg.cab_taps)
+        n_fft = self.fft_size(x.shape[-1])
         # consecutive filter stages of one group run as one FFT filter (their responses'
         # product): fewer passes, and the same rounding as the chain before stages were objects
-        resp: torch.Tensor | None = None
+        runs = iter(self.filter_responses(n_fft) if responses is None else responses)
         group: str | None = None
         for st in self.stages:
+            if group is not None and st.filter_group != group:
+                x = F.fft_filter(x, next(runs), n_fft)
+                group = None
             if st.filter_group is not None:
-                if resp is not None and st.filter_group != group:
-                    x = F.fft_filter(x, resp, n_fft)
-                    resp = None
-                r = st.torch_response(self, n_fft)
-                resp, group = (r if resp is None else resp * r), st.filter_group
+                group = st.filter_group
                 continue
-            if resp is not None:
-                x = F.fft_filter(x, resp, n_fft)
-                resp = None
             x = st.torch_forward(self, x)
-        if resp is not None:
-            x = F.fft_filter(x, resp, n_fft)
+        if group is not None:
+            x = F.fft_filter(x, next(runs), n_fft)
         return x.to(out_dtype)

@@ -28,6 +28,7 @@ __all__ = [
     "minimum_phase_ir",
     "oversample_fir",
     "shaper_2x_block",
+    "shaper_backward",
 ]
 
 CONTROL_HOP = 32  # samples per control-rate step of the dynamics stages (0.67 ms at 48 kHz)
@@ -173,6 +174,42 @@ def _soft_clip(u: float) -> float:
     u2 = u * u
     return u * (135135 + u2 * (17325 + u2 * (378 + u2))) / (
         135135 + u2 * (62370 + u2 * (3150 + 28 * u2)))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _soft_clip_slope(u: float) -> float:
+    """Derivative of `_soft_clip` (0 where it clamps)."""
+    v = u * u
+    p = 135135.0 + v * (17325.0 + v * (378.0 + v))
+    iq = 1.0 / (135135.0 + v * (62370.0 + v * (3150.0 + 28.0 * v)))
+    dp = 17325.0 + v * (756.0 + 3.0 * v)
+    dq = 62370.0 + v * (6300.0 + 84.0 * v)
+    slope = ((p + 2.0 * v * dp) - 2.0 * v * p * dq * iq) * iq
+    return slope if -4.97 <= u <= 4.97 else 0.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def shaper_backward(grad: np.ndarray, u: np.ndarray, y: np.ndarray, drive: float,
+                    bias: float) -> tuple[np.ndarray, float, float]:
+    """Gradients of y = (s(g u + b) - s(b)) / (g (1 - s(b)^2)) (the chain's asymmetric
+    shaper, s = `_soft_clip`) from the output's: (d/du (n, t) in u's dtype, d/dg and d/db
+    summed), one pass over the (n, t) arrays, in float64 inside."""
+    sb = _soft_clip(bias)
+    slope_b = _soft_clip_slope(bias)
+    c = 1.0 - sb * sb
+    inv_den = 1.0 / (drive * c)
+    gu = np.empty_like(u)
+    gd = 0.0
+    gb = 0.0
+    for i in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            g = float(grad[i, j]) * inv_den
+            x = float(u[i, j])
+            ga = g * _soft_clip_slope(drive * x + bias)
+            gu[i, j] = ga * drive
+            gd += ga * x - g * float(y[i, j]) * c
+            gb += ga - g * slope_b * (1.0 - 2.0 * drive * sb * float(y[i, j]))
+    return gu, gd, gb
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

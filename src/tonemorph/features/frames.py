@@ -9,6 +9,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from tonemorph.chain.functional import rfft
+
 GATE_REL_DB = 45.0  # frames quieter than the loud level (95th pct) minus this are silence
 GATE_ABS_DB = -75.0  # and anything below this absolute level (dBFS) is silence
 DYN_WINDOWS_MS = (5.0, 50.0, 400.0)
@@ -100,24 +102,34 @@ def gate_threshold_db(level_db: torch.Tensor) -> float:
     return max(loud - GATE_REL_DB, GATE_ABS_DB)
 
 
-def _window_mean(power: torch.Tensor, win: int, hop: int) -> torch.Tensor:
-    """Mean of power (B, T) over windows of `win` samples every `hop` (B, F); F may be 0."""
+def running_sum(power: torch.Tensor) -> torch.Tensor:
+    """Running sum of power (B, T) in float64 with a 0 in front (B, T + 1): every window mean
+    of one signal from one pass (float64 keeps the differences of large sums exact enough for
+    -100 dB windows after loud ones)."""
+    return torch.nn.functional.pad(power.double().cumsum(-1), (1, 0))
+
+
+def _window_mean(power: torch.Tensor, win: int, hop: int,
+                 sums: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of power (B, T) over windows of `win` samples every `hop` (B, F); F may be 0.
+    `sums`: power's `running_sum`, when the caller has it."""
     n = (power.shape[-1] - win) // hop + 1
     if n < 1:
         return power.new_zeros(power.shape[0], 0)
     # running sums instead of unfold().mean(): the 400 ms windows overlap 40x, and the unfolded
-    # copy and its backward were a sixth of a training step; float64 keeps the differences of
-    # large sums exact enough for -100 dB windows after loud ones
-    c = torch.nn.functional.pad(power.double().cumsum(-1), (1, 0))
+    # copy and its backward were a sixth of a training step
+    c = running_sum(power) if sums is None else sums
     ends, starts = c[:, win: win + (n - 1) * hop + 1: hop], c[:, : (n - 1) * hop + 1: hop]
     return ((ends - starts) / win).clamp_min(0).to(power.dtype)
 
 
-def window_levels(power: torch.Tensor, sample_rate: int, win_ms: float) -> torch.Tensor:
-    """Levels (dB) of x^2 averaged over win_ms windows with hop win_ms/4 (or 10 ms at most)."""
+def window_levels(power: torch.Tensor, sample_rate: int, win_ms: float,
+                  sums: torch.Tensor | None = None) -> torch.Tensor:
+    """Levels (dB) of x^2 averaged over win_ms windows with hop win_ms/4 (or 10 ms at most);
+    `sums`: power's `running_sum`, when the caller has it."""
     win = max(int(sample_rate * win_ms / 1000), 1)
     hop = max(min(win // 4, int(sample_rate * 0.01)), 1)
-    return 10 * torch.log10(_window_mean(power, win, hop) + 1e-10)
+    return 10 * torch.log10(_window_mean(power, win, hop, sums) + 1e-10)
 
 
 def frame_levels_db(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0) -> torch.Tensor:
@@ -125,9 +137,11 @@ def frame_levels_db(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0) -> torch
     return 10 * torch.log10(_frame_ms(x[:, skip:] ** 2, cfg) + 1e-10)
 
 
-def _frame_ms(sq: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
-    """Mean square of each analysis frame of sq = x^2 (B, T), flattened (B*F,)."""
-    return _window_mean(sq, cfg.n_fft, cfg.hop).reshape(-1)
+def _frame_ms(sq: torch.Tensor, cfg: FeatureConfig, sums: torch.Tensor | None = None
+              ) -> torch.Tensor:
+    """Mean square of each analysis frame of sq = x^2 (B, T), flattened (B*F,); `sums`: sq's
+    `running_sum`, when the caller has it."""
+    return _window_mean(sq, cfg.n_fft, cfg.hop, sums).reshape(-1)
 
 
 def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
@@ -138,13 +152,14 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     """
     x = x[:, skip:]
     window = torch.hann_window(cfg.n_fft, dtype=x.dtype)
-    spec = torch.stft(x, cfg.n_fft, cfg.hop, window=window, center=False,
-                      return_complex=True)
-    power = (spec.real ** 2 + spec.imag ** 2).transpose(1, 2).reshape(-1, spec.shape[1])
+    # torch.stft's values (center=False), its gradient by a real inverse FFT (`rfft`)
+    spec = rfft(x.unfold(-1, cfg.n_fft, cfg.hop) * window, cfg.n_fft)  # (B, frames, bins)
+    power = (spec.real ** 2 + spec.imag ** 2).reshape(-1, spec.shape[-1])
     power = power / (window.sum() ** 2 / 2)
     sq = x ** 2
+    sums = running_sum(sq)  # for the frames' and every dynamics window's mean square
     # frame mean square and peak without an unfolded copy of the frames (4x overlap)
-    ms = _frame_ms(sq, cfg)
+    ms = _frame_ms(sq, cfg, sums)
     peak = torch.nn.functional.max_pool1d(sq[:, None], cfg.n_fft, cfg.hop)[:, 0].reshape(-1)
     level = 10 * torch.log10(ms + 1e-10)
     gate = gate_threshold_db(level) if gate_db is None else gate_db
@@ -167,7 +182,7 @@ def frame_features(x: torch.Tensor, cfg: FeatureConfig, skip: int = 0,
     dyn = []
     delta = x.new_zeros(0)
     for win_ms in DYN_WINDOWS_MS:
-        lv = window_levels(sq, cfg.sample_rate, win_ms)
+        lv = window_levels(sq, cfg.sample_rate, win_ms, sums)
         if win_ms == 50.0 and lv.shape[-1] > 1:
             both = (lv[:, 1:] > gate) & (lv[:, :-1] > gate)
             delta = (lv[:, 1:] - lv[:, :-1])[both]

@@ -98,9 +98,9 @@ class Cab(Stage):
         return F.minimum_phase_ir(curve, chain.cfg.cab_taps)
 
     def torch_response(self, chain: ToneChain, n_fft: int) -> torch.Tensor:
-        import torch
+        from tonemorph.chain import functional as F
 
-        return torch.fft.rfft(self.torch_ir(chain), n=n_fft)
+        return F.rfft(self.torch_ir(chain), n_fft)
 
     def fast(self, cfg: ChainConfig, values: Values, opts: FastOptions) -> Fir:
         return Fir(self.ir(cfg, values))

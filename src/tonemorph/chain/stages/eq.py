@@ -116,11 +116,9 @@ class Eq(Stage):
         return torch.stack(rows)
 
     def torch_response(self, chain: ToneChain, n_fft: int) -> torch.Tensor:
-        import torch
-
         from tonemorph.chain import functional as F
 
-        return torch.fft.rfft(F.sos_ir(self.torch_sos(chain)), n=n_fft)
+        return F.rfft(F.sos_ir(self.torch_sos(chain)), n_fft)
 
     def fast(self, cfg: ChainConfig, values: Values, opts: FastOptions) -> Biquads:
         parts = [self.sos(values, cfg.sample_rate)]
