@@ -604,3 +604,33 @@ def test_fft_len_is_the_smallest_even_5_smooth_size_at_least_n() -> None:
         assert m >= n and m % 2 == 0 and smooth(m), n
         assert not any(c % 2 == 0 and smooth(c) for c in range(n, m)), n
     assert F.fft_len(90432) == 92160 < 131072  # a default segment's chain filter
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_asym_shaper_gradients_equal_autograd_of_its_formula(dtype: torch.dtype) -> None:
+    # the closed-form backward (one compiled pass) against autograd through the expression,
+    # clamped samples (|g u + b| > the clipper's limit) included
+    g = torch.Generator().manual_seed(2)
+    u = torch.randn(3, 500, dtype=dtype, generator=g) * 0.6
+    u[0, :3] = torch.tensor([10.0, -10.0, 0.0], dtype=dtype)
+    w = torch.randn(3, 500, dtype=dtype, generator=g)
+    grads = []
+    for fn in (lambda a, d, b: (F.soft_clip(d * a + b) - F.soft_clip(b))
+               / (d * (1 - F.soft_clip(b) ** 2)), F.asym_shaper):
+        args = [u.clone(), torch.tensor([8.0], dtype=dtype), torch.tensor([0.2], dtype=dtype)]
+        args = [a.requires_grad_() for a in args]
+        y = fn(*args)
+        grads.append((y.detach(), torch.autograd.grad((y * w).sum(), args)))
+    (y_ref, g_ref), (y_new, g_new) = grads
+    assert torch.equal(y_new, y_ref)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for a, b in zip(g_new, g_ref):
+        assert float((a - b).abs().max()) <= tol * float(b.abs().max())
+
+
+def test_asym_shaper_gradcheck() -> None:
+    g = torch.Generator().manual_seed(3)
+    u = torch.randn(2, 40, dtype=torch.float64, generator=g).requires_grad_()
+    drive = torch.tensor([3.0], dtype=torch.float64, requires_grad=True)
+    bias = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(F.asym_shaper, (u, drive, bias))

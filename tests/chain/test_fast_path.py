@@ -216,3 +216,22 @@ def test_fast_equals_torch_quiet_signal_low_drive_large_bias() -> None:
     x = guitar_line(1.0, SR, seed=0, level_db=0.0)[0]
     assert shaper_floor_rel(chain, x) > 1e-6
     assert rel_rms(process_offline(chain, x), torch_out(chain, x)) < TOL
+
+
+@pytest.mark.parametrize("stages", [STAGES, ("pre_eq", "post_eq", "cab"), ("pre_eq", "drive"),
+                                    ("drive",)], ids=["all", "filters", "eq+drive", "drive"])
+def test_shared_filter_responses_give_the_same_output(stages: tuple[str, ...]) -> None:
+    # the training steps compute the filter runs' responses once for the batch's parts
+    chain = ToneChain(ChainConfig(stages=stages))
+    chain.set_values(random_values(chain, np.random.default_rng(5)))
+    x = torch.from_numpy(guitar_line(0.5, SR, seed=3)[0][None].astype(np.float32))
+    resp = chain.filter_responses(chain.fft_size(x.shape[-1]))
+    groups = [g for i, g in enumerate(st.filter_group for st in chain.stages)
+              if g is not None and (i == 0 or chain.stages[i - 1].filter_group != g)]
+    assert len(resp) == len(groups)
+    with torch.no_grad():
+        want = chain(x, precise=False)
+        assert torch.equal(chain(x, precise=False, responses=resp), want)
+        if resp:  # and the responses given are the ones used
+            assert not torch.equal(chain(x, precise=False, responses=[2 * r for r in resp]),
+                                   want)
