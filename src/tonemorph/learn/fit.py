@@ -554,11 +554,15 @@ class _Fitter:
         return list(self.pool.map(fn, *its) if self.pool is not None else map(fn, *its))
 
     def output(self, chain: ToneChain, segs: torch.Tensor) -> torch.Tensor:
-        """The chain's output on segs without gradient (float32), its parts run in parallel."""
+        """The chain's output on segs without gradient (float32), its parts run in parallel
+        (the filter stages' responses computed once for them)."""
+        with torch.no_grad():
+            responses = chain.filter_responses(chain.fft_size(segs.shape[-1]))
+
         def part(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():  # grad mode is per thread
                 # float32 like the training steps: the losses compared are the same kind
-                return chain(x, precise=False)
+                return chain(x, precise=False, responses=responses)
         return torch.cat(self._map(part, _step_parts(segs)))
 
     def anchor(self, chain: ToneChain, level: bool = True) -> None:
