@@ -10,6 +10,7 @@ the constants and the compiled twins of the recursive stages are in `tonemorph.c
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
@@ -218,6 +219,26 @@ def asym_shaper(u: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor) -> tor
     return _AsymShaper.apply(u, drive, bias)
 
 
+_FIR_SPECTRA: dict[tuple[int, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+_FIR_SPECTRA_KEPT = 16  # FFT sizes remembered (the fit runs a handful of segment lengths)
+_FIR_SPECTRA_LOCK = threading.Lock()  # the fit's threads share them
+
+
+def _fir_spectrum(fir: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """rfft of the (constant, gradient-free) FIR at length n in dtype, remembered: every step
+    of a fit asks for the same one."""
+    key = (n, dtype)
+    kept = _FIR_SPECTRA.get(key)
+    if kept is not None and torch.equal(kept[0], fir):
+        return kept[1]
+    h = torch.fft.rfft(fir.detach().to(dtype), n=n)
+    with _FIR_SPECTRA_LOCK:
+        if len(_FIR_SPECTRA) >= _FIR_SPECTRA_KEPT:
+            _FIR_SPECTRA.pop(next(iter(_FIR_SPECTRA)))
+        _FIR_SPECTRA[key] = (fir.detach().clone(), h)
+    return h
+
+
 def shaper_2x(x: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor,
               fir: torch.Tensor) -> torch.Tensor:
     """Waveshaper run at 2x the sample rate with causal FIR up/down-sampling; x (B, T).
@@ -227,7 +248,7 @@ def shaper_2x(x: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor,
     """
     t = x.shape[-1]
     n = fft_len(t + fir.shape[0])
-    h = torch.fft.rfft(fir.to(x.dtype), n=2 * n)
+    h = _fir_spectrum(fir, 2 * n, x.dtype)
     xs = rfft(x, n)
     # spectrum of the zero-stuffed signal on the 2n grid: the n-grid spectrum and its mirror
     up = torch.cat([xs, torch.conj(xs.flip(-1)[..., 1:])], dim=-1)
