@@ -215,7 +215,8 @@ class _AsymShaper(torch.autograd.Function):
 
 
 def asym_shaper(u: torch.Tensor, drive: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Asymmetric soft clipper with unit small-signal gain: (s(g u + b) - s(b)) / (g s'(b))."""
+    """Asymmetric soft clipper with unit small-signal gain: (s(g u + b) - s(b)) / (g s'(b));
+    drive and bias hold one value each."""
     return _AsymShaper.apply(u, drive, bias)
 
 

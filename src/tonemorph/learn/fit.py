@@ -517,6 +517,12 @@ ANCHOR_EVERY = 10  # steps between closed-form cabinet matches
 STEP_PARTS = 2  # each step runs the chain on this many parts of the segments (threads share)
 
 
+def _summed(grads: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """The sum of the gradients given (None where there are none)."""
+    gs = [g for g in grads if g is not None]
+    return torch.stack(gs).sum(0) if gs else None
+
+
 def _step_parts(segs: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The segments (rows) in STEP_PARTS consecutive parts, none empty."""
     return segs.tensor_split(min(STEP_PARTS, len(segs)))
@@ -615,6 +621,7 @@ class _Fitter:
         # graph like the features below, their gradients summed over the parts
         responses = chain.filter_responses(chain.fft_size(self.segs.shape[-1]))
         resp_cuts = [r.detach().requires_grad_(r.requires_grad) for r in responses]
+        wanted = [(r, c) for r, c in zip(responses, resp_cuts) if c.requires_grad]
         outs = list(run(lambda x: chain(x, responses=resp_cuts), _step_parts(self.segs)))
         with torch.no_grad():
             # the gate frame_features would find on all segments at once
@@ -630,7 +637,7 @@ class _Fitter:
             return total
         total.backward()
 
-        leaves = [*params, *(r for r in resp_cuts if r.requires_grad)]
+        leaves = [*params, *(c for _, c in wanted)]
 
         def part_grads(f: Features, cut: list[torch.Tensor]) -> tuple[torch.Tensor | None, ...]:
             pairs = [(t, c.grad) for t, c in zip(f.tensors(), cut) if c.grad is not None]
@@ -640,16 +647,13 @@ class _Fitter:
                                        allow_unused=True)
 
         grads = list(run(part_grads, feats, cuts))
-        sums = [torch.stack(gs).sum(0) if gs else None
-                for gs in ([g[i] for g in grads if g[i] is not None] for i in range(len(leaves)))]
-        resp_pairs = [(r, g) for r, g in zip((r for r, c in zip(responses, resp_cuts)
-                                               if c.requires_grad), sums[len(params):])
-                      if g is not None]
-        via_resp = (torch.autograd.grad([r for r, _ in resp_pairs], params,
-                                        [g for _, g in resp_pairs], allow_unused=True)
-                    if resp_pairs else (None,) * len(params))
-        for p, g, r in zip(params, sums, via_resp):
-            p.grad = g + r if g is not None and r is not None else (g if r is None else r)
+        summed = [_summed([g[i] for g in grads]) for i in range(len(leaves))]
+        # the responses' gradients, summed over the parts, through the parameters once
+        pairs = [(r, g) for (r, _), g in zip(wanted, summed[len(params):]) if g is not None]
+        via = (torch.autograd.grad([r for r, _ in pairs], params, [g for _, g in pairs],
+                                   allow_unused=True) if pairs else (None,) * len(params))
+        for p, g, v in zip(params, summed, via):
+            p.grad = _summed([g, v])
         return total
 
     def run(self, chain: ToneChain, steps: int, tag: str, shared: bool = False,
