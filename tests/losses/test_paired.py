@@ -20,7 +20,7 @@ from tonemorph.losses.paired import (
     pre_emphasis,
     reference_power,
 )
-from tonemorph.metrics import esr_grade, mrstft_distance
+from tonemorph.metrics import MAG_POWER_EPS, esr_grade, mrstft_distance
 
 SR = 48000
 
@@ -133,3 +133,15 @@ def test_grades_and_bad_arguments() -> None:
         STFTLoss(100)
     with pytest.raises(ParameterError):
         PairedLoss(mrstft_weight=-1.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 3000), (3000,), (2, 100)], ids=["batch", "1-d", "short"])
+def test_stft_magnitudes_are_torch_stfts(shape: tuple[int, ...]) -> None:
+    # centred frames, reflect padding (zeros for a signal shorter than half a frame)
+    x = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    loss = STFTLoss(512)
+    w = loss.window.double()
+    mode = "reflect" if shape[-1] > 256 else "constant"
+    s = torch.stft(x, 512, 128, window=w, center=True, pad_mode=mode, return_complex=True)
+    want = torch.sqrt(torch.clamp(s.real.square() + s.imag.square(), min=MAG_POWER_EPS))
+    assert torch.equal(loss._mag(x), want)

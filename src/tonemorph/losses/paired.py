@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tonemorph.chain.functional import rfft
 from tonemorph.errors import ParameterError
 from tonemorph.metrics import MAG_POWER_EPS, MRSTFT_FFT_SIZES
 
@@ -94,8 +95,11 @@ class STFTLoss(torch.nn.Module):
         w = self.window.to(x.dtype)
         # as tonemorph.metrics: reflect padding, or zeros when the signal is too short for it
         mode = "reflect" if x.shape[-1] > self.n_fft // 2 else "constant"
-        s = torch.stft(x, self.n_fft, self.hop, window=w, center=True, pad_mode=mode,
-                       return_complex=True)
+        half = self.n_fft // 2
+        padded = torch.nn.functional.pad(x.reshape(-1, 1, x.shape[-1]), (half, half),
+                                         mode=mode).reshape(*x.shape[:-1], -1)
+        # torch.stft's values (centred frames), its gradient by a real inverse FFT (`rfft`)
+        s = rfft(padded.unfold(-1, self.n_fft, self.hop) * w, self.n_fft).transpose(-1, -2)
         return torch.sqrt(torch.clamp(s.real.square() + s.imag.square(), min=MAG_POWER_EPS))
 
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
