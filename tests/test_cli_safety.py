@@ -156,6 +156,68 @@ def test_learn_errors_come_before_any_progress_line(stub_fit: dict, pair: dict) 
     assert res.output.startswith("error:"), res.output  # no "starting ... loss nan" line
 
 
+@pytest.mark.parametrize("name", ["tone.nam", "tone.json", "tone.wav", "tone"])
+def test_learn_refuses_a_model_name_it_could_not_read_back_before_learning(
+        stub_fit: dict, pair: dict, name: str) -> None:
+    # apply / info read .nam and .json as neural models and .wav as audio
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", pair["dir"] / name)
+    assert "save the tone as tone.tmodel" in error_line(res)
+    assert stub_fit["calls"] == 0 and not (pair["dir"] / name).exists()
+
+
+def test_learn_refuses_a_report_that_is_no_web_page_before_learning(
+        stub_fit: dict, pair: dict) -> None:
+    model, page = pair["dir"] / "t.tmodel", pair["dir"] / "report.wav"
+    res = run("learn", "-i", pair["input"], "-t", pair["target"], "-o", model, "--report", page)
+    line = error_line(res)
+    assert "report.wav should end in .html" in line and line.endswith("(--report)")
+    assert stub_fit["calls"] == 0 and not model.exists() and not page.exists()
+
+
+def test_master_report_is_a_page_or_json(music: dict, tmp_path: Path) -> None:
+    out = tmp_path / "out.wav"
+    res = run("master", music["mix"], "-r", music["ref"], "-o", out, "--report",
+              tmp_path / "r.wav")
+    assert "r.wav should end in .html or .htm or .json" in error_line(res)
+    assert listing(tmp_path) == []  # refused before the audio was written
+
+
+def test_album_outputs_that_meet_are_named(music: dict, tmp_path: Path) -> None:
+    second = tmp_path / "album2.wav"
+    second.write_bytes(music["mix"].read_bytes())
+    # the second track's default name is the one given to the first
+    res = run("master", music["mix"], "-r", music["ref"], "--album", second, "-o",
+              tmp_path / "album2-mastered.wav")
+    assert ("the masters of mix.wav and album2.wav would both be written to"
+            in error_line(res))
+    assert listing(tmp_path) == ["album2.wav"]
+
+
+@pytest.mark.parametrize("fmt, name", [("nam", "amp.wav"), ("aidax", "amp.nam"),
+                                       ("ir", "cab.json"), ("ir", "cab.txt")])
+def test_export_writes_each_format_under_its_own_extension(tmp_path: Path, fmt: str,
+                                                           name: str) -> None:
+    res = run("export", MODEL, "--format", fmt, "-o", tmp_path / name)
+    assert f"{name} should end in" in error_line(res)
+    assert listing(tmp_path) == []
+
+
+def test_export_names_every_format_it_knows(tmp_path: Path) -> None:
+    res = run("export", MODEL, "--format", "vst", "-o", tmp_path / "x.nam")
+    assert error_line(res) == ("error: unknown export format 'vst'; choose nam, aidax, ir or "
+                               "plugin (--format)")
+
+
+def test_knob_errors_name_the_flag(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2))
+    for flag, word in (("--level", "level_db"), ("--tone", "tone_db"), ("--drive", "drive_db")):
+        res = run("apply", MODEL, take, "-o", tmp_path / "out.wav", flag, "200")
+        line = error_line(res)
+        assert word in line and line.endswith(f"({flag})")
+    res = run("apply", MODEL, take, "-o", tmp_path / "out.wav", "--amount", "2")
+    assert error_line(res).endswith("(--amount)")
+
+
 def test_export_and_capture_signal_need_force_to_replace(tmp_path: Path) -> None:
     ir = tmp_path / "cab.wav"
     ir.write_bytes(b"an IR I like")

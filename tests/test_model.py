@@ -62,6 +62,16 @@ def test_save_load_round_trip(tmp_path: Path, crunch: Tone, take: np.ndarray) ->
     np.testing.assert_array_equal(back.apply(take, SR), crunch.apply(take, SR))
 
 
+@pytest.mark.parametrize("name", ["crunch.nam", "crunch.json", "crunch.wav", "crunch"])
+def test_a_tone_is_saved_only_under_its_own_extension(tmp_path: Path, crunch: Tone,
+                                                      name: str) -> None:
+    with pytest.raises(OutputPathError, match=r"save the tone as crunch\.tmodel"):
+        crunch.save(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    crunch.save(tmp_path / "CRUNCH.TMODEL")  # the extension in any case
+    assert load(tmp_path / "CRUNCH.TMODEL").parameters == crunch.parameters
+
+
 def test_saved_file_is_versioned_json(tmp_path: Path, crunch: Tone) -> None:
     path = tmp_path / "crunch.tmodel"
     crunch.save(path)

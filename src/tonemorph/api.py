@@ -18,6 +18,7 @@ from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.dsp.offset import OFFSET_RE_RMS_DB, without_offset, without_steady_offset
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
+from tonemorph.export import check_export_path
 from tonemorph.io import (
     AudioLike,
     check_content,
@@ -407,7 +408,9 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     from tonemorph.learn.distill import distill, holdout_take, long_time_constants, tone_without
 
     if fmt not in EXPORT_FORMATS:
-        raise ParameterError(f"unknown export format {fmt!r}; choose from {list(EXPORT_FORMATS)}")
+        raise ParameterError(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}",
+                             option="format")
+    check_export_path(path, fmt)
     title = name or Path(path).stem
     if fmt == "ir":
         from tonemorph.export.ir import ir_subtype, write_ir

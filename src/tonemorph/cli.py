@@ -98,7 +98,9 @@ def _main_options(
 
 # library parameter named by an error's `option` -> the flag of this CLI that sets it
 _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": "--drive",
-          "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr"}
+          "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
+          "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
+          "report": "--report", "format": "--format"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -253,9 +255,13 @@ def run_learn(input: Path, target: Path, output: Path, *, quality: str, stages: 
     """Learn with a progress bar and save; Ctrl-C after the first candidate saves the best
     model so far and exits 130 (143 on SIGTERM)."""
     import tonemorph
-    from tonemorph.io import check_outputs
+    from tonemorph.io import HTML_SUFFIXES, check_outputs, check_suffix, check_tone_path
 
     check_outputs([output, *extra_outputs], [input, target], force=force)
+    # names the learned files could not be read back by, refused before the minutes of work
+    check_tone_path(output)
+    for extra in extra_outputs:
+        check_suffix(extra, HTML_SUFFIXES, "the report is a self-contained web page", "report")
     with _LazyBar() as bar:
         tone = tonemorph.learn_tone(input, target, quality=quality, stages=stages, seed=seed,
                                allow_low_rate=allow_low_rate, progress=bar)
@@ -538,18 +544,22 @@ def export_cmd(
         return
     with _guard():
         import tonemorph
-        from tonemorph.api import export_tone
+        from tonemorph.api import EXPORT_FORMATS, export_tone
         from tonemorph.errors import ParameterError
-        from tonemorph.export import format_for_output
+        from tonemorph.export import check_export_path, format_for_output
         from tonemorph.io import check_output_path, check_sample_rate
 
         format = format or format_for_output(output)
+        if format not in EXPORT_FORMATS:
+            raise ParameterError(f"unknown export format {format!r}; choose "
+                                 f"{', '.join(EXPORT_FORMATS)} or plugin", option="format")
 
         if not 0 < minutes <= 600:
             raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")
         if sr is not None:
             check_sample_rate(sr, "--sr")
         check_output_path(output, [model], force=force)
+        check_export_path(output, format)
         t = tonemorph.load(model)
         if format in ("nam", "aidax"):
             # the bar starts with the distillation: a refused option prints no bar before it

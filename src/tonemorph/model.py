@@ -26,6 +26,7 @@ from tonemorph.errors import ModelFileError, ParameterError
 from tonemorph.io import (
     AudioReader,
     check_sample_rate,
+    check_tone_path,
     float_audio,
     load_model_document,
     save_model_document,
@@ -65,11 +66,12 @@ class Knobs:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.amount <= 1.0 or not math.isfinite(self.amount):
-            raise ParameterError(f"amount must be between 0 and 1, got {self.amount}")
+            raise ParameterError(f"amount must be between 0 and 1, got {self.amount}",
+                                 option="amount")
         for name in ("drive_db", "tone_db", "level_db"):
             v = getattr(self, name)
             if not math.isfinite(v) or abs(v) > 48:
-                raise ParameterError(f"{name} must be within +-48 dB, got {v}")
+                raise ParameterError(f"{name} must be within +-48 dB, got {v}", option=name)
 
     @property
     def compensated(self) -> bool:
@@ -131,7 +133,9 @@ class Tone:
     def save(self, path: str | Path, *, overwrite: bool = True) -> None:
         """Write the tone as a versioned JSON `.tmodel` file (atomically); with
         overwrite=False an existing file is never replaced (OutputPathError). What is written
-        passes `load`'s checks first (ModelFileError, the file untouched, if not)."""
+        passes `load`'s checks first (ModelFileError, the file untouched, if not); the name
+        must end in .tmodel (OutputPathError)."""
+        check_tone_path(path)
         doc = self.to_document()
         # the document as it will be read back (JSON numbers, lists), checked as `load` does
         try:

@@ -182,7 +182,8 @@ def test_load_neural_amp_modeler_file(tmp_path: Path) -> None:
         "sample_rate": 48000,
     }
     path = _write_json(tmp_path / "amp.nam", nam)
-    with pytest.raises(ModelFileError, match=r"amp\.nam looks like a Neural Amp Modeler file; "):
+    with pytest.raises(ModelFileError, match=r"amp\.nam is a Neural Amp Modeler model: apply and "
+                       r"info play it, but this needs a tonemorph tone; pass the \.tmodel"):
         load_model_document(path)
 
 

@@ -19,6 +19,20 @@ FORMAT_BY_SUFFIX = {".nam": "nam", ".json": "aidax", ".aidax": "aidax", ".wav": 
                     ".flac": "ir"}
 
 
+#: what each export format is, in words
+FORMAT_NAMES = {"nam": "a Neural Amp Modeler model", "aidax": "an AIDA-X model (JSON)",
+                "ir": "a cabinet impulse response"}
+
+
+def check_export_path(path: str | os.PathLike[str], fmt: str) -> None:
+    """Refuse an output whose extension is not one `fmt` is loaded by (OutputPathError): a
+    NAM model named .wav is neither a model a player finds nor audio."""
+    from tonemorph.io.paths import check_suffix  # the package reads audio: not for every import
+
+    suffixes = tuple(s for s, f in FORMAT_BY_SUFFIX.items() if f == fmt)
+    check_suffix(path, suffixes, f"{FORMAT_NAMES[fmt]}, the {fmt} export", "output")
+
+
 def format_for_output(path: str | os.PathLike[str]) -> str:
     """The export format ('nam', 'aidax' or 'ir') an output path's extension names; raises
     ParameterError (naming --format) for any other."""
@@ -76,4 +90,5 @@ def load_neural_model(path: str | os.PathLike[str]):
     return None
 
 
-__all__ = ["FORMAT_BY_SUFFIX", "format_for_output", "load_neural_model", "neural_model_kind"]
+__all__ = ["FORMAT_BY_SUFFIX", "FORMAT_NAMES", "check_export_path", "format_for_output",
+           "load_neural_model", "neural_model_kind"]

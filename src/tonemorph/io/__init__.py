@@ -10,12 +10,16 @@ from tonemorph.io.content import ContentReport, check_content, check_mixdown, ex
 from tonemorph.io.model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
+    TONE_SUFFIX,
+    check_tone_path,
     load_model_document,
     save_model_document,
 )
 from tonemorph.io.paths import (
+    HTML_SUFFIXES,
     check_output_path,
     check_outputs,
+    check_suffix,
     clean_stale_temp_files,
     os_reason,
     write_atomic,
@@ -44,9 +48,11 @@ from tonemorph.io.write import (
 
 __all__ = [
     "EXTENSION_FORMATS",
+    "HTML_SUFFIXES",
     "LOSSY_SUBTYPES",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "TONE_SUFFIX",
     "AtomicAudioWriter",
     "AudioInfo",
     "AudioLike",
@@ -57,6 +63,8 @@ __all__ = [
     "check_mixdown",
     "check_output_path",
     "check_outputs",
+    "check_suffix",
+    "check_tone_path",
     "check_sample_rate",
     "choose_subtype",
     "example_mono",

@@ -52,6 +52,21 @@ def _check_finite(value: Any, where: str = "$") -> None:
             _check_finite(item, f"{where}[{i}]")
 
 
+TONE_SUFFIX = ".tmodel"
+
+
+def check_tone_path(path: StrPath) -> None:
+    """Refuse a tone file name that does not end in .tmodel (OutputPathError): `apply`, `info`
+    and `export` read .nam and .json files as neural models and audio names as audio."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == TONE_SUFFIX:
+        return
+    what = "an audio file name" if suffix in EXTENSION_FORMATS else f"not a {TONE_SUFFIX} name"
+    raise OutputPathError(f"{p} is {what}; save the tone as {p.stem or 'tone'}{TONE_SUFFIX} "
+                          "(apply, info and export know a tone by that extension)")
+
+
 def save_model_document(path: StrPath, doc: dict[str, Any], *, overwrite: bool = True) -> None:
     """Write `doc` as pretty JSON with "format" and "format_version" keys, atomically.
 
@@ -117,8 +132,8 @@ def load_model_document(path: StrPath) -> dict[str, Any]:
     if fmt != MODEL_FORMAT:
         if "architecture" in doc and "weights" in doc:
             raise ModelFileError(
-                f"{p} looks like a Neural Amp Modeler file; tonemorph cannot load NAM models, "
-                f"{_WHAT_TO_DO}"
+                f"{p} is a Neural Amp Modeler model: apply and info play it, but this needs "
+                "a tonemorph tone; pass the .tmodel it was learned or exported from"
             )
         if fmt is None:
             raise ModelFileError(f"{p} is not a tonemorph model (no 'format' key); {_WHAT_TO_DO}")
@@ -144,6 +159,8 @@ def load_model_document(path: StrPath) -> dict[str, Any]:
 __all__ = [
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "TONE_SUFFIX",
+    "check_tone_path",
     "load_model_document",
     "save_model_document",
 ]

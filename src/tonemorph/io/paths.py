@@ -114,6 +114,19 @@ def check_outputs(outputs: Sequence[StrPath], inputs: Iterable[StrPath | None], 
     return outs
 
 
+HTML_SUFFIXES = (".html", ".htm")  # a report written as a self-contained web page
+
+
+def check_suffix(path: StrPath, suffixes: Sequence[str], what: str,
+                 option: str | None = None) -> None:
+    """Refuse an output whose extension is none of `suffixes` (lower case, with the dot):
+    OutputPathError saying the file is `what` and naming `option`, the parameter that set it."""
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise OutputPathError(f"{p.name} should end in {' or '.join(suffixes)} ({what}); name "
+                              f"it {p.stem or 'output'}{suffixes[0]}", option=option)
+
+
 def check_output_path(out: StrPath, inputs: Sequence[StrPath], *, force: bool = False) -> None:
     """`check_outputs` for a single output."""
     check_outputs([out], inputs, force=force)
@@ -349,10 +362,12 @@ def write_text_atomic(path: StrPath, text: str, *, overwrite: bool = True) -> Pa
 
 
 __all__ = [
+    "HTML_SUFFIXES",
     "STOP_REQUESTED",
     "check_output_path",
     "check_stop",
     "check_outputs",
+    "check_suffix",
     "clean_stale_temp_files",
     "commit_temp",
     "make_temp",

@@ -27,6 +27,7 @@ from tonemorph.io import (
     LOSSY_SUBTYPES,
     AtomicAudioWriter,
     check_outputs,
+    check_suffix,
     choose_subtype,
     format_for,
     resample,
@@ -65,6 +66,7 @@ ReferenceLike = str | os.PathLike[str] | tuple[str | os.PathLike[str], float]
 _LUFS_TOLERANCE = 0.3  # LU: another pass corrects the gain beyond this (the first pass was within
 # 0.29 LU on 10 full-length pieces and the 5-minute speed file; a pass is a third of the run)
 _MAX_PASSES = 3
+REPORT_SUFFIXES = (".html", ".htm", ".json")  # a page with plots and players, or the numbers
 _LOSSY_TRIES = 3  # passes with a lower limiter ceiling while an encoded file peaks above it
 _LOSSY_MARGIN_DB = 0.1  # below the ceiling, beyond what the encoder added
 
@@ -153,11 +155,14 @@ def _outputs(mix: str | os.PathLike[str], album: Sequence[str | os.PathLike[str]
     if len(extra) != len(mixes) - 1:
         raise ParameterError(f"album_out names {len(extra)} files for {len(mixes) - 1} album "
                              "mixes; give one output per album mix")
-    outs: list[Path | None] = [out_p, *extra]
-    if len({p.resolve() for p in outs if p is not None}) != len(outs):
-        raise ParameterError("two album tracks would be written to the same file; "
-                             "rename the mixes or give album_out")
-    return mixes, outs
+    taken: dict[Path, Path] = {}
+    for m, o in zip(mixes, [out_p, *extra]):
+        first = taken.setdefault(o.resolve(), m)
+        if first != m:
+            # a track's default name (<mix>-mastered) can be the one given to the first mix
+            raise ParameterError(f"the masters of {first.name} and {m.name} would both be "
+                                 f"written to {o}; choose another output path")
+    return mixes, [out_p, *extra]
 
 
 def _check_polarity(s: TrackScan, role: str) -> None:
@@ -529,7 +534,7 @@ def master(
     the mix's sample rate, channels and bit depth (dithered when integer), written atomically
     in blocks; with ``out=None`` the result is returned in ``report.track.audio``. Album tracks
     go to `album_out` (default: next to `out`, "<mix>-mastered<ext>"). ``report`` writes the
-    report: an HTML page when it ends in ".html"/".htm", else JSON.
+    report: an HTML page when it ends in ".html"/".htm", JSON when in ".json".
     """
     t0 = time.monotonic()
     if config is not None and not isinstance(config, MasterConfig):
@@ -546,6 +551,8 @@ def master(
     # every output (audio, album tracks, report) is checked before any work starts
     check_outputs([o for o in (*outs, report) if o is not None],
                   [*mixes, *(p for p, _ in refs)], force=force)
+    if report is not None:
+        check_suffix(report, REPORT_SUFFIXES, "the report: a web page, or JSON", "report")
     for o in outs:
         if o is not None:  # an unknown extension or a bad subtype, before any work
             fmt = format_for(o)
@@ -568,7 +575,7 @@ def master(
 def _save_report(doc: MasterReport, path: Path, job: _Analysis, settings: MasterSettings,
                  overwrite: bool) -> None:
     """JSON, or (".html"/".htm") a self-contained page with curves, histograms and players."""
-    if path.suffix.lower() not in (".html", ".htm"):
+    if path.suffix.lower() == ".json":
         doc.save(path, overwrite=overwrite)
         return
     from tonemorph.master.report_html import write_master_html

@@ -12,11 +12,13 @@ import torch
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.dsp.bandwidth import is_cut, recording_bandwidth_hz
-from tonemorph.errors import AudioContentError, OutputPathError, ParameterError
+from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
+    HTML_SUFFIXES,
     AudioLike,
     check_mixdown,
     check_output_path,
+    check_suffix,
     example_mono,
     load_audio_like,
     resample,
@@ -246,8 +248,7 @@ def build_report(tone: Tone | str | Path, input: AudioLike, target: AudioLike,
     out = Path(out_html)
     inputs = [p for p in (tone, input, target) if isinstance(p, (str, Path))]
     check_output_path(out, inputs, force=force)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise OutputPathError(f"report path {out} should end in .html; choose another -o path")
+    check_suffix(out, HTML_SUFFIXES, "the report is a self-contained web page")
     data = analyze(tone, input, target, excerpt_s=excerpt_s, analysis_s=analysis_s,
                    audio_format=audio_format, title=title, progress=progress)
     text = render_html(data)
