@@ -18,6 +18,7 @@ from tones import SR, TARGET, chain_with, render
 import tonemorph
 from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.dsp.matcheq import apply_match_eq
+from tonemorph.dsp.silence import long_silences_removed
 from tonemorph.metrics import align, mrstft_distance
 
 
@@ -151,13 +152,14 @@ def test_a_double_tracked_example_is_learned_channel_by_channel(monkeypatch: pyt
     with pytest.warns(UserWarning, match="hold different performances"):
         tone = tonemorph.learn_tone((left, SR), (np.stack([left, right]), SR), quality="fast")
     assert any("learned from each channel in turn" in w for w in tone.training["warnings"])
-    assert seen[-1].shape == (2 * left.size,)
-    assert np.allclose(seen[-1][left.size:], right, atol=1e-6)
+    joined, _ = long_silences_removed(np.concatenate([left, right]), SR)  # as learn_tone does
+    assert seen[-1].shape == joined.shape
+    assert np.allclose(seen[-1], joined, atol=1e-6)
     # one performance on two microphones (the second a little duller): mixed down as before
     duller = np.convolve(left, np.ones(3) / 3, mode="same").astype(np.float32)
     with pytest.warns(UserWarning, match="2 channels mixed down to mono"):
         tonemorph.learn_tone((left, SR), (np.stack([left, duller]), SR), quality="fast")
-    assert seen[-1].shape == (left.size,)
+    assert seen[-1].shape == long_silences_removed(left, SR)[0].shape
 
 
 def test_a_double_tracked_clean_example_learns_the_clean_tone() -> None:
@@ -173,3 +175,35 @@ def test_a_double_tracked_clean_example_learns_the_clean_tone() -> None:
         tone = tonemorph.learn_tone((take, SR), (np.stack([left, right]), SR), quality="fast")
     assert tone.training["chosen"] == "linear"
     assert _distance(tone.apply(held_out[0], SR), render(chain, held_out)[0]) < 0.3
+
+
+def test_long_silences_are_left_out_of_both_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 40 s of silence after 15 s of playing once made the take's stretches mostly silence and
+    # turned a compressed tone into a filter (loss 7.1 -> 19.6)
+    from tonemorph.chain.chain import ChainConfig, ToneChain
+    from tonemorph.learn.fit import LearnResult
+
+    seen = []
+
+    def fake_fit(x, y, cfg, progress=None):
+        seen.append((x, y))
+        chain = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=cfg.sample_rate))
+        return LearnResult(chain, 0.0, 1.0, {"stub": 1.0}, {"linear": 1.0}, "linear", 0, 0.01)
+
+    monkeypatch.setattr("tonemorph.api.fit_unpaired", fake_fit)
+    take, example = guitar_line(14.0, SR, seed=8), guitar_line(14.0, SR, seed=9)
+    tone = tonemorph.learn_tone((take, SR), (example, SR), quality="fast")
+    plain = seen[-1]
+    padded = np.concatenate([np.zeros((1, 20 * SR), np.float32), take,
+                             np.zeros((1, 40 * SR), np.float32)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "much shorter example" warning either
+        tone = tonemorph.learn_tone((padded, SR), (example, SR), quality="fast")
+    x, y = seen[-1]
+    np.testing.assert_array_equal(y, plain[1])
+    # the playing as without the silence, a lead-in and a tail of 1 s at most around it
+    assert 0 <= x.size - plain[0].size <= int(2.0 * SR) + 2048
+    left_out = tone.training["input"]["silence_left_out_s"]
+    assert left_out == pytest.approx((padded.shape[1] - x.size) / SR, abs=1e-3)
+    assert tone.training["target"]["silence_left_out_s"] == pytest.approx(
+        (example.shape[1] - y.size) / SR, abs=1e-3)

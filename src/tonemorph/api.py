@@ -16,6 +16,7 @@ from tonemorph.chain.config import STAGES
 from tonemorph.dsp.align import check_lengths
 from tonemorph.dsp.matcheq import active_rms_db
 from tonemorph.dsp.offset import OFFSET_RE_RMS_DB, without_offset, without_steady_offset
+from tonemorph.dsp.silence import long_silences_removed
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import LowSampleRateError, ParameterError
 from tonemorph.export import check_export_path
@@ -231,11 +232,14 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     y_mono, joined = example_mono(y)
     notes = _check_pair((("input", x, sr_x), ("target", y, sr_y)), INTERNAL_RATE,
                         allow_low_rate, ("target",) if joined else ())
-    xm = resample(x.mean(0), sr_x, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
-    ym = resample(y_mono, sr_y, INTERNAL_RATE)[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)]
+    xm, ym = resample(x.mean(0), sr_x, INTERNAL_RATE), resample(y_mono, sr_y, INTERNAL_RATE)
     # in front of the drive an offset clips one side harder
     xm, notes = _offset_removed(xm, "input", notes)
     ym, notes = _target_offset_removed(ym, notes)
+    # lengths are compared (a short example, stretches of the take): of the playing only
+    xm, x_silent_s = long_silences_removed(xm, INTERNAL_RATE)
+    ym, y_silent_s = long_silences_removed(ym, INTERNAL_RATE)
+    xm, ym = (a[: int(MAX_LEARN_SECONDS * INTERNAL_RATE)] for a in (xm, ym))
     notes = _quiet_target(ym, notes)
     notes = _short_target(xm, ym, notes)
     res = fit_unpaired(xm.astype(np.float32), ym.astype(np.float32), cfg, progress)
@@ -243,9 +247,9 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     notes = _lossy_example(res.example_bandwidth_hz, notes)
     training = {
         "input": {"name": name_x, "seconds": round(x.shape[1] / sr_x, 3), "sample_rate": sr_x,
-                  "channels": x.shape[0]},
+                  "channels": x.shape[0], "silence_left_out_s": round(x_silent_s, 3)},
         "target": {"name": name_y, "seconds": round(y.shape[1] / sr_y, 3), "sample_rate": sr_y,
-                   "channels": y.shape[0]},
+                   "channels": y.shape[0], "silence_left_out_s": round(y_silent_s, 3)},
         "quality": quality, "seed": seed, "stages_requested": list(st),
         "chosen": res.chosen, "loss": res.loss, "loss_terms": res.loss_terms,
         "candidates": res.candidates, "selection": res.selection, "steps": res.steps,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import silence, sine, white_noise
+from signals import guitar_line, silence, sine, white_noise
 
 from tonemorph.errors import (
     AudioContentError,
@@ -32,7 +32,12 @@ from tonemorph.io import (
     write_audio,
 )
 from tonemorph.io import paths as paths_mod
-from tonemorph.io.content import channel_correlation, example_mono, mixdown_loss_db
+from tonemorph.io.content import (
+    channel_correlation,
+    example_mono,
+    flat_top_fraction,
+    mixdown_loss_db,
+)
 
 SR = 48_000
 
@@ -381,7 +386,26 @@ def test_check_content_warns_when_clipped() -> None:
     assert 0.001 < report.clipped_fraction < 0.2
     assert len(report.warnings) == 1
     assert report.warnings[0].startswith("target looks clipped (")
-    assert "% of samples at full scale)" in report.warnings[0]
+    assert "% of samples in flat tops)" in report.warnings[0]
+
+
+def test_clipping_is_flat_tops_not_samples_over_full_scale() -> None:
+
+    line = guitar_line(6.0, SR, seed=5, level_db=0.0)
+    # a float recording 18 dB over full scale, unclipped: nothing held flat
+    report = check_content(8.0 * line, SR, role="target", min_seconds=5.0)
+    assert report.clipped_fraction == 0.0 and report.warnings == []
+    # clipped, then turned down 12 dB: its flat tops are below full scale
+    clipped = 0.25 * np.clip(8.0 * line, -1.0, 1.0)
+    report = check_content(clipped, SR, role="target", min_seconds=5.0)
+    assert report.clipped_fraction > 0.01
+    assert report.warnings[0].startswith("target looks clipped (")
+    # a 16-bit file's rails differ by a step (+32767 / -32768): both hold
+    pcm = np.round(np.clip(8.0 * line, -1.0, 1.0) * 32768).clip(-32768, 32767) / 32768
+    ideal = flat_top_fraction(np.clip(8.0 * line, -1.0, 1.0))
+    assert ideal > 0.01 and flat_top_fraction(pcm) == pytest.approx(ideal, rel=0.02)
+    # a pure sine, finely sampled, has no flat top at its peak
+    assert flat_top_fraction(sine(50.0, 2.0, SR, amplitude=0.9)) == 0.0
 
 
 def test_check_content_does_not_warn_for_a_few_full_scale_samples() -> None:

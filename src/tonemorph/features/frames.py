@@ -10,9 +10,8 @@ import numpy as np
 import torch
 
 from tonemorph.chain.functional import rfft
+from tonemorph.dsp.silence import GATE_ABS_DB, GATE_REL_DB
 
-GATE_REL_DB = 45.0  # frames quieter than the loud level (95th pct) minus this are silence
-GATE_ABS_DB = -75.0  # and anything below this absolute level (dBFS) is silence
 DYN_WINDOWS_MS = (5.0, 50.0, 400.0)
 
 

@@ -19,11 +19,32 @@ _GATE_RANGE_DB = 50.0
 _GATE_FLOOR_DBFS = -70.0
 _SILENCE_PEAK_DBFS = -60.0
 _LOUD_PERCENTILE = 95.0
-_CLIP_LEVEL = 0.999
+_CLIP_RUN = 3  # equal samples in a row at a channel's highest or lowest value: a flat top
+_CLIP_RAIL = 0.25  # of the peak: a value held this low is no clipper's rail (an offset floor)
 _CLIP_WARN_FRACTION = 0.001
 CANCEL_DB = 20.0  # a mixdown this far under its channels' level: they cancel in mono
 
 
+
+
+def flat_top_fraction(x: np.ndarray) -> float:
+    """Fraction of the samples of (channels, n) x held flat by a clipper: in runs of _CLIP_RUN
+    or more equal samples at a channel's highest or lowest value.
+
+    Flat tops, not samples at full scale: a float recording may peak above 0 dBFS unclipped,
+    and one clipped and then turned down holds its flat tops below it.
+    """
+    peak = float(np.max(np.abs(x)))
+    held = 0
+    for ch in x:
+        for rail in (ch.max(), ch.min()):
+            if abs(float(rail)) < _CLIP_RAIL * peak or peak == 0.0:
+                continue
+            at = np.concatenate([[0], (ch == rail).astype(np.int8), [0]])
+            edges = np.flatnonzero(np.diff(at))
+            runs = edges[1::2] - edges[::2]
+            held += int(runs[runs >= _CLIP_RUN].sum())
+    return held / x.size
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,7 @@ def check_content(
     n_samples = x.shape[1]
     active_seconds = min(int(active.sum()) * _GATE_HOP, n_samples) / sample_rate
 
-    clipped_fraction = float(np.count_nonzero(mags >= _CLIP_LEVEL)) / mags.size
+    clipped_fraction = flat_top_fraction(x)
 
     if active_seconds < min_seconds:
         wanted = f"need at least {_fmt_s(min_seconds)} s"
@@ -148,7 +169,7 @@ def check_content(
     warnings: list[str] = []
     if clipped_fraction > _CLIP_WARN_FRACTION:
         warnings.append(
-            f"{role} looks clipped ({100 * clipped_fraction:.1f} % of samples at full scale); "
+            f"{role} looks clipped ({100 * clipped_fraction:.1f} % of samples in flat tops); "
             "results may be harsher than intended; use an unclipped recording if you have one"
         )
     if recommended_seconds is not None and active_seconds < recommended_seconds:
