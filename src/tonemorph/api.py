@@ -468,12 +468,12 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         nf = write_nam(path, model, meta)
         n_weights = len(nf.weights)
     else:
-        from tonemorph.export.aidax import write_aidax
+        from tonemorph.export.aidax import parse_aidax, write_aidax
         from tonemorph.metrics import esr_grade
 
         meta = {"name": title, "modeled_by": modeled_by, "esr": r.esr,
                 "nam_grade": esr_grade(r.esr), "loudness": loudness, **training}
-        write_aidax(path, model, meta)
-        n_weights = sum(p.numel() for p in model.parameters())
+        # the file's count (`info` reads it): the LSTM's two torch biases are stored as one
+        n_weights = parse_aidax(write_aidax(path, model, meta), str(path)).num_weights
     return ExportSummary(str(path), fmt, arch, r.esr, r.grade, r.steps, r.seconds, n_weights,
                          48000, long_time_constants=notes, history=list(r.history))

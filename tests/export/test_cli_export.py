@@ -182,3 +182,14 @@ def test_info_shows_a_nam_file() -> None:
     res = runner.invoke(app, ["info", str(data)])
     assert res.exit_code == 0, res.output
     assert "WaveNet" in res.output and "842" in res.output and "0.5.4" in res.output
+
+
+def test_an_aidax_export_counts_the_weights_its_file_holds(tmp_path: Path) -> None:
+    # torch keeps two LSTM bias vectors, the file one (their sum): `info` reads the file
+    from tonemorph.api import export_tone
+    from tonemorph.export.aidax import read_aidax_file
+
+    tone = tone_with({"drive.drive_db": 6.0}, stages=("drive",))
+    s = export_tone(tone, tmp_path / "amp.json", "aidax", arch="lstm-8", seconds=None, steps=2)
+    assert s.weights == read_aidax_file(tmp_path / "amp.json").num_weights
+    assert s.weights == 4 * 8 * (1 + 8 + 1) + 8 + 1  # kernels, one bias, the dense layer

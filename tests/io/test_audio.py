@@ -330,6 +330,9 @@ def test_check_content_never_rounds_a_short_take_up_to_its_bound() -> None:
     assert len(report.warnings) == 1 and "has 9.9 s of sound" in report.warnings[0]
     with pytest.raises(AudioContentError, match=r"has 9\.9 s of sound; need at least 10 s"):
         check_content(x, SR, role="input", min_seconds=10.0)
+    # a blip is said as what it is, not as no sound at all
+    with pytest.raises(AudioContentError, match=r"has 0\.0[5-9] s of sound; need at least 5 s"):
+        check_content(sine(220.0, 0.08, SR, amplitude=0.5), SR, role="input", min_seconds=5.0)
 
 
 def test_check_content_gate_is_relative_to_the_loud_level() -> None:

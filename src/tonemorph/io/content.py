@@ -67,7 +67,9 @@ def _fmt_s(seconds: float) -> str:
 
 def _fmt_measured_s(seconds: float) -> str:
     """Measured seconds for messages, rounded down to 0.1 s: 9.97 s under a 10 s bound reads
-    '9.9', not '10.0'."""
+    '9.9', not '10.0'; under 0.1 s to 0.01 s ('0.05', not '0.0')."""
+    if seconds < 0.1:
+        return f"{math.floor(seconds * 100 + 1e-9) / 100:.2f}"
     return f"{math.floor(seconds * 10 + 1e-9) / 10:.1f}"
 
 
