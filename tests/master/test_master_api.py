@@ -219,6 +219,27 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
     assert abs(lufs(y, SR) - (lufs(ref, SR) + 3.01)) <= 0.5  # dual mono on two speakers
 
 
+def test_dynamics_keep_the_image_moment_by_moment(files: dict) -> None:
+    # the density and the limiter act on both channels alike: each 100 ms keeps its side/mid
+    # ratio, however much the whole file's figure moves with the loud passages coming down
+    rep = tonemorph.master_mix(files["mix"], files["ref"], None,
+                               config=MasterConfig(only="dynamics"))
+    x, _ = read(files["mix"])
+    y = rep.track.audio
+    assert rep.settings["density"]["ratio"] > 1.0  # the dense reference asked for work
+
+    def frame_width_db(a: np.ndarray) -> np.ndarray:
+        n = int(0.1 * SR)
+        k = a.shape[1] // n
+        mid = ((a[0] + a[1]) / 2)[: k * n].reshape(k, n)
+        side = ((a[0] - a[1]) / 2)[: k * n].reshape(k, n)
+        return 10 * np.log10(np.mean(side**2, 1) / np.mean(mid**2, 1))
+
+    change = frame_width_db(y) - frame_width_db(x)
+    assert abs(float(np.median(change))) < 0.1
+    assert float(np.percentile(np.abs(change), 90)) < 1.0
+
+
 def test_mix_louder_than_the_reference_is_turned_down(files: dict) -> None:
     rep = tonemorph.master_mix(files["loud_mix"], files["ref"], None,
                                config=MasterConfig(lufs=-20.0))

@@ -219,7 +219,9 @@ def fit_settings(
     if stereo and cfg.matches("width"):
         if ref_is_mono:
             notes.append("the reference is mono: the mix's stereo width is not matched (no "
-                         "width change is applied; limiting still widens it a little)")
+                         "width change is applied: moment by moment the image is the "
+                         "mix's, while the overall side/mid figure can rise where the loud, "
+                         "more central passages come down)")
         elif near_mono:
             notes.append(f"the mix is (near) mono (side {mix_side_db:.0f} dB below mid): "
                          "width is not matched")
