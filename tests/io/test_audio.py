@@ -202,6 +202,8 @@ def test_explicit_subtype_wins_over_like(tmp_path: Path) -> None:
         ("WAV", "PCM_24", "MP3", "MPEG_LAYER_III"),
         ("WAV", "FLOAT", "FLAC", "PCM_24"),
         ("WAV", "FLOAT", "AIFF", "FLOAT"),
+        ("WAV", "PCM_U8", "FLAC", "PCM_S8"),  # 8 bits stay 8 bits, signed where they must
+        ("AIFF", "PCM_S8", "WAV", "PCM_U8"),
     ],
 )
 def test_like_subtype_falls_back_when_the_format_cannot_take_it(

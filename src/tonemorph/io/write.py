@@ -50,6 +50,8 @@ FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 _PLAIN_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
 #: Source subtypes with more than 16 bits of resolution.
 _HIRES_SUBTYPES = frozenset({"FLOAT", "DOUBLE", "PCM_24", "PCM_32"})
+#: 8-bit subtypes, the signed first (FLAC and AIFF take it, WAV the unsigned).
+_EIGHT_BIT_SUBTYPES = ("PCM_S8", "PCM_U8")
 #: Integer arrays libsndfile stores as they are, per subtype (`AtomicAudioWriter.write`'s pcm).
 _PCM_DTYPES = {"PCM_16": np.dtype(np.int16), "PCM_24": np.dtype(np.int32)}
 _FULL_DISK_BYTES = 1 << 20  # below this much free space a failed write is a full disk
@@ -89,6 +91,11 @@ def choose_subtype(fmt: str, *, subtype: str | None = None, like: AudioInfo | No
             return like.subtype
         if like.subtype in _HIRES_SUBTYPES and sf.check_format(fmt, "PCM_24"):
             return "PCM_24"
+        # 8 bits stay 8 bits: a WAV's unsigned bytes are signed in FLAC and AIFF
+        if like.subtype in _EIGHT_BIT_SUBTYPES:
+            for eight in _EIGHT_BIT_SUBTYPES:
+                if sf.check_format(fmt, eight):
+                    return eight
     return str(sf.default_subtype(fmt))
 
 
