@@ -156,6 +156,21 @@ def test_learn_errors_come_before_any_progress_line(stub_fit: dict, pair: dict) 
     assert res.output.startswith("error:"), res.output  # no "starting ... loss nan" line
 
 
+def test_learn_says_the_silence_it_left_out(stub_fit: dict, pair: dict) -> None:
+    line = guitar_line(6.0, SR, seed=0)
+    padded = write(pair["dir"] / "padded.wav",
+                   np.concatenate([line, np.zeros((1, 12 * SR))], axis=1))
+    model = pair["dir"] / "t.tmodel"
+    res = run("learn", "-i", padded, "-t", pair["target"], "-o", model)
+    assert res.exit_code == 0, res.output
+    said = [ln for ln in res.output.splitlines() if ln.startswith("silence over 2 s left out")]
+    assert len(said) == 1 and "from the input" in said[0], res.output
+    gone = tonemorph.load(model).training["input"]["silence_left_out_s"]
+    assert 11.0 - 0.1 <= gone <= 12.0  # all but the 1 s kept after the playing
+    assert said[0].startswith(f"silence over 2 s left out: {gone:.1f} s from the input")
+    assert said[0] in run("info", model).output
+
+
 @pytest.mark.parametrize("name", ["tone.nam", "tone.json", "tone.wav", "tone"])
 def test_learn_refuses_a_model_name_it_could_not_read_back_before_learning(
         stub_fit: dict, pair: dict, name: str) -> None:

@@ -603,6 +603,9 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
             part = ck.mapping(tr[key], join("training", key))
             if part.get("name") is not None:
                 ck.text(part["name"], join(join("training", key), "name"))
+            if part.get("silence_left_out_s") is not None:
+                ck.finite(part["silence_left_out_s"],
+                          join(join("training", key), "silence_left_out_s"))
     for key in ("loss", "esr", "mrstft", "seconds", "steps", "latency_samples", "drive_held_db"):
         if tr.get(key) is not None:
             ck.finite(tr[key], join("training", key))
