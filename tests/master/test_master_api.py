@@ -488,3 +488,16 @@ def test_a_one_sided_mix_is_noted(files: dict, tmp_path: Path) -> None:
     assert not any("one-sided" in n for n in rep.notes)
     assert not any("one-sided" in n
                    for n in tonemorph.master_mix(files["mix"], files["ref"], None).notes)
+
+
+def test_a_quiet_fixed_point_mix_raised_into_hiss_is_said() -> None:
+    from tonemorph.master.run import _raised_floor
+
+    said = _raised_floor(Path("quiet.wav"), "PCM_16", 48.0)
+    assert said is not None and said.startswith("quiet.wav is quiet for its 16 bits")
+    assert "from about -98 to -50 dBFS" in said
+    assert _raised_floor(Path("q.wav"), "PCM_16", 15.0) is None  # floor stays under -80 dBFS
+    assert _raised_floor(Path("q.wav"), "PCM_24", 48.0) is None
+    assert _raised_floor(Path("q.wav"), "FLOAT", 80.0) is None
+    assert _raised_floor(Path("q.wav"), "PCM_U8", 12.0) is not None  # 8 bits: -50 dBFS
+    assert _raised_floor(Path("q.wav"), "PCM_U8", 3.0) is None  # as hissy as it came

@@ -474,6 +474,26 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
     return _Written(settings, results, passes, got)
 
 
+_AUDIBLE_FLOOR_DBFS = -80.0  # a word-length floor raised above this can be heard as hiss
+_RAISED_DB = 6.0  # by at least this much: the master made it so
+
+
+def _raised_floor(mix: Path, subtype: str, gain_db: float) -> str | None:
+    """A note where the gain (dB, _RAISED_DB or more) raises a fixed-point mix's word-length
+    floor (6 dB per bit under full scale, 1.8 dB more for the dither) above
+    _AUDIBLE_FLOOR_DBFS."""
+    bits = bits_of_subtype(subtype)
+    if bits is None:
+        return None
+    floor = -6.02 * bits - 1.76
+    if floor + gain_db <= _AUDIBLE_FLOOR_DBFS or gain_db < _RAISED_DB:
+        return None  # under the hiss line, or where it was (an 8-bit file is hissy as it is)
+    return (f"{mix.name} is quiet for its {bits} bits: the master raised it {gain_db:.0f} dB, "
+            f"and its word-length floor with it, from about {floor:.0f} to {floor + gain_db:.0f}"
+            f" dBFS, where hiss can be heard in quiet passages; export the mix at 24 bits (or "
+            "as float), or record it hotter")
+
+
 def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written: _Written,
             target: float, subtype: str | None, notes: list[str], t0: float) -> MasterReport:
     """What was done, per track, against the references."""
@@ -486,6 +506,10 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
                         "a higher --ceiling comes closer"
                         if job.ref_peak_dbtp > cfg.ceiling_dbtp + 0.5 else ""))
     tracks = []
+    for s, m, r in zip(job.scans, job.mixes, written.results):
+        said = _raised_floor(m, s.info.subtype, r.meter.integrated_lufs() - s.lufs)
+        if said:
+            notes.append(said)
     for s, m, o, r in zip(job.scans, job.mixes, outs, written.results):
         bits = None
         sub = s.info.subtype
