@@ -163,11 +163,11 @@ def test_learn_says_the_silence_it_left_out(stub_fit: dict, pair: dict) -> None:
     model = pair["dir"] / "t.tmodel"
     res = run("learn", "-i", padded, "-t", pair["target"], "-o", model)
     assert res.exit_code == 0, res.output
-    said = [ln for ln in res.output.splitlines() if ln.startswith("silence over 2 s left out")]
+    said = [ln for ln in res.output.splitlines() if ln.startswith("silence over 5 s left out")]
     assert len(said) == 1 and "from the input" in said[0], res.output
     gone = tonemorph.load(model).training["input"]["silence_left_out_s"]
-    assert 11.0 - 0.1 <= gone <= 12.0  # all but the 1 s kept after the playing
-    assert said[0].startswith(f"silence over 2 s left out: {gone:.1f} s from the input")
+    assert 9.5 - 0.1 <= gone <= 12.0  # all but the 2.5 s kept after the playing
+    assert said[0].startswith(f"silence over 5 s left out: {gone:.1f} s from the input")
     assert said[0] in run("info", model).output
 
 

@@ -201,8 +201,8 @@ def test_long_silences_are_left_out_of_both_recordings(monkeypatch: pytest.Monke
         tone = tonemorph.learn_tone((padded, SR), (example, SR), quality="fast")
     x, y = seen[-1]
     np.testing.assert_array_equal(y, plain[1])
-    # the playing as without the silence, a lead-in and a tail of 1 s at most around it
-    assert 0 <= x.size - plain[0].size <= int(2.0 * SR) + 2048
+    # the playing as without the silence, a lead-in and a tail of 2.5 s at most around it
+    assert 0 <= x.size - plain[0].size <= int(5.0 * SR) + 2048
     left_out = tone.training["input"]["silence_left_out_s"]
     assert left_out == pytest.approx((padded.shape[1] - x.size) / SR, abs=1e-3)
     assert tone.training["target"]["silence_left_out_s"] == pytest.approx(

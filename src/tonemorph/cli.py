@@ -827,12 +827,13 @@ def _chosen(tone: Tone) -> str:
 def _say_cab_match(training: dict) -> None:
     """Print how learning matched the cabinet and why a linear chain was kept (training
     record of an unpaired tone), where it says; and the silence learning left out."""
+    from tonemorph.dsp.silence import LONG_SILENCE_S
     from tonemorph.model import why_linear
 
     gone = [f"{s:.1f} s from the {role}" for role in ("input", "target")
             if (s := (training.get(role) or {}).get("silence_left_out_s") or 0.0) >= 0.05]
     if gone:
-        out.print(f"silence over 2 s left out: {' and '.join(gone)}")
+        out.print(f"silence over {LONG_SILENCE_S:g} s left out: {' and '.join(gone)}")
     if training.get("cab_match"):
         out.print(f"cabinet matched {training['cab_match']}")
     if why_linear(training):
