@@ -251,17 +251,18 @@ def _saved_interrupted(output: Path) -> None:
 
 def run_learn(input: Path, target: Path, output: Path, *, quality: str, stages: Optional[str],
               seed: int, force: bool, allow_low_rate: bool = False,
-              extra_outputs: tuple[Path, ...] = ()) -> Any:
+              report: Optional[Path] = None) -> Any:
     """Learn with a progress bar and save; Ctrl-C after the first candidate saves the best
     model so far and exits 130 (143 on SIGTERM)."""
     import tonemorph
     from tonemorph.io import HTML_SUFFIXES, check_outputs, check_suffix, check_tone_path
 
-    check_outputs([output, *extra_outputs], [input, target], force=force)
+    check_outputs([output] if report is None else [output, report], [input, target],
+                  force=force)
     # names the learned files could not be read back by, refused before the minutes of work
     check_tone_path(output)
-    for extra in extra_outputs:
-        check_suffix(extra, HTML_SUFFIXES, "the report is a self-contained web page", "report")
+    if report is not None:
+        check_suffix(report, HTML_SUFFIXES, "the report is a self-contained web page", "report")
     with _LazyBar() as bar:
         tone = tonemorph.learn_tone(input, target, quality=quality, stages=stages, seed=seed,
                                allow_low_rate=allow_low_rate, progress=bar)
@@ -303,8 +304,7 @@ def learn(
     with _guard("interrupted before any model was ready; nothing written"):
         t0 = time.monotonic()
         tone = run_learn(input, target, output, quality=quality, stages=chain, seed=seed,
-                         force=force, allow_low_rate=allow_low_rate,
-                         extra_outputs=(report,) if report is not None else ())
+                         force=force, allow_low_rate=allow_low_rate, report=report)
     tr = tone.training
     if tr.get("interrupted"):
         _saved_interrupted(output)

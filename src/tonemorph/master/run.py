@@ -480,7 +480,7 @@ _RAISED_DB = 6.0  # by at least this much: the master made it so
 
 def _raised_floor(mix: Path, subtype: str, gain_db: float) -> str | None:
     """A note where the gain (dB, _RAISED_DB or more) raises a fixed-point mix's word-length
-    floor (6 dB per bit under full scale, 1.8 dB more for the dither) above
+    floor (its quantisation noise, 6.02 dB per bit + 1.76 dB under a full-scale sine) above
     _AUDIBLE_FLOOR_DBFS."""
     bits = bits_of_subtype(subtype)
     if bits is None:
