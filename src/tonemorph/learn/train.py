@@ -243,8 +243,8 @@ def fit_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample_rat
             return
         if steps is not None:
             progress("train", step, steps, best_esr)
-        else:
-            progress("train", min(int(time.monotonic() - t0), int(seconds)), int(seconds),
+        else:  # a time budget: the bar counts seconds, and says so (the summary counts steps)
+            progress("train, s", min(int(time.monotonic() - t0), int(seconds)), int(seconds),
                      best_esr)
 
     try:
