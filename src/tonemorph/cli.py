@@ -310,7 +310,7 @@ def learn(
         _saved_interrupted(output)
     out.print(f"wrote {output}  ({_chosen(tone)}, loss {tr['loss']:.3f}, "
               f"{time.monotonic() - t0:.0f} s)")
-    _say_cab_match(tr)
+    _say_how_learned(tr)
     if report is not None:
         _write_report(output, input, target, report, force=force)
 
@@ -812,7 +812,7 @@ def info(model: Path = typer.Argument(..., help=".tmodel, .nam or AIDA-X .json f
                   f"{tr.get('chosen')} chain chosen, loss "
                   f"{'?' if loss is None else format(loss, '.3f')}, "
                   f"{tr.get('seconds')} s, {tr.get('date')}")
-        _say_cab_match(tr)
+        _say_how_learned(tr)
 
 
 def _chosen(tone: Tone) -> str:
@@ -824,9 +824,9 @@ def _chosen(tone: Tone) -> str:
     return f"{chosen} chain" + (f" ({', '.join(kept)})" if kept else "")
 
 
-def _say_cab_match(training: dict) -> None:
-    """Print how learning matched the cabinet and why a linear chain was kept (training
-    record of an unpaired tone), where it says; and the silence learning left out."""
+def _say_how_learned(training: dict) -> None:
+    """Print what an unpaired tone's training record says of its learning: the silence left
+    out, how the cabinet was matched, why a linear chain was kept."""
     from tonemorph.dsp.silence import LONG_SILENCE_S
     from tonemorph.model import why_linear
 
@@ -864,7 +864,7 @@ def demo(
     out.print("soft/loud notes: spectrum error on the quietest and loudest quarter of the take; "
               "the target's drive and compander treat them differently, a static EQ cannot")
     out.print(f"chain: {_chosen(result['tone'])}, learned in {result['learn_seconds']:.0f} s")
-    _say_cab_match(result["tone"].training)
+    _say_how_learned(result["tone"].training)
     a, b, c = (str(p) for p in result["listen"])
     out.print(f"listen: {a} (your take) -> {b} (tonemorph) vs {c} (the real chain)")
     out.print(f"report: {result['report']} (players, curves, spectra per level)")

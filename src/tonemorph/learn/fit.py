@@ -21,11 +21,10 @@ from tonemorph.chain.stages import stage as chain_stage
 from tonemorph.dsp.bandwidth import recording_bandwidth_hz
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB, peak_over_rms_db
 from tonemorph.dsp.noise import noise_floor_power, without_noise
+from tonemorph.dsp.silence import GATE_REL_DB, gate_db
 from tonemorph.dsp.units import gain_to_db
 from tonemorph.errors import ParameterError
 from tonemorph.features.frames import (
-    GATE_ABS_DB,
-    GATE_REL_DB,
     FeatureConfig,
     Features,
     frame_features,
@@ -181,7 +180,7 @@ def _active_hops(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean square of each ACTIVITY_HOP block of mono x, and which blocks pass the silence gate."""
     ms = _hop_mean_square(x)
     lvl = 10 * np.log10(ms + 1e-12)
-    return ms, lvl > max(np.percentile(lvl, 95) - GATE_REL_DB, GATE_ABS_DB)
+    return ms, lvl > gate_db(lvl)
 
 
 SEGMENT_DRAWS = 32  # candidate sets of segments; the one whose levels spread like the take's wins
@@ -236,7 +235,7 @@ def _segments(x: np.ndarray, sr: int, n: int, seg_s: float, rng: np.random.Gener
         if got.size == 0:
             continue
         # gated on their own loud level, as the features of a chain's output are
-        got = got[got > max(np.percentile(got, 95) - GATE_REL_DB, GATE_ABS_DB)]
+        got = got[got > gate_db(got)]
         err = float(np.mean(np.abs(np.quantile(got, SEGMENT_QUANTILES) - want)))
         if err < best_err:
             best, best_err = picks, err

@@ -506,11 +506,10 @@ def _report(cfg: MasterConfig, job: _Analysis, outs: list[Path | None], written:
                         "a higher --ceiling comes closer"
                         if job.ref_peak_dbtp > cfg.ceiling_dbtp + 0.5 else ""))
     tracks = []
-    for s, m, r in zip(job.scans, job.mixes, written.results):
+    for s, m, o, r in zip(job.scans, job.mixes, outs, written.results):
         said = _raised_floor(m, s.info.subtype, r.meter.integrated_lufs() - s.lufs)
         if said:
             notes.append(said)
-    for s, m, o, r in zip(job.scans, job.mixes, outs, written.results):
         bits = None
         sub = s.info.subtype
         if o is not None:
