@@ -29,3 +29,24 @@ def test_master_runs_without_torch(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.startswith("ok")
     assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+_LEAN = """
+from tonemorph.master import MasterConfig, master
+master({mix!r}, {ref!r}, {out!r}, config=MasterConfig(fit_steps=10))
+heavy = sorted(m for m in ("scipy.fft", "scipy.optimize", "scipy.signal", "scipy.stats")
+               if m in sys.modules)
+print("heavy:", ",".join(heavy))
+"""
+
+
+def test_master_leaves_scipys_heavy_subpackages_unimported(tmp_path: Path) -> None:
+    # each costs 0.07-0.3 s of every run (bench/results/master_speed.md): the master's FFTs are
+    # numpy's and its Nelder-Mead is tonemorph.master.neldermead
+    mix, ref, out = tmp_path / "mix.wav", tmp_path / "ref.wav", tmp_path / "out.wav"
+    sf.write(mix, stereo_music(6.0, SR, seed=1, peak=0.3).T, SR, subtype="PCM_16")
+    sf.write(ref, dense(stereo_music(11.0, SR, seed=2), SR).T, SR, subtype="PCM_16")
+    res = run_without_torch(_LEAN.format(mix=str(mix), ref=str(ref), out=str(out)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().splitlines()[-1] == "heavy:"
+    assert out.exists()

@@ -9,7 +9,6 @@ from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
-import scipy.fft
 
 from tonemorph.dsp.designs import hann
 from tonemorph.errors import ParameterError
@@ -114,7 +113,7 @@ def linear_phase_from_magnitude(mag_db: np.ndarray, n_taps: int) -> np.ndarray:
     n_grid = 2 * (curve.size - 1)
     n_fft = max(n_grid, next_pow2(2 * taps))
     mag = np.exp(_resample_curve(curve, n_fft // 2 + 1) * _DB_TO_NEPER)
-    zero_phase = scipy.fft.irfft(mag, n_fft)
+    zero_phase = np.fft.irfft(mag, n_fft)
     centre = taps // 2
     ir = zero_phase[(np.arange(taps) - centre) % n_fft]
     window = hann(taps, periodic=taps % 2 == 0)
@@ -146,7 +145,7 @@ def log_band_curve_to_bins(
         raise ParameterError(f"n_fft must be an integer >= 2, got {n_fft!r}.")
     if not (np.isfinite(sample_rate) and sample_rate > 0):
         raise ParameterError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}.")
-    freqs = scipy.fft.rfftfreq(int(n_fft), 1.0 / sample_rate)
+    freqs = np.fft.rfftfreq(int(n_fft), 1.0 / sample_rate)
     log_f = np.log(np.maximum(freqs, centres[0]))
     return np.interp(log_f, np.log(centres), values)
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-import scipy.fft
 
 from tonemorph.dsp.checks import as_audio_2d, check_rate
 from tonemorph.dsp.designs import hann
@@ -69,10 +68,10 @@ def long_term_spectrum_db(
     active_idx = np.flatnonzero(mask)
     for start in range(0, active_idx.size, chunk):
         sel = frames[:, active_idx[start : start + chunk]] * window
-        spec = scipy.fft.rfft(sel, axis=-1, workers=-1)
+        spec = np.fft.rfft(sel, axis=-1)
         power += np.sum(spec.real**2 + spec.imag**2, axis=(0, 1))
     power /= active_idx.size * audio.shape[0]
-    freqs = scipy.fft.rfftfreq(n, 1.0 / rate)
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
     return freqs, 10.0 * np.log10(np.maximum(power, 1e-300))
 
 
@@ -99,10 +98,10 @@ def mean_log_spectrum_db(x: np.ndarray, sample_rate: float, *, n_fft: int = 4096
     for start in range(0, active.size, chunk):
         idx = active[start : start + chunk]
         frames = np.stack([audio[:, i * hop : i * hop + n_fft] for i in idx], axis=1) * window
-        spec = scipy.fft.rfft(frames, axis=-1)
+        spec = np.fft.rfft(frames, axis=-1)
         power = np.sum(spec.real**2 + spec.imag**2, axis=0)
         total += np.sum(10.0 * np.log10(power + 1e-20), axis=0)
-    return scipy.fft.rfftfreq(n_fft, 1.0 / sample_rate), total / active.size
+    return np.fft.rfftfreq(n_fft, 1.0 / sample_rate), total / active.size
 
 
 def match_eq_curve_db(

@@ -5,8 +5,8 @@ The mix's mid channel is taken to the reference's distributions of short-term le
 distances on quantiles. The stage is the tone chain's own compressor kernel and 2x shaper
 (`tonemorph.chain.kernels`, `tonemorph.chain.stages.drive.Shaper`), its parameters mapped by the
 chain's parameter table (`tonemorph.chain.params.RANGES`), narrowed to what mastering does. The
-fit is derivative-free (scipy's bounded Nelder-Mead on the applied stage itself): no torch, and
-the fitted stage is exactly the one applied. A dense reference is then matched by
+fit is derivative-free (bounded Nelder-Mead, `tonemorph.master.neldermead`, on the applied
+stage itself): no torch, and the fitted stage is exactly the one applied. A dense reference is then matched by
 level-dependent gain and rounded peaks, not only by limiting harder.
 """
 
@@ -24,6 +24,7 @@ from tonemorph.chain.params import RANGES, Range
 from tonemorph.chain.stages.drive import Shaper
 from tonemorph.dsp.units import one_pole_coef
 from tonemorph.errors import ParameterError
+from tonemorph.master.neldermead import nelder_mead
 
 __all__ = [
     "NEUTRAL",
@@ -252,7 +253,7 @@ def fit_density(
     Both are 1-D mid signals at sample_rate (or ref_mid is a list of (signal, weight), weights
     summing to 1, whose features are averaged); mix_mid is already level-matched (active RMS)
     to the reference. A few starts are scored on the applied stage (`DynamicsStage`), the best
-    refined by bounded Nelder-Mead (scipy) for about `steps` iterations, and kept only if it beats
+    refined by bounded Nelder-Mead for about `steps` iterations, and kept only if it beats
     doing nothing. ``seed`` jitters the starts. The loss is the feature distance (dB) plus
     work_weight times the stage's work (mean compression plus peak saturation, dB): a
     reference's dynamics are mostly its music, so density is only taken where it clearly
@@ -264,8 +265,6 @@ def fit_density(
     for its loudness (a target out of reach under the ceiling: the refit of `master`).
     Returns (params, {"loss_neutral", "loss"}).
     """
-    from scipy.optimize import minimize
-
     if steps < 0:
         raise ParameterError(f"steps must be >= 0, got {steps}.")
     x = np.ascontiguousarray(mix_mid, dtype=np.float64)[None, :]
@@ -332,12 +331,12 @@ def fit_density(
         scored = sorted((loss_of(_from_unit(u)), i) for i, u in enumerate(units))
         best_u, best_loss = units[scored[0][1]], scored[0][0]
         if steps > 0:
-            res = minimize(lambda u: loss_of(_from_unit(u)), best_u, method="Nelder-Mead",
-                           bounds=[(0.0, 1.0)] * len(_SEARCH),
-                           options={"maxiter": steps, "maxfev": 3 * steps, "xatol": 1e-3,
-                                    "fatol": 1e-4, "initial_simplex": _simplex(best_u, 0.15)})
-            if res.fun < best_loss:
-                best_u, best_loss = res.x, float(res.fun)
+            dims = len(_SEARCH)
+            u, loss = nelder_mead(lambda u: loss_of(_from_unit(u)), _simplex(best_u, 0.15),
+                                  np.zeros(dims), np.ones(dims), maxiter=steps,
+                                  maxfev=3 * steps, xatol=1e-3, fatol=1e-4)
+            if loss < best_loss:
+                best_u, best_loss = u, loss
     stats = {"loss_neutral": loss_neutral, "loss": min(best_loss, loss_neutral)}
     if best_loss >= loss_neutral:
         return NEUTRAL, stats

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.fft
 
 from tonemorph.dsp.designs import hann
 from tonemorph.dsp.fir import (
@@ -102,7 +101,7 @@ class FirStream:
         self.channels, self.taps = h.shape
         self.n_fft = 1 << int(math.ceil(math.log2(4 * self.taps)))
         self.step = self.n_fft - self.taps + 1
-        self._spec = scipy.fft.rfft(h, self.n_fft, axis=-1)
+        self._spec = np.fft.rfft(h, self.n_fft, axis=-1)
         self._hist = np.zeros((self.channels, self.taps - 1))
 
     def process(self, x: np.ndarray) -> np.ndarray:
@@ -116,7 +115,7 @@ class FirStream:
         for start in range(0, n, self.step):
             stop = min(start + self.step, n)
             seg = ext[:, start : stop + m]
-            y = scipy.fft.irfft(scipy.fft.rfft(seg, self.n_fft, axis=-1) * self._spec,
+            y = np.fft.irfft(np.fft.rfft(seg, self.n_fft, axis=-1) * self._spec,
                                 self.n_fft, axis=-1)
             out[:, start:stop] = y[:, m : m + stop - start]
         return out
@@ -168,7 +167,7 @@ class SpectrumAccumulator:
             else:
                 parts = [frames.mean(axis=0)]
             for k, part in enumerate(parts):
-                spec = scipy.fft.rfft(part * self._window, axis=-1)
+                spec = np.fft.rfft(part * self._window, axis=-1)
                 logp = 10.0 * np.log10(spec.real**2 + spec.imag**2 + 1e-20)
                 for row, frame_log in zip(idx, logp):  # np.add.at on rows is 10x slower
                     self._log[k, row] += frame_log
@@ -199,7 +198,7 @@ class SpectrumAccumulator:
         mean_db = 10.0 * np.log10(self._power[above].sum() / self._count[above].sum())
         active = above & (levels > mean_db - 40.0)
         spectrum = self._log[k][active].sum(axis=0) / self._count[active].sum()
-        return scipy.fft.rfftfreq(self.n_fft, 1.0 / self.sample_rate), spectrum
+        return np.fft.rfftfreq(self.n_fft, 1.0 / self.sample_rate), spectrum
 
 
 def curve_from_spectra(

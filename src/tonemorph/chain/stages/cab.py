@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.fft as sfft
 
 from tonemorph.chain import kernels as K
 from tonemorph.chain.params import RANGES, ParamSpec
@@ -28,7 +27,7 @@ class Fir:
         self.hist = np.zeros(len(ir) - 1, np.float32)
         self.n_fft = 1 << int(np.ceil(np.log2(8 * len(ir))))
         self.step = self.n_fft - len(ir) + 1
-        self.spec = sfft.rfft(self.ir, self.n_fft)
+        self.spec = np.fft.rfft(self.ir, self.n_fft)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         m = len(self.hist)
@@ -42,7 +41,7 @@ class Fir:
         pad[: len(ext)] = ext
         idx = np.arange(n_frames)[:, None] * self.step + np.arange(self.n_fft)[None, :]
         frames = pad[np.minimum(idx, len(pad) - 1)] * (idx < len(pad))
-        y = sfft.irfft(sfft.rfft(frames, axis=-1) * self.spec, self.n_fft, axis=-1)
+        y = np.fft.irfft(np.fft.rfft(frames, axis=-1) * self.spec, self.n_fft, axis=-1)
         return y[:, m:].reshape(-1)[:n].astype(np.float32)
 
 
