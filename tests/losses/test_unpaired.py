@@ -18,7 +18,13 @@ import torch
 
 from tonemorph.dsp.biquad import rbj_section
 from tonemorph.features.frames import FeatureConfig, Features, frame_features
-from tonemorph.losses.unpaired import LossWeights, UnpairedLoss, binned_means, quantiles
+from tonemorph.losses.unpaired import (
+    LossWeights,
+    UnpairedLoss,
+    binned_means,
+    column_quantiles,
+    quantiles,
+)
 
 SR = 48000
 CFG = FeatureConfig(sample_rate=SR)
@@ -173,6 +179,23 @@ def test_quantiles_known_answers() -> None:
     assert torch.equal(quantiles(torch.tensor([]), 3), torch.zeros(3))
     # a shift moves every quantile by the shift: what the level terms rely on
     assert torch.allclose(quantiles(v + 3.0, 8) - quantiles(v, 8), torch.full((8,), 3.0))
+
+
+def test_column_quantiles_are_numpys_and_each_columns_own() -> None:
+    m = torch.randn(333, 7, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    q = column_quantiles(m, 12)
+    assert q.shape == (7, 12)
+    # numpy's linear interpolation at the probabilities (i + 0.5) / n: an independent reference
+    want = np.quantile(m.numpy(), (np.arange(12) + 0.5) / 12, axis=0).T
+    np.testing.assert_allclose(q.numpy(), want, rtol=0, atol=1e-5)  # float32 positions
+    # the batched sort gives each column exactly what the 1-D function gives it, gradient too
+    cols = m.clone().requires_grad_(True)
+    one = m.clone().requires_grad_(True)
+    column_quantiles(cols, 12).square().sum().backward()
+    torch.stack([quantiles(c, 12) for c in one.T]).square().sum().backward()
+    assert torch.equal(column_quantiles(m, 12), torch.stack([quantiles(c, 12) for c in m.T]))
+    assert torch.equal(cols.grad, one.grad)
+    assert torch.equal(column_quantiles(m[:0], 5), torch.zeros(7, 5, dtype=torch.float64))
 
 
 def test_binned_means_groups_by_level() -> None:
