@@ -1,7 +1,7 @@
 """Work done a few blocks behind the caller, on a thread: the passes over a whole track split in
 two, so their halves run on two cores.
 
-The numba kernels (nogil), numpy's array operations, scipy.fft and libsndfile release the GIL,
+The numba kernels (nogil), numpy's array operations and FFTs, and libsndfile release the GIL,
 so a stage fed from the main thread overlaps the main thread's own stage. Blocks are handled
 in the order given, by one thread: stateful stages (meters, filters, a file writer) see exactly
 the sequence they would see in a loop, so the results are the same, bit for bit.
