@@ -9,6 +9,7 @@ from master_music import stereo_music
 from signals import white_noise
 
 from tonemorph.dsp.biquad import freq_response_db, high_shelf
+from tonemorph.errors import ParameterError
 from tonemorph.master.eq import (
     FirStream,
     band_values,
@@ -70,6 +71,20 @@ def test_streaming_spectrum_equals_the_offline_mean_log_spectrum() -> None:
     np.testing.assert_allclose(side, side_ref, atol=1e-9)
     pooled = acc.merge(acc)
     np.testing.assert_allclose(pooled.mean_log_db("mid")[1], mid, atol=1e-9)
+
+
+def test_streaming_spectrum_of_a_mono_file_in_odd_blocks() -> None:
+    from tonemorph.master.eq import SpectrumAccumulator, mean_log_spectrum_db
+
+    x = stereo_music(3.0, 16000, seed=8).astype(np.float64)[:1] * 0.3
+    acc = SpectrumAccumulator(16000, 1)
+    for i in range(0, x.shape[1], 5000):  # blocks that are no multiple of the frame
+        acc.add(x[:, i : i + 5000])
+    _, mono = acc.mean_log_db("mid")
+    _, ref = mean_log_spectrum_db(x[0], 16000, hop=4096)
+    np.testing.assert_allclose(mono, ref, atol=1e-9)
+    with pytest.raises(ParameterError):
+        acc.mean_log_db("side")
 
 
 # ------------------------------------------------- the reference is other music (issue 13)
