@@ -6,8 +6,8 @@ distances on quantiles. The stage is the tone chain's own compressor kernel and 
 (`tonemorph.chain.kernels`, `tonemorph.chain.stages.drive.Shaper`), its parameters mapped by the
 chain's parameter table (`tonemorph.chain.params.RANGES`), narrowed to what mastering does. The
 fit is derivative-free (bounded Nelder-Mead, `tonemorph.master.neldermead`, on the applied
-stage itself): no torch, and the fitted stage is exactly the one applied. A dense reference is then matched by
-level-dependent gain and rounded peaks, not only by limiting harder.
+stage itself): no torch, and the fitted stage is exactly the one applied. A dense reference is
+then matched by level-dependent gain and rounded peaks, not only by limiting harder.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ class FirStream:
             stop = min(start + self.step, n)
             seg = ext[:, start : stop + m]
             y = np.fft.irfft(np.fft.rfft(seg, self.n_fft, axis=-1) * self._spec,
-                                self.n_fft, axis=-1)
+                             self.n_fft, axis=-1)
             out[:, start:stop] = y[:, m : m + stop - start]
         return out
 
@@ -137,7 +137,6 @@ class SpectrumAccumulator:
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
         self.n_fft = int(n_fft)
-        self._hop = self.n_fft
         self._window = hann(self.n_fft)
         bins = self.n_fft // 2 + 1
         self._parts = 2 if channels == 2 else 1
@@ -154,8 +153,9 @@ class SpectrumAccumulator:
         used = n_frames * self.n_fft
         if n_frames:
             frames = buf[:, :used].reshape(self.channels, n_frames, self.n_fft)
-            # few and small temporaries: each one this size is a fresh mapping of zeroed pages
-            # for the allocator (page faults took 2/3 of this pass in a whole master)
+            # few temporaries: glibc hands each one this size back to the system when freed,
+            # and the next block faults its pages in again (about half of this pass's time in a
+            # whole master, bench/results/master_speed.md)
             power = np.einsum("cfn,cfn->f", frames, frames) / (self.channels * self.n_fft)
             with np.errstate(divide="ignore"):
                 level = 10.0 * np.log10(power)
