@@ -11,6 +11,7 @@ LEVEL_RANGE_EVIDENCE). About a minute a case on 2 cores.
     python bench/bench_selection.py [--cases bench/cases/quick] [--sources fr3_bass ...]
         [--jsonl runs.jsonl] [--md bench/results/selection.md] [--save-tones DIR]
         [--quality best --preset '{"steps": 400}']   # a variant of a quality's numbers
+    (the table is printed unless --md names a file)
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from suite import score_output
 import tonemorph
 from tonemorph.learn.fit import QUALITY_PRESETS
 
-HERE = Path(__file__).resolve().parent
 SOURCES = ("fr3_clean", "fr3_jazz", "fr3_bass", "fr3_epiano", "sonicpi_real")
 CHAINS = ("linear_eq_cab", "amp_crunch", "heavy_comp_cab", "heavy_drive_cab", "sag_preamp_cab",
           "comp_dist_cab", "fuzz_cab", "compand_overdrive")
@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                     "run (a variant to measure; kept in each record)")
     ap.add_argument("--jsonl", type=Path, help="append each case's record here (and reuse "
                     "the records already there for the same case and seed)")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "selection.md")
+    ap.add_argument("--md", type=Path, default=None,
+                    help="write the table here (bench/results/selection.md is the committed "
+                    "one: a run of a few cases given it would replace the whole table); "
+                    "without it the table is printed")
     ap.add_argument("--save-tones", type=Path, default=None, metavar="DIR",
                     help="keep each learned tone in DIR (to score apply-time changes later)")
     args = ap.parse_args(argv)
@@ -162,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"--jsonl for --quality {args.quality}")
         runs.append(r)
         print(r["case"], r["chosen"], round(r["mrstft"], 3), flush=True)
-    write_text(args.md, markdown(runs))
+    if args.md is None:
+        print(markdown(runs))
+    else:
+        write_text(args.md, markdown(runs))
     return 0
 
 

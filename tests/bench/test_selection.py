@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import bench_selection as bs
@@ -54,6 +55,21 @@ def test_table_names_the_quality_and_counts_every_linear_chain() -> None:
 def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert bs.main(["--cases", str(tmp_path), "--md", str(tmp_path / "x.md")]) == 2
     assert "build the cases first" in capsys.readouterr().err
+
+
+def test_table_is_printed_unless_a_file_is_named(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    # a run of a few cases must not replace the committed 40-case table by default
+    (tmp_path / "manifest.json").write_text("{}")
+    jsonl = tmp_path / "runs.jsonl"
+    jsonl.write_text(json.dumps(_run("s/fuzz_cab", "linear", 2.0, 3.0, None, [], {})) + "\n")
+    argv = ["--cases", str(tmp_path), "--sources", "s", "--chains", "fuzz_cab",
+            "--jsonl", str(jsonl)]
+    assert bs.main(argv) == 0
+    assert "| s/fuzz_cab | linear |" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "runs.jsonl"]
+    assert bs.main([*argv, "--md", str(tmp_path / "t.md")]) == 0
+    assert "| s/fuzz_cab | linear |" in (tmp_path / "t.md").read_text()
 
 
 def test_preset_variant_replaces_only_the_named_numbers() -> None:
