@@ -30,6 +30,10 @@ this file holds the sources, the cached case building and the command line.
 Usage::
 
     python bench/cases.py --out bench/cases [--quick] [--verify]
+    # the folder the learner benches read (bench/cases/quick) holds 60 s performances, as
+    # suite.py --mode quick builds them; --quick alone makes 20 s ones:
+    python bench/cases.py --out bench/cases/quick --duration 60 \
+        --sources fr3_clean fr3_jazz fr3_bass fr3_epiano sonicpi_real
 
 or from Python::
 

@@ -39,6 +39,8 @@ def test_table_gives_the_choice_and_its_evidence_per_case() -> None:
     assert "chosen on 1 of 1 cases" in md
     assert "tuning cases (2): MR-STFT 0.600, |crest err| 1.00 dB" in md
     assert "at default, seed 0" in md  # records from before --quality were default runs
+    assert "on 60 s performances" in md  # records from before case_s: the 60 s cases
+    assert "on 20 s performances" in bs.markdown([{**r, "case_s": 20.0} for r in runs])
 
 
 def test_table_names_the_quality_and_counts_every_linear_chain() -> None:
@@ -60,7 +62,7 @@ def test_refuses_a_folder_without_cases(tmp_path: Path, capsys: pytest.CaptureFi
 def test_table_is_printed_unless_a_file_is_named(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     # a run of a few cases must not replace the committed 40-case table by default
-    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "manifest.json").write_text('{"duration_s": 60.0}')
     jsonl = tmp_path / "runs.jsonl"
     jsonl.write_text(json.dumps(_run("s/fuzz_cab", "linear", 2.0, 3.0, None, [], {})) + "\n")
     argv = ["--cases", str(tmp_path), "--sources", "s", "--chains", "fuzz_cab",
