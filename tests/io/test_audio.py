@@ -539,15 +539,40 @@ def test_write_reports_permission_errors_as_output_path_errors(
         write_audio(tmp_path / "a.wav", _stereo(), SR)
 
 
-def test_failed_write_leaves_no_temp_and_keeps_the_old_file(tmp_path: Path) -> None:
+def test_failed_write_leaves_no_temp_and_keeps_the_old_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not sf.check_format("MP3", "MPEG_LAYER_III"):
         pytest.skip("this libsndfile cannot write MP3")
+    import tonemorph.io.write as write_mod
+
+    # past the up-front rate check, libsndfile itself refuses 96 kHz MPEG on opening the temp
+    monkeypatch.setattr(write_mod, "CODEC_RATES_HZ", {})
     out = tmp_path / "out.mp3"
     out.write_bytes(b"old contents")
     with pytest.raises(AudioFileError, match=r"cannot write .*96000 Hz"):
         write_audio(out, _stereo(0.1, 96_000), 96_000)  # MP3 cannot store 96 kHz
     assert _listing(tmp_path) == {"out.mp3"}
     assert out.read_bytes() == b"old contents"
+
+
+@pytest.mark.parametrize(("name", "rate", "ok"), [("a.mp3", 96_000, False),
+                                                  ("a.mp3", 88_200, False),
+                                                  ("a.mp3", 48_000, True),
+                                                  ("a.mp3", 8_000, True),
+                                                  ("a.flac", 96_000, True),
+                                                  ("a.wav", 7_000, True)])
+def test_a_codec_s_sample_rates_are_checked_before_writing(tmp_path: Path, name: str,
+                                                           rate: int, ok: bool) -> None:
+    from tonemorph.io import check_format_rate
+
+    if ok:
+        check_format_rate(tmp_path / name, rate)
+        return
+    with pytest.raises(OutputPathError, match=rf"MP3 file cannot hold {rate} Hz.*\.wav or \.flac"):
+        check_format_rate(tmp_path / name, rate)
+    with pytest.raises(OutputPathError, match="cannot hold"):
+        AtomicAudioWriter(tmp_path / name, rate, 2)
+    assert _listing(tmp_path) == set()
 
 
 def test_nan_audio_is_not_written(tmp_path: Path) -> None:

@@ -340,6 +340,20 @@ def test_bad_inputs(files: dict) -> None:
     assert not out.exists()
 
 
+def test_an_mp3_master_of_a_96k_mix_is_refused_before_any_work(
+        files: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MPEG holds 8-48 kHz: said up front in plain words, not as libsndfile's error after the
+    # analysis and fit (a lossy master encodes its excerpts to measure the codec's overs)
+    import tonemorph.master.run as run
+
+    mix96 = files["dir"] / "mix96.wav"
+    sf.write(mix96, stereo_music(3.0, 96000, seed=5, peak=0.3).T, 96000, subtype="PCM_24")
+    monkeypatch.setattr(run, "_analyse", lambda *a, **k: pytest.fail("analysed"))
+    with pytest.raises(OutputPathError, match="MP3 file cannot hold 96000 Hz"):
+        tonemorph.master_mix(mix96, files["ref"], files["dir"] / "m96.mp3")
+    assert not (files["dir"] / "m96.mp3").exists()
+
+
 def test_channels_that_cancel_in_mono_are_refused_with_the_reason(files: dict) -> None:
     x, _ = read(files["mix"])
     inverted = files["dir"] / "inverted.wav"

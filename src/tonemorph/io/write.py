@@ -70,6 +70,25 @@ def format_for(path: StrPath) -> str:
     return fmt
 
 
+#: Sample rates (Hz) a codec can hold, where libsndfile takes fewer than it reads (MPEG audio:
+#: 8-48 kHz); other formats take any rate.
+CODEC_RATES_HZ: dict[str, tuple[int, ...]] = {
+    "MP3": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+}
+
+
+def check_format_rate(path: StrPath, sample_rate: int) -> None:
+    """OutputPathError when the format of `path` cannot hold audio at `sample_rate` (Hz)."""
+    fmt = format_for(path)
+    rates = CODEC_RATES_HZ.get(fmt)
+    if rates is not None and int(sample_rate) not in rates:
+        raise OutputPathError(
+            f"{Path(path).name}: an {fmt} file cannot hold {int(sample_rate)} Hz audio "
+            f"(it takes {', '.join(str(r) for r in rates)} Hz); write a .wav or .flac, "
+            "which keep the rate"
+        )
+
+
 def choose_subtype(fmt: str, *, subtype: str | None = None, like: AudioInfo | None = None) -> str:
     """soundfile subtype for writing format `fmt`: `subtype`, else `like`'s, else a default.
 
@@ -129,6 +148,7 @@ class AtomicAudioWriter:
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.format = format_for(self.path)
+        check_format_rate(self.path, self.sample_rate)
         self.subtype = choose_subtype(self.format, subtype=subtype, like=like)
         self._clip = self.subtype not in _UNCLIPPED_SUBTYPES
         self._tmp: Path | None = None
@@ -297,10 +317,12 @@ def write_audio(
 
 
 __all__ = [
+    "CODEC_RATES_HZ",
     "EXTENSION_FORMATS",
     "FLOAT_SUBTYPES",
     "LOSSY_SUBTYPES",
     "AtomicAudioWriter",
+    "check_format_rate",
     "choose_subtype",
     "format_for",
     "write_audio",

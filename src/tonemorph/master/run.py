@@ -26,6 +26,8 @@ from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     LOSSY_SUBTYPES,
     AtomicAudioWriter,
+    audio_info,
+    check_format_rate,
     check_outputs,
     check_suffix,
     choose_subtype,
@@ -576,11 +578,12 @@ def master(
                   [*mixes, *(p for p, _ in refs)], force=force)
     if report is not None:
         check_suffix(report, REPORT_SUFFIXES, "the report: a web page, or JSON", "report")
-    for o in outs:
-        if o is not None:  # an unknown extension or a bad subtype, before any work
+    for m, o in zip(mixes, outs):
+        if o is not None:  # an unknown extension, a bad subtype or rate, before any work
             fmt = format_for(o)
             if subtype is not None:
                 choose_subtype(fmt, subtype=subtype)
+            check_format_rate(o, audio_info(m, role="mix").sample_rate)
     notes: list[str] = []
     tick = _ticker(progress)
     job = _analyse(mixes, refs, cfg, notes, tick)
