@@ -496,6 +496,13 @@ def test_help_shows_no_bool_placeholders_and_plain_usage() -> None:
         assert "<bool>" not in run(cmd, "--help").output, cmd
 
 
+def test_apply_help_names_the_loudness_guard_s_tolerance() -> None:
+    from tonemorph.model import LOUDNESS_GUARD_DB
+
+    text = " ".join(run("apply", "--help").output.replace("│", " ").split())
+    assert f"within {LOUDNESS_GUARD_DB:g} dB of what the tone did" in text
+
+
 def test_version_and_python_dash_m() -> None:
     res = run("--version")
     assert res.exit_code == 0 and res.output.strip() == f"tonemorph {tonemorph.__version__}"

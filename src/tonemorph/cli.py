@@ -418,7 +418,7 @@ def apply(
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
     loudness_guard: bool = typer.Option(True, "--loudness-guard/--no-loudness-guard",
-                                        help="keep the take's loudness within 6 dB of what "
+                                        help="keep the take's loudness within 3 dB of what "
                                              "the tone did to its learning take"),
 ) -> None:
     """Apply a learned tone (or a .nam / AIDA-X model) to TAKE, streaming in blocks."""
