@@ -411,6 +411,8 @@ def plot_curves(results: dict, path: Path) -> None:
 
 
 SPEED_S = 300.0
+
+
 def speed_files(cache: Path) -> tuple[Path, Path]:
     """The 5-minute stereo 44.1 kHz 16-bit premaster (two pieces joined, -8 dB) and its
     reference, made with sox into cache once."""
