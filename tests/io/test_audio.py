@@ -575,6 +575,19 @@ def test_a_codec_s_sample_rates_are_checked_before_writing(tmp_path: Path, name:
     assert _listing(tmp_path) == set()
 
 
+def test_opus_rates_are_checked_by_subtype(tmp_path: Path) -> None:
+    from tonemorph.io import check_format_rate
+
+    check_format_rate(tmp_path / "a.ogg", 96_000)  # Vorbis, the default, takes it
+    check_format_rate(tmp_path / "a.ogg", 48_000, "opus")
+    with pytest.raises(OutputPathError, match="OPUS in an OGG file cannot hold 96000 Hz"):
+        check_format_rate(tmp_path / "a.ogg", 96_000, "OPUS")
+    if sf.check_format("OGG", "OPUS"):
+        with pytest.raises(OutputPathError, match="OPUS in an OGG file cannot hold 44100 Hz"):
+            AtomicAudioWriter(tmp_path / "a.ogg", 44_100, 2, subtype="OPUS")
+    assert _listing(tmp_path) == set()
+
+
 def test_nan_audio_is_not_written(tmp_path: Path) -> None:
     x = _stereo()
     x[1, 7] = np.nan

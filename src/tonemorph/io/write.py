@@ -70,23 +70,27 @@ def format_for(path: StrPath) -> str:
     return fmt
 
 
-#: Sample rates (Hz) a codec can hold, where libsndfile takes fewer than it reads (MPEG audio:
-#: 8-48 kHz); other formats take any rate.
+#: Sample rates (Hz) a codec can hold, where libsndfile takes fewer than it reads: per format
+#: (MPEG audio, 8-48 kHz) and per subtype (Opus in Ogg); the others take any rate.
 CODEC_RATES_HZ: dict[str, tuple[int, ...]] = {
     "MP3": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+    "OPUS": (8000, 12000, 16000, 24000, 48000),
 }
 
 
-def check_format_rate(path: StrPath, sample_rate: int) -> None:
-    """OutputPathError when the format of `path` cannot hold audio at `sample_rate` (Hz)."""
+def check_format_rate(path: StrPath, sample_rate: int, subtype: str | None = None) -> None:
+    """OutputPathError when the format of `path` (or `subtype`, e.g. OPUS) cannot hold audio
+    at `sample_rate` (Hz)."""
     fmt = format_for(path)
-    rates = CODEC_RATES_HZ.get(fmt)
-    if rates is not None and int(sample_rate) not in rates:
-        raise OutputPathError(
-            f"{Path(path).name}: an {fmt} file cannot hold {int(sample_rate)} Hz audio "
-            f"(it takes {', '.join(str(r) for r in rates)} Hz); write a .wav or .flac, "
-            "which keep the rate"
-        )
+    for codec in (fmt, (subtype or "").upper()):
+        rates = CODEC_RATES_HZ.get(codec)
+        if rates is not None and int(sample_rate) not in rates:
+            what = f"an {fmt} file" if codec == fmt else f"{codec} in an {fmt} file"
+            raise OutputPathError(
+                f"{Path(path).name}: {what} cannot hold {int(sample_rate)} Hz audio (it takes "
+                f"{', '.join(str(r) for r in rates)} Hz); write a .wav or .flac, which keep "
+                "the rate"
+            )
 
 
 def choose_subtype(fmt: str, *, subtype: str | None = None, like: AudioInfo | None = None) -> str:
@@ -148,8 +152,8 @@ class AtomicAudioWriter:
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.format = format_for(self.path)
-        check_format_rate(self.path, self.sample_rate)
         self.subtype = choose_subtype(self.format, subtype=subtype, like=like)
+        check_format_rate(self.path, self.sample_rate, self.subtype)
         self._clip = self.subtype not in _UNCLIPPED_SUBTYPES
         self._tmp: Path | None = None
         self._sfile: sf.SoundFile | None = None

@@ -583,7 +583,7 @@ def master(
             fmt = format_for(o)
             if subtype is not None:
                 choose_subtype(fmt, subtype=subtype)
-            check_format_rate(o, audio_info(m, role="mix").sample_rate)
+            check_format_rate(o, audio_info(m, role="mix").sample_rate, subtype)
     notes: list[str] = []
     tick = _ticker(progress)
     job = _analyse(mixes, refs, cfg, notes, tick)
