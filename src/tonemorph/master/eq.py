@@ -164,14 +164,14 @@ class SpectrumAccumulator:
             # unbuffered adds in frame order: the sums a per-frame loop gives, bit for bit
             np.add.at(self._count, idx, 1.0)
             np.add.at(self._power, idx, power)
-            for k in range(self._parts):
-                if self.channels == 2:
-                    part = np.add(frames[0], frames[1]) if k == 0 else np.subtract(frames[0],
-                                                                                   frames[1])
-                    part *= 0.5 * self._window
-                else:
-                    part = frames.mean(axis=0)
-                    part *= self._window
+            if self.channels == 2:  # mid and side (x 0.5 in the window), each made in turn
+                parts = (op(frames[0], frames[1]) for op in (np.add, np.subtract))
+                window = 0.5 * self._window
+            else:
+                parts = iter([frames.mean(axis=0)])
+                window = self._window
+            for k, part in enumerate(parts):
+                part *= window
                 spec = np.fft.rfft(part, axis=-1)
                 logp = np.square(spec.real)
                 logp += np.square(spec.imag)
