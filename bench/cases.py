@@ -120,7 +120,9 @@ class Source:
     summary: str = ""
     license: str = ""
     transpose: int = 0  # semitones added to every generated note (bass: -12)
-    chords: bool = False  # a polyphonic rhythm part (`generate_chords`), not a line
+    # the takes (letters of A/B/C) played as polyphonic rhythm parts (`generate_chords`), not
+    # lines: "ABC" all of them; "A" an example of strummed chords beside lines to learn from
+    chords: str = ""
     instrument: str = "guitar"  # guitar | bass | keys
 
     def available(self) -> bool:
@@ -133,11 +135,12 @@ class Source:
         """Clean performance ``letter`` (A/B/C), peak at -3 dBFS."""
         if self.kind == "midi":
             seed = int(hashlib.sha256(f"{self.name}/{letter}".encode()).hexdigest()[:8], 16)
-            notes, bpm = (generate_chords if self.chords else generate_line)(seed, duration_s)
+            chords = letter in self.chords
+            notes, bpm = (generate_chords if chords else generate_line)(seed, duration_s)
             for n in notes:
                 n.pitch += self.transpose
             mid = work / f"{letter}.mid"
-            write_midi(notes, bpm, self.program, mid, seed, polyphonic=self.chords)
+            write_midi(notes, bpm, self.program, mid, seed, polyphonic=chords)
             return normalise_peak(render_midi(mid, duration_s))
         return normalise_peak(join_clips(SONICPI_CLIPS[letter], duration_s))
 
@@ -175,7 +178,18 @@ SOURCES: dict[str, Source] = {
                "generated monophonic lines", LICENSES["FluidR3_GM.sf2"], instrument="keys"),
         Source("fr3_chords", "midi", 27, "FluidR3_GM program 27 (Electric Guitar clean), "
                "generated rhythm parts: strummed and arpeggiated chords, single-note fills "
-               "(polyphonic)", LICENSES["FluidR3_GM.sf2"], chords=True),
+               "(polyphonic)", LICENSES["FluidR3_GM.sf2"], chords="ABC"),
+        # the example and the takes play different kinds of part, so they share few held
+        # notes and the cabinet is matched on long-term spectra (as with the sonic-pi clips)
+        Source("fr3_x_chords_ex", "midi", 27, "FluidR3_GM program 27 (Electric Guitar clean): "
+               "the example (A) a rhythm part of chords, the takes B and C generated lines",
+               LICENSES["FluidR3_GM.sf2"], chords="A"),
+        Source("fr3_x_chords_takes", "midi", 27, "FluidR3_GM program 27 (Electric Guitar "
+               "clean): the example (A) a generated line, the takes B and C rhythm parts",
+               LICENSES["FluidR3_GM.sf2"], chords="BC"),
+        Source("fr3_x_chords_held", "midi", 27, "FluidR3_GM program 27 (Electric Guitar "
+               "clean): the example (A) and the held-out take (C) rhythm parts, the learning "
+               "take (B) a generated line", LICENSES["FluidR3_GM.sf2"], chords="AC"),
     ]
 }
 QUICK_SOURCES = ["fr3_clean", "sonicpi_real"]
