@@ -397,6 +397,8 @@ class ExportSummary:
     ir_ms: float = 0.0
     normalise_db: float = 0.0
     ir_subtype: str = ""
+    ir_whole: bool = False  # the IR holds the whole tone (all filters), not only the cabinet
+    filter_tone: bool = False  # the tone is all filters: an IR export holds it exactly
     long_time_constants: list[str] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
 
@@ -425,11 +427,18 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         c = write_ir(path, tone, sample_rate, post_eq=post_eq)
         return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
                              ir_ms=c.length_ms, normalise_db=c.normalise_db,
-                             ir_subtype=ir_subtype(path))
+                             ir_subtype=ir_subtype(path), ir_whole=c.whole,
+                             filter_tone=tone.is_filter())
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
                              "does not apply", option="sample_rate")
     if without_cab:
+        if tone.is_filter():
+            # its IR export is the whole tone: an amp part beside it would add the EQ twice
+            raise ParameterError("this tone is all filters (EQ and cabinet, no drive or "
+                                 "dynamics): there is no amp to distil without the cabinet; "
+                                 "export it whole as an IR instead (-o tone.wav)",
+                                 option="without_cab")
         tone = tone_without(tone, ["cab"])
     if fmt == "nam":
         from tonemorph.export.nam import (
@@ -476,4 +485,5 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         # the file's count (`info` reads it): the LSTM's two torch biases are stored as one
         n_weights = parse_aidax(write_aidax(path, model, meta), str(path)).num_weights
     return ExportSummary(str(path), fmt, arch, r.esr, r.grade, r.steps, r.seconds, n_weights,
-                         48000, long_time_constants=notes, history=list(r.history))
+                         48000, long_time_constants=notes, history=list(r.history),
+                         filter_tone=tone.is_filter())

@@ -527,7 +527,9 @@ def export_cmd(
         None, help="nam: standard|lite|feather|nano|lstm (default standard); "
                    "aidax: lstm-H|gru-H (default lstm-16)"),
     sr: Optional[int] = typer.Option(None, "--sr", help="ir: sample rate, Hz (default: model's)"),
-    post_eq: bool = typer.Option(False, "--post-eq", help="ir: include the post-EQ"),
+    post_eq: bool = typer.Option(False, "--post-eq",
+                                 help="ir: include the post-EQ (a tone that is all filters is "
+                                      "exported whole, every EQ with the cabinet)"),
     without_cab: bool = typer.Option(False, "--without-cab",
                                      help="nam/aidax: leave the cabinet out (use with the ir "
                                           "export: amp + IR)"),
@@ -580,13 +582,20 @@ def export_cmd(
         else:
             s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
     if s.format == "ir":
-        out.print(f"wrote {output}  (cabinet IR, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
+        what = ("the whole tone as one IR: it is all filters, EQ and cabinet" if s.ir_whole
+                else "cabinet IR")
+        out.print(f"wrote {output}  ({what}, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
                   f"{s.sample_rate} Hz, minimum phase, "
                   f"{'float' if s.ir_subtype == 'FLOAT' else '24-bit'}, normalised by "
                   f"{s.normalise_db:+.1f} dB)")
         return
     out.print(f"wrote {output}  ({s.arch}, {s.weights} weights, ESR {s.esr:.4f} on a held-out "
               f"take: NAM grade '{s.grade}', {s.steps} steps in {s.seconds / 60:.1f} min)")
+    if s.filter_tone:
+        console.print("[yellow]note:[/] this tone is all filters (EQ and cabinet, no drive or "
+                      f"dynamics): `tonemorph export {model} -o tone_ir.wav` writes it as one IR, "
+                      "without distillation, for NAM's and AIDA-X's IR loaders",
+                      highlight=False)
     if s.long_time_constants:
         console.print(f"[yellow]note:[/] this tone has long time constants "
                       f"({', '.join(s.long_time_constants)}) beyond the 4,093 samples (85 ms) "

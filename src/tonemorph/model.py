@@ -204,6 +204,13 @@ class Tone:
         return np.stack([rbj_design("low_shelf", TILT_HZ, -tone_db / 2, 0.5, sr),
                          rbj_design("high_shelf", TILT_HZ, tone_db / 2, 0.5, sr)])
 
+    def is_filter(self) -> bool:
+        """Whether every stage of the tone is linear (EQ, cabinet, gain): the whole tone is one
+        filter, which an IR holds exactly."""
+        from tonemorph.chain.stages import stage
+
+        return not any(stage(name).nonlinear for name in self.config.stages)
+
     @property
     def latency_samples(self) -> int:
         """Delay (samples at the learning rate) the chain adds: the shaper's oversampling

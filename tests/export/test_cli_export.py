@@ -115,6 +115,7 @@ def test_export_nam_and_ir_from_a_tmodel(tmp_path: Path) -> None:
     res = runner.invoke(app, ["export", str(tm), "--format", "ir", "--sr", "44100", "-o",
                               str(ir)])
     assert res.exit_code == 0 and "2048 samples" in res.output
+    assert "cabinet IR" in res.output and "all filters" not in res.output
     assert sf.info(ir).samplerate == 44100 and sf.info(ir).subtype == "FLOAT"
     res = runner.invoke(app, ["export", str(tm), "--format", "onnx", "-o", str(ir), "--force"])
     assert res.exit_code == 2 and "unknown export format" in res.output
@@ -137,7 +138,8 @@ def test_export_format_follows_the_output_extension(tmp_path: Path) -> None:
         "nam", "aidax", "aidax", "ir", "ir"]
     ir = tmp_path / "cab.wav"
     res = runner.invoke(app, ["export", str(tm), "-o", str(ir)])
-    assert res.exit_code == 0 and "cabinet IR" in res.output, res.output
+    # a tone of filters only (here the cabinet alone) is its IR
+    assert res.exit_code == 0 and "the whole tone as one IR" in res.output, res.output
     assert sf.info(ir).subtype == "FLOAT"
     # an extension that names no format: one line naming --format, nothing written
     odd = tmp_path / "tone.bin"
@@ -175,6 +177,24 @@ def test_export_without_cab_is_an_amp(tmp_path: Path) -> None:
                     without_cab=True)
     nf = read_nam(tmp_path / "amp.nam")
     assert nf.metadata["gear_type"] == "amp" and s.steps == 2 and len(nf.weights) == 842
+
+
+def test_a_tone_of_filters_points_its_neural_export_to_the_ir(tmp_path: Path) -> None:
+    tone = tone_with({"cab.band_db": list(np.linspace(3.0, -20.0, 64)), "pre_eq.mid_db": 4.0},
+                     stages=("pre_eq", "cab"))
+    tm = tmp_path / "tone.tmodel"
+    tone.save(tm)
+    nam = tmp_path / "tone.nam"
+    res = runner.invoke(app, ["export", str(tm), "--arch", "nano", "--minutes", "0.02", "-o",
+                              str(nam)])
+    assert res.exit_code == 0, res.output
+    assert "all filters" in res.output and "tone_ir.wav" in res.output
+    # without its cabinet nothing is left to distil: refused, in one line, nothing written
+    amp = tmp_path / "amp.nam"
+    res = runner.invoke(app, ["export", str(tm), "--without-cab", "--arch", "nano",
+                              "--minutes", "0.02", "-o", str(amp)])
+    assert res.exit_code == 2 and res.output.startswith("error:"), res.output
+    assert "export it whole as an IR" in res.output and not amp.exists()
 
 
 def test_info_shows_a_nam_file() -> None:

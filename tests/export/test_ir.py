@@ -1,5 +1,6 @@
-"""Cabinet IR export: spectrum equals the chain's cabinet (scipy.signal.freqz reference),
-minimum phase, length, rate, normalisation, post-EQ option, float wav."""
+"""IR export: spectrum equals the chain's cabinet (scipy.signal.freqz reference), minimum
+phase, length, rate, normalisation, post-EQ option, float wav; a tone of filters only is
+exported whole (every EQ with the cabinet), as the chain plays it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,12 @@ CAB = {"cab.band_db": list(6 * np.sin(np.linspace(0, 5, 64)) - np.linspace(0, 20
 
 
 def _tone():
-    return tone_with(CAB, stages=("post_eq", "cab"))
+    # a drive stage (at neutral) makes it a tone with more than filters: the IR is the cabinet
+    return tone_with(CAB, stages=("drive", "post_eq", "cab"))
+
+
+PRE = {"pre_eq.low_hz": 250.0, "pre_eq.low_db": 6.0, "pre_eq.mid_hz": 1500.0,
+       "pre_eq.mid_db": -7.0, "pre_eq.mid_q": 1.4, "pre_eq.hp_hz": 70.0}
 
 
 def _db(h: np.ndarray) -> np.ndarray:
@@ -93,3 +99,30 @@ def test_flac_ir_is_24_bit_and_lossy_formats_are_refused(tmp_path: Path) -> None
         with pytest.raises(ParameterError, match="losslessly"):
             write_ir(tmp_path / lossy, _tone())
         assert not (tmp_path / lossy).exists()
+
+
+def test_a_tone_of_filters_is_exported_whole() -> None:
+    tone = tone_with({**CAB, **PRE}, stages=("pre_eq", "post_eq", "cab"))
+    assert tone.is_filter() and not _tone().is_filter()
+    c = cab_ir(tone, normalise=False)
+    assert c.whole and not cab_ir(_tone()).whole
+    chain = tone.torch_chain()
+    with torch.no_grad():
+        cab = chain.cab_ir().numpy()
+        sos = np.concatenate([chain.eq_sos("pre_eq").numpy(), chain.eq_sos("post_eq").numpy()])
+    w, h = ss.freqz(c.ir, worN=4096, fs=48000)
+    _, h_cab = ss.freqz(cab, worN=4096, fs=48000)
+    _, h_eq = ss.sosfreqz(sos, worN=4096, fs=48000)
+    band = (w > 120) & (w < 16000)
+    err = _db(h[band]) - (_db(h_cab[band]) + _db(h_eq[band]))
+    assert np.max(np.abs(err)) < 0.5
+    # the same filter the tone plays: its impulse response has the IR's magnitude (up to gain)
+    imp = np.zeros(1 << 14)
+    imp[0] = 1.0
+    played = tone.fast_chain().process(imp.astype(np.float32)).astype(np.float64)
+    _, h_play = ss.freqz(played, worN=4096, fs=48000)
+    diff = _db(h_play[band]) - _db(h[band])
+    assert np.ptp(diff) < 0.5, np.ptp(diff)
+    # asked for the cabinet alone, it is the cabinet alone
+    alone = cab_ir(tone, normalise=False, whole=False)
+    np.testing.assert_allclose(alone.ir, cab, atol=1e-9)

@@ -1,5 +1,6 @@
-"""Cabinet impulse response export: the learned cabinet stage (optionally with the post-EQ) as
-a minimum-phase float `.wav` IR, normalised so its loudest frequency has 0 dB gain."""
+"""Impulse response export: the learned cabinet stage (optionally with the post-EQ), or a
+tone that is all filters (a linear chain: EQ and cabinet) whole, as a minimum-phase float
+`.wav` IR, normalised so its loudest frequency has 0 dB gain."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ MIN_IR_RATE, MAX_IR_RATE = 8000, 384000
 
 @dataclass(frozen=True)
 class CabIR:
-    """A cabinet IR: taps (float64), rate (Hz), the gain (dB) applied to normalise it."""
+    """An IR: taps (float64), rate (Hz), the gain (dB) applied to normalise it, and whether it
+    holds the whole tone."""
 
     ir: np.ndarray
     sample_rate: int
     normalise_db: float
+    whole: bool = False  # the whole tone (every EQ stage and the cabinet), not the cabinet
 
     @property
     def length_ms(self) -> float:
@@ -36,21 +39,28 @@ class CabIR:
 
 
 def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
-           normalise: bool = True) -> CabIR:
+           normalise: bool = True, whole: bool | None = None) -> CabIR:
     """The tone's cabinet (x post-EQ when `post_eq`) as a minimum-phase IR at `sample_rate`
-    (default: the model's rate), the same filter `Tone.apply` runs at that rate."""
+    (default: the model's rate), the same filter `Tone.apply` runs at that rate. `whole`: the
+    cabinet times every EQ stage (pre- and post-EQ), the whole tone where it is all filters;
+    None: whole exactly when it is (`Tone.is_filter`), since a cabinet alone would leave the
+    EQ out of a tone that has nothing else."""
     if "cab" not in tone.config.stages:
         raise ParameterError("this tone has no cabinet stage (it was learned without one); "
                              "there is no IR to export")
     sr = int(sample_rate or tone.config.sample_rate)
     if not MIN_IR_RATE <= sr <= MAX_IR_RATE:
         raise ParameterError(f"IR sample rate must be {MIN_IR_RATE}-{MAX_IR_RATE} Hz, got {sr}")
+    whole = tone.is_filter() if whole is None else whole
+    eqs = [s for s in ("pre_eq", "post_eq") if s in tone.config.stages
+           and (whole or (post_eq and s == "post_eq"))]
     chain = tone.torch_chain(sample_rate=sr)
     with torch.no_grad():
-        if post_eq and "post_eq" in tone.config.stages:
+        if eqs:
             curve = chain._cab_interp @ chain.value("cab.band_db")
-            eq = sos_response(chain.eq_sos("post_eq"), chain.cfg.cab_fft).abs()
-            curve = curve + 20 * torch.log10(torch.clamp(eq, min=1e-9))
+            for s in eqs:
+                eq = sos_response(chain.eq_sos(s), chain.cfg.cab_fft).abs()
+                curve = curve + 20 * torch.log10(torch.clamp(eq, min=1e-9))
             ir = minimum_phase_ir(curve, chain.cfg.cab_taps).numpy()
         else:
             ir = chain.cab_ir().numpy()
@@ -61,7 +71,7 @@ def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
             raise ParameterError("the cabinet response is all zeros; nothing to export")
         gain_db = -20 * np.log10(peak)
         ir = ir / peak
-    return CabIR(np.asarray(ir, np.float64), sr, float(gain_db))
+    return CabIR(np.asarray(ir, np.float64), sr, float(gain_db), whole)
 
 
 def ir_subtype(path: str | os.PathLike[str]) -> str:
@@ -79,8 +89,8 @@ def ir_subtype(path: str | os.PathLike[str]) -> str:
 
 def write_ir(path: str | os.PathLike[str], tone: Tone, sample_rate: int | None = None, *,
              post_eq: bool = False) -> CabIR:
-    """Write the cabinet IR as a mono float32 `.wav` (24-bit in a FLAC; atomically); returns
-    it."""
+    """Write `cab_ir` (the whole tone where it is all filters) as a mono float32 `.wav` (24-bit
+    in a FLAC; atomically); returns it."""
     subtype = ir_subtype(path)
     c = cab_ir(tone, sample_rate, post_eq=post_eq)
     write_audio(path, c.ir.astype(np.float32)[None], c.sample_rate, subtype=subtype)
