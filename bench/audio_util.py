@@ -53,6 +53,24 @@ def write_text(path: Path | str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def emit_table(path: Path | None, text: str) -> None:
+    """Write a result table to `path` (atomically), or print it where no path was given: a
+    run of a few cases must not replace a committed table by default."""
+    if path is None:
+        print(text)
+    else:
+        write_text(path, text)
+        print(f"wrote {path}")
+
+
+def table_option(ap: argparse.ArgumentParser, committed: str, flag: str = "--md") -> None:
+    """The option naming where a script's table goes: printed unless given (`emit_table`);
+    `committed` names the file in bench/results that a full run regenerates."""
+    ap.add_argument(flag, type=Path, default=None,
+                    help=f"write the table here (else printed); the committed one is "
+                         f"bench/results/{committed}")
+
+
 QUICK_CASES = Path(__file__).resolve().parent / "cases" / "quick"
 
 

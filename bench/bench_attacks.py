@@ -23,7 +23,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
+from audio_util import (
+    SR,
+    add_cases_option,
+    case_dirs,
+    case_manifest,
+    emit_table,
+    read_mono,
+    table_option,
+)
 
 import tonemorph
 from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB, peak_over_rms_db
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cases_option(ap)
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "attacks.md")
+    table_option(ap, "attacks.md")
     ap.add_argument("--learn", nargs="*", default=[],
                     help="cases (source/chain) to learn, with the check and, where it refits, "
                          "without")
@@ -135,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             runs["off"] = learn_row(args.cases / case, check=False)
         learned[case] = runs
         print(case, {k: round(v["mrstft"], 3) for k, v in runs.items()}, flush=True)
-    write_text(args.md, markdown(floor, learned, time.monotonic() - t0))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(floor, learned, time.monotonic() - t0))
     return 0
 
 

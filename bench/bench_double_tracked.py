@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, add_cases_option, read_mono, write_text
+from audio_util import SR, add_cases_option, emit_table, read_mono, table_option
 from bench_short_example import COMMIT, HELD_OUT
 from suite import score_output
 
@@ -87,7 +87,7 @@ def main() -> int:
     add_cases_option(ap)
     ap.add_argument("--only", nargs="*", help="source/chain cases (default: 12 tuning cases)")
     ap.add_argument("--quality", default="fast", choices=("fast", "default"))
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "double_tracked.md")
+    table_option(ap, "double_tracked.md")
     args = ap.parse_args()
     rows = []
     for case in args.only or CASES:
@@ -96,8 +96,7 @@ def main() -> int:
             rows.append(r)
             print(f"{case} {way}: {r['chosen']} MR-STFT {r['mrstft']:.3f} "
                   f"LUFS {r['lufs_err']:+.2f} ({r['learn_s']:.0f} s)", flush=True)
-    write_text(args.md, markdown(rows, args.quality))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(rows, args.quality))
     return 0
 
 

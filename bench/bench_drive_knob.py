@@ -24,10 +24,11 @@ from audio_util import (
     SR,
     add_cases_option,
     case_manifest,
+    emit_table,
     read_jsonl,
     read_mono,
     runs_kept,
-    write_text,
+    table_option,
 )
 from bench_selection import CHAINS, SOURCES
 from bench_short_example import COMMIT, HELD_OUT
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jsonl", type=Path, help="append each case's record here (and reuse "
                     "the records already there for the same case and seed)")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "drive_knob.md")
+    table_option(ap, "drive_knob.md")
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
@@ -144,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                           lambda case: run_case(args.cases, case, args.seed)))
     if args.jsonl is not None:  # every folder's records, not only this run's
         runs = [r for r in read_jsonl(args.jsonl) if r["seed"] == args.seed]
-    write_text(args.md, markdown(runs))
-    print(f"wrote {args.md} ({len(turned(runs))} fits with a drive of {len(runs)} cases)")
+    emit_table(args.md, markdown(runs))
+    print(f"{len(turned(runs))} fits with a drive of {len(runs)} cases")
     return 0
 
 

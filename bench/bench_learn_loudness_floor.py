@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, add_cases_option, case_dirs, read_jsonl, read_mono, write_text
+from audio_util import (
+    SR,
+    add_cases_option,
+    case_dirs,
+    emit_table,
+    read_jsonl,
+    read_mono,
+    table_option,
+)
 from bench_short_example import HELD_OUT
 
 from tonemorph.dsp.loudness import integrated_lufs
@@ -77,7 +85,7 @@ def main() -> int:
     add_cases_option(ap)
     ap.add_argument("--jsonl", type=Path, default=HERE / "results" / "selection_runs.jsonl",
                     help="bench_selection.py's records (the learner's errors); optional")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "learn_loudness_floor.md")
+    table_option(ap, "learn_loudness_floor.md")
     args = ap.parse_args()
     dirs = case_dirs(args.cases)
     if not dirs:
@@ -93,8 +101,7 @@ def main() -> int:
                      "learner": learner.get(case)})
         print(f"{case}: floor {rows[-1]['floor']:+.2f} LU", flush=True)
     rows.sort(key=lambda r: (r["held_out"], r["case"]))
-    write_text(args.md, markdown(rows, time.monotonic() - t0))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(rows, time.monotonic() - t0))
     return 0
 
 

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
+from audio_util import (
+    SR,
+    add_cases_option,
+    case_dirs,
+    case_manifest,
+    emit_table,
+    read_mono,
+    table_option,
+)
 
 import tonemorph
 from tonemorph.chain.chain import STAGES
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cases_option(ap)
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "level_range.md")
+    table_option(ap, "level_range.md")
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
@@ -120,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         case = f"{d.parent.name}/{d.name}"
         rows[case] = case_row(d)
         print(case, {k: round(v, 2) for k, v in rows[case].items()}, flush=True)
-    write_text(args.md, markdown(rows, time.monotonic() - t0))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(rows, time.monotonic() - t0))
     return 0
 
 

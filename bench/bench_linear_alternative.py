@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from audio_util import SR, read_mono, write_text
+from audio_util import SR, emit_table, read_mono, table_option
 from bench_short_example import COMMIT, _ratio
 from suite import score_output
 
@@ -75,7 +75,7 @@ def main() -> int:
     ap.add_argument("--cases", type=Path, nargs="+", default=[HERE / "cases" / "quick"],
                     help="the case folder of each runs file, in order")
     ap.add_argument("--only", nargs="*", help="source/chain cases to run (default: all)")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "linear_alternative.md")
+    table_option(ap, "linear_alternative.md")
     args = ap.parse_args()
     if len(args.cases) != len(args.runs):
         ap.error("give one --cases folder per --runs file")
@@ -95,8 +95,7 @@ def main() -> int:
                          "range": sel.get("level range / linear", float("nan")),
                          "chosen_mrstft": r["mrstft"], "linear_mrstft": lin, "better": better})
             print(r["case"], r["chosen"], f"{r['mrstft']:.3f}", f"linear {lin:.3f}", flush=True)
-    write_text(args.md, markdown(rows))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(rows))
     return 0
 
 

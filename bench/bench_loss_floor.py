@@ -28,7 +28,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audio_util import SR, add_cases_option, case_dirs, case_manifest, read_mono, write_text
+from audio_util import (
+    SR,
+    add_cases_option,
+    case_dirs,
+    case_manifest,
+    emit_table,
+    read_mono,
+    table_option,
+)
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.features.frames import FeatureConfig, frame_features
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_cases_option(ap)
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "loss_floor.md")
+    table_option(ap, "loss_floor.md")
     args = ap.parse_args(argv)
     manifest = case_manifest(args.cases)
     if manifest is None:
@@ -143,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         results[case] = case_terms(case_dir)
         print(case, {c: round(v["total"], 2) for c, v in results[case].items()}, flush=True)
     text = markdown(results, manifest, time.monotonic() - t0)
-    write_text(args.md, text)
-    print(f"wrote {args.md}")
+    emit_table(args.md, text)
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from audio_util import add_cases_option, write_text
+from audio_util import add_cases_option, emit_table, table_option, write_text
 from bench_selection import drive_cell, run_case
 
 from tonemorph.dsp.bandwidth import recording_bandwidth_hz
@@ -72,8 +72,9 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=list(CASES), help="source/chain cases")
     ap.add_argument("--mp3-quality", type=float, default=0.9)
     ap.add_argument("--quality", default="fast")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "lossy_example.md")
-    ap.add_argument("--jsonl", type=Path, default=HERE / "results" / "lossy_example_runs.jsonl")
+    table_option(ap, "lossy_example.md")
+    ap.add_argument("--jsonl", type=Path, help="write the records here (the committed ones: "
+                    "bench/results/lossy_example_runs.jsonl)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as td:
@@ -85,9 +86,9 @@ def main() -> int:
             print(f"{case}: WAV {row['wav']['mrstft']:.3f}, MP3 {row['mp3']['mrstft']:.3f}",
                   flush=True)
             rows.append(row)
-    args.jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_text(args.md, markdown(rows, args.mp3_quality, args.quality))
-    print(f"wrote {args.md}")
+    if args.jsonl is not None:
+        write_text(args.jsonl, "".join(json.dumps(r) + "\n" for r in rows))
+    emit_table(args.md, markdown(rows, args.mp3_quality, args.quality))
     return 0
 
 

@@ -27,7 +27,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from audio_util import add_cases_option, case_manifest, read_mono, write_text
+from audio_util import (
+    add_cases_option,
+    case_manifest,
+    emit_table,
+    read_mono,
+    table_option,
+)
 from suite import SR, score_output
 
 HERE = Path(__file__).resolve().parent
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", nargs="+", default=["fr3_clean", "fr3_jazz"])
     ap.add_argument("--chains", nargs="+",
                     help="default: the suite's tuning chains (held-out chains stay out)")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "same_performance.md")
+    table_option(ap, "same_performance.md")
     args = ap.parse_args(argv)
     manifest = case_manifest(args.cases)
     if manifest is None:
@@ -109,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no case matched --sources / --chains", file=sys.stderr)
         return 2
     text = markdown(results, time.monotonic() - t0)
-    write_text(args.md, text)
-    print(f"wrote {args.md}")
+    emit_table(args.md, text)
     return 0
 
 

@@ -29,10 +29,11 @@ from audio_util import (
     SR,
     add_cases_option,
     case_manifest,
+    emit_table,
     read_jsonl,
     read_mono,
     runs_kept,
-    write_text,
+    table_option,
 )
 from chains import ALL_CHAINS
 from suite import score_output
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jsonl", type=Path, help="append each run's record here (and reuse "
                     "the records already there for the same spec and seed)")
     ap.add_argument("--compare", type=Path, help="records of an earlier run (its --jsonl)")
-    ap.add_argument("--md", type=Path, default=HERE / "results" / "short_example.md")
+    table_option(ap, "short_example.md")
     args = ap.parse_args(argv)
     if case_manifest(args.cases) is None:
         return 2
@@ -198,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     before = ({r["spec"]: r for r in read_jsonl(args.compare) if r["seed"] == args.seed}
               if args.compare else {})
-    write_text(args.md, markdown(runs, before))
-    print(f"wrote {args.md}")
+    emit_table(args.md, markdown(runs, before))
     return 0
 
 
