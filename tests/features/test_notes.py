@@ -216,3 +216,42 @@ def test_note_bands_resolve_a_low_resonance_the_wide_bands_smear() -> None:
     wide = err(_band_levels(na, band_hz), _band_levels(nb, band_hz))
     assert narrow < 2.5
     assert wide > 1.5 * narrow
+
+
+def test_note_spread_is_small_where_the_notes_agree_and_large_where_they_do_not() -> None:
+    # a filter seen by every note alike (each note its own level): the notes agree exactly;
+    # each note's bands scattered by 8 dB on their own: they disagree by about that over the
+    # square root of the notes
+    band_hz = np.geomspace(100, 8000, 48)
+    k = 5
+    notes = NoteSpectra(np.arange(10, 10 + k), np.full(k, 10.0), np.zeros((k, 3)))
+    shape = 6 * np.sin(np.log(band_hz))
+    out_db = np.zeros((k, band_hz.size))
+    agree = shape[None] + np.arange(k)[:, None] * 2.0
+    assert N.note_match_spread_db(agree, notes, out_db, notes, band_hz) == pytest.approx(
+        0.0, abs=1e-6)
+    scatter = agree + np.random.default_rng(3).normal(0, 8.0, agree.shape)
+    spread = N.note_match_spread_db(scatter, notes, out_db, notes, band_hz)
+    assert N.MAX_NOTE_SPREAD_DB < spread < 8.0
+    fewer = NoteSpectra(notes.notes[:2], notes.counts[:2], notes.power[:2])
+    assert N.note_match_spread_db(agree[:2], fewer, out_db[:2], fewer, band_hz) is None
+
+
+def test_notes_that_disagree_leave_the_cabinet_to_the_long_term_match() -> None:
+    # the same learning take against an example whose notes agree and one whose do not:
+    # NoteBands.agree says which, and the cabinet text says why it was matched as it was
+    from tonemorph.chain.chain import ToneChain
+    from tonemorph.learn.fit import cab_match
+
+    take = note_spectra(_notes([0, 2, 4, 5, 7, 9, 11, 12], seconds=0.5, seed=4), SR)
+    rng = np.random.default_rng(5)
+    octave = np.log2(np.maximum(np.fft.rfftfreq(NOTE_FFT, 1 / SR), 1.0))
+    ripple_db = 24.0 * np.sin(2 * np.pi * octave[None] + rng.uniform(0, 6.3, (take.notes.size, 1)))
+    scattered = NoteSpectra(take.notes, take.counts, take.power * 10 ** (ripple_db / 10))
+    chain = ToneChain(ChainConfig(stages=("pre_eq", "cab")))
+    band_hz = chain.cfg.band_hz()
+    same, apart = NoteBands(take, take, SR), NoteBands(scattered, take, SR)
+    assert same.agree(band_hz) and same.spread_db(band_hz) == pytest.approx(0.0, abs=1e-6)
+    assert not apart.agree(band_hz) and apart.spread_db(band_hz) > N.MAX_NOTE_SPREAD_DB
+    assert cab_match(chain, same).startswith("note by note")
+    assert "disagree by" in cab_match(chain, apart)

@@ -17,8 +17,9 @@ from scipy.ndimage import uniform_filter1d
 from tonemorph.dsp.noise import noise_floor_power
 from tonemorph.metrics.pitch import track_f0
 
-__all__ = ["MIN_NOTES", "NOTE_FFT", "NoteSpectra", "lowest_note_hz", "note_matched_db",
-           "note_spectra", "shared_notes", "with_floor"]
+__all__ = ["MAX_NOTE_SPREAD_DB", "MIN_NOTES", "NOTE_FFT", "NoteSpectra", "lowest_note_hz",
+           "note_match_spread_db", "note_matched_db", "note_spectra", "shared_notes",
+           "with_floor"]
 
 NOTE_FFT = 4096  # frame of the per-note spectra (85 ms at 48 kHz: one held note)
 NOTE_HOP = 2048
@@ -28,6 +29,12 @@ NOTE_REF_HZ = 55.0  # note bins count NOTE_STEP semitones above this
 NOTE_STEP = 2  # semitones per note bin: neighbours look alike at the match's band resolution
 MIN_FRAMES = 4  # frames of a note in each recording for that note to count
 MIN_NOTES = 3  # notes shared by both recordings, or the note match is not used
+# ... and the notes must agree: the note-matched curve's standard error (dB, median over the
+# bands the notes excite) at most this. The bench's generated lines share 9-15 notes at 1.0-1.8
+# dB; real clips through a room reverb (a sonic-pi example whose dry takes share 1 note) came
+# to share 3 "notes" that disagreed by 4.8 dB, and their curve jumped 44 dB between neighbouring
+# bands (held-out MR-STFT 1.19 against 0.63 from the dry example on the long-term spectrum)
+MAX_NOTE_SPREAD_DB = 3.0
 # a lowest note must hold this share of the held frames: through a heavy drive the pitch is
 # now and then tracked an octave or a fifth down (fr3_clean: 5 of 1005 frames at 69 Hz, under
 # the take's lowest note, 98 Hz, with 17)
@@ -124,11 +131,67 @@ def shared_notes(a: NoteSpectra, b: NoteSpectra) -> int:
     return int(np.sum(_shared(a, b)[3] >= MIN_FRAMES))
 
 
+@dataclass(frozen=True)
+class _NoteFit:
+    """The note match's least-squares fit: the curve, one level per note, the notes'
+    differences and weights (`note_matched_db`)."""
+
+    curve: np.ndarray  # (bands,)
+    level: np.ndarray  # (K,)
+    diff: np.ndarray  # (K, bands)
+    w: np.ndarray  # (K, bands)
+
+    def residual(self) -> np.ndarray:
+        """What the curve and the notes' levels leave of each note's difference (K, bands)."""
+        return self.diff - self.curve - self.level[:, None]
+
+    def spread_db(self) -> float:
+        """Standard error (dB) of the curve, median over the bands any note excites."""
+        sw = self.w.sum(0)
+        covered = sw > 0
+        se2 = _curve_se2(self.residual(), self.w)
+        return float(np.sqrt(np.median(se2[covered])))
+
+
+def _note_fit(target_db: np.ndarray, target: NoteSpectra, output_db: np.ndarray,
+              output: NoteSpectra, band_hz: np.ndarray) -> _NoteFit | None:
+    """The curve and per-note levels fitted to the shared notes' differences (weighted least
+    squares, `note_matched_db`); None below MIN_NOTES shared notes or with no band excited."""
+    shared, ti, oi, counts = _shared(target, output)
+    ok = counts >= MIN_FRAMES
+    if int(ok.sum()) < MIN_NOTES:
+        return None
+    diff = target_db[ti[ok]] - output_db[oi[ok]]  # (K, bands)
+    f0 = NOTE_REF_HZ * 2.0 ** (shared[ok] * NOTE_STEP / 12.0)
+    out_db = output_db[oi[ok]]
+    heard = ((band_hz[None, :] >= BELOW_F0 * f0[:, None])
+             & (out_db > out_db.max(axis=1, keepdims=True) - EXCITED_DB))
+    w = np.where(heard, counts[ok][:, None], 0.0)
+    if not np.any(w):
+        return None
+    curve = np.zeros(band_hz.size)
+    level = np.zeros(len(diff))
+    for _ in range(FIT_ITERATIONS):
+        level = (w * (diff - curve)).sum(1) / np.maximum(w.sum(1), 1e-12)
+        curve = (w * (diff - level[:, None])).sum(0) / np.maximum(w.sum(0), 1e-12)
+    return _NoteFit(curve, level, diff, w)
+
+
+def note_match_spread_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.ndarray,
+                         output: NoteSpectra, band_hz: np.ndarray) -> float | None:
+    """How far the shared notes disagree: the note-matched curve's standard error (dB, median
+    over the bands they excite; the match is used up to MAX_NOTE_SPREAD_DB); None where fewer
+    than MIN_NOTES notes are shared."""
+    fit = _note_fit(target_db, target, output_db, output, band_hz)
+    return None if fit is None else fit.spread_db()
+
+
 def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.ndarray,
                     output: NoteSpectra, band_hz: np.ndarray, plain_db: np.ndarray
                     ) -> np.ndarray | None:
     """Static match curve (dB per band) from per-note band levels, or None when the two
-    recordings share fewer than MIN_NOTES notes.
+    recordings share fewer than MIN_NOTES notes (the caller also asks that they agree:
+    `note_match_spread_db` within MAX_NOTE_SPREAD_DB).
 
     target_db, output_db: (K, bands) band levels of each note of `target` and of the
     (estimated) output. The curve and one level per note are fitted to the notes' differences
@@ -143,27 +206,14 @@ def note_matched_db(target_db: np.ndarray, target: NoteSpectra, output_db: np.nd
     one where the learning take has no low notes), while a chain that leaves little down there
     is what the example shows.
     """
-    shared, ti, oi, counts = _shared(target, output)
-    ok = counts >= MIN_FRAMES
-    if int(ok.sum()) < MIN_NOTES:
+    fit = _note_fit(target_db, target, output_db, output, band_hz)
+    if fit is None:
         return None
-    diff = target_db[ti[ok]] - output_db[oi[ok]]  # (K, bands)
-    f0 = NOTE_REF_HZ * 2.0 ** (shared[ok] * NOTE_STEP / 12.0)
-    out_db = output_db[oi[ok]]
-    heard = ((band_hz[None, :] >= BELOW_F0 * f0[:, None])
-             & (out_db > out_db.max(axis=1, keepdims=True) - EXCITED_DB))
-    w = np.where(heard, counts[ok][:, None], 0.0)
-    if not np.any(w):
-        return None
-    curve = np.zeros(band_hz.size)
-    for _ in range(FIT_ITERATIONS):
-        level = (w * (diff - curve)).sum(1) / np.maximum(w.sum(1), 1e-12)
-        curve = (w * (diff - level[:, None])).sum(0) / np.maximum(w.sum(0), 1e-12)
+    curve, w = fit.curve.copy(), fit.w
     covered = w.sum(0) > 0
     plain = plain_db - _level_offset(curve, plain_db, covered)
     gap = plain - curve
-    curve[covered] += (_plain_share(diff - curve - level[:, None], w, gap, band_hz)
-                       * gap)[covered]
+    curve[covered] += (_plain_share(fit.residual(), w, gap, band_hz) * gap)[covered]
     at = np.flatnonzero(covered)
     nearest = np.interp(np.arange(band_hz.size), at, curve[at])  # held beyond both ends
     unheard = ~covered
@@ -198,9 +248,7 @@ def _plain_share(residual: np.ndarray, w: np.ndarray, gap_db: np.ndarray, band_h
     gap, averaged over BIAS_SMOOTH_OCT.
     """
     sw = w.sum(0)
-    var = (w * residual ** 2).sum(0) / np.maximum(sw, 1e-12)
-    n_eff = sw ** 2 / np.maximum((w * w).sum(0), 1e-12)
-    se2 = var / np.maximum(n_eff - 1.0, 0.5)
+    se2 = _curve_se2(residual, w)
     per_oct = (band_hz.size - 1) / max(np.log2(band_hz[-1] / band_hz[0]), 1e-9)
     # the gap holds the notes' own error as well as the plain curve's bias; taking var off it
     # (positive-part James-Stein) leaned further on the plain curve and did worse against the
@@ -208,6 +256,15 @@ def _plain_share(residual: np.ndarray, w: np.ndarray, gap_db: np.ndarray, band_h
     bias2 = uniform_filter1d(gap_db ** 2, max(1, int(round(BIAS_SMOOTH_OCT * per_oct))),
                              mode="nearest")
     return np.where(sw > 0, se2 / np.maximum(se2 + bias2, 1e-12), 0.0)
+
+
+def _curve_se2(residual: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Squared standard error (dB^2) of the note-matched curve per band, from the notes'
+    residuals (weights `w`, one note one observation)."""
+    sw = w.sum(0)
+    var = (w * residual ** 2).sum(0) / np.maximum(sw, 1e-12)
+    n_eff = sw ** 2 / np.maximum((w * w).sum(0), 1e-12)
+    return var / np.maximum(n_eff - 1.0, 0.5)
 
 
 def _level_offset(curve: np.ndarray, plain: np.ndarray, covered: np.ndarray) -> float:

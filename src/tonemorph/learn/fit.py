@@ -33,9 +33,11 @@ from tonemorph.features.frames import (
     window_levels,
 )
 from tonemorph.features.notes import (
+    MAX_NOTE_SPREAD_DB,
     MIN_NOTES,
     NoteSpectra,
     lowest_note_hz,
+    note_match_spread_db,
     note_matched_db,
     note_spectra,
     shared_notes,
@@ -425,6 +427,17 @@ class NoteBands:
                 for s in (self.target, self.input))
         return self._bands[key]
 
+    def spread_db(self, band_hz: np.ndarray) -> float | None:
+        """`note_match_spread_db` of target and input (a chain's transfer, one gain per band,
+        moves none of it); None below MIN_NOTES shared notes."""
+        t_db, in_db = self.levels_db(band_hz)
+        return note_match_spread_db(t_db, self.target, in_db, self.input, band_hz)
+
+    def agree(self, band_hz: np.ndarray) -> bool:
+        """Whether the shared notes agree enough to match the cabinet note by note."""
+        spread = self.spread_db(band_hz)
+        return spread is not None and spread <= MAX_NOTE_SPREAD_DB
+
 
 # Tried, not kept: no boost above the heard bands' mean gain below the learning take's heard
 # range (bands > 20 dB under its loudest). fr3_clean's take B has no low notes and the match
@@ -455,8 +468,9 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     spends itself on what a match-EQ cannot do: level-dependent and dynamic behaviour. The
     chain's transfer (output over input spectrum) is measured on the training segments and
     applied to the spectrum of the whole input (`input_power`), because a few seconds of input
-    hold too few notes for a stable long-term spectrum. With `notes`, target and estimated
-    output are compared note by note (`note_matched_db`): the long-term spectra differ as much
+    hold too few notes for a stable long-term spectrum. With `notes` whose shared notes agree
+    (`NoteBands.agree`), target and estimated output are compared note by note
+    (`note_matched_db`): the long-term spectra differ as much
     by which notes each performance holds as by the chain. Not behind a saturating drive: it
     gives every note much the same spectrum, so the long-term spectra hardly depend on the
     notes, while one transfer per chain no longer maps each note's input to its output
@@ -479,7 +493,7 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     t_floor, in_floor = floors if floors is not None else (None, None)
     est_out = band_power_db(input_power, band_hz, sr, floor=in_floor) + transfer
     bands = band_power_db(target_power, band_hz, sr, floor=t_floor) - est_out
-    if notes is not None and not saturating(chain):
+    if notes is not None and not saturating(chain) and notes.agree(band_hz):
         t_db, in_db = notes.levels_db(band_hz)
         by_note = note_matched_db(t_db, notes.target, in_db + transfer, notes.input, band_hz,
                                   bands)
@@ -1040,6 +1054,11 @@ def cab_match(chain: ToneChain, notes: NoteBands | None) -> str:
     if n < MIN_NOTES:
         return (f"on the long-term spectrum (the example and the take hold {n} of the same "
                 f"notes; {MIN_NOTES} are needed to compare note by note)")
+    spread = notes.spread_db(chain.cfg.band_hz())
+    if spread is not None and spread > MAX_NOTE_SPREAD_DB:
+        return (f"on the long-term spectrum (the {n} notes held in both disagree by "
+                f"{spread:.1f} dB, more than the {MAX_NOTE_SPREAD_DB:g} dB a note-by-note "
+                "match can rest on)")
     return f"note by note ({n} notes held in both)"
 
 
