@@ -179,8 +179,8 @@ SOURCES: dict[str, Source] = {
         Source("fr3_chords", "midi", 27, "FluidR3_GM program 27 (Electric Guitar clean), "
                "generated rhythm parts: strummed and arpeggiated chords, single-note fills "
                "(polyphonic)", LICENSES["FluidR3_GM.sf2"], chords="ABC"),
-        # the example and the takes play different kinds of part, so they share few held
-        # notes and the cabinet is matched on long-term spectra (as with the sonic-pi clips)
+        # the example and the takes play different kinds of part (they still share 11-15 held
+        # notes, the chords' roots and fills: the cabinet is matched note by note)
         Source("fr3_x_chords_ex", "midi", 27, "FluidR3_GM program 27 (Electric Guitar clean): "
                "the example (A) a rhythm part of chords, the takes B and C generated lines",
                LICENSES["FluidR3_GM.sf2"], chords="A"),

@@ -206,7 +206,7 @@ class Tone:
 
     def is_filter(self) -> bool:
         """Whether every stage of the tone is linear (EQ, cabinet, gain): the whole tone is one
-        filter, which an IR holds exactly."""
+        filter, which one IR holds (up to its length)."""
         from tonemorph.chain.stages import stage
 
         return not any(stage(name).nonlinear for name in self.config.stages)
