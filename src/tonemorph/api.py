@@ -398,7 +398,7 @@ class ExportSummary:
     normalise_db: float = 0.0
     ir_subtype: str = ""
     ir_whole: bool = False  # the IR holds the whole tone (all filters), not only the cabinet
-    filter_tone: bool = False  # the tone is all filters: an IR export holds it exactly
+    filter_tone: bool = False  # the tone is all filters: an IR export holds all of it
     long_time_constants: list[str] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
 
