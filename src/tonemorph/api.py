@@ -397,8 +397,8 @@ class ExportSummary:
     ir_ms: float = 0.0
     normalise_db: float = 0.0
     ir_subtype: str = ""
-    ir_whole: bool = False  # the IR holds the whole tone (all filters), not only the cabinet
-    filter_tone: bool = False  # the tone is all filters: an IR export holds all of it
+    # the tone is all filters: an IR export holds all of it (`Tone.is_filter`), not the cabinet
+    filter_tone: bool = False
     long_time_constants: list[str] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
 
@@ -427,8 +427,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         c = write_ir(path, tone, sample_rate, post_eq=post_eq)
         return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
                              ir_ms=c.length_ms, normalise_db=c.normalise_db,
-                             ir_subtype=ir_subtype(path), ir_whole=c.whole,
-                             filter_tone=tone.is_filter())
+                             ir_subtype=ir_subtype(path), filter_tone=c.whole)
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
                              "does not apply", option="sample_rate")

@@ -582,7 +582,7 @@ def export_cmd(
         else:
             s = export_tone(t, output, format, arch=arch, sample_rate=sr, post_eq=post_eq)
     if s.format == "ir":
-        what = ("the whole tone as one IR: it is all filters, EQ and cabinet" if s.ir_whole
+        what = ("the whole tone as one IR: it is all filters, EQ and cabinet" if s.filter_tone
                 else "cabinet IR")
         out.print(f"wrote {output}  ({what}, {s.ir_samples} samples = {s.ir_ms:.1f} ms at "
                   f"{s.sample_rate} Hz, minimum phase, "

@@ -56,14 +56,11 @@ def cab_ir(tone: Tone, sample_rate: int | None = None, *, post_eq: bool = False,
            and (whole or (post_eq and s == "post_eq"))]
     chain = tone.torch_chain(sample_rate=sr)
     with torch.no_grad():
-        if eqs:
-            curve = chain._cab_interp @ chain.value("cab.band_db")
-            for s in eqs:
-                eq = sos_response(chain.eq_sos(s), chain.cfg.cab_fft).abs()
-                curve = curve + 20 * torch.log10(torch.clamp(eq, min=1e-9))
-            ir = minimum_phase_ir(curve, chain.cfg.cab_taps).numpy()
-        else:
-            ir = chain.cab_ir().numpy()
+        curve = chain._cab_interp @ chain.value("cab.band_db")  # the cabinet's, as cab_ir()
+        for s in eqs:
+            eq = sos_response(chain.eq_sos(s), chain.cfg.cab_fft).abs()
+            curve = curve + 20 * torch.log10(torch.clamp(eq, min=1e-9))
+        ir = minimum_phase_ir(curve, chain.cfg.cab_taps).numpy()
     gain_db = 0.0
     if normalise:
         peak = float(np.max(np.abs(np.fft.rfft(ir, 1 << 16))))
