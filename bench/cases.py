@@ -124,6 +124,9 @@ class Source:
     # lines: "ABC" all of them; "A" an example of strummed chords beside lines to learn from
     chords: str = ""
     instrument: str = "guitar"  # guitar | bass | keys
+    # the takes (letters) whose generated notes are folded by octaves to SPLIT_NOTE and above;
+    # when set, every other take's notes are folded below it: the two registers share no note
+    high: str = ""
 
     def available(self) -> bool:
         """Whether the files this source needs are installed."""
@@ -139,10 +142,24 @@ class Source:
             notes, bpm = (generate_chords if chords else generate_line)(seed, duration_s)
             for n in notes:
                 n.pitch += self.transpose
+                if self.high:
+                    n.pitch = fold_register(n.pitch, letter in self.high)
             mid = work / f"{letter}.mid"
             write_midi(notes, bpm, self.program, mid, seed, polyphonic=chords)
             return normalise_peak(render_midi(mid, duration_s))
         return normalise_peak(join_clips(SONICPI_CLIPS[letter], duration_s))
+
+
+SPLIT_NOTE = 60  # C4: below it a guitar's low strings and open positions, above it lead
+
+
+def fold_register(pitch: int, high: bool) -> int:
+    """MIDI pitch moved by whole octaves to SPLIT_NOTE and above (high) or below it."""
+    while high and pitch < SPLIT_NOTE:
+        pitch += 12
+    while not high and pitch >= SPLIT_NOTE:
+        pitch -= 12
+    return pitch
 
 
 def join_clips(names: list[str], duration_s: float, gap_s: float = 0.4) -> np.ndarray:
@@ -190,6 +207,16 @@ SOURCES: dict[str, Source] = {
         Source("fr3_x_chords_held", "midi", 27, "FluidR3_GM program 27 (Electric Guitar "
                "clean): the example (A) and the held-out take (C) rhythm parts, the learning "
                "take (B) a generated line", LICENSES["FluidR3_GM.sf2"], chords="AC"),
+        # the example and the takes in different registers, no note shared: the cabinet is
+        # matched on long-term spectra, as on real clips, but through generated lines
+        Source("fr3_x_register_up", "midi", 27, "FluidR3_GM program 27 (Electric Guitar "
+               "clean): the example (A) a line folded to C4 and above (lead), the takes B and "
+               "C lines folded below C4 (low riffs); no note in common",
+               LICENSES["FluidR3_GM.sf2"], high="A"),
+        Source("fr3_x_register_down", "midi", 27, "FluidR3_GM program 27 (Electric Guitar "
+               "clean): the example (A) a line folded below C4, the takes B and C lines "
+               "folded to C4 and above; no note in common", LICENSES["FluidR3_GM.sf2"],
+               high="BC"),
     ]
 }
 QUICK_SOURCES = ["fr3_clean", "sonicpi_real"]

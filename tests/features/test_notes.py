@@ -255,3 +255,56 @@ def test_notes_that_disagree_leave_the_cabinet_to_the_long_term_match() -> None:
     assert not apart.agree(band_hz) and apart.spread_db(band_hz) > N.MAX_NOTE_SPREAD_DB
     assert cab_match(chain, same).startswith("note by note")
     assert "disagree by" in cab_match(chain, apart)
+
+
+def test_a_moved_spectrum_keeps_its_power_with_its_partials_moved() -> None:
+    p = np.zeros(NOTE_FFT // 2 + 1)
+    p[100], p[300] = 4.0, 1.0
+    for ratio in (2.0, 0.5, 2 ** (5 / 12)):
+        moved = N._moved(p, ratio)
+        assert moved.sum() == pytest.approx(p.sum())
+        assert abs(int(np.argmax(moved)) - 100 * ratio) < 1.0
+        upper = moved[int(200 * ratio):]  # the second partial, a quarter of the first
+        assert abs(int(np.argmax(upper)) + int(200 * ratio) - 300 * ratio) < 1.0
+    np.testing.assert_array_equal(N._moved(p, 1.0), p)
+
+
+def test_transposition_is_nothing_when_the_takes_play_the_same_notes() -> None:
+    x = _notes([0, 3, 5, 7, 12], seconds=0.7, seed=3)
+    ns = note_spectra(x, SR)
+    as_target, as_played = N.transposed_power(ns, ns)
+    np.testing.assert_allclose(as_target, as_played, rtol=1e-12)
+    few = NoteSpectra(ns.notes[: MIN_NOTES - 1], ns.counts[: MIN_NOTES - 1],
+                      ns.power[: MIN_NOTES - 1])
+    assert N.transposed_power(few, ns) is None and N.transposed_power(ns, few) is None
+    bands = NoteBands(ns, ns, SR)
+    np.testing.assert_allclose(bands.transposition_db(np.geomspace(60, 8000, 30)), 0.0,
+                               atol=1e-9)
+    assert NoteBands(few, ns, SR).transposition_db(np.geomspace(60, 8000, 30)) is None
+
+
+def test_transposition_takes_the_register_out_of_a_long_term_match() -> None:
+    # the example plays two octaves above the learning take, no note in common: the
+    # long-term match reads the register as the filter (14 dB rms off); with the take's notes
+    # moved to the example's what is left is the filter (4 dB: the notes' partials, not a
+    # smooth spectrum, sample it)
+    sos = scipy.signal.butter(2, [200, 4000], btype="bandpass", fs=SR, output="sos")
+    a = scipy.signal.sosfilt(sos, _notes([24, 26, 29, 31, 33, 36], seed=7)).astype(np.float32)
+    b = _notes([0, 2, 5, 7, 9, 11], seed=8)
+    band_hz = np.geomspace(100, 6000, 40)
+    na, nb = note_spectra(a, SR), note_spectra(b, SR)
+    assert N.shared_notes(na, nb) < MIN_NOTES
+
+    def long_term(ns: NoteSpectra) -> np.ndarray:
+        return band_power_db(torch.from_numpy(ns.power.T @ ns.counts), band_hz, SR)
+
+    plain = long_term(na) - long_term(nb)
+    moved = NoteBands(na, nb, SR).transposition_db(band_hz)
+    _, h = scipy.signal.sosfreqz(sos, worN=band_hz, fs=SR)
+    truth = 20 * np.log10(np.abs(h))
+
+    def err(c: np.ndarray) -> float:
+        d = c - truth
+        return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
+
+    assert err(plain) > 10.0 and err(plain - moved) < 0.35 * err(plain)
