@@ -41,7 +41,14 @@ RECOMMENDED_SECONDS = 10.0
 MAX_LEARN_SECONDS = 600.0
 INTERNAL_RATE = 48000
 MIN_LEARN_RATE = 16000  # Hz: below this a recording lacks the octaves a tone lives in
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take any seed in 0..MAX_SEED
 
+
+def check_seed(seed: int) -> None:
+    """Refuse a random seed outside 0..MAX_SEED (numpy refuses a negative one mid-run)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"the random seed must be a whole number in 0..{MAX_SEED}, got "
+                             f"{seed}", option="seed")
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:
@@ -224,6 +231,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     """
     from tonemorph.learn.fit import LearnConfig, fit_threads
 
+    check_seed(seed)
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
@@ -335,6 +343,7 @@ def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None =
     """
     from tonemorph.learn.paired import fit_paired_chain
 
+    check_seed(seed)
     x, y, info = _paired_pair(input, target, allow_low_rate)
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
@@ -356,6 +365,7 @@ def learn_neural(input: AudioLike, target: AudioLike, *, arch: str = "standard",
     """
     if arch not in NEURAL_ARCHS:
         raise ParameterError(f"unknown architecture {arch!r}; choose from {list(NEURAL_ARCHS)}")
+    check_seed(seed)
     import torch
 
     from tonemorph.learn.paired import capture_module
@@ -416,6 +426,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     if fmt not in EXPORT_FORMATS:
         raise ParameterError(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}",
                              option="format")
+    check_seed(seed)
     check_export_path(path, fmt)
     title = name or Path(path).stem
     if fmt == "ir":

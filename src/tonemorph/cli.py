@@ -100,7 +100,8 @@ def _main_options(
 _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": "--drive",
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
-          "report": "--report", "format": "--format"}
+          "report": "--report", "format": "--format",
+          "seed": "--seed"}
 
 
 class Terminated(KeyboardInterrupt):
