@@ -101,7 +101,7 @@ _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": 
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
           "report": "--report", "format": "--format",
-          "seed": "--seed"}
+          "seed": "--seed", "reference": "--reference"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -699,7 +699,8 @@ def master_cmd(
                                          "reference's)"),
     target: Optional[str] = typer.Option(None, "--target", help="loudness preset: streaming "
                                          "(-14 LUFS), broadcast (-23 LUFS), cd (the "
-                                         "reference's); -1 dBTP"),
+                                         "reference's); -1 dBTP. --lufs and --ceiling, given "
+                                         "too, replace its numbers"),
     ceiling: Optional[float] = typer.Option(None, help="true-peak ceiling, dBTP (default -1)"),
     amount: str = typer.Option("1", help="0 = unchanged .. 1 = full match; per aspect as "
                                "eq=0.5,dynamics=1"),
