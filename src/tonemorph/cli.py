@@ -709,8 +709,10 @@ def master_cmd(
     mono_bass: Optional[float] = typer.Option(None, "--mono-bass", help="mono below this, Hz"),
     report: Optional[Path] = typer.Option(None, "--report", help="write a report: .html for a "
                                           "page with curves and A/B/C players, else JSON"),
-    album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
-                                               "consistently (written as <mix>-mastered.<ext>)"),
+    album: Optional[list[Path]] = typer.Option(None, "--album", help="another mix, mastered "
+                                               "consistently; repeat for each (--album b.wav "
+                                               "--album c.wav), written as "
+                                               "<mix>-mastered.<ext>"),
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT (default: "
                                           "the mix's; dithered when integer)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),

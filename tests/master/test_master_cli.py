@@ -136,3 +136,19 @@ def test_master_weighted_references_aspect_amounts_preset_and_html(d: Path) -> N
                        d / "o3.wav", "--target", "vinyl"), "streaming")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "o3.wav", "--amount", "reverb=1"), "reverb")
+
+
+def test_every_master_command_line_in_the_readme_parses() -> None:
+    # "--album b.wav c.wav" failed: an option takes one value, repeated for more
+    import shlex
+
+    import typer
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    lines = [ln.split("#")[0] for ln in readme.splitlines() if ln.startswith("tonemorph master ")]
+    assert len(lines) >= 8 and any("--album" in ln for ln in lines)
+    group = typer.main.get_command(app)
+    master = group.get_command(group.context_class(group), "master")
+    for line in lines:
+        with master.make_context("master", shlex.split(line)[2:]) as ctx:
+            assert ctx.params["mix"] and ctx.params["reference"], line
