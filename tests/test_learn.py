@@ -123,6 +123,16 @@ def test_a_very_quiet_example_is_said_with_the_level_to_use() -> None:
         assert _quiet_target((line * 0.1).astype(np.float32), []) == []
 
 
+def test_a_quiet_example_is_offered_no_level_the_knob_lacks(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    # the active gate stops at -70 dBFS: up to +50 dB to a usual level, past --level's 48
+    from tonemorph.api import _quiet_target
+
+    monkeypatch.setattr("tonemorph.api.active_rms_db", lambda x, sr: -69.6)
+    with pytest.warns(UserWarning, match=r"--level \+48 for a usual .*raise it 2 dB more"):
+        _quiet_target(np.zeros(SR, np.float32), [])
+
+
 def test_a_register_gap_between_the_recordings_is_said() -> None:
     from tonemorph.api import REGISTER_GAP_SEMITONES, _register_gap
 

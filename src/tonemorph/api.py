@@ -29,7 +29,7 @@ from tonemorph.io import (
     load_audio_like,
     resample,
 )
-from tonemorph.model import NATIVE_RATES_HZ, Tone
+from tonemorph.model import MAX_KNOB_DB, NATIVE_RATES_HZ, Tone
 from tonemorph.progress import Progress
 
 if TYPE_CHECKING:  # torch only inside the learning functions: `import tonemorph` stays light
@@ -166,9 +166,13 @@ def _quiet_target(y: np.ndarray, notes: list[str]) -> list[str]:
     level_db = active_rms_db(y[None], INTERNAL_RATE)
     if not level_db < QUIET_TARGET_DB:
         return notes
+    boost_db = USUAL_LEVEL_DB - level_db
     said = (f"the target plays at {level_db:.0f} dBFS RMS, and the tone plays at its level: "
-            f"apply it with --level {USUAL_LEVEL_DB - level_db:+.0f} for a usual "
+            f"apply it with --level {min(boost_db, MAX_KNOB_DB):+.0f} for a usual "
             f"{USUAL_LEVEL_DB:.0f} dBFS")
+    if boost_db > MAX_KNOB_DB:  # a level the knob does not give: the rest is the user's
+        said += (f" (the most --level gives; raise it {boost_db - MAX_KNOB_DB:.0f} dB more "
+                 "after, or record the example louder)")
     warnings.warn(said, stacklevel=4)
     return [*notes, said]
 

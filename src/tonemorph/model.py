@@ -61,6 +61,9 @@ CURVE_LUFS_RANGE = (-120.0, 40.0)  # input loudness a curve may name (LUFS)
 CURVE_GAIN_RANGE = (-120.0, 120.0)  # loudness gain a curve may name (dB)
 
 
+MAX_KNOB_DB = 48.0  # the drive, tone and level offsets go this far either way (dB)
+
+
 @dataclass(frozen=True)
 class Knobs:
     """After-learning controls: amount 0..1, drive/tone/level offsets in dB."""
@@ -76,8 +79,9 @@ class Knobs:
                                  option="amount")
         for name in ("drive_db", "tone_db", "level_db"):
             v = getattr(self, name)
-            if not math.isfinite(v) or abs(v) > 48:
-                raise ParameterError(f"{name} must be within +-48 dB, got {v}", option=name)
+            if not math.isfinite(v) or abs(v) > MAX_KNOB_DB:
+                raise ParameterError(f"{name} must be within +-{MAX_KNOB_DB:g} dB, got {v}",
+                                     option=name)
 
     @property
     def compensated(self) -> bool:
