@@ -127,8 +127,9 @@ class MasterConfig:
     ``lufs=None`` takes the reference's integrated loudness, or the ``target`` preset's
     (`TARGETS`: "streaming", "broadcast", "cd"), whose ceiling also applies when ceiling_dbtp
     is None: a ``lufs`` or ``ceiling_dbtp`` given with a preset replaces its number
-    (`preset_overrides` says which). ``amount`` scales every matched change (EQ curve, width change, compression and
-    saturation, loudness gain) from none (0) to full (1); ``amounts`` overrides it per aspect.
+    (`preset_overrides` says which). ``amount`` scales every matched change (EQ curve, width
+    change, compression and saturation, loudness gain) from none (0) to full (1); ``amounts``
+    overrides it per aspect.
     ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
     ``eq_prior_db`` is the spread (dB rms) of the EQ a mastering chain applies per octave band;
     ``eq_content_factor`` scales how much of a balance difference that varies across the
