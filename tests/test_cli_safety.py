@@ -233,6 +233,19 @@ def test_knob_errors_name_the_flag(tmp_path: Path) -> None:
     assert error_line(res).endswith("(--amount)")
 
 
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999999"])
+def test_seeds_outside_the_generators_range_are_one_line(stub_fit: dict, pair: dict,
+                                                         seed: str) -> None:
+    d = pair["dir"]
+    for args in (("learn", "-i", pair["input"], "-t", pair["target"], "-o", d / "t.tmodel"),
+                 ("learn", "--paired", "--steps", "1", "-i", pair["input"], "-t",
+                  pair["target"], "-o", d / "p.tmodel"),
+                 ("export", MODEL, "-f", "nam", "-o", d / "s.nam")):
+        line = error_line(run(*args, "--seed", seed))
+        assert f"in 0..4294967295, got {seed}" in line and line.endswith("(--seed)")
+    assert stub_fit["calls"] == 0 and listing(d) == ["in"]
+
+
 def test_export_and_capture_signal_need_force_to_replace(tmp_path: Path) -> None:
     ir = tmp_path / "cab.wav"
     ir.write_bytes(b"an IR I like")

@@ -72,6 +72,30 @@ def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str)
         tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
 
 
+def _dc_cases() -> dict[str, tuple[str, np.ndarray, str]]:
+    """name -> (role, the recording without an offset, what learning says of it)."""
+    rng = np.random.default_rng(4)
+    short = np.concatenate([guitar_line(3.0, SR, seed=8)[0], np.zeros(12 * SR)])
+    return {"noise": ("input", 1e-4 * rng.standard_normal(15 * SR), r"is \(nearly\) silent"),
+            "short": ("input", short, r"has 2\.\d s of sound; need at least 5 s"),
+            "dc only": ("target", np.zeros(15 * SR), "is silent")}
+
+
+@pytest.mark.parametrize("case", ["noise", "short", "dc only"])
+def test_a_dc_offset_hides_no_silent_or_short_recording(case: str) -> None:
+    # learning takes the offset off: a recording is judged as learned from, else 0.3 of DC
+    # passed (nearly) silence or 3 s of playing as 15 s of sound
+    from tonemorph.errors import AudioContentError
+
+    role, audio, said = _dc_cases()[case]
+    line = (guitar_line(14.0, SR, seed=3), SR)
+    for offset, who in ((0.0, role), (0.3, f"{role} without its DC offset")):
+        pair = {"input": line, "target": line}
+        pair[role] = (np.float32(audio + offset)[None], SR)
+        with pytest.raises(AudioContentError, match=f"^{who} {said}"):
+            tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
+
+
 def test_a_much_shorter_example_is_said() -> None:
     from tonemorph.api import INTERNAL_RATE, SHORT_TARGET_RATIO, _short_target
 
@@ -97,6 +121,16 @@ def test_a_very_quiet_example_is_said_with_the_level_to_use() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _quiet_target((line * 0.1).astype(np.float32), []) == []
+
+
+def test_a_quiet_example_is_offered_no_level_the_knob_lacks(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    # the active gate stops at -70 dBFS: up to +50 dB to a usual level, past --level's 48
+    from tonemorph.api import _quiet_target
+
+    monkeypatch.setattr("tonemorph.api.active_rms_db", lambda x, sr: -69.6)
+    with pytest.warns(UserWarning, match=r"--level \+48 for a usual .*raise it 2 dB more"):
+        _quiet_target(np.zeros(SR, np.float32), [])
 
 
 def test_a_register_gap_between_the_recordings_is_said() -> None:

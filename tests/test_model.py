@@ -459,6 +459,27 @@ def test_loudness_guard_holds_a_take_within_its_tolerance(high_db: float) -> Non
                                                                     loudness_guard=False))
 
 
+def test_loudness_guard_invents_no_gain_beyond_its_curve() -> None:
+    # a drive and compressor hold a take 30 dB over the learning take down further than the
+    # curve measured (it ends 12 dB over): the curve's end held against that read as bands
+    # lacking, and the take was boosted 12 dB
+    tone = tone_with(CRUNCH, input_gain_db=4.0)
+    learning = guitar_line(6.0, SR, seed=21, level_db=-18.0)
+    tone.measure_loudness_curve(learning[0], SR)
+    for db in (30.0, -40.0):  # the same playing, beyond either end
+        x = learning * np.float32(10 ** (db / 20))
+        np.testing.assert_array_equal(tone.apply(x, SR), tone.apply(x, SR,
+                                                                    loudness_guard=False))
+    # what bands the learning take lacked do is still held, beyond either end too
+    bright_tone = _cab_tone(24.0)
+    bright_tone.measure_loudness_curve(_band_noise(100, 1500)[0], SR)
+    ends = bright_tone.loudness_curve["gain_db"]
+    for db, end in ((30.0, ends[-1]), (-40.0, ends[0])):
+        bright = _band_noise(5000, 12000, seed=1) * np.float32(10 ** (db / 20))
+        assert _gain_db(bright_tone, bright, guard=True) - end == pytest.approx(
+            LOUDNESS_GUARD_DB, abs=0.05)
+
+
 def test_loudness_curve_is_the_same_on_several_threads() -> None:
     tone = _cab_tone(24.0)
     learning = _band_noise(100, 1500)[0]

@@ -6,6 +6,7 @@ import datetime as _dt
 import math
 import os
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +29,7 @@ from tonemorph.io import (
     load_audio_like,
     resample,
 )
-from tonemorph.model import NATIVE_RATES_HZ, Tone
+from tonemorph.model import MAX_KNOB_DB, NATIVE_RATES_HZ, Tone
 from tonemorph.progress import Progress
 
 if TYPE_CHECKING:  # torch only inside the learning functions: `import tonemorph` stays light
@@ -41,7 +42,16 @@ RECOMMENDED_SECONDS = 10.0
 MAX_LEARN_SECONDS = 600.0
 INTERNAL_RATE = 48000
 MIN_LEARN_RATE = 16000  # Hz: below this a recording lacks the octaves a tone lives in
+# a `tonemorph.dsp.offset` remover: (signal without its offset, the offset or None)
+OffsetRemover = Callable[[np.ndarray], tuple[np.ndarray, float | None]]
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take any seed in 0..MAX_SEED
 
+
+def check_seed(seed: int) -> None:
+    """Refuse a random seed outside 0..MAX_SEED (numpy refuses a negative one mid-run)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"the random seed must be a whole number in 0..{MAX_SEED}, got "
+                             f"{seed}", option="seed")
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:
@@ -61,13 +71,15 @@ def parse_stages(spec: str | None) -> tuple[str, ...]:
 
 
 def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
-                allow_low_rate: bool, joined: tuple[str, ...] = ()) -> list[str]:
+                allow_low_rate: bool, joined: tuple[str, ...] = (),
+                offsets: Mapping[str, OffsetRemover] | None = None) -> list[str]:
     """Check (role, audio, rate) recordings for learning; returns what was done, as notes.
 
     Each note is also issued as a warning: a mixdown of more than one channel (or, for the
     roles in `joined`, its channels learned one after another: `example_mono`), a rate far
     from the learning rate. A recording below MIN_LEARN_RATE is refused (its band stops
-    below the tone's top octaves) unless `allow_low_rate`.
+    below the tone's top octaves) unless `allow_low_rate`. The content of a role in `offsets`
+    is judged without the offset its remover takes off for learning.
     """
     notes: list[str] = []
     for role, a, sr in pair:
@@ -77,11 +89,16 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
                 f"the tone's top octaves cannot be matched; use a recording at "
                 f"{MIN_LEARN_RATE // 1000} kHz or more, or allow a band-limited match",
                 option="allow_low_rate")
-        rep = check_content(a, sr, role=role, min_seconds=MIN_SECONDS,
+        # a DC offset alone is no playing: left in, it passed a silent or too short
+        # recording as sound
+        remove = (offsets or {}).get(role)
+        judged = _each_channel_without(a, remove) if remove else a
+        label = role if judged is a else f"{role} without its DC offset"
+        rep = check_content(judged, sr, role=label, min_seconds=MIN_SECONDS,
                             recommended_seconds=RECOMMENDED_SECONDS)
         said = list(rep.warnings)
         if a.shape[0] > 1:
-            check_mixdown(a, role=role)
+            check_mixdown(judged, role=label)
             said.append(
                 f"{role}: its {a.shape[0]} channels hold different performances (double-tracked "
                 "parts?): learned from each channel in turn, not from their mix"
@@ -93,6 +110,16 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
             warnings.warn(w, stacklevel=3)
         notes += said
     return notes
+
+
+def _each_channel_without(audio: np.ndarray, remove: OffsetRemover) -> np.ndarray:
+    """(channels, samples) audio with each channel's offset taken off by `remove`, as learning
+    takes it off their mono mix; the audio itself where no channel has one."""
+    channels = list(audio)
+    out = [remove(ch)[0] for ch in channels]
+    if all(o is ch for o, ch in zip(out, channels)):
+        return audio
+    return np.stack(out)
 
 
 def _said_offset(role: str, offset: float, why: str, notes: list[str]) -> list[str]:
@@ -139,9 +166,13 @@ def _quiet_target(y: np.ndarray, notes: list[str]) -> list[str]:
     level_db = active_rms_db(y[None], INTERNAL_RATE)
     if not level_db < QUIET_TARGET_DB:
         return notes
+    boost_db = USUAL_LEVEL_DB - level_db
     said = (f"the target plays at {level_db:.0f} dBFS RMS, and the tone plays at its level: "
-            f"apply it with --level {USUAL_LEVEL_DB - level_db:+.0f} for a usual "
+            f"apply it with --level {min(boost_db, MAX_KNOB_DB):+.0f} for a usual "
             f"{USUAL_LEVEL_DB:.0f} dBFS")
+    if boost_db > MAX_KNOB_DB:  # a level the knob does not give: the rest is the user's
+        said += (f" (the most --level gives; raise it {boost_db - MAX_KNOB_DB:.0f} dB more "
+                 "after, or record the example louder)")
     warnings.warn(said, stacklevel=4)
     return [*notes, said]
 
@@ -224,6 +255,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     """
     from tonemorph.learn.fit import LearnConfig, fit_threads
 
+    check_seed(seed)
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
@@ -231,7 +263,8 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     y, sr_y, name_y = load_audio_like(target, "target")
     y_mono, joined = example_mono(y)
     notes = _check_pair((("input", x, sr_x), ("target", y, sr_y)), INTERNAL_RATE,
-                        allow_low_rate, ("target",) if joined else ())
+                        allow_low_rate, ("target",) if joined else (),
+                        {"input": without_offset, "target": without_steady_offset})
     xm, ym = resample(x.mean(0), sr_x, INTERNAL_RATE), resample(y_mono, sr_y, INTERNAL_RATE)
     # in front of the drive an offset clips one side harder
     xm, notes = _offset_removed(xm, "input", notes)
@@ -309,7 +342,8 @@ def _paired_pair(input: AudioLike, target: AudioLike, allow_low_rate: bool = Fal
         warnings.warn(f"the target is {-gap_s:.1f} s shorter than the input: the reamp stopped "
                       "early, so the input's end (and its end markers) is left out of the "
                       "capture; record the whole input file through your gear", stacklevel=3)
-    _check_pair((("input", x, sr_x), ("target", y, sr_y)), PAIRED_RATE, allow_low_rate)
+    _check_pair((("input", x, sr_x), ("target", y, sr_y)), PAIRED_RATE, allow_low_rate,
+                offsets={"target": without_steady_offset})
     xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
     ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)
     # the recording interface's offset is no part of the gear's sound: left in, it inflates
@@ -335,6 +369,7 @@ def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None =
     """
     from tonemorph.learn.paired import fit_paired_chain
 
+    check_seed(seed)
     x, y, info = _paired_pair(input, target, allow_low_rate)
     st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
@@ -356,6 +391,7 @@ def learn_neural(input: AudioLike, target: AudioLike, *, arch: str = "standard",
     """
     if arch not in NEURAL_ARCHS:
         raise ParameterError(f"unknown architecture {arch!r}; choose from {list(NEURAL_ARCHS)}")
+    check_seed(seed)
     import torch
 
     from tonemorph.learn.paired import capture_module
@@ -416,6 +452,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     if fmt not in EXPORT_FORMATS:
         raise ParameterError(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}",
                              option="format")
+    check_seed(seed)
     check_export_path(path, fmt)
     title = name or Path(path).stem
     if fmt == "ir":

@@ -100,7 +100,8 @@ def _main_options(
 _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": "--drive",
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
-          "report": "--report", "format": "--format"}
+          "report": "--report", "format": "--format",
+          "seed": "--seed", "reference": "--reference"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -698,7 +699,8 @@ def master_cmd(
                                          "reference's)"),
     target: Optional[str] = typer.Option(None, "--target", help="loudness preset: streaming "
                                          "(-14 LUFS), broadcast (-23 LUFS), cd (the "
-                                         "reference's); -1 dBTP"),
+                                         "reference's); -1 dBTP. --lufs and --ceiling, given "
+                                         "too, replace its numbers"),
     ceiling: Optional[float] = typer.Option(None, help="true-peak ceiling, dBTP (default -1)"),
     amount: str = typer.Option("1", help="0 = unchanged .. 1 = full match; per aspect as "
                                "eq=0.5,dynamics=1"),
@@ -707,8 +709,10 @@ def master_cmd(
     mono_bass: Optional[float] = typer.Option(None, "--mono-bass", help="mono below this, Hz"),
     report: Optional[Path] = typer.Option(None, "--report", help="write a report: .html for a "
                                           "page with curves and A/B/C players, else JSON"),
-    album: Optional[list[Path]] = typer.Option(None, "--album", help="more mixes, mastered "
-                                               "consistently (written as <mix>-mastered.<ext>)"),
+    album: Optional[list[Path]] = typer.Option(None, "--album", help="another mix, mastered "
+                                               "consistently; repeat for each (--album b.wav "
+                                               "--album c.wav), written as "
+                                               "<mix>-mastered.<ext>"),
     subtype: Optional[str] = typer.Option(None, help="e.g. PCM_16, PCM_24, FLOAT (default: "
                                           "the mix's; dithered when integer)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),

@@ -61,6 +61,9 @@ CURVE_LUFS_RANGE = (-120.0, 40.0)  # input loudness a curve may name (LUFS)
 CURVE_GAIN_RANGE = (-120.0, 120.0)  # loudness gain a curve may name (dB)
 
 
+MAX_KNOB_DB = 48.0  # the drive, tone and level offsets go this far either way (dB)
+
+
 @dataclass(frozen=True)
 class Knobs:
     """After-learning controls: amount 0..1, drive/tone/level offsets in dB."""
@@ -76,8 +79,9 @@ class Knobs:
                                  option="amount")
         for name in ("drive_db", "tone_db", "level_db"):
             v = getattr(self, name)
-            if not math.isfinite(v) or abs(v) > 48:
-                raise ParameterError(f"{name} must be within +-48 dB, got {v}", option=name)
+            if not math.isfinite(v) or abs(v) > MAX_KNOB_DB:
+                raise ParameterError(f"{name} must be within +-{MAX_KNOB_DB:g} dB, got {v}",
+                                     option=name)
 
     @property
     def compensated(self) -> bool:
@@ -277,13 +281,25 @@ class Tone:
     def guard_db(self, mono: np.ndarray, full: np.ndarray, sample_rate: int) -> float:
         """Gain (dB) that keeps the tone's loudness gain on a mono excerpt (its output `full`,
         at the processing rate) within LOUDNESS_GUARD_DB of what it gave the learning take at
-        that loudness."""
+        that loudness; an excerpt louder or quieter than the measured curve is compared at the
+        curve's nearest end."""
         if not self.loudness_curve or mono.size < sample_rate:
             return 0.0
         l_in, l_out = _lufs(mono, sample_rate), _lufs(full, sample_rate)
         if l_in <= LUFS_FLOOR or l_out <= LUFS_FLOOR:
             return 0.0
         c = self.loudness_curve
+        end = min(max(l_in, c["input_lufs"][0]), c["input_lufs"][-1])
+        if end != l_in:
+            # beyond the measured curve the tone's gain at this loudness is unknown: a drive
+            # or compressor holds the output down further, and the curve's end held against
+            # that read as bands lacking (a take 30 dB over the learning take was boosted
+            # 12 dB, past full scale). The take at the curve's end shows what its bands do
+            mono = mono * np.float32(10 ** ((end - l_in) / 20))
+            full = self.fast_chain(sample_rate=sample_rate).process(mono)
+            l_in, l_out = _lufs(mono, sample_rate), _lufs(full, sample_rate)
+            if l_in <= LUFS_FLOOR or l_out <= LUFS_FLOOR:
+                return 0.0
         expected = float(np.interp(l_in, c["input_lufs"], c["gain_db"]))
         excess = (l_out - l_in) - expected
         return float(-np.sign(excess) * max(0.0, abs(excess) - LOUDNESS_GUARD_DB))

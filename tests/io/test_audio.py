@@ -411,6 +411,8 @@ def test_clipping_is_flat_tops_not_samples_over_full_scale() -> None:
     assert ideal > 0.01 and flat_top_fraction(pcm) == pytest.approx(ideal, rel=0.02)
     # a pure sine, finely sampled, has no flat top at its peak
     assert flat_top_fraction(sine(50.0, 2.0, SR, amplitude=0.9)) == 0.0
+    # a constant (DC only) is held flat once, not at two rails that are one
+    assert flat_top_fraction(np.full((2, SR), 0.3)) == 1.0
 
 
 def test_check_content_does_not_warn_for_a_few_full_scale_samples() -> None:

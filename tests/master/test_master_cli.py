@@ -107,6 +107,9 @@ def test_short_reference_and_bad_options(d: Path) -> None:
     one_error_line(run(*base, "--ceiling", "3"), "ceiling")
     one_error_line(run(*base, "--mono-bass", "5"), "mono bass")
     one_error_line(run(*base, "--subtype", "VORBIS"), "subtype")
+    one_error_line(run(*base, "--amount", "eq=0.5,eq=1"), "'eq' twice")
+    one_error_line(run("master", d / "mix.wav", "--reference", f"{d / 'ref.wav'}:abc", "-o",
+                       out), "weight must be a positive number, got 'abc'", "(--reference)")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "mix.wav"), "overwrite")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
@@ -118,9 +121,13 @@ def test_master_weighted_references_aspect_amounts_preset_and_html(d: Path) -> N
     sf.write(d / "ref2.wav", dense(stereo_music(11.0, SR, seed=3), SR).T, SR, subtype="PCM_16")
     res = run("master", d / "mix.wav", "--reference", d / "ref.wav", "--reference",
               f"{d / 'ref2.wav'}:0.5", "-o", d / "out2.wav", "--amount", "eq=0.5,dynamics=1",
-              "--target", "streaming", "--report", d / "master.html", "--force")
+              "--target", "streaming", "--ceiling", "-2", "--report", d / "master.html",
+              "--force")
     assert res.exit_code == 0, res.output
     assert "ref2.wav" in res.output
+    # the preset's ceiling replaced: said (its loudness is kept)
+    assert "note: ceiling -2 dBTP given with the streaming preset" in res.output
+    assert "loudness -14 LUFS given" not in res.output
     page = (d / "master.html").read_text()
     doc = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
     assert doc["target_lufs"] == -14.0
@@ -129,3 +136,19 @@ def test_master_weighted_references_aspect_amounts_preset_and_html(d: Path) -> N
                        d / "o3.wav", "--target", "vinyl"), "streaming")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "o3.wav", "--amount", "reverb=1"), "reverb")
+
+
+def test_every_master_command_line_in_the_readme_parses() -> None:
+    # "--album b.wav c.wav" failed: an option takes one value, repeated for more
+    import shlex
+
+    import typer
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    lines = [ln.split("#")[0] for ln in readme.splitlines() if ln.startswith("tonemorph master ")]
+    assert len(lines) >= 8 and any("--album" in ln for ln in lines)
+    group = typer.main.get_command(app)
+    master = group.get_command(group.context_class(group), "master")
+    for line in lines:
+        with master.make_context("master", shlex.split(line)[2:]) as ctx:
+            assert ctx.params["mix"] and ctx.params["reference"], line

@@ -22,11 +22,30 @@ def test_reference_weight_is_a_trailing_number() -> None:
         parse_reference("b.wav:0")
 
 
+def test_a_weight_that_is_no_number_after_a_file_is_refused(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    # it was taken for part of the path: "file not found: ref.wav:abc"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ref.wav").write_bytes(b"")
+    with pytest.raises(ParameterError, match="weight must be a positive number, got 'abc'"):
+        parse_reference("ref.wav:abc")
+    (tmp_path / "ref.wav:abc").write_bytes(b"")  # unless a file has that name
+    assert parse_reference("ref.wav:abc") == (Path("ref.wav:abc"), 1.0)
+    assert parse_reference("other.wav:abc") == (Path("other.wav:abc"), 1.0)  # not found later
+
+
 def test_references_are_normalised_to_weights_summing_to_one() -> None:
     refs = references(["a.wav", "b.wav:0.5", ("c.wav", 0.5)])
     assert [p.name for p, _ in refs] == ["a.wav", "b.wav", "c.wav"]
     assert [w for _, w in refs] == pytest.approx([0.5, 0.25, 0.25])
     assert references("a.wav") == [(Path("a.wav"), 1.0)]
+    # weights near the float maximum: their sum overflowed to inf, and every weight to 0
+    assert [w for _, w in references(["a.wav:1e308", ("b.wav", 1e308), "c.wav:5e307"])
+            ] == pytest.approx([0.4, 0.4, 0.2])
+    for bad in ("a.wav:inf", "a.wav:nan", ("a.wav", float("inf")), ("a.wav", 0.0)):
+        with pytest.raises(ParameterError, match="positive"):
+            references([bad])
     with pytest.raises(ParameterError, match="no reference"):
         references([])
 
@@ -42,7 +61,9 @@ def test_amount_per_aspect() -> None:
     assert MasterConfig(amount="eq=0").matches("eq") is False
     assert MasterConfig(only="eq", amount=1.0).amount_of("loudness") == 0.0
     for bad, word in (("eq=2", "within 0..1"), ("reverb=1", "unknown aspect"),
-                      ("eq=lots", "not a number"), ("", "empty")):
+                      ("eq=lots", "not a number"), ("", "empty"),
+                      ("eq=0.5,eq=1", "aspect 'eq' twice"), ("EQ=0.5, eq=0.5", "'eq' twice"),
+                      ("0.5,eq=1,0.7", "overall amount twice")):
         with pytest.raises(ParameterError, match=word):
             parse_amount(bad)
 
@@ -55,6 +76,14 @@ def test_loudness_presets() -> None:
     # an explicit number wins over the preset
     assert MasterConfig(target="streaming", lufs=-10.0).lufs == -10.0
     assert MasterConfig(target="broadcast", ceiling_dbtp=-2.0).ceiling_dbtp == -2.0
+    # ... and is said, not taken silently
+    assert MasterConfig(target="streaming", lufs=-9.0).preset_overrides() == [
+        "loudness -9 LUFS given with the streaming preset: it replaces the preset's loudness "
+        "(-14 LUFS)"]
+    assert "ceiling (-1 dBTP)" in MasterConfig(target="cd", lufs=-9.0,
+                                               ceiling_dbtp=-2.0).preset_overrides()[1]
+    assert MasterConfig(target="streaming", lufs=-14.0).preset_overrides() == []
+    assert MasterConfig(lufs=-9.0).preset_overrides() == []
     assert MasterConfig().ceiling_dbtp == -1.0
     with pytest.raises(ParameterError, match="streaming"):
         MasterConfig(target="vinyl")

@@ -11,6 +11,7 @@ import math
 import re
 import shutil
 import subprocess
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -364,6 +365,34 @@ def test_cli_report_bad_input_is_one_line(full: dict, tmp_path: Path, case: str)
     assert "Traceback" not in res.output
     assert len([ln for ln in res.output.splitlines() if ln.startswith("error")]) == 1
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("role", ["input", "target"])
+def test_cli_report_refuses_a_dc_only_recording_as_silent(full: dict, tmp_path: Path,
+                                                          role: str) -> None:
+    # a constant passed as sound and met NaN axis limits in the level-binned plot
+    dc = tmp_path / "dc.wav"
+    sf.write(dc, np.full(3 * SR, 0.3), SR, subtype="PCM_16")
+    files = {"input": str(full["input"]), "target": str(full["target"]), role: str(dc)}
+    res = runner.invoke(app, ["report", str(full["model"]), "-i", files["input"], "-t",
+                              files["target"], "-o", str(tmp_path / "r.html")])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.startswith("error")]
+    assert len(errors) == 1 and f"{role} dc.wav without its DC offset is silent" in errors[0]
+    assert "warning" not in res.output and not (tmp_path / "r.html").exists()
+
+
+def test_level_binned_plot_leaves_out_signals_with_no_frames_in_a_quarter() -> None:
+    from tonemorph.pages.plots import level_binned_plot
+
+    mel = np.geomspace(40.0, 20000.0, 64)
+    nan = np.full((4, 64), np.nan)
+    edges = {"input": np.linspace(-60.0, 0.0, 5), "output": np.full(5, np.nan)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered"
+        for spectra in ({"input": np.full((4, 64), -30.0), "output": nan},
+                        {"input": nan, "output": nan}):
+            assert level_binned_plot(mel, spectra, edges).startswith(b"\x89PNG")
 
 
 def test_cli_learn_with_report(full: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -37,7 +37,9 @@ def flat_top_fraction(x: np.ndarray) -> float:
     peak = float(np.max(np.abs(x)))
     held = 0
     for ch in x:
-        for rail in (ch.max(), ch.min()):
+        top, bottom = ch.max(), ch.min()
+        # a constant channel's two rails are one: counted twice it read as 200 % clipped
+        for rail in (top,) if top == bottom else (top, bottom):
             if abs(float(rail)) < _CLIP_RAIL * peak or peak == 0.0:
                 continue
             at = np.concatenate([[0], (ch == rail).astype(np.int8), [0]])

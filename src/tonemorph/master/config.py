@@ -68,7 +68,13 @@ def parse_amount(amount: float | str | Mapping[str, float]) -> tuple[float, dict
         items = [(None, amount)]
     overall = 1.0
     per: dict[str, float] = {}
+    seen: set[str | None] = set()
     for name, value in items:
+        # "eq=0.5,eq=1" would take the last silently: which one was meant is not known
+        if name in seen:
+            what = "the overall amount" if name is None else f"aspect {name!r}"
+            raise ParameterError(f"amount gives {what} twice in {amount!r}; give each once.")
+        seen.add(name)
         try:
             v = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -92,7 +98,8 @@ def parse_amount(amount: float | str | Mapping[str, float]) -> tuple[float, dict
 def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
     """(path, weight) from "ref.wav" (weight 1) or "ref.wav:0.5" (weight > 0).
 
-    Only a trailing ":number" is a weight, so paths with colons elsewhere stay whole.
+    Only a trailing ":number" is a weight, so paths with colons elsewhere stay whole; a
+    trailing ":text" after an existing file (and no file of the whole name) is a bad weight.
     """
     raw = os.fspath(text)
     head, sep, tail = raw.rpartition(":")
@@ -100,10 +107,15 @@ def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
         try:
             weight = float(tail)
         except ValueError:
+            # "ref.wav:abc" is a weight mistyped, not a file of that name to look for
+            if Path(head).is_file() and not Path(raw).exists():
+                raise ParameterError(f"reference weight must be a positive number, got "
+                                     f"{tail!r} in {raw!r}; e.g. {head}:0.5.",
+                                 option="reference") from None
             return Path(raw), 1.0
         if not (math.isfinite(weight) and weight > 0.0):
             raise ParameterError(f"reference weight must be a positive number, got {tail!r} "
-                                 f"in {raw!r}.")
+                                 f"in {raw!r}.", option="reference")
         return Path(head), weight
     return Path(raw), 1.0
 
@@ -114,8 +126,10 @@ class MasterConfig:
 
     ``lufs=None`` takes the reference's integrated loudness, or the ``target`` preset's
     (`TARGETS`: "streaming", "broadcast", "cd"), whose ceiling also applies when ceiling_dbtp
-    is None. ``amount`` scales every matched change (EQ curve, width change, compression and
-    saturation, loudness gain) from none (0) to full (1); ``amounts`` overrides it per aspect.
+    is None: a ``lufs`` or ``ceiling_dbtp`` given with a preset replaces its number
+    (`preset_overrides` says which). ``amount`` scales every matched change (EQ curve, width
+    change, compression and saturation, loudness gain) from none (0) to full (1); ``amounts``
+    overrides it per aspect.
     ``mono_bass_hz`` makes the low end mono below that frequency (None: off).
     ``eq_prior_db`` is the spread (dB rms) of the EQ a mastering chain applies per octave band;
     ``eq_content_factor`` scales how much of a balance difference that varies across the
@@ -197,6 +211,21 @@ class MasterConfig:
             raise ParameterError(
                 f"max_limiting_db must be within 0..24 dB, got {self.max_limiting_db!r}."
             )
+
+    def preset_overrides(self) -> list[str]:
+        """What a loudness or ceiling given with the ``target`` preset replaced, in words."""
+        if self.target is None:
+            return []
+        lufs, ceiling = TARGETS[self.target]
+        said = []
+        if self.lufs != lufs:
+            was = "the reference's" if lufs is None else f"{lufs:g} LUFS"
+            said.append(f"loudness {self.lufs:g} LUFS given with the {self.target} preset: it "
+                        f"replaces the preset's loudness ({was})")
+        if self.ceiling_dbtp != ceiling:
+            said.append(f"ceiling {self.ceiling_dbtp:g} dBTP given with the {self.target} "
+                        f"preset: it replaces the preset's ceiling ({ceiling:g} dBTP)")
+        return said
 
     def matches(self, aspect: str) -> bool:
         """Whether `aspect` ("eq", "loudness", "width", "dynamics") is matched."""

@@ -89,12 +89,15 @@ def references(reference: ReferenceLike | Sequence[ReferenceLike]) -> list[tuple
             path, weight = Path(item[0]), float(item[1])
             if not (math.isfinite(weight) and weight > 0.0):
                 raise ParameterError(f"reference weight must be a positive number, got "
-                                     f"{item[1]!r} for {path}.")
+                                     f"{item[1]!r} for {path}.", option="reference")
         else:
             path, weight = parse_reference(item)
         out.append((path, weight))
-    total = sum(w for _, w in out)
-    return [(p, w / total) for p, w in out]
+    # over the largest first: weights near the float maximum summed to inf (every weight 0)
+    top = max(w for _, w in out)
+    scaled = [(p, w / top) for p, w in out]
+    total = sum(w for _, w in scaled)
+    return [(p, w / total) for p, w in scaled]
 
 
 def default_output_path(mix: Path, out: Path) -> Path:
@@ -584,7 +587,8 @@ def master(
             if subtype is not None:
                 choose_subtype(fmt, subtype=subtype)
             check_format_rate(o, audio_info(m, role="mix").sample_rate, subtype)
-    notes: list[str] = []
+    # a number given with a preset wins over the preset's: said, not silently taken
+    notes = cfg.preset_overrides()
     tick = _ticker(progress)
     job = _analyse(mixes, refs, cfg, notes, tick)
     target = _target_lufs(cfg, job, notes)

@@ -142,8 +142,11 @@ def level_binned_plot(mel_hz: np.ndarray, spectra_db: Mapping[str, np.ndarray],
         ax.set_title(f"{names[b]} quarter\n", loc="left")
         ax.text(0.0, 1.02, f"{ranges} dBFS", transform=ax.transAxes, fontsize=6.5,
                 color="#6c757d", va="bottom")
-        top = max(float(np.nanmax(s[b])) for s in spectra_db.values())
-        ax.set_ylim(top - 60.0, top + 4.0)  # the log-mel floor (-100 dB) would flatten the rest
+        # a signal with no frame in this quarter (a silent output) has a NaN row: not drawn
+        drawn = [s[b][np.isfinite(s[b])] for s in spectra_db.values()]
+        tops = [float(d.max()) for d in drawn if d.size]
+        if tops:  # the log-mel floor (-100 dB) would flatten the rest
+            ax.set_ylim(max(tops) - 60.0, max(tops) + 4.0)
     axes[0][0].set_ylabel("log-mel (dB)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,

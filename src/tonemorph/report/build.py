@@ -12,10 +12,12 @@ import torch
 
 from tonemorph.chain.chain import ChainConfig, ToneChain
 from tonemorph.dsp.bandwidth import is_cut, recording_bandwidth_hz
+from tonemorph.dsp.offset import without_offset, without_steady_offset
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     HTML_SUFFIXES,
     AudioLike,
+    check_content,
     check_mixdown,
     check_output_path,
     check_suffix,
@@ -113,9 +115,13 @@ def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, 
     check_mixdown(audio, role=f"{role} {name}")
     mono = (example_mono(audio)[0].astype(np.float32, copy=False) if role == "target"
             else audio.mean(axis=0, dtype=np.float32))
-    if mono.size < MIN_SECONDS * sr or not np.any(mono):
-        raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s or silent; "
-                                "the report needs audible audio")
+    if mono.size < MIN_SECONDS * sr:
+        raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s; the report "
+                                "needs audible audio")
+    # measured as learning hears it: without a DC offset, which alone passed as sound
+    mono, offset = (without_steady_offset if role == "target" else without_offset)(mono)
+    what = f"{role} {name}" + ("" if offset is None else " without its DC offset")
+    check_content(mono, sr, role=what, min_seconds=MIN_SECONDS)
     return mono, sr, name
 
 
