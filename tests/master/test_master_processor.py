@@ -133,3 +133,40 @@ def test_dc_the_density_makes_of_an_asymmetric_waveform_is_taken_off_where_dc_is
 
     assert dc(False) > 1e-3  # what the compressor makes: 28 dB under the RMS
     assert dc(True) < 1e-5
+
+
+def test_a_file_is_read_once_unless_its_opening_misjudges_its_offset(tmp_path, monkeypatch
+                                                                     ) -> None:
+    from tonemorph.master import analysis
+
+    passes: list[bool | None] = []
+    real = analysis._scan
+
+    def counted(path, **kw):
+        passes.append(kw.get("remove_offset"))
+        return real(path, **kw)
+
+    monkeypatch.setattr(analysis, "_scan", counted)
+    x = stereo_music(40.0, 16000, seed=7, peak=0.5).astype(np.float64)
+    # an offset throughout, none, and one only in the first block (-26 dBFS there, -46 dBFS
+    # over the file)
+    opening = np.zeros_like(x)
+    opening[:, : analysis._BLOCK] = 0.05
+    files = {"offset": x + 0.1, "clean": x, "opening": x + opening}
+    scans = {}
+    for name, audio in files.items():
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, audio.T, 16000, subtype="FLOAT")
+        passes.clear()
+        scans[name] = analysis.scan(path, role="mix")
+        scans[name + "_passes"] = list(passes)
+    assert scans["offset_passes"] == [None] and scans["offset"].without_offset
+    assert scans["clean_passes"] == [None] and not scans["clean"].without_offset
+    # the whole file has no offset worth removing: read again as it is
+    assert scans["opening_passes"] == [None, False] and not scans["opening"].without_offset
+    assert scans["offset"].has_dc and not scans["opening"].has_dc
+    assert scans["offset"].dc_db == pytest.approx(-20.0, abs=0.1)  # the file's, not the filter's
+    # as the clean file through the same filter
+    filtered = real(tmp_path / "clean.wav", role="mix", remove_offset=True)
+    for m in ("lufs", "true_peak_dbtp", "crest_db", "width_db"):
+        assert getattr(scans["offset"], m) == pytest.approx(getattr(filtered, m), abs=1e-6)
