@@ -232,3 +232,24 @@ def test_each_take_is_generated_as_its_source_says(monkeypatch: pytest.MonkeyPat
         src.performance(letter, 1.0, tmp_path)
         chords = letter in chord_takes
         assert made["last"] == ("chords" if chords else "line", chords), letter
+
+
+def test_register_sources_fold_the_example_and_the_takes_apart(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    assert [cases.fold_register(p, True) for p in (40, 59, 60, 84)] == [64, 71, 60, 84]
+    assert [cases.fold_register(p, False) for p in (40, 59, 60, 84)] == [40, 59, 48, 48]
+    pitches: dict[str, set[int]] = {}
+
+    def write_midi(notes, bpm, program, path, seed, polyphonic=False) -> None:
+        pitches[Path(path).stem] = {n.pitch for n in notes}
+
+    monkeypatch.setattr(cases, "write_midi", write_midi)
+    monkeypatch.setattr(cases, "render_midi", lambda path, dur: np.ones(16, np.float32))
+    for name, high in (("fr3_x_register_up", "A"), ("fr3_x_register_down", "BC")):
+        for letter in "ABC":
+            cases.SOURCES[name].performance(letter, 20.0, tmp_path)
+        for letter in "ABC":
+            above = letter in high
+            assert pitches[letter] and all((p >= cases.SPLIT_NOTE) == above
+                                           for p in pitches[letter]), (name, letter)
+        assert not pitches["A"] & (pitches["B"] | pitches["C"])
