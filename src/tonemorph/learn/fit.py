@@ -485,10 +485,10 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
     (`note_matched_db`): the long-term spectra differ as much
     by which notes each performance holds as by the chain. Where they share too few, the
     input's long-term spectrum is moved to the example's notes first
-    (`NoteBands.transposition_db`): the take played in the example's register. On the sonic-pi
-    clips' long-term cases held-out MR-STFT 1.310 -> 0.972 (mean of 5; the clean chain 0.629 ->
-    0.698), on takes an octave from the example's register (bench/cases xreg) 1.267 -> 1.118
-    (12). Not behind a saturating drive: it
+    (`NoteBands.transposition_db`): the take played in the example's register (held-out
+    MR-STFT on the real clips 1.415 -> 1.110 over 8 quick chains, 1.308 -> 1.000 over 14 probe
+    chains; takes an octave from the example's register 1.427 -> 1.335 over 16;
+    `bench/results/transposition.md`). Not behind a saturating drive: it
     gives every note much the same spectrum, so the long-term spectra hardly depend on the
     notes, while one transfer per chain no longer maps each note's input to its output
     (fr3_clean comp_dist_cab, drive 36 dB: MR-STFT 1.03 with the long-term match, 1.17 note
