@@ -521,7 +521,12 @@ def anchor_cab(chain: ToneChain, segs: torch.Tensor, target_power: torch.Tensor,
             # under the note match as well (its blend toward the long-term curve and the cuts
             # below the shared notes). 24 FluidR3 quick cases 0.672 -> 0.667 mean held-out
             # MR-STFT, 9 better, 3 worse (fr3_jazz amp_crunch turned nonlinear, 0.518 ->
-            # 0.612; fr3_epiano compand_overdrive 0.245 -> 0.309): within run-to-run noise
+            # 0.612; fr3_epiano compand_overdrive 0.245 -> 0.309): within run-to-run noise.
+            # Tried, not kept (2026-12-07): behind a saturating drive, the training segments
+            # filtered by the move (zero phase, at their RMS) and run through the chain, whose
+            # transfer then holds what the drive does to the moved spectrum: 12 saturated
+            # fits 1.543 -> 1.496, 7 better, 4 worse (the heavy drive chains 1.746 -> 2.026
+            # and 1.988 -> 2.062, the sag chains 1.633 -> 1.713 and 1.374 -> 1.423)
             moved = notes.transposition_db(band_hz)
             bands = bands if moved is None else bands - moved
     mid = (band_hz > 100) & (band_hz < 8000)
