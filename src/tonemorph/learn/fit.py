@@ -405,7 +405,15 @@ class NoteBands:
 
     def __init__(self, target: NoteSpectra, inp: NoteSpectra, sample_rate: int):
         self.target, self.input, self.sample_rate = target, inp, sample_rate
-        self._bands: dict[tuple, tuple[np.ndarray, np.ndarray] | None] = {}
+        # per band grid (`_grid`): each depends on the notes and the grid only, and the
+        # cabinet is matched again every few steps (a race only computes one twice)
+        self._levels: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._spread: dict[tuple[float, ...], float | None] = {}
+        self._moved: dict[tuple[float, ...], np.ndarray | None] = {}
+
+    @staticmethod
+    def _grid(band_hz: np.ndarray) -> tuple[float, ...]:
+        return tuple(np.round(band_hz, 6))
 
     def levels_db(self, band_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(target, input) band levels, (notes, bands) each.
@@ -419,31 +427,35 @@ class NoteBands:
         probe, smooth truth: +4.4 / +4.7 dB at 157 / 198 Hz, its take's lowest notes, where
         the wide bands were within 1.3 dB; 12 probe cases 0.606 -> 0.624).
         """
-        key = tuple(np.round(band_hz, 6))
-        if key not in self._bands:  # a race only computes it twice
-            self._bands[key] = tuple(
+        key = self._grid(band_hz)
+        if key not in self._levels:
+            self._levels[key] = tuple(
                 np.array([band_power_db(torch.from_numpy(p), band_hz, self.sample_rate,
                                         floor=s.floor, wide_low=False)
                           for p in s.power]).reshape(len(s.power), len(band_hz))
                 for s in (self.target, self.input))
-        return self._bands[key]
+        return self._levels[key]
 
     def spread_db(self, band_hz: np.ndarray) -> float | None:
         """`note_match_spread_db` of target and input (a chain's transfer, one gain per band,
         moves none of it); None below MIN_NOTES shared notes."""
-        t_db, in_db = self.levels_db(band_hz)
-        return note_match_spread_db(t_db, self.target, in_db, self.input, band_hz)
+        key = self._grid(band_hz)
+        if key not in self._spread:
+            t_db, in_db = self.levels_db(band_hz)
+            self._spread[key] = note_match_spread_db(t_db, self.target, in_db, self.input,
+                                                     band_hz)
+        return self._spread[key]
 
     def transposition_db(self, band_hz: np.ndarray) -> np.ndarray | None:
         """How the input's long-term band levels (dB, as `band_power_db`'s) would change if it
         played the target's notes (`transposed_power`); None without enough notes."""
-        key = ("transposed",) + tuple(np.round(band_hz, 6))
-        if key not in self._bands:
+        key = self._grid(band_hz)
+        if key not in self._moved:
             moved = transposed_power(self.target, self.input)
-            self._bands[key] = None if moved is None else tuple(
-                band_power_db(torch.from_numpy(p), band_hz, self.sample_rate) for p in moved)
-        moved_db = self._bands[key]
-        return None if moved_db is None else moved_db[0] - moved_db[1]
+            self._moved[key] = None if moved is None else (
+                band_power_db(torch.from_numpy(moved[0]), band_hz, self.sample_rate)
+                - band_power_db(torch.from_numpy(moved[1]), band_hz, self.sample_rate))
+        return self._moved[key]
 
     def agree(self, band_hz: np.ndarray) -> bool:
         """Whether the shared notes agree enough to match the cabinet note by note."""
