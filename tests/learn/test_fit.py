@@ -487,17 +487,35 @@ def test_unproven_dynamics_are_reset_in_the_fit(small: None, monkeypatch: pytest
 
 def test_a_chosen_linear_model_is_as_loud_as_the_target_over_the_whole_take(small: None
                                                                            ) -> None:
+    # in LUFS (BS.1770, K-weighted): the unweighted frame loudness it was matched on before
+    # counted the take's bass as loud as its presence
+    from tonemorph.dsp.loudness import integrated_lufs
+
     x = guitar_line(10.0, SR, seed=11)[0]
     res = _learn(CLEAN)
     assert res.chosen == "linear"
     xs = x * 10 ** (res.input_gain_db / 20)
-    fcfg = FeatureConfig(sample_rate=SR)
-    skip = int(fit.WARMUP_S * SR)
     with torch.no_grad():
-        out = res.chain(fit._take_in_rows(xs, SR))
+        out = res.chain(fit._take_in_rows(xs, SR)).flatten()[: xs.size]
     y = render(chain_with(CLEAN), guitar_line(10.0, SR, seed=12))[0]
-    want = fit.frame_loudness_db(fit.target_features(y, fcfg).level_db)
-    assert fit.frame_loudness_db(fit._levels(out, fcfg, skip)) == pytest.approx(want, abs=0.05)
+    assert integrated_lufs(out.double().numpy(), SR) == pytest.approx(integrated_lufs(y, SR),
+                                                                       abs=0.05)
+
+
+def test_lufs_gap_is_the_examples_loudness_over_the_outputs() -> None:
+    # closed form: an example 6 dB louder than what the chain makes of the take is +6.02 LU
+    # over it, whatever its spectrum; a silent example or output gives no gap
+    x = guitar_line(6.0, SR, seed=5)[0]
+    rows = fit._take_in_rows(x, SR)
+    chain = ToneChain(ChainConfig(stages=("cab",), sample_rate=SR))
+    with torch.no_grad():
+        out = chain(rows).flatten()[: x.size].double().numpy()
+    gap = fit.lufs_gap_db(fit._call, chain, rows, x.size, 2.0 * out, SR)
+    assert gap == pytest.approx(20 * math.log10(2.0), abs=1e-6)
+    assert fit.lufs_gap_db(fit._call, chain, rows, x.size, np.zeros_like(out), SR) == 0.0
+    fit._shift_output_gain(chain, gap)
+    assert fit.lufs_gap_db(fit._call, chain, rows, x.size, 2.0 * out, SR) == pytest.approx(
+        0.0, abs=1e-3)
 
 
 def test_levels_and_mean_power_in_runs_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,12 @@ import torch
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
 from tonemorph.chain.stages import stage as chain_stage
 from tonemorph.dsp.bandwidth import recording_bandwidth_hz
-from tonemorph.dsp.loudness import ATTACKS_FLOOR_DB, peak_over_rms_db
+from tonemorph.dsp.loudness import (
+    ATTACKS_FLOOR_DB,
+    LUFS_FLOOR,
+    integrated_lufs,
+    peak_over_rms_db,
+)
 from tonemorph.dsp.noise import noise_floor_power, without_noise
 from tonemorph.dsp.silence import GATE_REL_DB, gate_db
 from tonemorph.dsp.units import gain_to_db
@@ -1330,6 +1335,19 @@ def start_values(neutral: dict, stages: tuple[str, ...], drive_db: float | None,
     return vals
 
 
+def lufs_gap_db(forward: Forward, chain: ToneChain, take_rows: torch.Tensor, n: int,
+                y: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (LUFS, BS.1770) of the example y minus that of the chain's output
+    over the take (rows of `_take_in_rows`, its first n samples); 0 where either is silent."""
+    with torch.no_grad():
+        out = torch.cat([o.flatten() for o in chunked_outputs(forward, chain, take_rows)])
+    out_lufs = integrated_lufs(out[:n].double().numpy(), sample_rate)
+    y_lufs = integrated_lufs(y, sample_rate)
+    if min(out_lufs, y_lufs) <= LUFS_FLOOR:
+        return 0.0
+    return y_lufs - out_lufs
+
+
 def _shift_output_gain(chain: ToneChain, delta_db: float) -> None:
     """Move the chain's output gain by delta_db (dB), within its range."""
     rng = next(s for s in chain.specs if s.name == "out_gain_db").range
@@ -1564,6 +1582,15 @@ def _fit_unpaired(x: np.ndarray, y: np.ndarray, cfg: LearnConfig, progress: Prog
     # few notes for a level that does not depend on which were drawn): it cannot reshape its
     # level distribution to meet the target's
     chain = lin_loud if chosen == "linear" else results[chosen]
+    if chosen == "linear":
+        # a filter's loudness is its spectrum's: K-weighted (BS.1770), as a listener and a
+        # loudness meter hear it, the take's bass no longer counts as loud as its presence
+        # (held-out LUFS error on the 9 quick cases kept linear: mean |err| 2.02 -> 1.75 LU,
+        # MR-STFT 0.553 -> 0.537; fr3_jazz EQ + cab -1.61 -> -1.19 LU). Not for a nonlinear
+        # chain, aligned on its louder half as its loss's level terms are (on the 31 quick
+        # cases kept nonlinear the same move gave 1.21 -> 1.14 LU but MR-STFT 0.960 -> 0.966,
+        # fr3_epiano amp_crunch +1.23 -> +3.50 LU)
+        _shift_output_gain(chain, lufs_gap_db(fitter.output, chain, take_rows, len(xs), y, sr))
     loss, terms = fitter.evaluate(chain)
     _shift_output_gain(chain, -target_gain_db)
     if progress:
