@@ -43,7 +43,9 @@ def test_references_are_normalised_to_weights_summing_to_one() -> None:
     # weights near the float maximum: their sum overflowed to inf, and every weight to 0
     assert [w for _, w in references(["a.wav:1e308", ("b.wav", 1e308), "c.wav:5e307"])
             ] == pytest.approx([0.4, 0.4, 0.2])
-    for bad in ("a.wav:inf", "a.wav:nan", ("a.wav", float("inf")), ("a.wav", 0.0)):
+    # a pair's weight that is no number is the same mistake as "a.wav:abc", not a TypeError
+    for bad in ("a.wav:inf", "a.wav:nan", ("a.wav", float("inf")), ("a.wav", 0.0),
+                ("a.wav", "abc"), ("a.wav", None)):
         with pytest.raises(ParameterError, match="positive"):
             references([bad])
     with pytest.raises(ParameterError, match="no reference"):

@@ -95,6 +95,18 @@ def parse_amount(amount: float | str | Mapping[str, float]) -> tuple[float, dict
     return overall, per
 
 
+def reference_weight(value: object, where: str) -> float:
+    """A reference's weight as a float (finite, > 0); ParameterError naming it `where`."""
+    try:
+        weight = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        weight = math.nan
+    if not (math.isfinite(weight) and weight > 0.0):
+        raise ParameterError(f"reference weight must be a positive number, got {value!r} "
+                             f"{where}.", option="reference")
+    return weight
+
+
 def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
     """(path, weight) from "ref.wav" (weight 1) or "ref.wav:0.5" (weight > 0).
 
@@ -105,7 +117,7 @@ def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
     head, sep, tail = raw.rpartition(":")
     if sep and head and tail:
         try:
-            weight = float(tail)
+            float(tail)
         except ValueError:
             # "ref.wav:abc" is a weight mistyped, not a file of that name to look for
             if Path(head).is_file() and not Path(raw).exists():
@@ -113,10 +125,7 @@ def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
                                      f"{tail!r} in {raw!r}; e.g. {head}:0.5.",
                                  option="reference") from None
             return Path(raw), 1.0
-        if not (math.isfinite(weight) and weight > 0.0):
-            raise ParameterError(f"reference weight must be a positive number, got {tail!r} "
-                                 f"in {raw!r}.", option="reference")
-        return Path(head), weight
+        return Path(head), reference_weight(tail, f"in {raw!r}")
     return Path(raw), 1.0
 
 

@@ -37,7 +37,12 @@ from tonemorph.io import (
 from tonemorph.io.content import CANCEL_DB
 from tonemorph.io.process import decoded_peak
 from tonemorph.master.analysis import TrackScan, check_active, excerpt_windows, read_excerpts, scan
-from tonemorph.master.config import MIN_REFERENCE_S, MasterConfig, parse_reference
+from tonemorph.master.config import (
+    MIN_REFERENCE_S,
+    MasterConfig,
+    parse_reference,
+    reference_weight,
+)
 from tonemorph.master.fit import (
     MasterSettings,
     Spectra,
@@ -86,10 +91,8 @@ def references(reference: ReferenceLike | Sequence[ReferenceLike]) -> list[tuple
                                  "mastering streams whole files; write the audio to a WAV "
                                  "first")
         if isinstance(item, tuple):
-            path, weight = Path(item[0]), float(item[1])
-            if not (math.isfinite(weight) and weight > 0.0):
-                raise ParameterError(f"reference weight must be a positive number, got "
-                                     f"{item[1]!r} for {path}.", option="reference")
+            path = Path(item[0])
+            weight = reference_weight(item[1], f"for {path}")
         else:
             path, weight = parse_reference(item)
         out.append((path, weight))
