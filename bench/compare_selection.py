@@ -49,10 +49,12 @@ def markdown(baseline: list[dict], variants: dict[str, list[dict]], title: str) 
         n = len(pairs)
         mean = {k: (sum(r[k] for r, _ in pairs) / n, sum(b[k] for _, b in pairs) / n)
                 for k in ("mrstft", "learn_s")}
+        lufs = [sum(abs(x["lufs_err"]) for x in side) / n for side in zip(*pairs)]
         worse = sum(r["mrstft"] > b["mrstft"] + 0.01 for r, b in pairs)
         better = sum(r["mrstft"] < b["mrstft"] - 0.01 for r, b in pairs)
         lines += ["", f"Mean over {n} cases: MR-STFT {mean['mrstft'][0]:.3f} / "
-                  f"{mean['mrstft'][1]:.3f}, learn {mean['learn_s'][0]:.0f} / "
+                  f"{mean['mrstft'][1]:.3f}, |LUFS err| {lufs[0]:.2f} / {lufs[1]:.2f} LU, learn "
+                  f"{mean['learn_s'][0]:.0f} / "
                   f"{mean['learn_s'][1]:.0f} s; worse by more than 0.01 on {worse}, better "
                   f"on {better}.", ""]
     return "\n".join(lines)
