@@ -150,6 +150,22 @@ def test_load_directory(tmp_path: Path) -> None:
         load_model_document(tmp_path)
 
 
+def test_a_device_or_pipe_is_no_model_file(tmp_path: Path) -> None:
+    # read whole, /dev/zero grew until the OOM killer and a pipe with no writer never ended;
+    # every model reader (tone, .nam, AIDA-X) is refused before it reads
+    from tonemorph.export.aidax import read_aidax_file
+    from tonemorph.export.nam import read_nam
+
+    zero = tmp_path / "z.tmodel"
+    zero.symlink_to("/dev/zero")
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    for path in (zero, fifo):
+        for read in (load_model_document, read_aidax_file, read_nam):
+            with pytest.raises(ModelFileError, match="not a regular file|is not a file"):
+                read(path)
+
+
 def test_load_audio_file_is_not_json(tmp_path: Path) -> None:
     path = tmp_path / "x.wav"
     sf.write(path, np.zeros((100, 1)), 48_000)

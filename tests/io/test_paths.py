@@ -67,6 +67,18 @@ def test_existing_file_replaced_only_with_force(tmp_path: Path, take: Path) -> N
     check_output_path(tmp_path / "new.wav", [take])
 
 
+def test_a_pipe_or_device_is_never_an_output_even_with_force(tmp_path: Path) -> None:
+    # outputs are renamed over: `-o /dev/null --force` as root replaced the device by a file
+    fifo = tmp_path / "out.wav"
+    os.mkfifo(fifo)
+    link = tmp_path / "null.wav"
+    link.symlink_to(os.devnull)
+    for out in (fifo, link):
+        with pytest.raises(OutputPathError, match="not a regular file"):
+            check_outputs([out], [], force=True)
+    assert fifo.is_fifo() and Path(os.devnull).is_char_device()
+
+
 def test_output_location_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(OutputPathError, match="does not exist"):
         check_output_path(tmp_path / "nope" / "out.wav", [])

@@ -85,8 +85,9 @@ def check_outputs(outputs: Sequence[StrPath], inputs: Iterable[StrPath | None], 
 
     Raises:
         OutputPathError: an output is an input (by path, symlink or hard link), two outputs
-            share a path, an output is a directory, exists without `force`, or its directory
-            is missing or not writable.
+            share a path, an output is a directory or another non-regular file (a device,
+            pipe, socket; even with `force`), exists without `force`, or its directory is
+            missing or not writable.
     """
     outs = [Path(o) for o in outputs]
     ins = [Path(i) for i in inputs if i is not None]
@@ -103,6 +104,12 @@ def check_outputs(outputs: Sequence[StrPath], inputs: Iterable[StrPath | None], 
                     "own path")
         if o.is_dir():
             raise OutputPathError(f"output path {o} is a directory; give a file name")
+        if o.exists() and not o.is_file():
+            # outputs are written beside and renamed over: with --force a device or pipe
+            # (`-o /dev/null`, run as root) would be replaced by a regular file
+            raise OutputPathError(
+                f"output path {o} is not a regular file (a device, pipe or socket); outputs "
+                "are written as new files, give a file name")
         if (o.exists() or o.is_symlink()) and not force:
             raise OutputPathError(
                 f"{o} already exists; choose another path, or allow replacing it",

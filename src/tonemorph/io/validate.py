@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -235,12 +236,17 @@ class DocumentCheck:
 
 
 def check_file_size(path: str | os.PathLike[str], what: str) -> None:
-    """Refuse a file larger than MAX_MODEL_FILE_BYTES before it is parsed (a missing file is
-    left to the reader, which says so)."""
+    """Refuse a file larger than MAX_MODEL_FILE_BYTES, or a device, pipe or socket, before it
+    is parsed (a missing file is left to the reader, which says so)."""
     try:
-        size = Path(path).stat().st_size
+        st = Path(path).stat()
     except OSError:
         return
+    if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        # read whole, /dev/zero grew without end and a pipe with no writer waited forever
+        raise ModelFileError(f"{path} is not a regular file (a device, pipe or socket), so "
+                             f"not a {what} file; give the model file's path")
+    size = st.st_size
     if size > MAX_MODEL_FILE_BYTES:
         raise ModelFileError(f"{path} is {size / 2**20:.0f} MB, too large for a {what} file "
                              f"(at most {MAX_MODEL_FILE_BYTES >> 20} MB); check the path")
