@@ -478,6 +478,26 @@ def test_truncated_wav_is_processed_with_a_warning(tmp_path: Path) -> None:
     assert len(warn) == 1 and "declares 15.0 s, only 5.0 s" in warn[0], res.output
 
 
+def test_a_cut_off_mp3_is_processed_with_a_warning_and_its_real_length(tmp_path: Path
+                                                                        ) -> None:
+    # an MP3 has no chunk size to compare: its header's length is an estimate, and the cut
+    # showed only when decoding ended early (it had said "wrote ... 15.0 s of audio")
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, guitar_line(15.0, SR, seed=3).T, SR)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    res = run("apply", MODEL, cut, "-o", tmp_path / "o.wav")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "truncated" in ln]
+    assert len(warn) == 1 and "of the 15.0 s its header gives" in warn[0], res.output
+    seconds = sf.info(tmp_path / "o.wav").duration
+    flat = " ".join(res.output.split())  # the console wraps long lines
+    assert seconds < 7.0 and f"({seconds:.1f} s of audio" in flat
+    # a whole one says nothing
+    res = run("apply", MODEL, whole, "-o", tmp_path / "w.wav")
+    assert res.exit_code == 0 and "truncated" not in res.output, res.output
+
+
 def test_learn_says_what_it_did_with_channels_and_rates(stub_fit: dict, pair: dict) -> None:
     d = pair["dir"]
     six = write(d / "six.wav", np.repeat(guitar_line(8.0, SR, seed=7), 6, axis=0))

@@ -75,7 +75,7 @@ def process_file(in_path: str | Path, out_path: str | Path, make_processor: Make
                 w.write(o)
     peak_dbfs = gain_to_db(w.peak, floor_db=-math.inf)
     summary = {"input": str(in_path), "output": str(out_path), "sample_rate": sr_out,
-               "channels": info.channels, "seconds": info.frames / info.sample_rate,
+               "channels": info.channels, "seconds": done / info.sample_rate,
                "frames_written": w.frames_written, "subtype": w.subtype,
                "float_output": w.subtype in FLOAT_SUBTYPES, "peak_dbfs": peak_dbfs,
                "clipped_samples": w.clipped_samples}

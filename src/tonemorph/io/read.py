@@ -137,6 +137,25 @@ def _warn_if_truncated(sfile: sf.SoundFile, info: AudioInfo, role: str) -> None:
     declared = truncated_seconds(sfile, info)
     if declared is None:
         return
+    _warn_once(info, f"{role} file {info.path} is truncated: its header declares "
+                     f"{declared:.1f} s, only {info.duration_s:.1f} s are present; using "
+                     "what is there (re-export or copy the file again for the rest)")
+
+
+def _warn_if_ended_early(info: AudioInfo, frames_read: int, role: str) -> None:
+    """Warn (once per file version) that decoding ended well before the length the header
+    gave: a cut-off MP3 or Ogg has no chunk size for `truncated_seconds` to read, only an
+    estimate of its length (by 0.5 s or 1 % at most for a whole file, so no warning then)."""
+    missing = info.frames - frames_read
+    if missing <= max(0.5 * info.sample_rate, 0.01 * info.frames):
+        return
+    _warn_once(info, f"{role} file {info.path} ended after {frames_read / info.sample_rate:.1f}"
+                     f" s of the {info.duration_s:.1f} s its header gives: it is truncated or "
+                     "damaged; using what is there (re-export or copy the file again)")
+
+
+def _warn_once(info: AudioInfo, message: str) -> None:
+    """warnings.warn(message), once per file version (path, modification time, size)."""
     try:
         st = info.path.stat()
         key = (str(info.path.resolve()), st.st_mtime_ns, st.st_size)
@@ -145,9 +164,7 @@ def _warn_if_truncated(sfile: sf.SoundFile, info: AudioInfo, role: str) -> None:
     if key in _warned_truncated:
         return
     _warned_truncated.add(key)
-    warnings.warn(f"{role} file {info.path} is truncated: its header declares "
-                  f"{declared:.1f} s, only {info.duration_s:.1f} s are present; using "
-                  "what is there (re-export or copy the file again for the rest)", stacklevel=3)
+    warnings.warn(message, stacklevel=4)
 
 
 def _check_finite(block: np.ndarray, path: Path, role: str) -> None:
@@ -247,6 +264,7 @@ class AudioReader:
         while True:
             block = self.read(block_frames)
             if block.shape[1] == 0:
+                _warn_if_ended_early(self.info, self.tell(), self.role)
                 return
             yield block
 
