@@ -62,6 +62,10 @@ def _param(name: str, value: Any) -> Any:
     return lambda d: d["parameters"].__setitem__(name, value)
 
 
+def _training(name: str, value: Any) -> Any:
+    return lambda d: d["training"].__setitem__(name, value)
+
+
 #: The cases of the issue: (edit, words the error line must hold)
 CASES = {
     "sample_rate_0": (lambda d: d["chain"].__setitem__("sample_rate", 0),
@@ -82,6 +86,15 @@ CASES = {
     "bool_number": (_param("drive.bias", True), ("parameters.drive.bias", "not a number")),
     "cab_curve_short": (_param("cab.band_db", [0.0] * 10), ("parameters.cab.band_db",
                                                             "needs 64")),
+    # training fields that info and report read (a traceback from them before)
+    "selection_text": (_training("selection", "x"), ("training.selection", "not an object")),
+    "selection_number": (_training("selection", 3), ("training.selection", "not an object")),
+    "selection_list": (_training("selection", [1.0]), ("training.selection",
+                                                       "not an object")),
+    "pinning_text": (_training("pinning", {"drive": "x"}), ("training.pinning.drive",
+                                                            "not a finite number")),
+    "pinning_null": (_training("pinning", {"drive": None}), ("training.pinning.drive",
+                                                             "not a finite number")),
 }
 
 

@@ -502,7 +502,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
 
     yh = BlockProcessor(model, 1).process(holdout_take()[None])[0].astype(np.float64)
     loudness = float(10 * np.log10(max(float(np.mean(yh ** 2)), 1e-20)))
-    training = {"tonemorph": {"source": tone.training.get("input", {}).get("name"),
+    training = {"tonemorph": {"source": (tone.training.get("input") or {}).get("name"),
                               "arch": arch, "steps": r.steps, "seconds": round(r.seconds, 1),
                               "esr_measured_on": "held-out demo guitar take, 48 kHz",
                               "loudness_measured_on": "held-out demo guitar take"}}

@@ -646,6 +646,14 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
             where = join("training", key)
             for i, w in enumerate(ck.array(tr[key], where)):
                 ck.text(w, join(where, i))
+    # the learner's scores by chain (selection) and loss increase by block (pinning)
+    for key in ("selection", "pinning"):
+        if tr.get(key) is not None:
+            where = join("training", key)
+            for name, v in ck.mapping(tr[key], where).items():
+                ck.finite(v, join(where, name))
+    if tr.get("interrupted") is not None:
+        ck.flag(tr["interrupted"], join("training", "interrupted"))
     return tr
 
 
