@@ -177,6 +177,8 @@ def test_bad_nam_exit_2(edit: Any, words: tuple, tmp_path: Path, take: Path) -> 
      ("layers[0].shape[2]", "1 .. 1024 units")),
     (lambda d: d.__setitem__("out_gain", 1e300), ("out_gain", "-60 .. 60 dB")),
     (lambda d: d.__setitem__("out_gain", "loud"), ("out_gain", "not a number")),
+    (lambda d: d["layers"][1].__setitem__("activation", "tanh"),
+     ("layers[1].activation", "'tanh'", "not supported")),
 ])
 def test_bad_aidax_exit_2(edit: Any, words: tuple, tmp_path: Path, take: Path) -> None:
     doc = json.loads(AIDAX.read_text())
