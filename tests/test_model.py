@@ -297,6 +297,27 @@ def test_level_knob_adds_exact_db(crunch: Tone, take: np.ndarray) -> None:
     np.testing.assert_allclose(up, base * 10 ** (6 / 20), rtol=1e-5, atol=1e-7)
 
 
+def test_level_knob_is_exact_past_the_output_gains_range(take: np.ndarray) -> None:
+    """--level plays after the stored output gain: a tone storing +30 dB at --level +48 is
+    +48 dB louder, not held at the output gain's +58.8 dB (it was +28.8 dB)."""
+    hot = tone_with({**CRUNCH, "out_gain_db": 30.0}, input_gain_db=4.0)
+    base = hot.apply(take, SR)
+    for lv in (-48.0, 48.0):
+        np.testing.assert_allclose(hot.apply(take, SR, level_db=lv), base * 10 ** (lv / 20),
+                                   rtol=1e-5, atol=1e-7 * 10 ** (lv / 20))
+
+
+def test_level_at_its_edge_with_a_compensated_amount(crunch: Tone, take: np.ndarray) -> None:
+    """--amount's loudness compensation is no part of --level: --level -48 with --amount 0.3
+    (compensation -1.7 dB) raised "level_db must be within +-48 dB, got -49.68"."""
+    quiet = crunch.apply(take, SR, amount=0.3, level_db=-48.0)
+    ref = crunch.apply(take, SR, amount=0.3)
+    np.testing.assert_allclose(quiet, ref * 10 ** (-48 / 20), rtol=1e-5, atol=1e-10)
+    quiet = crunch.apply(take, SR, drive_db=-12.0, level_db=-48.0)
+    np.testing.assert_allclose(quiet, crunch.apply(take, SR, drive_db=-12.0) * 10 ** (-48 / 20),
+                               rtol=1e-5, atol=1e-10)
+
+
 # ------------------------------------------------------------------------- apply: shapes
 
 

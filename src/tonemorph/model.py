@@ -167,7 +167,9 @@ class Tone:
         return sample_rate if lo <= sample_rate <= hi else self.config.sample_rate
 
     def knob_values(self, knobs: Knobs = Knobs()) -> dict[str, float | list[float]]:
-        """The stored parameters with the knobs applied (numpy), in physical units."""
+        """The stored parameters with the knobs applied (numpy), in physical units; the drive
+        held in its range, --level added to the output gain (which a torch chain holds in its
+        range; `fast_chain` plays --level after it instead)."""
         specs = param_specs(self.config)
         vals = dict(self.parameters)
         missing = [s.name for s in specs if s.name not in vals]
@@ -227,11 +229,15 @@ class Tone:
 
     def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0,
                    sample_rate: int | None = None) -> FastChain:
-        """A streaming block processor (one channel) for these knobs at `sample_rate`."""
+        """A streaming block processor (one channel) for these knobs at `sample_rate`;
+        --level and `extra_gain_db` (dB, the loudness compensation) scale its output."""
         sr = sample_rate or self.config.sample_rate
-        k = Knobs(knobs.amount, knobs.drive_db, knobs.tone_db, knobs.level_db + extra_gain_db)
-        return FastChain(self._config_at(sr), self.knob_values(k),
+        # after the output gain, not in it: the stored gain plus a knob would be held in the
+        # output gain's range (+-60 dB, settled to +-58.8), silently dropping part of --level;
+        # nor is the sum a knob to check against the knob's range (the compensation is ours)
+        return FastChain(self._config_at(sr), self.knob_values(replace(knobs, level_db=0.0)),
                          input_gain_db=self.input_gain_db,
+                         output_gain_db=knobs.level_db + extra_gain_db,
                          tone_sos=self._tilt_sos(knobs.tone_db, sr))
 
     def _compensation_db(self, mono: np.ndarray, full: np.ndarray, knobs: Knobs, sr: int,
@@ -468,9 +474,10 @@ class ToneStream:
         full = (self.tone.fast_chain(sample_rate=isr).process(mono)
                 if guard or self.knobs.compensated else mono)  # else read by neither
         self.guard_db = self.tone.guard_db(mono, full, isr) if guard else 0.0
-        # the guard scales the full tone; --amount then lands between the input and that
-        self.compensation_db = self.guard_db + self.tone._compensation_db(
-            mono, full, self.knobs, isr, self.guard_db)
+        # the guard scales the full tone; --amount then lands between the input and that.
+        # Held to the knobs' own span: a near-silent partial output is no loudness to match
+        knobs_db = self.tone._compensation_db(mono, full, self.knobs, isr, self.guard_db)
+        self.compensation_db = self.guard_db + min(max(knobs_db, -MAX_KNOB_DB), MAX_KNOB_DB)
 
     def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
         isr = self.tone.processing_rate(self.sr)
