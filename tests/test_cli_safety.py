@@ -451,6 +451,29 @@ def test_apply_level_at_its_edge_with_amount(tmp_path: Path) -> None:
         assert out.exists()
 
 
+def test_apply_says_when_the_drive_offset_is_capped(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2))
+    res = run("apply", MODEL, take, "-o", tmp_path / "o.wav", "--drive", "-48")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert any("drive offset of -48 dB" in w and "past its range" in w for w in warn), warn
+
+
+def test_apply_clip_hint_past_the_level_knobs_range_offers_the_ceiling(tmp_path: Path) -> None:
+    """An output that only a --level below -48 would fit is not told to pass that --level (it
+    would be refused): the hint says none is low enough and offers --ceiling."""
+    doc = json.loads(MODEL.read_text(encoding="utf-8"))
+    doc["parameters"]["out_gain_db"] = 60.0
+    model = tmp_path / "hottest.tmodel"
+    model.write_text(json.dumps(doc), encoding="utf-8")
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2, level_db=-1.0))
+    res = run("apply", model, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16")
+    warn = [ln for ln in " ".join(res.output.split()).split("warning: ")[1:]]
+    assert res.exit_code == 0 and len(warn) == 1, res.output
+    assert "pass --ceiling -1" in warn[0] and "no --level is low enough" in warn[0], warn
+    assert "pass --level" not in warn[0]
+
+
 def test_apply_to_mp3_checks_the_peaks_the_file_decodes_to(tmp_path: Path) -> None:
     # an encoder moves the peaks: the warning is about the decoded file, and its --level works
     if not sf.check_format("MP3", "MPEG_LAYER_III"):

@@ -318,6 +318,17 @@ def test_level_at_its_edge_with_a_compensated_amount(crunch: Tone, take: np.ndar
                                rtol=1e-5, atol=1e-10)
 
 
+def test_a_drive_offset_past_the_drives_range_says_so(crunch: Tone) -> None:
+    x = sine(200.0, 0.5, SR, amplitude=0.1)
+    assert crunch.capped_knobs(Knobs(drive_db=12.0)) == []  # 18 + 12 dB: in range
+    with pytest.warns(UserWarning, match=r"drive offset of \+48 dB takes this tone's drive to "
+                      r"\+66.0 dB, past its range \(-24 .. 54 dB\): it plays at \+53.2 dB, an "
+                      r"offset of \+35.2 dB"):
+        crunch.apply(x, SR, drive_db=48.0)
+    with pytest.warns(UserWarning, match=r"to -30.0 dB.*plays at -23.2 dB"):
+        crunch.apply(x, SR, drive_db=-48.0)
+
+
 # ------------------------------------------------------------------------- apply: shapes
 
 

@@ -469,6 +469,17 @@ def _speed(audio_s: float, wall_s: float) -> str:
     return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
 
 
+def _level_fix(level_db: float) -> tuple[str | None, str]:
+    """For an output that needs --level `level_db` (dB) to fit: ('--level X', '') when the knob
+    reaches it, else (None, a note that it does not: --ceiling is the way)."""
+    from tonemorph.model import MAX_KNOB_DB
+
+    if level_db >= -MAX_KNOB_DB:
+        return f"--level {level_db:.1f}", ""
+    return None, (f" (no --level is low enough: it would take {level_db:.1f} dB, past the "
+                  f"knob's {-MAX_KNOB_DB:g} dB)")
+
+
 def _warn_overs(summary: dict, level_db: float, ceiling_dbtp: float | None) -> None:
     """Say when the output went past full scale: clipped (fixed point) or kept (float); or,
     lossy, past the ceiling or full scale once decoded."""
@@ -482,25 +493,27 @@ def _warn_overs(summary: dict, level_db: float, ceiling_dbtp: float | None) -> N
     if encoded is not None and ceiling_dbtp is None and encoded > 0.05:
         # the encoder may clip what went past full scale: the level comes down by the higher
         top = max(encoded, summary["peak_dbfs"])
+        fix, none = _level_fix(level_db - top - 1.0)
         console.print(f"[yellow]warning:[/] the {summary['subtype']} file decodes to "
                       f"{encoded:+.1f} dBTP, past full scale (players clip it); pass --ceiling "
-                      f"-1 for a true-peak-safe file, or --level {level_db - top - 1.0:.1f}",
+                      f"-1 for a true-peak-safe file{f', or {fix}' if fix else none}",
                       highlight=False, soft_wrap=True)
         return
     peak = summary["peak_dbfs"]
     if not peak > 0.0:
         return
-    fix = f"--level {level_db - peak - 0.1:.1f}"
+    fix, none = _level_fix(level_db - peak - 0.1)
     if summary["clipped_samples"]:
         console.print(f"[yellow]warning:[/] {summary['clipped_samples']} samples clipped in the "
-                      f"{summary['subtype']} file (peak {peak:+.1f} dBFS); pass {fix} to avoid "
-                      "it, --ceiling -1 for a true-peak-safe output, or write a float WAV "
-                      "(--subtype FLOAT)",
+                      f"{summary['subtype']} file (peak {peak:+.1f} dBFS); pass "
+                      f"{f'{fix} to avoid it, ' if fix else ''}--ceiling -1 for a true-peak-safe "
+                      f"output, or write a float WAV (--subtype FLOAT){none}",
                       highlight=False, soft_wrap=True)
     elif summary.get("float_output"):
         console.print(f"[yellow]note:[/] the output peaks at {peak:+.1f} dBFS; the float file "
-                      f"keeps the overs, but lower it ({fix}) or limit it (--ceiling -1) before "
-                      "converting to fixed point", highlight=False, soft_wrap=True)
+                      f"keeps the overs, but {f'lower it ({fix}) or ' if fix else ''}limit it "
+                      f"(--ceiling -1) before converting to fixed point{none}",
+                      highlight=False, soft_wrap=True)
 
 
 def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tuple | None":

@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -168,8 +169,8 @@ class Tone:
 
     def knob_values(self, knobs: Knobs = Knobs()) -> dict[str, float | list[float]]:
         """The stored parameters with the knobs applied (numpy), in physical units; the drive
-        held in its range, --level added to the output gain (which a torch chain holds in its
-        range; `fast_chain` plays --level after it instead)."""
+        held in its range (`capped_knobs` says so), --level added to the output gain (which a
+        torch chain holds in its range; `fast_chain` plays --level after it instead)."""
         specs = param_specs(self.config)
         vals = dict(self.parameters)
         missing = [s.name for s in specs if s.name not in vals]
@@ -239,6 +240,24 @@ class Tone:
                          input_gain_db=self.input_gain_db,
                          output_gain_db=knobs.level_db + extra_gain_db,
                          tone_sos=self._tilt_sos(knobs.tone_db, sr))
+
+    def capped_knobs(self, knobs: Knobs) -> list[str]:
+        """What part of the knobs the tone's parameter ranges hold back, in words ([] for
+        none): a drive offset (dB) taking the drive past its range plays only up to it."""
+        from tonemorph.chain.params import RANGES
+
+        if not knobs.drive_db or "drive" not in self.config.stages:
+            return []
+        rng = RANGES["drive_db"]
+        base = float(self.knob_values(replace(knobs, drive_db=0.0))["drive.drive_db"])
+        want = base + knobs.drive_db
+        # as the chain plays it: clamped, then settled 1 % inside the range (Range.settle)
+        got = rng.settle(rng.clamp(want))
+        if abs(got - want) < 0.05:
+            return []
+        return [f"the drive offset of {knobs.drive_db:+g} dB takes this tone's drive to "
+                f"{want:+.1f} dB, past its range ({rng.lo:g} .. {rng.hi:g} dB): it plays at "
+                f"{got:+.1f} dB, an offset of {got - rng.settle(base):+.1f} dB"]
 
     def _compensation_db(self, mono: np.ndarray, full: np.ndarray, knobs: Knobs, sr: int,
                          guard_db: float = 0.0) -> float:
@@ -314,7 +333,10 @@ class Tone:
     def stream(self, sample_rate: int, channels: int, knobs: Knobs = Knobs(),
                compensation_db: float = 0.0, loudness_guard: bool = True) -> "ToneStream":
         """A streaming processor for (channels, n) blocks at `sample_rate`; --amount's and
-        --drive's loudness compensation is `compensation_db`, or set by its `compensate`."""
+        --drive's loudness compensation is `compensation_db`, or set by its `compensate`.
+        Knobs the tone's ranges hold back (`capped_knobs`) are said in a warning."""
+        for note in self.capped_knobs(knobs):
+            warnings.warn(note, stacklevel=2)
         return ToneStream(self, sample_rate, channels, knobs, compensation_db, loudness_guard)
 
     def apply(self, audio: np.ndarray, sample_rate: int, *, amount: float = 1.0,
