@@ -55,8 +55,10 @@ def check_seed(seed: int) -> None:
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:
-    """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq)."""
-    if not spec:
+    """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq);
+    None is the full chain. A list naming no stage ('', ',,,') is refused: it would learn a
+    chain of the always-present gains and cabinet alone, unasked."""
+    if spec is None:
         return STAGES
     out: list[str] = []
     for part in (p.strip() for p in spec.split(",") if p.strip()):
@@ -64,10 +66,26 @@ def parse_stages(spec: str | None) -> tuple[str, ...]:
         for n in names:
             if n not in STAGES:
                 raise ParameterError(f"unknown stage {part!r}; choose from eq, "
-                                     f"{', '.join(STAGES)}")
+                                     f"{', '.join(STAGES)}", option="stages")
             if n not in out:
                 out.append(n)
-    return tuple(s for s in STAGES if s in out)
+    return _some_stages(tuple(s for s in STAGES if s in out), spec)
+
+
+def _some_stages(stages: tuple[str, ...], given: object) -> tuple[str, ...]:
+    """`stages` when it names at least one; ParameterError otherwise."""
+    if not stages:
+        raise ParameterError(f"no stages given ({given!r}); name them, e.g. 'eq,cab' or "
+                             "'eq,drive,cab,comp', or leave them out for the full chain",
+                             option="stages")
+    return stages
+
+
+def _stages_of(stages: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The stages a learner runs: `parse_stages` of text or None, else the names given."""
+    if isinstance(stages, (str, type(None))):
+        return parse_stages(stages)
+    return _some_stages(tuple(stages), stages)
 
 
 def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
@@ -256,7 +274,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     from tonemorph.learn.fit import LearnConfig, fit_threads
 
     check_seed(seed)
-    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
+    st = _stages_of(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
     x, sr_x, name_x = load_audio_like(input, "input")
@@ -370,8 +388,8 @@ def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None =
     from tonemorph.learn.paired import fit_paired_chain
 
     check_seed(seed)
+    st = _stages_of(stages)
     x, y, info = _paired_pair(input, target, allow_low_rate)
-    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
                             seed=seed, progress=progress)
     tone.training.update(info, date=_dt.datetime.now(_dt.timezone.utc).isoformat(

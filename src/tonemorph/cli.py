@@ -101,7 +101,7 @@ _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": 
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
           "report": "--report", "format": "--format",
-          "seed": "--seed", "reference": "--reference"}
+          "seed": "--seed", "reference": "--reference", "stages": "--chain"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -279,7 +279,8 @@ def learn(
     output: Path = typer.Option(Path("tone.tmodel"), "--output", "-o", help="model file to write"),
     quality: str = typer.Option("default", help="fast | default (best: as default)"),
     chain: Optional[str] = typer.Option(None, "--chain",
-                                        help="stages, e.g. eq,cab or eq,drive,cab,comp"),
+                                        help="stages, e.g. eq,cab or eq,drive,cab,comp "
+                                             "(default: all)"),
     seed: int = typer.Option(0, help="random seed (same seed, same result)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),
     report: Optional[Path] = typer.Option(None, "--report",
@@ -348,7 +349,7 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
                                                 stages=stages, seed=seed,
                                                 allow_low_rate=allow_low_rate, progress=bar)
             else:
-                if stages:
+                if stages is not None:
                     raise ParameterError("--chain applies to the grey-box capture only; leave "
                                          "it out with a neural --arch")
                 result = tonemorph.learn_neural(input, target, arch=arch, seconds=seconds,
