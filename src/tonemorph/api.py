@@ -464,7 +464,8 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
                 progress: Progress | None = None) -> ExportSummary:
     """Write `tone` as `fmt` ('nam', 'aidax' or 'ir') to `path`; neural formats are distilled
     for `seconds` of training (or `steps`) and report their held-out ESR. `without_cab`
-    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR)."""
+    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR); `arch` and
+    `without_cab` are for neural formats, `post_eq` for the IR (ParameterError otherwise)."""
     from tonemorph.learn.distill import distill, holdout_take, long_time_constants, tone_without
 
     if fmt not in EXPORT_FORMATS:
@@ -479,6 +480,10 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         if arch:
             raise ParameterError("an IR export has no architecture; architectures apply to nam and "
                                  "aidax exports", option="arch")
+        if without_cab:
+            raise ParameterError("an IR export is the cabinet (or a tone of filters whole); "
+                                 "leaving the cabinet out applies to nam and aidax exports "
+                                 "(the amp, beside this IR)", option="without_cab")
         c = write_ir(path, tone, sample_rate, post_eq=post_eq)
         return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
                              ir_ms=c.length_ms, normalise_db=c.normalise_db,
@@ -486,6 +491,9 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
                              "does not apply", option="sample_rate")
+    if post_eq:
+        raise ParameterError(f"a {fmt} model holds the whole tone, post-EQ included; adding the "
+                             "post-EQ applies to an IR export", option="post_eq")
     if without_cab:
         if tone.is_filter():
             # its IR export is the whole tone: an amp part beside it would add the EQ twice

@@ -101,7 +101,8 @@ _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": 
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
           "report": "--report", "format": "--format",
-          "seed": "--seed", "reference": "--reference", "stages": "--chain"}
+          "seed": "--seed", "reference": "--reference", "stages": "--chain",
+          "without_cab": "--without-cab", "post_eq": "--post-eq"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -548,15 +549,24 @@ def export_cmd(
     without_cab: bool = typer.Option(False, "--without-cab",
                                      help="nam/aidax: leave the cabinet out (use with the ir "
                                           "export: amp + IR)"),
-    minutes: float = typer.Option(10.0, help="nam/aidax: distillation time budget, minutes"),
-    name: Optional[str] = typer.Option(None, help="model name in the metadata"),
-    modeled_by: str = typer.Option("tonemorph", help="author in the metadata"),
-    seed: int = typer.Option(0, help="random seed"),
+    minutes: Optional[float] = typer.Option(
+        None, help="nam/aidax: distillation time budget, minutes (default 10)"),
+    name: Optional[str] = typer.Option(None, help="nam/aidax/plugin: model name in the "
+                                                  "metadata"),
+    modeled_by: Optional[str] = typer.Option(None, help="nam/aidax: author in the metadata "
+                                                        "(default tonemorph)"),
+    seed: Optional[int] = typer.Option(None, help="nam/aidax: random seed (default 0)"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Export a tone as a NAM model, an AIDA-X model (both distilled), a cabinet IR, or an
     LV2/VST3/CLAP plugin with the tone built in (for hosts without a file picker)."""
+    given = {"--arch": arch is not None, "--sr": sr is not None, "--post-eq": post_eq,
+             "--without-cab": without_cab, "--minutes": minutes is not None,
+             "--name": name is not None, "--modeled-by": modeled_by is not None,
+             "--seed": seed is not None}
     if format == "plugin":
+        with _guard():
+            _refuse_foreign_options("plugin", given)
         _export_plugin(model, output, name)
         return
     with _guard():
@@ -570,7 +580,10 @@ def export_cmd(
         if format not in EXPORT_FORMATS:
             raise ParameterError(f"unknown export format {format!r}; choose "
                                  f"{', '.join(EXPORT_FORMATS)} or plugin", option="format")
-
+        _refuse_foreign_options(format, given)
+        minutes = 10.0 if minutes is None else minutes
+        modeled_by = "tonemorph" if modeled_by is None else modeled_by
+        seed = 0 if seed is None else seed
         if not 0 < minutes <= 600:
             raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")
         if sr is not None:
@@ -616,6 +629,26 @@ def export_cmd(
                       f"({', '.join(s.long_time_constants)}) beyond the 4,093 samples (85 ms) "
                       "a WaveNet sees; `--arch lstm` can follow them, but learns slower: compare "
                       "its ESR with the one above", highlight=False)
+
+
+#: The export options and the formats each applies to (the others refuse it, not ignore it).
+_EXPORT_OPTION_FORMATS = {
+    "--arch": ("nam", "aidax"), "--sr": ("nam", "aidax", "ir"), "--post-eq": ("ir",),
+    "--without-cab": ("nam", "aidax"), "--minutes": ("nam", "aidax"),
+    "--name": ("nam", "aidax", "plugin"), "--modeled-by": ("nam", "aidax"),
+    "--seed": ("nam", "aidax"),
+}
+
+
+def _refuse_foreign_options(fmt: str, given: dict[str, bool]) -> None:
+    """ParameterError naming the first option `given` that does not apply to export `fmt`."""
+    from tonemorph.errors import ParameterError
+
+    for flag, on in given.items():
+        fits = _EXPORT_OPTION_FORMATS[flag]
+        if on and fmt not in fits:
+            raise ParameterError(f"{flag} does not apply to a {fmt} export; it is for "
+                                 f"{' and '.join(fits)} exports: leave it out")
 
 
 @app.command("capture-signal", cls=_Command)
