@@ -21,8 +21,10 @@ from typer.testing import CliRunner
 
 import tonemorph
 from tonemorph.chain.chain import ChainConfig, ToneChain
+from tonemorph.chain.config import STAGES
 from tonemorph.cli import EXIT_USER_ERROR, app
 from tonemorph.dsp.matcheq import active_rms_db
+from tonemorph.errors import ParameterError
 from tonemorph.learn import fit
 from tonemorph.learn.fit import LearnResult
 
@@ -307,8 +309,30 @@ def test_learn_missing_or_unusable_output_directory(stub_fit: list, good: dict) 
 def test_learn_bad_options(stub_fit: list, good: dict) -> None:
     base = ("learn", "-i", good["input"], "-t", good["target"], "-o", good["out"])
     assert_user_error(run(*base, "--quality", "ultra"), "quality")
-    assert_user_error(run(*base, "--chain", "eq,fuzz"), "fuzz")
+    assert_user_error(run(*base, "--chain", "eq,fuzz"), "fuzz", "(--chain)")
     assert not stub_fit and not good["out"].exists()
+
+
+@pytest.mark.parametrize("chain", [",,,", " , ", ""])
+def test_learn_refuses_a_chain_naming_no_stage(stub_fit: list, good: dict, chain: str) -> None:
+    """',,,' learned a cabinet-only tone unasked while '' learned the full chain; both are a
+    list with no stage in it (leaving --chain out is the full chain)."""
+    base = ("learn", "-i", good["input"], "-t", good["target"], "-o", good["out"])
+    assert_user_error(run(*base, "--chain", chain), "no stages given", "leave them out",
+                      "(--chain)")
+    assert_user_error(run(*base, "--paired", "--steps", "2", "--chain", chain),
+                      "no stages given")
+    assert not stub_fit and not good["out"].exists()
+
+
+def test_parse_stages() -> None:
+    assert tonemorph.parse_stages(None) == STAGES
+    assert tonemorph.parse_stages(" cab , eq ,") == ("pre_eq", "post_eq", "cab")
+    for empty in ("", ",,,", " , "):
+        with pytest.raises(ParameterError, match="no stages given"):
+            tonemorph.parse_stages(empty)
+    with pytest.raises(ParameterError, match="no stages given"):
+        tonemorph.learn_tone((np.zeros(10), SR), (np.zeros(10), SR), stages=())
 
 
 def test_learn_clipped_target_warns_but_succeeds(stub_fit: list, good: dict) -> None:

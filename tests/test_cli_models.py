@@ -62,6 +62,10 @@ def _param(name: str, value: Any) -> Any:
     return lambda d: d["parameters"].__setitem__(name, value)
 
 
+def _training(name: str, value: Any) -> Any:
+    return lambda d: d["training"].__setitem__(name, value)
+
+
 #: The cases of the issue: (edit, words the error line must hold)
 CASES = {
     "sample_rate_0": (lambda d: d["chain"].__setitem__("sample_rate", 0),
@@ -82,6 +86,15 @@ CASES = {
     "bool_number": (_param("drive.bias", True), ("parameters.drive.bias", "not a number")),
     "cab_curve_short": (_param("cab.band_db", [0.0] * 10), ("parameters.cab.band_db",
                                                             "needs 64")),
+    # training fields that info and report read (a traceback from them before)
+    "selection_text": (_training("selection", "x"), ("training.selection", "not an object")),
+    "selection_number": (_training("selection", 3), ("training.selection", "not an object")),
+    "selection_list": (_training("selection", [1.0]), ("training.selection",
+                                                       "not an object")),
+    "pinning_text": (_training("pinning", {"drive": "x"}), ("training.pinning.drive",
+                                                            "not a finite number")),
+    "pinning_null": (_training("pinning", {"drive": None}), ("training.pinning.drive",
+                                                             "not a finite number")),
 }
 
 
@@ -164,6 +177,8 @@ def test_bad_nam_exit_2(edit: Any, words: tuple, tmp_path: Path, take: Path) -> 
      ("layers[0].shape[2]", "1 .. 1024 units")),
     (lambda d: d.__setitem__("out_gain", 1e300), ("out_gain", "-60 .. 60 dB")),
     (lambda d: d.__setitem__("out_gain", "loud"), ("out_gain", "not a number")),
+    (lambda d: d["layers"][1].__setitem__("activation", "tanh"),
+     ("layers[1].activation", "'tanh'", "not supported")),
 ])
 def test_bad_aidax_exit_2(edit: Any, words: tuple, tmp_path: Path, take: Path) -> None:
     doc = json.loads(AIDAX.read_text())

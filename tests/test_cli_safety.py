@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -410,6 +411,67 @@ def test_apply_warns_about_clipping_and_offers_a_ceiling(tmp_path: Path) -> None
     assert 20 * np.log10(np.max(np.abs(y))) <= -1.0 and len(y) == 2 * SR
     res = run("apply", MODEL, take, "-o", tmp_path / "bad.wav", "--ceiling", "3")
     assert "ceiling" in error_line(res) and not (tmp_path / "bad.wav").exists()
+
+
+def _hot_model(tmp_path: Path) -> Path:
+    """MODEL storing +30 dB of output gain: --level +48 on it is past the output gain's range."""
+    doc = json.loads(MODEL.read_text(encoding="utf-8"))
+    doc["parameters"]["out_gain_db"] = 30.0
+    path = tmp_path / "hot.tmodel"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_apply_clip_hint_works_at_a_large_level(tmp_path: Path) -> None:
+    """--level +48 was held at the output gain's +58.8 dB (the output stopped getting louder
+    above about +44), so the hint's --level still clipped (peak +5.0 dBFS)."""
+    model = _hot_model(tmp_path)
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2, level_db=-60.0))
+    res = run("apply", model, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
+              "--level", "48")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert len(warn) == 1 and "samples clipped" in warn[0], res.output
+    level = float(warn[0].split("pass --level ")[1].split(" ")[0])
+    res = run("apply", model, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
+              "--level", f"{level}")
+    assert res.exit_code == 0 and "clipped" not in res.output, res.output
+    peak = 20 * np.log10(np.max(np.abs(sf.read(tmp_path / "fixed.wav")[0])))
+    assert -0.5 < peak <= 0.0
+
+
+def test_apply_level_at_its_edge_with_amount(tmp_path: Path) -> None:
+    """--level -48 --amount 0.3 was refused as "level_db must be within +-48 dB, got -50.14
+    (--level)": the amount's own loudness compensation was counted as the user's level."""
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2))
+    for extra in (("--amount", "0.3"), ("--drive", "-6")):
+        out = tmp_path / f"k{extra[0]}.wav"
+        res = run("apply", MODEL, take, "-o", out, "--level", "-48", *extra)
+        assert res.exit_code == 0 and "error" not in res.output, res.output
+        assert out.exists()
+
+
+def test_apply_says_when_the_drive_offset_is_capped(tmp_path: Path) -> None:
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2))
+    res = run("apply", MODEL, take, "-o", tmp_path / "o.wav", "--drive", "-48")
+    assert res.exit_code == 0, res.output
+    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    assert any("drive offset of -48 dB" in w and "past its range" in w for w in warn), warn
+
+
+def test_apply_clip_hint_past_the_level_knobs_range_offers_the_ceiling(tmp_path: Path) -> None:
+    """An output that only a --level below -48 would fit is not told to pass that --level (it
+    would be refused): the hint says none is low enough and offers --ceiling."""
+    doc = json.loads(MODEL.read_text(encoding="utf-8"))
+    doc["parameters"]["out_gain_db"] = 60.0
+    model = tmp_path / "hottest.tmodel"
+    model.write_text(json.dumps(doc), encoding="utf-8")
+    take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2, level_db=-1.0))
+    res = run("apply", model, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16")
+    warn = [ln for ln in " ".join(res.output.split()).split("warning: ")[1:]]
+    assert res.exit_code == 0 and len(warn) == 1, res.output
+    assert "pass --ceiling -1" in warn[0] and "no --level is low enough" in warn[0], warn
+    assert "pass --level" not in warn[0]
 
 
 def test_apply_to_mp3_checks_the_peaks_the_file_decodes_to(tmp_path: Path) -> None:

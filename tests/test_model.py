@@ -297,6 +297,38 @@ def test_level_knob_adds_exact_db(crunch: Tone, take: np.ndarray) -> None:
     np.testing.assert_allclose(up, base * 10 ** (6 / 20), rtol=1e-5, atol=1e-7)
 
 
+def test_level_knob_is_exact_past_the_output_gains_range(take: np.ndarray) -> None:
+    """--level plays after the stored output gain: a tone storing +30 dB at --level +48 is
+    +48 dB louder, not held at the output gain's +58.8 dB (it was +28.8 dB)."""
+    hot = tone_with({**CRUNCH, "out_gain_db": 30.0}, input_gain_db=4.0)
+    base = hot.apply(take, SR)
+    for lv in (-48.0, 48.0):
+        np.testing.assert_allclose(hot.apply(take, SR, level_db=lv), base * 10 ** (lv / 20),
+                                   rtol=1e-5, atol=1e-7 * 10 ** (lv / 20))
+
+
+def test_level_at_its_edge_with_a_compensated_amount(crunch: Tone, take: np.ndarray) -> None:
+    """--amount's loudness compensation is no part of --level: --level -48 with --amount 0.3
+    (compensation -1.7 dB) raised "level_db must be within +-48 dB, got -49.68"."""
+    quiet = crunch.apply(take, SR, amount=0.3, level_db=-48.0)
+    ref = crunch.apply(take, SR, amount=0.3)
+    np.testing.assert_allclose(quiet, ref * 10 ** (-48 / 20), rtol=1e-5, atol=1e-10)
+    quiet = crunch.apply(take, SR, drive_db=-12.0, level_db=-48.0)
+    np.testing.assert_allclose(quiet, crunch.apply(take, SR, drive_db=-12.0) * 10 ** (-48 / 20),
+                               rtol=1e-5, atol=1e-10)
+
+
+def test_a_drive_offset_past_the_drives_range_says_so(crunch: Tone) -> None:
+    x = sine(200.0, 0.5, SR, amplitude=0.1)
+    assert crunch.capped_knobs(Knobs(drive_db=12.0)) == []  # 18 + 12 dB: in range
+    with pytest.warns(UserWarning, match=r"drive offset of \+48 dB takes this tone's drive to "
+                      r"\+66.0 dB, past its range \(-24 .. 54 dB\): it plays at \+53.2 dB, an "
+                      r"offset of \+35.2 dB"):
+        crunch.apply(x, SR, drive_db=48.0)
+    with pytest.warns(UserWarning, match=r"to -30.0 dB.*plays at -23.2 dB"):
+        crunch.apply(x, SR, drive_db=-48.0)
+
+
 # ------------------------------------------------------------------------- apply: shapes
 
 

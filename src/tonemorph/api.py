@@ -55,8 +55,10 @@ def check_seed(seed: int) -> None:
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:
-    """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq)."""
-    if not spec:
+    """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq);
+    None is the full chain. A list naming no stage ('', ',,,') is refused: it would learn a
+    chain of the always-present gains and cabinet alone, unasked."""
+    if spec is None:
         return STAGES
     out: list[str] = []
     for part in (p.strip() for p in spec.split(",") if p.strip()):
@@ -64,10 +66,26 @@ def parse_stages(spec: str | None) -> tuple[str, ...]:
         for n in names:
             if n not in STAGES:
                 raise ParameterError(f"unknown stage {part!r}; choose from eq, "
-                                     f"{', '.join(STAGES)}")
+                                     f"{', '.join(STAGES)}", option="stages")
             if n not in out:
                 out.append(n)
-    return tuple(s for s in STAGES if s in out)
+    return _some_stages(tuple(s for s in STAGES if s in out), spec)
+
+
+def _some_stages(stages: tuple[str, ...], given: object) -> tuple[str, ...]:
+    """`stages` when it names at least one; ParameterError otherwise."""
+    if not stages:
+        raise ParameterError(f"no stages given ({given!r}); name them, e.g. 'eq,cab' or "
+                             "'eq,drive,cab,comp', or leave them out for the full chain",
+                             option="stages")
+    return stages
+
+
+def _stages_of(stages: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The stages a learner runs: `parse_stages` of text or None, else the names given."""
+    if isinstance(stages, (str, type(None))):
+        return parse_stages(stages)
+    return _some_stages(tuple(stages), stages)
 
 
 def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
@@ -256,7 +274,7 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     from tonemorph.learn.fit import LearnConfig, fit_threads
 
     check_seed(seed)
-    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
+    st = _stages_of(stages)
     cfg = LearnConfig(quality=quality, stages=st, seed=seed, sample_rate=INTERNAL_RATE)
     cfg.preset()
     x, sr_x, name_x = load_audio_like(input, "input")
@@ -370,8 +388,8 @@ def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None =
     from tonemorph.learn.paired import fit_paired_chain
 
     check_seed(seed)
+    st = _stages_of(stages)
     x, y, info = _paired_pair(input, target, allow_low_rate)
-    st = parse_stages(stages) if isinstance(stages, (str, type(None))) else tuple(stages)
     tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
                             seed=seed, progress=progress)
     tone.training.update(info, date=_dt.datetime.now(_dt.timezone.utc).isoformat(
@@ -446,7 +464,8 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
                 progress: Progress | None = None) -> ExportSummary:
     """Write `tone` as `fmt` ('nam', 'aidax' or 'ir') to `path`; neural formats are distilled
     for `seconds` of training (or `steps`) and report their held-out ESR. `without_cab`
-    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR)."""
+    distils the tone minus its cabinet (pair it with the `ir` export, as amp + IR); `arch` and
+    `without_cab` are for neural formats, `post_eq` for the IR (ParameterError otherwise)."""
     from tonemorph.learn.distill import distill, holdout_take, long_time_constants, tone_without
 
     if fmt not in EXPORT_FORMATS:
@@ -461,6 +480,10 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         if arch:
             raise ParameterError("an IR export has no architecture; architectures apply to nam and "
                                  "aidax exports", option="arch")
+        if without_cab:
+            raise ParameterError("an IR export is the cabinet (or a tone of filters whole); "
+                                 "leaving the cabinet out applies to nam and aidax exports "
+                                 "(the amp, beside this IR)", option="without_cab")
         c = write_ir(path, tone, sample_rate, post_eq=post_eq)
         return ExportSummary(str(path), fmt, sample_rate=c.sample_rate, ir_samples=len(c.ir),
                              ir_ms=c.length_ms, normalise_db=c.normalise_db,
@@ -468,6 +491,9 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     if sample_rate not in (None, 48000):
         raise ParameterError(f"{fmt} models run at 48000 Hz; a sample rate of {sample_rate} Hz "
                              "does not apply", option="sample_rate")
+    if post_eq:
+        raise ParameterError(f"a {fmt} model holds the whole tone, post-EQ included; adding the "
+                             "post-EQ applies to an IR export", option="post_eq")
     if without_cab:
         if tone.is_filter():
             # its IR export is the whole tone: an amp part beside it would add the EQ twice
@@ -502,7 +528,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
 
     yh = BlockProcessor(model, 1).process(holdout_take()[None])[0].astype(np.float64)
     loudness = float(10 * np.log10(max(float(np.mean(yh ** 2)), 1e-20)))
-    training = {"tonemorph": {"source": tone.training.get("input", {}).get("name"),
+    training = {"tonemorph": {"source": (tone.training.get("input") or {}).get("name"),
                               "arch": arch, "steps": r.steps, "seconds": round(r.seconds, 1),
                               "esr_measured_on": "held-out demo guitar take, 48 kHz",
                               "loudness_measured_on": "held-out demo guitar take"}}

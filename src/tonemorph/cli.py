@@ -101,7 +101,8 @@ _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": 
           "tone_db": "--tone", "level_db": "--level", "amount": "--amount",
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
           "report": "--report", "format": "--format",
-          "seed": "--seed", "reference": "--reference"}
+          "seed": "--seed", "reference": "--reference", "stages": "--chain",
+          "without_cab": "--without-cab", "post_eq": "--post-eq"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -279,7 +280,8 @@ def learn(
     output: Path = typer.Option(Path("tone.tmodel"), "--output", "-o", help="model file to write"),
     quality: str = typer.Option("default", help="fast | default (best: as default)"),
     chain: Optional[str] = typer.Option(None, "--chain",
-                                        help="stages, e.g. eq,cab or eq,drive,cab,comp"),
+                                        help="stages, e.g. eq,cab or eq,drive,cab,comp "
+                                             "(default: all)"),
     seed: int = typer.Option(0, help="random seed (same seed, same result)"),
     force: bool = typer.Option(False, "--force", help="replace existing output files"),
     report: Optional[Path] = typer.Option(None, "--report",
@@ -348,7 +350,7 @@ def _learn_paired(input: Path, target: Path, output: Path, *, arch: str, stages:
                                                 stages=stages, seed=seed,
                                                 allow_low_rate=allow_low_rate, progress=bar)
             else:
-                if stages:
+                if stages is not None:
                     raise ParameterError("--chain applies to the grey-box capture only; leave "
                                          "it out with a neural --arch")
                 result = tonemorph.learn_neural(input, target, arch=arch, seconds=seconds,
@@ -469,6 +471,17 @@ def _speed(audio_s: float, wall_s: float) -> str:
     return f"{x:.1f}x" if x < 10 else f"{x:.0f}x"
 
 
+def _level_fix(level_db: float) -> tuple[str | None, str]:
+    """For an output that needs --level `level_db` (dB) to fit: ('--level X', '') when the knob
+    reaches it, else (None, a note that it does not: --ceiling is the way)."""
+    from tonemorph.model import MAX_KNOB_DB
+
+    if level_db >= -MAX_KNOB_DB:
+        return f"--level {level_db:.1f}", ""
+    return None, (f" (no --level is low enough: it would take {level_db:.1f} dB, past the "
+                  f"knob's {-MAX_KNOB_DB:g} dB)")
+
+
 def _warn_overs(summary: dict, level_db: float, ceiling_dbtp: float | None) -> None:
     """Say when the output went past full scale: clipped (fixed point) or kept (float); or,
     lossy, past the ceiling or full scale once decoded."""
@@ -482,25 +495,27 @@ def _warn_overs(summary: dict, level_db: float, ceiling_dbtp: float | None) -> N
     if encoded is not None and ceiling_dbtp is None and encoded > 0.05:
         # the encoder may clip what went past full scale: the level comes down by the higher
         top = max(encoded, summary["peak_dbfs"])
+        fix, none = _level_fix(level_db - top - 1.0)
         console.print(f"[yellow]warning:[/] the {summary['subtype']} file decodes to "
                       f"{encoded:+.1f} dBTP, past full scale (players clip it); pass --ceiling "
-                      f"-1 for a true-peak-safe file, or --level {level_db - top - 1.0:.1f}",
+                      f"-1 for a true-peak-safe file{f', or {fix}' if fix else none}",
                       highlight=False, soft_wrap=True)
         return
     peak = summary["peak_dbfs"]
     if not peak > 0.0:
         return
-    fix = f"--level {level_db - peak - 0.1:.1f}"
+    fix, none = _level_fix(level_db - peak - 0.1)
     if summary["clipped_samples"]:
         console.print(f"[yellow]warning:[/] {summary['clipped_samples']} samples clipped in the "
-                      f"{summary['subtype']} file (peak {peak:+.1f} dBFS); pass {fix} to avoid "
-                      "it, --ceiling -1 for a true-peak-safe output, or write a float WAV "
-                      "(--subtype FLOAT)",
+                      f"{summary['subtype']} file (peak {peak:+.1f} dBFS); pass "
+                      f"{f'{fix} to avoid it, ' if fix else ''}--ceiling -1 for a true-peak-safe "
+                      f"output, or write a float WAV (--subtype FLOAT){none}",
                       highlight=False, soft_wrap=True)
     elif summary.get("float_output"):
         console.print(f"[yellow]note:[/] the output peaks at {peak:+.1f} dBFS; the float file "
-                      f"keeps the overs, but lower it ({fix}) or limit it (--ceiling -1) before "
-                      "converting to fixed point", highlight=False, soft_wrap=True)
+                      f"keeps the overs, but {f'lower it ({fix}) or ' if fix else ''}limit it "
+                      f"(--ceiling -1) before converting to fixed point{none}",
+                      highlight=False, soft_wrap=True)
 
 
 def _load_neural(model: Path, knobs: tuple[float, float, float, float]) -> "tuple | None":
@@ -534,15 +549,24 @@ def export_cmd(
     without_cab: bool = typer.Option(False, "--without-cab",
                                      help="nam/aidax: leave the cabinet out (use with the ir "
                                           "export: amp + IR)"),
-    minutes: float = typer.Option(10.0, help="nam/aidax: distillation time budget, minutes"),
-    name: Optional[str] = typer.Option(None, help="model name in the metadata"),
-    modeled_by: str = typer.Option("tonemorph", help="author in the metadata"),
-    seed: int = typer.Option(0, help="random seed"),
+    minutes: Optional[float] = typer.Option(
+        None, help="nam/aidax: distillation time budget, minutes (default 10)"),
+    name: Optional[str] = typer.Option(None, help="nam/aidax/plugin: model name in the "
+                                                  "metadata"),
+    modeled_by: Optional[str] = typer.Option(None, help="nam/aidax: author in the metadata "
+                                                        "(default tonemorph)"),
+    seed: Optional[int] = typer.Option(None, help="nam/aidax: random seed (default 0)"),
     force: bool = typer.Option(False, "--force", help="replace an existing output file"),
 ) -> None:
     """Export a tone as a NAM model, an AIDA-X model (both distilled), a cabinet IR, or an
     LV2/VST3/CLAP plugin with the tone built in (for hosts without a file picker)."""
+    given = {"--arch": arch is not None, "--sr": sr is not None, "--post-eq": post_eq,
+             "--without-cab": without_cab, "--minutes": minutes is not None,
+             "--name": name is not None, "--modeled-by": modeled_by is not None,
+             "--seed": seed is not None}
     if format == "plugin":
+        with _guard():
+            _refuse_foreign_options("plugin", given)
         _export_plugin(model, output, name)
         return
     with _guard():
@@ -556,7 +580,10 @@ def export_cmd(
         if format not in EXPORT_FORMATS:
             raise ParameterError(f"unknown export format {format!r}; choose "
                                  f"{', '.join(EXPORT_FORMATS)} or plugin", option="format")
-
+        _refuse_foreign_options(format, given)
+        minutes = 10.0 if minutes is None else minutes
+        modeled_by = "tonemorph" if modeled_by is None else modeled_by
+        seed = 0 if seed is None else seed
         if not 0 < minutes <= 600:
             raise ParameterError(f"--minutes must be in (0, 600], got {minutes}")
         if sr is not None:
@@ -602,6 +629,26 @@ def export_cmd(
                       f"({', '.join(s.long_time_constants)}) beyond the 4,093 samples (85 ms) "
                       "a WaveNet sees; `--arch lstm` can follow them, but learns slower: compare "
                       "its ESR with the one above", highlight=False)
+
+
+#: The export options and the formats each applies to (the others refuse it, not ignore it).
+_EXPORT_OPTION_FORMATS = {
+    "--arch": ("nam", "aidax"), "--sr": ("nam", "aidax", "ir"), "--post-eq": ("ir",),
+    "--without-cab": ("nam", "aidax"), "--minutes": ("nam", "aidax"),
+    "--name": ("nam", "aidax", "plugin"), "--modeled-by": ("nam", "aidax"),
+    "--seed": ("nam", "aidax"),
+}
+
+
+def _refuse_foreign_options(fmt: str, given: dict[str, bool]) -> None:
+    """ParameterError naming the first option `given` that does not apply to export `fmt`."""
+    from tonemorph.errors import ParameterError
+
+    for flag, on in given.items():
+        fits = _EXPORT_OPTION_FORMATS[flag]
+        if on and fmt not in fits:
+            raise ParameterError(f"{flag} does not apply to a {fmt} export; it is for "
+                                 f"{' and '.join(fits)} exports: leave it out")
 
 
 @app.command("capture-signal", cls=_Command)

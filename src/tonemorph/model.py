@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -167,7 +168,9 @@ class Tone:
         return sample_rate if lo <= sample_rate <= hi else self.config.sample_rate
 
     def knob_values(self, knobs: Knobs = Knobs()) -> dict[str, float | list[float]]:
-        """The stored parameters with the knobs applied (numpy), in physical units."""
+        """The stored parameters with the knobs applied (numpy), in physical units; the drive
+        held in its range (`capped_knobs` says so), --level added to the output gain (which a
+        torch chain holds in its range; `fast_chain` plays --level after it instead)."""
         specs = param_specs(self.config)
         vals = dict(self.parameters)
         missing = [s.name for s in specs if s.name not in vals]
@@ -227,12 +230,34 @@ class Tone:
 
     def fast_chain(self, knobs: Knobs = Knobs(), extra_gain_db: float = 0.0,
                    sample_rate: int | None = None) -> FastChain:
-        """A streaming block processor (one channel) for these knobs at `sample_rate`."""
+        """A streaming block processor (one channel) for these knobs at `sample_rate`;
+        --level and `extra_gain_db` (dB, the loudness compensation) scale its output."""
         sr = sample_rate or self.config.sample_rate
-        k = Knobs(knobs.amount, knobs.drive_db, knobs.tone_db, knobs.level_db + extra_gain_db)
-        return FastChain(self._config_at(sr), self.knob_values(k),
+        # after the output gain, not in it: the stored gain plus a knob would be held in the
+        # output gain's range (+-60 dB, settled to +-58.8), silently dropping part of --level;
+        # nor is the sum a knob to check against the knob's range (the compensation is ours)
+        return FastChain(self._config_at(sr), self.knob_values(replace(knobs, level_db=0.0)),
                          input_gain_db=self.input_gain_db,
+                         output_gain_db=knobs.level_db + extra_gain_db,
                          tone_sos=self._tilt_sos(knobs.tone_db, sr))
+
+    def capped_knobs(self, knobs: Knobs) -> list[str]:
+        """What part of the knobs the tone's parameter ranges hold back, in words ([] for
+        none): a drive offset (dB) taking the drive past its range plays only up to it."""
+        from tonemorph.chain.params import RANGES
+
+        if not knobs.drive_db or "drive" not in self.config.stages:
+            return []
+        rng = RANGES["drive_db"]
+        base = float(self.knob_values(replace(knobs, drive_db=0.0))["drive.drive_db"])
+        want = base + knobs.drive_db
+        # as the chain plays it: clamped, then settled 1 % inside the range (Range.settle)
+        got = rng.settle(rng.clamp(want))
+        if abs(got - want) < 0.05:
+            return []
+        return [f"the drive offset of {knobs.drive_db:+g} dB takes this tone's drive to "
+                f"{want:+.1f} dB, past its range ({rng.lo:g} .. {rng.hi:g} dB): it plays at "
+                f"{got:+.1f} dB, an offset of {got - rng.settle(base):+.1f} dB"]
 
     def _compensation_db(self, mono: np.ndarray, full: np.ndarray, knobs: Knobs, sr: int,
                          guard_db: float = 0.0) -> float:
@@ -308,7 +333,10 @@ class Tone:
     def stream(self, sample_rate: int, channels: int, knobs: Knobs = Knobs(),
                compensation_db: float = 0.0, loudness_guard: bool = True) -> "ToneStream":
         """A streaming processor for (channels, n) blocks at `sample_rate`; --amount's and
-        --drive's loudness compensation is `compensation_db`, or set by its `compensate`."""
+        --drive's loudness compensation is `compensation_db`, or set by its `compensate`.
+        Knobs the tone's ranges hold back (`capped_knobs`) are said in a warning."""
+        for note in self.capped_knobs(knobs):
+            warnings.warn(note, stacklevel=2)
         return ToneStream(self, sample_rate, channels, knobs, compensation_db, loudness_guard)
 
     def apply(self, audio: np.ndarray, sample_rate: int, *, amount: float = 1.0,
@@ -468,9 +496,10 @@ class ToneStream:
         full = (self.tone.fast_chain(sample_rate=isr).process(mono)
                 if guard or self.knobs.compensated else mono)  # else read by neither
         self.guard_db = self.tone.guard_db(mono, full, isr) if guard else 0.0
-        # the guard scales the full tone; --amount then lands between the input and that
-        self.compensation_db = self.guard_db + self.tone._compensation_db(
-            mono, full, self.knobs, isr, self.guard_db)
+        # the guard scales the full tone; --amount then lands between the input and that.
+        # Held to the knobs' own span: a near-silent partial output is no loudness to match
+        knobs_db = self.tone._compensation_db(mono, full, self.knobs, isr, self.guard_db)
+        self.compensation_db = self.guard_db + min(max(knobs_db, -MAX_KNOB_DB), MAX_KNOB_DB)
 
     def _to_internal_offline(self, x: np.ndarray) -> np.ndarray:
         isr = self.tone.processing_rate(self.sr)
@@ -646,6 +675,14 @@ def _check_training(ck: DocumentCheck, tr: dict) -> dict:
             where = join("training", key)
             for i, w in enumerate(ck.array(tr[key], where)):
                 ck.text(w, join(where, i))
+    # the learner's scores by chain (selection) and loss increase by block (pinning)
+    for key in ("selection", "pinning"):
+        if tr.get(key) is not None:
+            where = join("training", key)
+            for name, v in ck.mapping(tr[key], where).items():
+                ck.finite(v, join(where, name))
+    if tr.get("interrupted") is not None:
+        ck.flag(tr["interrupted"], join("training", "interrupted"))
     return tr
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import soxr
 import torch
@@ -213,3 +214,44 @@ def test_an_aidax_export_counts_the_weights_its_file_holds(tmp_path: Path) -> No
     s = export_tone(tone, tmp_path / "amp.json", "aidax", arch="lstm-8", seconds=None, steps=2)
     assert s.weights == read_aidax_file(tmp_path / "amp.json").num_weights
     assert s.weights == 4 * 8 * (1 + 8 + 1) + 8 + 1  # kernels, one bias, the dense layer
+
+
+@pytest.mark.parametrize(("out", "args", "flag"), [
+    ("ir.wav", ("--without-cab",), "--without-cab"),
+    ("ir.wav", ("--arch", "nano"), "--arch"),
+    ("ir.wav", ("--minutes", "1"), "--minutes"),
+    ("ir.wav", ("--name", "amp"), "--name"),
+    ("ir.wav", ("--modeled-by", "me"), "--modeled-by"),
+    ("ir.wav", ("--seed", "3"), "--seed"),
+    ("amp.nam", ("--post-eq",), "--post-eq"),
+    ("amp.json", ("--post-eq",), "--post-eq"),
+    ("bundles", ("--format", "plugin", "--without-cab"), "--without-cab"),
+    ("bundles", ("--format", "plugin", "--arch", "nano"), "--arch"),
+    ("bundles", ("--format", "plugin", "--sr", "44100"), "--sr"),
+])
+def test_export_refuses_options_of_other_formats(tmp_path: Path, out: str, args: tuple,
+                                                 flag: str) -> None:
+    """--without-cab wrote the cabinet IR anyway and --post-eq was ignored by a .nam export:
+    an option that does not apply to the format is one error line, nothing written."""
+    tone = tone_with({"drive.drive_db": 6.0}, stages=("drive", "post_eq", "cab"))
+    tm = tmp_path / "tone.tmodel"
+    tone.save(tm)
+    res = runner.invoke(app, ["export", str(tm), "-o", str(tmp_path / out), *args])
+    assert res.exit_code == 2 and res.output.startswith("error:"), res.output
+    line = " ".join(res.output.split())
+    assert f"{flag} does not apply" in line and "leave it out" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.tmodel"]
+
+
+def test_export_tone_refuses_options_of_other_formats(tmp_path: Path) -> None:
+    from tonemorph.api import export_tone
+    from tonemorph.errors import ParameterError
+
+    tone = tone_with({"drive.drive_db": 6.0}, stages=("drive", "post_eq", "cab"))
+    with pytest.raises(ParameterError, match="IR export is the cabinet") as err:
+        export_tone(tone, tmp_path / "ir.wav", "ir", without_cab=True)
+    assert err.value.option == "without_cab"
+    with pytest.raises(ParameterError, match="post-EQ applies to an IR export") as err:
+        export_tone(tone, tmp_path / "amp.nam", "nam", post_eq=True, steps=1, seconds=None)
+    assert err.value.option == "post_eq"
+    assert list(tmp_path.iterdir()) == []

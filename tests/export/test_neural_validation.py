@@ -91,6 +91,13 @@ def test_aidax_sample_rate_is_used_when_stored(tmp_path: Path) -> None:
     (("layers", 0, "shape"), KeyError, ("layers[0].shape", "missing")),
     (("layers", 0, "type"), 7, ("layers[0].type", "not a string")),
     (("layers", 0, "activation"), [], ("layers[0].activation",)),
+    # RTNeural applies a dense layer's activation; the inference here has none: refused, not
+    # silently left out (the output was bit-identical for "", "tanh" and "bogus")
+    (("layers", 1, "activation"), "tanh", ("layers[1].activation", "'tanh'", "dense")),
+    (("layers", 1, "activation"), "relu", ("layers[1].activation", "'relu'")),
+    (("layers", 1, "activation"), "bogus", ("layers[1].activation", "'bogus'")),
+    (("layers", 1, "activation"), 3, ("layers[1].activation", "not a string")),
+    (("layers", 0, "activation"), "relu", ("layers[0].activation", "'relu'", "lstm cell")),
     (("layers", 1, "shape"), [None, None, 2], ("layers[1].shape[2]",)),
     (("layers", 0, "weights"), None, ("layers[0].weights", "not a list")),
     (("layers", 0, "weights", 0, 0, 3), float("nan"), ("layers[0].weights[0][0][3]", "NaN")),
@@ -102,6 +109,16 @@ def test_aidax_sample_rate_is_used_when_stored(tmp_path: Path) -> None:
 ])
 def test_invalid_aidax_values_are_refused(path: tuple, value: Any, words: tuple) -> None:
     _refused(parse_aidax, _edit(AIDAX_LSTM, path, value), *words)
+
+
+@pytest.mark.parametrize(("rnn", "dense"), [("", ""), (None, None), ("tanh", ""),
+                                           ("TANH", None)])
+def test_aidax_activations_that_run_as_written_are_taken(rnn: str | None,
+                                                         dense: str | None) -> None:
+    """No activation after the dense layer, the standard cell ("tanh" is Keras's name)."""
+    doc = _edit(_edit(AIDAX_LSTM, ("layers", 0, "activation"), rnn),
+                ("layers", 1, "activation"), dense)
+    assert parse_aidax(doc).hidden_size == 8
 
 
 def test_aidax_gru_bias_shape() -> None:

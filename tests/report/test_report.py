@@ -293,6 +293,17 @@ def test_report_says_which_dynamics_blocks_were_kept_for_the_levels(tmp_path: Pa
             in text) == bool(held)
 
 
+def test_report_of_a_record_with_null_file_names(tmp_path: Path) -> None:
+    """A training record may store an absent input/target record as null (as the loader
+    takes it); the report says '?' for the name instead of raising AttributeError."""
+    tone = tone_with({"post_eq.high_db": -4.0}, stages=("post_eq", "cab"))
+    tone.training = {"chosen": "linear", "input": None, "target": None}
+    out = tmp_path / "null.html"
+    build_report(tone, (guitar_line(2.0, SR, seed=3), SR), (guitar_line(2.0, SR, seed=4), SR),
+                 out, excerpt_s=1.0, audio_format="ogg")
+    assert "Learned from ? → ?" in " ".join(_parse(out)[0].text)
+
+
 @pytest.mark.parametrize(("chosen", "selection", "says"), [
     ("linear", {"linear": 2.5, "nonlinear with dynamics": 2.1, "nonlinear": 2.4},
      "its timbre score came to 0.84x the filter's, too small a win"),

@@ -32,15 +32,17 @@ class FastChain:
     """Stateful block processor equal to `ToneChain.forward` (float32, one channel).
 
     Feed consecutive blocks of any size to `process`; the output equals processing the whole
-    signal at once. `input_gain_db` is a gain (dB) before the chain; `tone_sos` are user
-    tone-control biquads (n, 6) run after the post-EQ.
+    signal at once. `input_gain_db` is a gain (dB) before the chain, `output_gain_db` one after
+    it (on top of the output gain, unbounded by its range); `tone_sos` are user tone-control
+    biquads (n, 6) run after the post-EQ.
     """
 
     def __init__(self, cfg: ChainConfig, values: Values, *, input_gain_db: float = 0.0,
-                 tone_sos: np.ndarray | None = None):
+                 output_gain_db: float = 0.0, tone_sos: np.ndarray | None = None):
         self.sample_rate = cfg.sample_rate
         vals = settled_values(cfg, values)
-        opts = FastOptions(input_gain_db=input_gain_db, tone_sos=tone_sos)
+        opts = FastOptions(input_gain_db=input_gain_db, output_gain_db=output_gain_db,
+                           tone_sos=tone_sos)
         active = cfg.active()
         self.ops: list[FastOp] = []
         for st in CHAIN:  # absent stages may leave a stand-in (the tone controls' biquads)

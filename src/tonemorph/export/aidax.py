@@ -6,7 +6,7 @@ adds the input to the output); ``out_gain`` (dB, optional); ``layers``: one ``ls
 ``dense`` layer to one output. Weights in Keras order: kernel (in, G*H), recurrent kernel
 (H, G*H), bias; LSTM gates i, f, c, o (bias b_ih + b_hh); GRU gates z, r, h with a (2, 3H) bias
 (input row, recurrent row; reset applied after the recurrent matmul, torch's convention).
-Dense: kernel (H, 1), bias (1).
+Dense: kernel (H, 1), bias (1), ``activation`` "" (a linear output; others are refused).
 """
 
 from __future__ import annotations
@@ -139,10 +139,33 @@ def _layer_type(ck: DocumentCheck, layer: dict, where: str) -> str:
     return ck.text(ck.require(layer, "type", where), join(where, "type")).lower()
 
 
+#: Activations run as written: none after the dense layer (RTNeural adds the named activation
+#: after it, which our inference does not); a recurrent cell's is fixed, "tanh" is Keras's name
+#: for the standard cell (RTNeural ignores the field there).
+_DENSE_ACTIVATIONS = ("",)
+_RNN_ACTIVATIONS = ("", "tanh")
+
+
+def _check_activation(ck: DocumentCheck, layer: dict, where: str, recurrent: bool) -> None:
+    """Refuse an activation the inference does not compute (absent or null is none)."""
+    act = layer.get("activation")
+    if act is None:
+        return
+    key = join(where, "activation")
+    ck.text(act, key)
+    if recurrent and act.lower() not in _RNN_ACTIVATIONS:
+        raise ck.error(key, f"is {describe(act)}: only the standard {layer['type']} cell "
+                       "(activation \"\" or \"tanh\") runs")
+    if not recurrent and act not in _DENSE_ACTIVATIONS:
+        raise ck.error(key, f"is {describe(act)}: an activation after the dense layer is not "
+                       "supported (only \"\" or null: a linear output)")
+
+
 def parse_aidax(doc: Any, source: str = "model") -> AidaxFile:
     """Validate an AIDA-X JSON object: one lstm|gru layer (hidden size <= AIDAX_MAX_HIDDEN)
-    then a dense layer to one output, every array of its exact shape and finite (|w| <=
-    AIDAX_MAX_ABS_WEIGHT), gains finite in AIDAX_GAIN_RANGE_DB; nothing is allocated before."""
+    then a dense layer to one output with no activation, every array of its exact shape and
+    finite (|w| <= AIDAX_MAX_ABS_WEIGHT), gains finite in AIDAX_GAIN_RANGE_DB; nothing is
+    allocated before."""
     if not isinstance(doc, dict) or "layers" not in doc or "in_shape" not in doc:
         raise ModelFileError(f"{source} is not an AIDA-X/RTNeural model (no in_shape/layers)")
     ck = DocumentCheck(source, AIDAX_FILE_FIX)
@@ -161,8 +184,7 @@ def parse_aidax(doc: Any, source: str = "model") -> AidaxFile:
         raise ModelFileError(f"{source}: layers {unit} + {dense_type} are not supported; "
                              "expected lstm|gru then dense")
     for i, layer in enumerate(layers):
-        if layer.get("activation") is not None:
-            ck.text(layer["activation"], f"layers[{i}].activation")
+        _check_activation(ck, layer, f"layers[{i}]", i == 0)
     rnn_shape = ck.array(ck.require(rnn_l, "shape", "layers[0]"), "layers[0].shape",
                          min_size=1, max_size=3)
     h = ck.integer(rnn_shape[-1], f"layers[0].shape[{len(rnn_shape) - 1}]", 1, AIDAX_MAX_HIDDEN,

@@ -268,8 +268,9 @@ def _chain(data: ReportData) -> str:
     tr = data.tone.training or {}
     learned = ""
     if tr.get("chosen"):
-        learned = (f" Learned from {_e(tr.get('input', {}).get('name', '?'))} → "
-                   f"{_e(tr.get('target', {}).get('name', '?'))}, quality "
+        # an absent record may be stored as null ("input": null)
+        learned = (f" Learned from {_e((tr.get('input') or {}).get('name', '?'))} → "
+                   f"{_e((tr.get('target') or {}).get('name', '?'))}, quality "
                    f"{_e(tr.get('quality', '?'))}, {_e(tr.get('chosen'))} chain chosen, "
                    f"{_e(tr.get('seconds', '?'))} s.")
     pins = tr.get("pinning") or {}

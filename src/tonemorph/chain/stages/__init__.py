@@ -30,7 +30,8 @@ CHAIN: tuple[Stage, ...] = (
     Cab(),
     Compressor("comp", title="compressor"),
     Limit(),
-    Gain("output", "out_gain_db", takes_input_gain=False, title="output"),
+    Gain("output", "out_gain_db", takes_input_gain=False, title="output",
+         takes_output_gain=True),
 )
 
 

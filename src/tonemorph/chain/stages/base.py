@@ -48,9 +48,12 @@ class FastOp(Protocol):
 
 @dataclass(frozen=True)
 class FastOptions:
-    """Extras of a fast chain: gain before the chain (dB) and tone-control biquads (n, 6)."""
+    """Extras of a fast chain: gains before and after the chain (dB; the one after is the
+    --level knob and its loudness compensation, outside the output gain's range) and
+    tone-control biquads (n, 6)."""
 
     input_gain_db: float = 0.0
+    output_gain_db: float = 0.0
     tone_sos: np.ndarray | None = None
 
 

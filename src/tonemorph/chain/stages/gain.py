@@ -29,17 +29,19 @@ class GainOp:
 
 
 class Gain(Stage):
-    """A fixed gain (dB); the input trim also carries the tone's input gain on the fast path."""
+    """A fixed gain (dB); on the fast path the input trim also carries the tone's input gain,
+    the output gain the --level knob (`FastOptions`)."""
 
     optional = False
 
     def __init__(self, name: str, param: str, takes_input_gain: bool, title: str = "",
-                 knob: str = "level"):
+                 knob: str = "level", takes_output_gain: bool = False):
         self.name = name
         self.title = title or name
         self.knob = knob
         self.param = param
         self.takes_input_gain = takes_input_gain
+        self.takes_output_gain = takes_output_gain
 
     def specs(self, cfg: ChainConfig) -> list[ParamSpec]:
         return [ParamSpec(self.param, RANGES[self.param])]
@@ -60,4 +62,6 @@ class Gain(Stage):
         gain = float(10 ** (values[self.param] / 20))
         if self.takes_input_gain:
             gain *= 10 ** (opts.input_gain_db / 20)
+        if self.takes_output_gain:
+            gain *= 10 ** (opts.output_gain_db / 20)
         return GainOp(gain)
