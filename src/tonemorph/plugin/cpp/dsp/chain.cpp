@@ -72,7 +72,9 @@ void Chain::set_live(const LiveKnobs& k) {
         lo = rbj_design(BiquadKind::LowShelf, kTiltHz, -k.tone_db / 2, 0.5, sample_rate_);
         hi = rbj_design(BiquadKind::HighShelf, kTiltHz, k.tone_db / 2, 0.5, sample_rate_);
     }
-    const double out_db = ranges::out_gain_db.settle(base_out_db_ + k.out_extra_db);
+    // Level and its loudness compensation play after the output gain, outside its range
+    // (Tone.fast_chain): added into it, part of a high Level was held off
+    const double out_db = ranges::out_gain_db.settle(base_out_db_);
     double drive_db = base_drive_db_;
     if (k.drive_db != 0.0) drive_db = ranges::drive_db.clamp(base_drive_db_ + k.drive_db);
     drive_db = ranges::drive_db.settle(drive_db);
@@ -81,7 +83,7 @@ void Chain::set_live(const LiveKnobs& k) {
         s.post_eq.sos[n_post_eq_bands_] = lo;
         s.post_eq.sos[n_post_eq_bands_ + 1] = hi;
         s.post_eq.set_active(n_post_eq_bands_ + (k.tone_db != 0.0 ? 2 : 0));  // 0 dB: identity
-        s.output.set(db_to_gain(out_db));
+        s.output.set(db_to_gain(out_db) * db_to_gain(k.out_extra_db));
         if (has_drive_) s.drive.set(db_to_gain(drive_db), bias_);
     }
 }
