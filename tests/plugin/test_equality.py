@@ -16,6 +16,7 @@ from plugin_support import (
     LATENCY,
     aligned_error,
     clap,
+    derived_tone,
     limited_latency,
     offline,
     plugin_compensation,
@@ -62,6 +63,17 @@ def test_core_equals_apply_clean_tone(built, clean_tone, tmp_path, rate, knobs):
     for block in (1, 65, 512):
         y = offline(built.tools["tm_offline"], clean_tone, x, rate, block, k, tmp_path)
         assert aligned_error(y, ref, 0) < TOL, (rate, block, knobs)
+
+
+def test_core_plays_a_high_level_past_the_output_gains_range(built, tmp_path):
+    # Level plays after the output gain, as apply does: added into a gain stored at +50 dB,
+    # a Level of +20 was held at the range's +58.8 dB
+    tone = derived_tone(tmp_path, "hot", ["pre_eq", "post_eq", "cab"], out_gain_db=50.0)
+    x = take(48000, 1, seconds=0.4, seed=2) * np.float32(1e-4)
+    k = (1.0, 0.0, 0.0, 20.0)
+    ref = reference(tone, x, 48000, k)
+    y = offline(built.tools["tm_offline"], tone, x, 48000, 512, k, tmp_path)
+    assert aligned_error(y, ref, 0) < TOL
 
 
 def test_clap_plugin_with_the_peak_limit_engaged_equals_apply(built, limited_tone, tmp_path):
