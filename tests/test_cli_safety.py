@@ -53,6 +53,16 @@ def error_line(result, code: int = 2) -> str:
     return lines[0]
 
 
+def warning_lines(result) -> list[str]:
+    """The lines of a command's output that start a warning."""
+    return [ln for ln in result.output.splitlines() if ln.startswith("warning:")]
+
+
+def suggested_level(warning: str) -> float:
+    """The --level (dB) a clipping warning suggests."""
+    return float(warning.split("--level ")[1].split()[0])
+
+
 def write(path: Path, audio: np.ndarray, rate: int = SR, subtype: str = "PCM_24") -> Path:
     sf.write(path, np.asarray(audio, np.float32).T, rate, subtype=subtype)
     return path
@@ -389,10 +399,10 @@ def test_apply_warns_about_clipping_and_offers_a_ceiling(tmp_path: Path) -> None
     res = run("apply", MODEL, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
               "--level", "12")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    warn = warning_lines(res)
     assert len(warn) == 1 and "samples clipped in the PCM_16 file" in warn[0], res.output
     peak = float(warn[0].split("(peak ")[1].split(" dBFS")[0])
-    level = float(warn[0].split("pass --level ")[1].split(" ")[0])
+    level = suggested_level(warn[0])
     assert peak > 0 and level == pytest.approx(12 - peak - 0.1, abs=0.051)
     # the suggested level avoids the clipping
     res = run("apply", MODEL, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
@@ -430,9 +440,9 @@ def test_apply_clip_hint_works_at_a_large_level(tmp_path: Path) -> None:
     res = run("apply", model, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
               "--level", "48")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    warn = warning_lines(res)
     assert len(warn) == 1 and "samples clipped" in warn[0], res.output
-    level = float(warn[0].split("pass --level ")[1].split(" ")[0])
+    level = suggested_level(warn[0])
     res = run("apply", model, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
               "--level", f"{level}")
     assert res.exit_code == 0 and "clipped" not in res.output, res.output
@@ -455,7 +465,7 @@ def test_apply_says_when_the_drive_offset_is_capped(tmp_path: Path) -> None:
     take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2))
     res = run("apply", MODEL, take, "-o", tmp_path / "o.wav", "--drive", "-48")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    warn = warning_lines(res)
     assert any("drive offset of -48 dB" in w and "past its range" in w for w in warn), warn
 
 
@@ -481,9 +491,9 @@ def test_apply_to_mp3_checks_the_peaks_the_file_decodes_to(tmp_path: Path) -> No
     take = write(tmp_path / "take.wav", guitar_line(2.0, SR, seed=2, level_db=-1.0))
     res = run("apply", MODEL, take, "-o", tmp_path / "hot.mp3", "--level", "12")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:")]
+    warn = warning_lines(res)
     assert len(warn) == 1 and "decodes to +" in warn[0] and "past full scale" in warn[0], warn
-    level = float(warn[0].split("--level ")[1].split()[0])
+    level = suggested_level(warn[0])
     res = run("apply", MODEL, take, "-o", tmp_path / "ok.mp3", "--level", f"{level}")
     assert res.exit_code == 0 and "warning" not in res.output, res.output
 
@@ -536,7 +546,7 @@ def test_truncated_wav_is_processed_with_a_warning(tmp_path: Path) -> None:
     cut.write_bytes(whole.read_bytes()[: 44 + 5 * SR * 2])
     res = run("apply", MODEL, cut, "-o", tmp_path / "o.wav")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "truncated" in ln]
+    warn = [ln for ln in warning_lines(res) if "truncated" in ln]
     assert len(warn) == 1 and "declares 15.0 s, only 5.0 s" in warn[0], res.output
 
 
@@ -550,7 +560,7 @@ def test_a_cut_off_mp3_is_processed_with_a_warning_and_its_real_length(tmp_path:
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
     res = run("apply", MODEL, cut, "-o", tmp_path / "o.wav")
     assert res.exit_code == 0, res.output
-    warn = [ln for ln in res.output.splitlines() if ln.startswith("warning:") and "truncated" in ln]
+    warn = [ln for ln in warning_lines(res) if "truncated" in ln]
     assert len(warn) == 1 and "of the 15.0 s its header gives" in warn[0], res.output
     seconds = sf.info(tmp_path / "o.wav").duration
     flat = " ".join(res.output.split())  # the console wraps long lines
