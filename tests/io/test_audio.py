@@ -255,6 +255,19 @@ def test_directory(tmp_path: Path) -> None:
         audio_info(tmp_path)
 
 
+def test_a_pipe_or_device_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    # a pipe (bash's `<(cat a.wav)`) decoded, then the first seek raised a traceback; a FIFO
+    # with no writer would block in open()
+    fifo = tmp_path / "take.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioFileError, match=r"take file .*take\.wav is a pipe or device"):
+        read_audio(fifo, role="take")
+    zero = tmp_path / "zero.wav"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(AudioFileError, match="not a regular file; save the audio to a file"):
+        audio_info(zero)
+
+
 def test_corrupt_bytes_with_wav_name(tmp_path: Path) -> None:
     path = tmp_path / "broken.wav"
     path.write_bytes(bytes(np.random.default_rng(0).integers(128, 256, 4000, dtype=np.uint8)))
@@ -587,6 +600,19 @@ def test_opus_rates_are_checked_by_subtype(tmp_path: Path) -> None:
     if sf.check_format("OGG", "OPUS"):
         with pytest.raises(OutputPathError, match="OPUS in an OGG file cannot hold 44100 Hz"):
             AtomicAudioWriter(tmp_path / "a.ogg", 44_100, 2, subtype="OPUS")
+    assert _listing(tmp_path) == set()
+
+
+def test_vorbis_above_its_top_rate_is_refused_before_libvorbis_crashes(tmp_path: Path) -> None:
+    from tonemorph.io import check_format_rate
+
+    check_format_rate(tmp_path / "a.ogg", 192_000)
+    # the default subtype of .ogg is Vorbis: checked without one given (master's early check)
+    with pytest.raises(OutputPathError, match="VORBIS in an OGG file cannot hold 384000 Hz"):
+        check_format_rate(tmp_path / "a.ogg", 384_000)
+    with pytest.raises(OutputPathError, match="up to 200000 Hz"):
+        AtomicAudioWriter(tmp_path / "a.ogg", 200_001, 1)
+    check_format_rate(tmp_path / "a.flac", 384_000)
     assert _listing(tmp_path) == set()
 
 

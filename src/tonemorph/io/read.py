@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ def _check_readable(path: Path, role: str) -> None:
         raise AudioFileError(f"{role} path {path} is a directory; {_SUPPORTED_HINT}")
     if not os.access(path, os.R_OK):
         raise AudioFileError(f"{role} file {path} is not readable; check its permissions")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # gone between the checks: the reader says so
+    if not stat.S_ISREG(mode):
+        # a pipe (`<(cat a.wav)`) opened, then failed on the first seek with a traceback; a
+        # device such as /dev/zero reads without end
+        raise AudioFileError(f"{role} file {path} is a pipe or device, not a regular file; "
+                             "save the audio to a file and give its path")
 
 
 def _undecodable(path: Path, role: str, exc: Exception) -> AudioFileError:

@@ -76,13 +76,23 @@ CODEC_RATES_HZ: dict[str, tuple[int, ...]] = {
     "MP3": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
     "OPUS": (8000, 12000, 16000, 24000, 48000),
 }
+#: The highest rate (Hz) a codec takes where it takes a range: libvorbis crashes the process
+#: (SIGSEGV inside libsndfile) on an Ogg Vorbis file above 200 kHz.
+CODEC_MAX_RATE_HZ: dict[str, int] = {"VORBIS": 200_000}
 
 
 def check_format_rate(path: StrPath, sample_rate: int, subtype: str | None = None) -> None:
     """OutputPathError when the format of `path` (or `subtype`, e.g. OPUS) cannot hold audio
     at `sample_rate` (Hz)."""
     fmt = format_for(path)
-    for codec in (fmt, (subtype or "").upper()):
+    for codec in (fmt, (subtype or sf.default_subtype(fmt) or "").upper()):
+        top = CODEC_MAX_RATE_HZ.get(codec)
+        if top is not None and int(sample_rate) > top:
+            raise OutputPathError(
+                f"{Path(path).name}: {codec} in an {fmt} file cannot hold {int(sample_rate)} Hz "
+                f"audio (it takes up to {top} Hz); write a .wav or .flac, which keep the rate, "
+                "or resample (--sr)"
+            )
         rates = CODEC_RATES_HZ.get(codec)
         if rates is not None and int(sample_rate) not in rates:
             what = f"an {fmt} file" if codec == fmt else f"{codec} in an {fmt} file"
