@@ -219,6 +219,24 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
     assert abs(lufs(y, SR) - (lufs(ref, SR) + 3.01)) <= 0.5  # dual mono on two speakers
 
 
+@pytest.mark.parametrize("other", [0.0, 1e-6])
+def test_a_dual_mono_reference_is_matched_as_mono(files: dict, tmp_path: Path,
+                                                  other: float) -> None:
+    # a mono record stored as two equal channels (or all but): its silent side was refused as
+    # "the audio is silent: no spectrum to match"
+    ref, _ = read(files["ref"])
+    mono = ref.mean(axis=0)
+    noise = other * np.random.default_rng(0).standard_normal(mono.size)
+    path = tmp_path / "dual.wav"
+    sf.write(path, np.stack([mono, mono + noise], axis=1), SR, subtype="FLOAT")
+    rep = tonemorph.master_mix(files["mix"], path, None)
+    assert any("dual.wav is (near) mono" in n for n in rep.notes)
+    assert not any("dual mono (its loudness" in n for n in rep.notes)  # measured as stereo
+    assert rep.settings["side_gain_db"] == 0.0 and rep.settings["eq_side_db"] is None
+    y = rep.track.audio
+    assert dbtp(y) <= -1.0 and abs(lufs(y, SR) - lufs(np.stack([mono, mono]), SR)) <= 0.5
+
+
 def test_dynamics_keep_the_image_moment_by_moment(files: dict) -> None:
     # the density and the limiter act on both channels alike: each 100 ms keeps its side/mid
     # ratio, however much the whole file's figure moves with the loud passages coming down

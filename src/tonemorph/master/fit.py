@@ -57,7 +57,7 @@ WeightedAudio = tuple[np.ndarray, float]
 Spectra = dict[str, tuple[np.ndarray, np.ndarray]]
 
 _FIT_RATE_REF = 44100
-_MONO_SIDE_DB = -40.0  # side this far below mid: the mix is (near) mono, width is not matched
+MONO_SIDE_DB = -40.0  # side this far below mid: the mix is (near) mono, width is not matched
 _MAX_SIDE_GAIN = 2.5
 _WIDTH_PRIOR_DB = 2.0  # spread of the side-level change a mastering chain makes (dB rms)
 _FIT_MAX_RATE = 24000
@@ -187,7 +187,7 @@ def fit_settings(
     # level-match the mix to the references before anything level-dependent
     settings = replace(settings, input_gain_db=ref_rms_db - active_rms_db(mix_mid, sample_rate))
     mix_side_db = side_to_mid_db(mix) if stereo else -200.0
-    near_mono = mix_side_db < _MONO_SIDE_DB
+    near_mono = mix_side_db < MONO_SIDE_DB
     ref_spectra = list(ref_spectra) if ref_spectra is not None else [None] * len(refs)
     if cfg.matches("eq"):
         amount = cfg.amount_of("eq")

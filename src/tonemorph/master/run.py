@@ -21,7 +21,7 @@ import numpy as np
 
 from tonemorph.dsp.dither import bits_of_subtype
 from tonemorph.dsp.loudness import gated_lufs
-from tonemorph.dsp.units import power_to_db
+from tonemorph.dsp.units import DB_FLOOR, power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
 from tonemorph.io import (
     LOSSY_SUBTYPES,
@@ -44,6 +44,7 @@ from tonemorph.master.config import (
     reference_weight,
 )
 from tonemorph.master.fit import (
+    MONO_SIDE_DB,
     MasterSettings,
     Spectra,
     WeightedAudio,
@@ -265,20 +266,28 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
     rate, channels = scans[0].info.sample_rate, scans[0].info.channels
     ref_ex: list[WeightedAudio] = []
     ref_lufs = 0.0
-    any_mono = False
+    any_mono = dual_mono = False
     for i, ((_, w), s) in enumerate(zip(refs, ref_scans)):
         ref_scans[i], ex = _excerpts(s, cfg.excerpt_s, "reference")
         ex = resample(ex, s.info.sample_rate, rate)
         lufs = s.lufs
         if ex.shape[0] == 1 and channels == 2:
-            any_mono = True
+            any_mono = dual_mono = True
             lufs += 10.0 * math.log10(2.0)  # played as dual mono on a stereo pair
             ex = np.repeat(ex, 2, axis=0)
+        elif channels == 2 and s.width_db is not None and s.width_db < MONO_SIDE_DB:
+            # a mono record stored as two equal channels: its side is silence, which the
+            # side EQ took for "the audio is silent" and refused the reference
+            any_mono = True
+            how = ("its two channels are the same" if s.width_db <= DB_FLOOR
+                   else f"side {s.width_db:.0f} dB below mid")
+            notes.append(f"the reference {s.info.path.name} is (near) mono ({how}): "
+                         "matched as mono")
         if channels == 1:
             ex = ex.mean(axis=0, keepdims=True)
         ref_ex.append((ex, w))
         ref_lufs += w * lufs
-    if any_mono:
+    if dual_mono:
         notes.append("the reference is mono: matched as dual mono (its loudness on two "
                      "speakers)")
     if channels == 1 and any(s.info.channels == 2 for s in ref_scans):
