@@ -196,6 +196,30 @@ def test_a_double_tracked_example_is_learned_channel_by_channel(monkeypatch: pyt
     assert seen[-1].shape == long_silences_removed(left, SR)[0].shape
 
 
+@pytest.mark.parametrize("role", ["input", "target"])
+def test_a_silent_second_channel_is_left_out_of_the_mix_to_mono(
+        monkeypatch: pytest.MonkeyPatch, role: str) -> None:
+    from tonemorph.chain.chain import ChainConfig, ToneChain
+    from tonemorph.learn.fit import LearnResult
+
+    seen = []
+
+    def fake_fit(x, y, cfg, progress=None):
+        seen.append({"input": x, "target": y}[role])
+        chain = ToneChain(ChainConfig(stages=cfg.stages, sample_rate=cfg.sample_rate))
+        return LearnResult(chain, 0.0, 1.0, {"stub": 1.0}, {"linear": 1.0}, "linear", 0, 0.01)
+
+    monkeypatch.setattr("tonemorph.api.fit_unpaired", fake_fit)
+    line = guitar_line(12.0, SR, seed=4)[0]
+    stereo = np.stack([np.zeros_like(line), line])  # played into input 2 of 2
+    pair = {"input": (line, SR), "target": (line, SR), role: (stereo, SR)}
+    with pytest.warns(UserWarning, match="learned from channel 2 of 2"):
+        tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
+    tonemorph.learn_tone((line, SR), (line, SR), quality="fast")
+    # at the level it was played (the mean of the two channels was 6 dB under it)
+    assert np.array_equal(seen[0], seen[1])
+
+
 def test_a_double_tracked_clean_example_learns_the_clean_tone() -> None:
     # two performances through one clean EQ, panned apart: their mean is one evener, 3 dB
     # quieter take (learned from it: 0.56 MR-STFT on a held-out line); channel by channel 0.12

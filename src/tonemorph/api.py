@@ -27,8 +27,11 @@ from tonemorph.io import (
     check_mixdown,
     example_mono,
     load_audio_like,
+    mono_mixdown,
+    playing_channels,
     resample,
 )
+from tonemorph.io.content import QUIET_CHANNEL_DB
 from tonemorph.model import MAX_KNOB_DB, NATIVE_RATES_HZ, Tone
 from tonemorph.progress import Progress
 
@@ -117,11 +120,18 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
         said = list(rep.warnings)
         if a.shape[0] > 1:
             check_mixdown(judged, role=label)
-            said.append(
-                f"{role}: its {a.shape[0]} channels hold different performances (double-tracked "
-                "parts?): learned from each channel in turn, not from their mix"
-                if role in joined else
-                f"{role}: {a.shape[0]} channels mixed down to mono for learning")
+            playing = np.flatnonzero(playing_channels(judged)) + 1
+            if role in joined:
+                said.append(f"{role}: its {a.shape[0]} channels hold different performances "
+                            "(double-tracked parts?): learned from each channel in turn, not "
+                            "from their mix")
+            elif playing.size < a.shape[0]:
+                said.append(f"{role}: learned from channel{'s' if playing.size > 1 else ''} "
+                            f"{', '.join(map(str, playing))} of {a.shape[0]}; the others are "
+                            f"silent (over {QUIET_CHANNEL_DB:.0f} dB quieter), left out of "
+                            "the mix to mono")
+            else:
+                said.append(f"{role}: {a.shape[0]} channels mixed down to mono for learning")
         if sr < NATIVE_RATES_HZ[0] or sr > NATIVE_RATES_HZ[1]:
             said.append(f"{role}: {sr} Hz resampled to {rate} Hz for learning")
         for w in said:
@@ -283,7 +293,8 @@ def learn_tone(input: AudioLike, target: AudioLike, *, quality: str = "default",
     notes = _check_pair((("input", x, sr_x), ("target", y, sr_y)), INTERNAL_RATE,
                         allow_low_rate, ("target",) if joined else (),
                         {"input": without_offset, "target": without_steady_offset})
-    xm, ym = resample(x.mean(0), sr_x, INTERNAL_RATE), resample(y_mono, sr_y, INTERNAL_RATE)
+    xm = resample(mono_mixdown(x), sr_x, INTERNAL_RATE)
+    ym = resample(y_mono, sr_y, INTERNAL_RATE)
     # in front of the drive an offset clips one side harder
     xm, notes = _offset_removed(xm, "input", notes)
     ym, notes = _target_offset_removed(ym, notes)
@@ -362,8 +373,8 @@ def _paired_pair(input: AudioLike, target: AudioLike, allow_low_rate: bool = Fal
                       "capture; record the whole input file through your gear", stacklevel=3)
     _check_pair((("input", x, sr_x), ("target", y, sr_y)), PAIRED_RATE, allow_low_rate,
                 offsets={"target": without_steady_offset})
-    xm = resample(x.mean(0), sr_x, PAIRED_RATE).astype(np.float32)
-    ym = resample(y.mean(0), sr_y, PAIRED_RATE).astype(np.float32)
+    xm = resample(mono_mixdown(x), sr_x, PAIRED_RATE).astype(np.float32)
+    ym = resample(mono_mixdown(y), sr_y, PAIRED_RATE).astype(np.float32)
     # the recording interface's offset is no part of the gear's sound: left in, it inflates
     # the capture's error (0.05 of full scale on a crunch reamp: ESR 0.26 -> 0.36; taken off,
     # 0.27)

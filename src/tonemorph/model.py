@@ -32,7 +32,7 @@ from tonemorph.io import (
     load_model_document,
     save_model_document,
 )
-from tonemorph.io.content import CANCEL_DB, mixdown_loss_db
+from tonemorph.io.content import CANCEL_DB, mixdown_loss_db, mono_mixdown
 from tonemorph.io.process import process_at_rate, process_file
 from tonemorph.io.validate import DocumentCheck, describe, join
 from tonemorph.progress import Progress
@@ -488,9 +488,11 @@ class ToneStream:
         guard (`Tone.guard_db`) from an excerpt (channels, n) of the take."""
         x = self._to_internal_offline(excerpt)
         isr = self.tone.processing_rate(self.sr)
-        # every channel goes through the tone alike; measured on their mix unless the channels
-        # cancel in it (one polarity-inverted), where the mix is the noise floor
-        mono = x.mean(0) if mixdown_loss_db(x) <= CANCEL_DB else x[np.argmax((x * x).sum(1))]
+        # every channel goes through the tone alike; measured on their mix (of the channels
+        # that play: a silent second input halved it) unless the channels cancel in it (one
+        # polarity-inverted), where the mix is the noise floor
+        mono = (mono_mixdown(x) if mixdown_loss_db(x) <= CANCEL_DB
+                else x[np.argmax((x * x).sum(1))])
         guard = self.loudness_guard and bool(self.tone.loudness_curve)
         # the full tone's output on the excerpt, run once for both measurements
         full = (self.tone.fast_chain(sample_rate=isr).process(mono)

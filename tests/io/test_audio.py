@@ -470,9 +470,26 @@ def test_channel_correlation_and_the_example_s_mono() -> None:
     assert joined and mono.dtype == x.dtype and mono.shape == (2 * x.shape[1],)
     assert np.allclose(mono[: x.shape[1]], x[0], atol=1e-6)
     assert np.allclose(mono[x.shape[1]:], other[0], atol=1e-6)
-    # a silent channel holds no performance: the mean, as before
-    assert not example_mono(np.concatenate([x, 0 * x]))[1]
+    # a silent channel holds no performance, nor a part of the mix to mono: the playing one
+    mono, joined = example_mono(np.concatenate([x, 0 * x]))
+    assert not joined and np.array_equal(mono, x[0])
     assert not example_mono(x)[1]
+
+
+def test_the_mono_mixdown_leaves_out_silent_channels() -> None:
+    # a guitar on input 1 of a two-input interface: input 2 silent or hiss; averaged in, it
+    # halved the guitar and the tone learned drove 6 dB harder than the example was played
+    from tonemorph.io import mono_mixdown, playing_channels
+
+    x = white_noise(2.0, SR, seed=1)
+    hiss = 10 ** (-31 / 20) * white_noise(2.0, SR, seed=2)  # 31 dB under the playing one
+    quiet = 10 ** (-29 / 20) * white_noise(2.0, SR, seed=3)  # 29 dB under: a part played
+    assert playing_channels(np.concatenate([x, 0 * x])).tolist() == [True, False]
+    assert np.array_equal(mono_mixdown(np.concatenate([0 * x, x])), x[0])
+    assert np.array_equal(mono_mixdown(np.concatenate([x, hiss, x])), x[0])
+    assert np.allclose(mono_mixdown(np.concatenate([x, quiet])), (x[0] + quiet[0]) / 2)
+    assert np.array_equal(mono_mixdown(0 * np.concatenate([x, x])), 0 * x[0])  # all silent
+    assert np.array_equal(mono_mixdown(x), x[0])
 
 
 def test_check_mixdown_refuses_channels_that_cancel() -> None:

@@ -6,7 +6,14 @@ writer), paths (the output guard, atomic writes), model_file + validate (.tmodel
 
 from __future__ import annotations
 
-from tonemorph.io.content import ContentReport, check_content, check_mixdown, example_mono
+from tonemorph.io.content import (
+    ContentReport,
+    check_content,
+    check_mixdown,
+    example_mono,
+    mono_mixdown,
+    playing_channels,
+)
 from tonemorph.io.model_file import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -70,6 +77,8 @@ __all__ = [
     "check_sample_rate",
     "choose_subtype",
     "example_mono",
+    "mono_mixdown",
+    "playing_channels",
     "float_audio",
     "format_for",
     "clean_stale_temp_files",

@@ -235,6 +235,33 @@ def channel_correlation(audio: np.ndarray) -> float:
     return float(np.mean([cov[i, j] / math.sqrt(energy[i] * energy[j]) for i, j in pairs]))
 
 
+QUIET_CHANNEL_DB = 30.0  # a channel this far under the loudest holds no playing of its own
+
+
+def playing_channels(audio: np.ndarray) -> np.ndarray:
+    """Which channels of (channels, samples) audio are within QUIET_CHANNEL_DB (power) of the
+    loudest: the ones a mono mixdown averages (all, where every channel is silent).
+
+    A guitar on input 1 of a two-input interface leaves input 2 silent or hiss: averaged in,
+    it halved the guitar (-6 dB), and a tone learned from that drove 6 dB harder than the
+    example and its take were played.
+    """
+    x = _as_2d(audio)
+    power = np.array([float(np.mean(np.square(ch, dtype=np.float64))) if ch.size else 0.0
+                      for ch in x])
+    top = float(power.max()) if power.size else 0.0
+    if top <= 0.0:
+        return np.ones(x.shape[0], dtype=bool)
+    return power >= top * 10.0 ** (-QUIET_CHANNEL_DB / 10.0)
+
+
+def mono_mixdown(audio: np.ndarray) -> np.ndarray:
+    """The mean of the playing channels (`playing_channels`) of (channels, samples) audio."""
+    x = _as_2d(audio)
+    keep = playing_channels(x)
+    return x[keep].mean(axis=0) if not keep.all() else x.mean(axis=0)
+
+
 def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     """The mono recording a tone is learned from: the channels' mean, or, where they hold
     different performances (`TAKES_CORRELATION`), the channels one after another. Returns
@@ -245,10 +272,10 @@ def example_mono(audio: np.ndarray) -> tuple[np.ndarray, bool]:
     3:1 compressor and sag: 0.68 MR-STFT against 0.24 from its channels in turn).
     """
     x = _as_2d(audio)
-    silent = [not np.any(ch) for ch in x]
-    if x.shape[0] > 1 and not any(silent) and channel_correlation(x) < TAKES_CORRELATION:
+    if (x.shape[0] > 1 and playing_channels(x).all()
+            and channel_correlation(x) < TAKES_CORRELATION):
         return np.ascontiguousarray(x).reshape(-1), True
-    return x.mean(axis=0), False
+    return mono_mixdown(x), False
 
 
 def check_mixdown(audio: np.ndarray, *, role: str) -> None:
@@ -275,4 +302,6 @@ __all__ = [
     "check_mixdown",
     "example_mono",
     "mixdown_loss_db",
+    "mono_mixdown",
+    "playing_channels",
 ]

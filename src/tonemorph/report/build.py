@@ -23,6 +23,7 @@ from tonemorph.io import (
     check_suffix,
     example_mono,
     load_audio_like,
+    mono_mixdown,
     resample,
 )
 from tonemorph.io.paths import write_text_atomic
@@ -114,7 +115,7 @@ def _load(source: AudioLike, role: str, max_s: float) -> tuple[np.ndarray, int, 
     audio, sr, name = load_audio_like(source, role, max_seconds=max_s)
     check_mixdown(audio, role=f"{role} {name}")
     mono = (example_mono(audio)[0].astype(np.float32, copy=False) if role == "target"
-            else audio.mean(axis=0, dtype=np.float32))
+            else mono_mixdown(audio).astype(np.float32, copy=False))
     if mono.size < MIN_SECONDS * sr:
         raise AudioContentError(f"{role} {name} is shorter than {MIN_SECONDS:g} s; the report "
                                 "needs audible audio")
