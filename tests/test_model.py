@@ -25,7 +25,7 @@ from tonemorph.chain.functional import OVERSAMPLE_TAPS
 from tonemorph.chain.kernels import limit_lookahead
 from tonemorph.dsp.loudness import integrated_lufs
 from tonemorph.dsp.matcheq import active_rms_db
-from tonemorph.errors import AudioContentError
+from tonemorph.errors import AudioContentError, AudioFileError
 from tonemorph.io import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from tonemorph.metrics import pitch_cents_error
 from tonemorph.model import CURVE_OFFSETS_DB, LOUDNESS_GUARD_DB, why_linear
@@ -552,6 +552,34 @@ def test_loudness_guard_is_stored_checked_and_reported(tmp_path: Path) -> None:
     half = integrated_lufs(tone.apply(bright, SR, amount=0.5), SR)
     held = integrated_lufs(tone.apply(bright, SR), SR)
     assert integrated_lufs(bright, SR) < half < held
+
+
+def test_a_stream_checks_its_blocks_and_rate_as_apply_does(crunch: Tone, take: np.ndarray
+                                                             ) -> None:
+    # a NaN reached the shaper's kernel (ZeroDivisionError), a rate of "48000" or 100 Hz was
+    # taken, a list of samples had no .shape: apply refused or took each of them cleanly
+    bad = take.copy()
+    bad[0, 100] = np.nan
+    with pytest.raises(AudioContentError, match="a block contains NaN"):
+        list(crunch.stream(SR, 1).run(iter([take, bad])))
+    for rate in ("48000", 44100.5, 100):
+        with pytest.raises(ParameterError, match="sample_rate must be"):
+            crunch.stream(rate, 1)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="channels must be a positive whole number"):
+        crunch.stream(SR, 0)
+    as_list = list(crunch.stream(SR, 1).run(iter([take[:, :2400].tolist(), take[:, 2400:]])))
+    whole = list(crunch.stream(SR, 1).run(iter([take])))
+    np.testing.assert_allclose(np.concatenate(as_list, axis=1), np.concatenate(whole, axis=1),
+                               atol=1e-6)
+
+
+def test_a_file_at_a_rate_no_recording_has_is_refused(tmp_path: Path, crunch: Tone) -> None:
+    # a header's 100 Hz was played as 100 Hz audio (and the loudness guard added 12 dB)
+    src = tmp_path / "take.wav"
+    sf.write(src, 0.3 * np.sin(np.arange(300) * 0.3), 100, subtype="PCM_16")
+    with pytest.raises(AudioFileError, match="sampled at 100 Hz; tonemorph reads 8000-384000"):
+        crunch.apply_file(src, tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
 
 
 # ------------------------------------------------------------------------------ apply_file

@@ -476,9 +476,11 @@ class ToneStream:
 
     def __init__(self, tone: Tone, sample_rate: int, channels: int, knobs: Knobs,
                  compensation_db: float = 0.0, loudness_guard: bool = True):
-        if sample_rate <= 0 or channels <= 0:
-            raise ParameterError("sample_rate and channels must be positive")
-        self.tone, self.sr, self.channels, self.knobs = tone, sample_rate, channels, knobs
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
+                or channels <= 0:
+            raise ParameterError(f"channels must be a positive whole number, got {channels!r}")
+        self.tone, self.sr, self.channels, self.knobs = tone, sample_rate, int(channels), knobs
         self.compensation_db = compensation_db
         self.loudness_guard = loudness_guard
         self.guard_db = 0.0  # part of compensation_db set by the loudness guard
@@ -518,7 +520,18 @@ class ToneStream:
         def process(x: np.ndarray) -> np.ndarray:
             return np.stack([c.process(x[i]) for i, c in enumerate(chains)])
 
-        return process_at_rate(blocks, process, self.sr, isr, self.channels,
+        def checked(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            # as `apply` checks its audio: a NaN reached the shaper's kernel, which raised
+            # ZeroDivisionError, and a list of samples had no .shape
+            for b in blocks:
+                x = float_audio(b, "block")
+                if x.ndim != 2:
+                    raise ParameterError(f"a block must be (channels, samples), got shape "
+                                         f"{x.shape}")
+                check_finite(x, "a block")
+                yield x
+
+        return process_at_rate(checked(blocks), process, self.sr, isr, self.channels,
                                latency=self.tone.latency_at(isr))
 
 

@@ -19,7 +19,7 @@ from tonemorph.io.content import _MAX_CHANNELS
 from tonemorph.io.paths import (
     StrPath,
 )
-from tonemorph.io.rates import check_sample_rate
+from tonemorph.io.rates import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_sample_rate
 
 _SUPPORTED_HINT = "pass a WAV, FLAC, OGG, MP3 or AIFF recording"
 
@@ -120,6 +120,13 @@ def _open_for_read(path: StrPath, role: str) -> tuple[sf.SoundFile, AudioInfo]:
         sfile.close()
         raise AudioFileError(
             f"{role} file {p} contains no audio (0 frames); re-export the recording"
+        )
+    if not MIN_SAMPLE_RATE <= info.sample_rate <= MAX_SAMPLE_RATE:
+        # a header's rate of 100 Hz was played as one (its guard then added +12 dB)
+        sfile.close()
+        raise AudioFileError(
+            f"{role} file {p} says it is sampled at {info.sample_rate} Hz; tonemorph reads "
+            f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz audio: resample it (or fix its header)"
         )
     _warn_if_truncated(sfile, info, role)
     return sfile, info
