@@ -8,6 +8,7 @@ target does.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -70,6 +71,15 @@ def test_learning_refuses_stereo_whose_channels_cancel_in_the_mixdown(role: str)
     pair[role] = (np.concatenate([line, -line]), SR)
     with pytest.raises(AudioContentError, match=f"{role}: its channels cancel"):
         tonemorph.learn_tone(pair["input"], pair["target"], quality="fast")
+
+
+@pytest.mark.parametrize("seed", [1.5, "3", True, None])
+def test_a_seed_that_is_no_whole_number_is_a_parameter_error(seed: object) -> None:
+    # 1.5 raised numpy's own TypeError from deep inside the fit
+    line = guitar_line(14.0, SR, seed=3)
+    with pytest.raises(tonemorph.ParameterError, match=rf"whole number in 0\.\.\d+, got "
+                                                       rf"{re.escape(repr(seed))}"):
+        tonemorph.learn_tone((line, SR), (line, SR), quality="fast", seed=seed)
 
 
 def _dc_cases() -> dict[str, tuple[str, np.ndarray, str]]:

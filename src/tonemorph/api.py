@@ -52,9 +52,10 @@ MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take any seed in 0..
 
 def check_seed(seed: int) -> None:
     """Refuse a random seed outside 0..MAX_SEED (numpy refuses a negative one mid-run)."""
-    if not 0 <= seed <= MAX_SEED:
+    if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+            or not 0 <= seed <= MAX_SEED):
         raise ParameterError(f"the random seed must be a whole number in 0..{MAX_SEED}, got "
-                             f"{seed}", option="seed")
+                             f"{seed!r}", option="seed")
 
 
 def parse_stages(spec: str | None) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -281,6 +282,31 @@ def test_truncated_header(tmp_path: Path) -> None:
     path.write_bytes((tmp_path / "a.wav").read_bytes()[:20])
     with pytest.raises(AudioFileError, match="cannot be decoded"):
         read_audio(path)
+
+
+def _with_wav_sizes(src: Path, dst: Path, riff: int, data: int) -> Path:
+    """A copy of the WAV src with its RIFF and data chunk sizes set (bytes)."""
+    raw = bytearray(src.read_bytes())
+    at = raw.find(b"data")
+    raw[4:8] = riff.to_bytes(4, "little")
+    raw[at + 4 : at + 8] = data.to_bytes(4, "little")
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+def test_a_streamed_or_unfinished_wav_s_sizes(tmp_path: Path) -> None:
+    x = _stereo()
+    write_audio(tmp_path / "a.wav", x, SR, subtype="PCM_16")
+    # streamed: sizes all ones while the recorder did not know them; nothing is missing
+    streamed = _with_wav_sizes(tmp_path / "a.wav", tmp_path / "streamed.wav", 2**32 - 1, 2**32 - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it warned "truncated: its header declares 44739.2 s"
+        y, _, _ = read_audio(streamed)
+    assert y.shape == x.shape
+    # never finished: sizes 0, the samples there; it said "contains no audio (0 frames)"
+    unfinished = _with_wav_sizes(tmp_path / "a.wav", tmp_path / "unfinished.wav", 0, 0)
+    with pytest.raises(AudioFileError, match="never finished.*sox --ignore-length"):
+        read_audio(unfinished)
 
 
 @pytest.mark.parametrize("name", ["notes.txt", "notes.wav"])

@@ -118,6 +118,13 @@ def _open_for_read(path: StrPath, role: str) -> tuple[sf.SoundFile, AudioInfo]:
     info = _info_from(p, sfile)
     if info.frames <= 0 or info.channels <= 0 or info.sample_rate <= 0:
         sfile.close()
+        size = p.stat().st_size
+        if info.frames <= 0 and size > _HEADER_BYTES:
+            # a recorder stopped before it wrote the sizes: the samples are there
+            raise AudioFileError(
+                f"{role} file {p} declares 0 frames in its header but holds {size} bytes: a "
+                "recording that was never finished (the recorder did not close it); repair "
+                "the header, e.g. `sox --ignore-length in.wav out.wav`, or re-export it")
         raise AudioFileError(
             f"{role} file {p} contains no audio (0 frames); re-export the recording"
         )
@@ -136,6 +143,10 @@ def _open_for_read(path: StrPath, role: str) -> tuple[sf.SoundFile, AudioInfo]:
 # `SSND : ... (should be ...)` (AIFF) when a chunk claims more bytes than the file holds.
 _TRUNCATED_RE = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.M)
 _warned_truncated: set[tuple[str, int, int]] = set()
+_HEADER_BYTES = 4096  # more than an audio file's header holds: the rest is samples
+# a recorder that streams a WAV writes this data size while it does not know it yet (all ones
+# in 32 bits, or just under): the file runs to its end, nothing is missing
+_UNKNOWN_SIZE = 0xFFFFFF00
 
 
 def truncated_seconds(sfile: sf.SoundFile, info: AudioInfo) -> float | None:
@@ -144,7 +155,7 @@ def truncated_seconds(sfile: sf.SoundFile, info: AudioInfo) -> float | None:
     if not m:
         return None
     declared, present = int(m.group(1)), int(m.group(2))
-    if present <= 0 or declared <= present:
+    if present <= 0 or declared <= present or declared >= _UNKNOWN_SIZE:
         return None
     return info.duration_s * declared / present
 
