@@ -219,6 +219,21 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
     assert abs(lufs(y, SR) - (lufs(ref, SR) + 3.01)) <= 0.5  # dual mono on two speakers
 
 
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16"])
+def test_a_coarse_integer_master_keeps_the_ceiling_after_its_dither(files: dict, tmp_path: Path,
+                                                                     subtype: str) -> None:
+    # 8-bit TPDF dither moves each sample by up to 1.5 of its 1/128 steps: the limiter's
+    # 0.05 dB margin did not cover it (-0.98 dBTP written)
+    from tonemorph.dsp.limiter import LimiterConfig, dither_safe_ceiling_dbtp
+
+    out = tmp_path / "m.wav"
+    tonemorph.master_mix(files["mix"], files["ref"], out, subtype=subtype)
+    y, _ = read(out)
+    assert sf.info(out).subtype == subtype and dbtp(y) <= -1.0
+    assert dither_safe_ceiling_dbtp(LimiterConfig(), 8) < -1.2
+    assert dither_safe_ceiling_dbtp(LimiterConfig(), 16) == -1.0  # the margin covers it
+
+
 @pytest.mark.parametrize("other", [0.0, 1e-6])
 def test_a_dual_mono_reference_is_matched_as_mono(files: dict, tmp_path: Path,
                                                   other: float) -> None:

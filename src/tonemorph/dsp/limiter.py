@@ -24,6 +24,7 @@ __all__ = [
     "OVERSAMPLING",
     "LimiterConfig",
     "TruePeakLimiter",
+    "dither_safe_ceiling_dbtp",
     "interpolator_taps",
     "interval_peaks",
     "limit",
@@ -414,6 +415,20 @@ def _phase_taps() -> np.ndarray:
         taps = h[k::OVERSAMPLING][:p]
         phases[k, : taps.size] = taps
     return phases
+
+
+def dither_safe_ceiling_dbtp(config: LimiterConfig, bits: int) -> float:
+    """The ceiling (dBTP) to limit to so that dither and rounding to `bits` keep the true peak
+    at or under `config`'s: each sample moves by up to 1.5 LSB (TPDF +-1, rounding +-0.5) and
+    the interpolated points by that times the interpolator's largest tap sum. Its own ceiling
+    where the limiter's margin already covers that (16 bits and more), or where the move is
+    as large as the ceiling itself (nothing can be promised there)."""
+    lift = 1.5 * 2.0 ** (1 - bits) * max(float(np.sum(np.abs(ph))) for ph in _phase_taps())
+    top = 10.0 ** (config.ceiling_dbtp / 20.0)
+    held = 10.0 ** (-config.margin_db / 20.0)  # the limiter keeps the peaks this far under
+    if top * held + lift <= top or lift >= top:
+        return config.ceiling_dbtp
+    return 20.0 * math.log10((top - lift) / held)
 
 
 def limit_blocks(

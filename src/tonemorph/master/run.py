@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tonemorph.dsp.dither import bits_of_subtype
+from tonemorph.dsp.limiter import dither_safe_ceiling_dbtp
 from tonemorph.dsp.loudness import gated_lufs
 from tonemorph.dsp.units import DB_FLOOR, power_to_db
 from tonemorph.errors import AudioContentError, ParameterError
@@ -435,6 +436,12 @@ def _render(settings: MasterSettings, job: _Analysis, outs: list[Path | None], t
         settings = replace(settings, limiter=replace(
             settings.limiter,
             ceiling_dbtp=settings.limiter.ceiling_dbtp - first_over - _LOSSY_MARGIN_DB))
+    bits = [b for o, s in zip(outs, job.scans) if o is not None
+            and (b := bits_of_subtype(_written_subtype(o, subtype, s))) is not None]
+    if bits:
+        # an 8-bit file's dither moved a peak held at the ceiling to -0.98 dBTP
+        settings = replace(settings, limiter=replace(
+            settings.limiter, ceiling_dbtp=dither_safe_ceiling_dbtp(settings.limiter, min(bits))))
 
     def run_passes(what: str) -> list[MasterPass]:
         return [
