@@ -646,6 +646,11 @@ def test_opus_rates_are_checked_by_subtype(tmp_path: Path) -> None:
     assert _listing(tmp_path) == set()
 
 
+def test_an_opus_name_says_how_opus_is_written(tmp_path: Path) -> None:
+    with pytest.raises(OutputPathError, match=r"name it \.ogg and give --subtype OPUS"):
+        AtomicAudioWriter(tmp_path / "a.opus", 48_000, 2)
+
+
 def test_vorbis_above_its_top_rate_is_refused_before_libvorbis_crashes(tmp_path: Path) -> None:
     from tonemorph.io import check_format_rate
 

@@ -219,6 +219,16 @@ def test_mono_reference_for_a_stereo_mix(files: dict) -> None:
     assert abs(lufs(y, SR) - (lufs(ref, SR) + 3.01)) <= 0.5  # dual mono on two speakers
 
 
+def test_a_reference_just_under_the_minimum_says_how_much_under(files: dict,
+                                                               tmp_path: Path) -> None:
+    # 9.9995 s read "is 10.0 s long; need at least 10 s"
+    ref, _ = read(files["ref"])
+    short = tmp_path / "short.wav"
+    sf.write(short, ref[:, : int(9.9995 * SR)].T, SR, subtype="FLOAT")
+    with pytest.raises(AudioContentError, match=r"is 9\.9 s long; need at least 10 s"):
+        tonemorph.master_mix(files["mix"], short, None)
+
+
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16"])
 def test_a_coarse_integer_master_keeps_the_ceiling_after_its_dither(files: dict, tmp_path: Path,
                                                                      subtype: str) -> None:

@@ -67,7 +67,7 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:g}"
 
 
-def _fmt_measured_s(seconds: float) -> str:
+def fmt_measured_s(seconds: float) -> str:
     """Measured seconds for messages, rounded down to 0.1 s: 9.97 s under a 10 s bound reads
     '9.9', not '10.0'; under 0.1 s to 0.01 s ('0.05', not '0.0')."""
     if seconds < 0.1:
@@ -166,7 +166,7 @@ def check_content(
         if recommended_seconds is not None and recommended_seconds > min_seconds:
             wanted += f" ({_fmt_s(recommended_seconds)} s or more recommended)"
         raise AudioContentError(
-            f"{role} has {_fmt_measured_s(active_seconds)} s of sound; {wanted}; use a longer "
+            f"{role} has {fmt_measured_s(active_seconds)} s of sound; {wanted}; use a longer "
             "recording"
         )
 
@@ -178,7 +178,7 @@ def check_content(
         )
     if recommended_seconds is not None and active_seconds < recommended_seconds:
         warnings.append(
-            f"{role} has {_fmt_measured_s(active_seconds)} s of sound; "
+            f"{role} has {fmt_measured_s(active_seconds)} s of sound; "
             f"{_fmt_s(recommended_seconds)} s or more is recommended for a reliable match"
         )
     return ContentReport(

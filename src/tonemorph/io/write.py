@@ -61,6 +61,9 @@ def format_for(path: StrPath) -> str:
     """soundfile format name for the extension of `path` (OutputPathError when unknown)."""
     path = Path(path)
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
+    if fmt is None and path.suffix.lower() == ".opus":
+        raise OutputPathError(f"{path}: Opus is written in an Ogg file here: name it .ogg and "
+                              "give --subtype OPUS (48 kHz and its divisors)")
     if fmt is None:
         known = ", ".join(sorted({e for e in EXTENSION_FORMATS if len(e) <= 5}))
         raise OutputPathError(

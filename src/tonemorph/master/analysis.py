@@ -17,6 +17,7 @@ from tonemorph.dsp.meter import LoudnessMeter, StatsMeter, TruePeakMeter
 from tonemorph.dsp.units import DB_FLOOR, db_to_gain, gain_to_db
 from tonemorph.errors import AudioContentError
 from tonemorph.io import AudioInfo, AudioReader
+from tonemorph.io.content import fmt_measured_s
 from tonemorph.master.behind import Behind
 from tonemorph.master.eq import SpectrumAccumulator
 from tonemorph.master.processor import DC_OFFSET_DB, DcBlocker, remove_dc
@@ -231,6 +232,6 @@ def check_active(scan_: TrackScan, *, role: str, min_seconds: float) -> None:
     seconds = active_seconds(scan_.segment_power)
     if seconds < min_seconds:
         raise AudioContentError(
-            f"{role} file {scan_.info.path} has {seconds:.1f} s of sound; need at least "
-            f"{min_seconds:g} s, use a longer recording"
+            f"{role} file {scan_.info.path} has {fmt_measured_s(seconds)} s of sound; need at "
+            f"least {min_seconds:g} s, use a longer recording"
         )

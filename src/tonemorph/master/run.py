@@ -35,7 +35,7 @@ from tonemorph.io import (
     format_for,
     resample,
 )
-from tonemorph.io.content import CANCEL_DB
+from tonemorph.io.content import CANCEL_DB, fmt_measured_s
 from tonemorph.io.process import decoded_peak
 from tonemorph.master.analysis import TrackScan, check_active, excerpt_windows, read_excerpts, scan
 from tonemorph.master.config import (
@@ -193,7 +193,8 @@ def _check_reference(s: TrackScan) -> None:
     """A reference must be long enough and stereo or mono."""
     if s.info.duration_s < MIN_REFERENCE_S:
         raise AudioContentError(
-            f"reference file {s.info.path} is {s.info.duration_s:.1f} s long; need at least "
+            f"reference file {s.info.path} is {fmt_measured_s(s.info.duration_s)} s long; need at "
+            "least "
             f"{MIN_REFERENCE_S:.0f} s of the released track (a whole track is best)")
     if s.info.channels > 2:
         raise AudioContentError(f"reference file {s.info.path} has {s.info.channels} channels; "
