@@ -91,9 +91,24 @@ def test_loudness_presets() -> None:
         MasterConfig(target="vinyl")
 
 
+def test_settings_for_an_aspect_not_matched_are_refused() -> None:
+    # "--only eq --lufs -9" kept the mix's loudness (-25.8 LUFS) and said nothing
+    with pytest.raises(ParameterError, match="loudness target .-9 LUFS. is given but loudness "
+                                             "is not among the aspects matched"):
+        MasterConfig(only="eq", lufs=-9.0)
+    with pytest.raises(ParameterError, match="-14 LUFS.*the loudness amount is 0"):
+        MasterConfig(target="streaming", amounts={"loudness": 0.0})
+    with pytest.raises(ParameterError, match="amount is given for eq, which is not among"):
+        MasterConfig(only="loudness", amounts={"eq": 0.5})
+    # a preset that names no loudness (the reference's level) only sets the ceiling
+    assert MasterConfig(only="eq", target="cd").ceiling_dbtp == -1.0
+    assert MasterConfig(only="eq", lufs=None).lufs is None
+
+
 def test_messages_do_not_name_command_line_flags() -> None:
     for kwargs in ({"lufs": 5.0}, {"ceiling_dbtp": 3.0}, {"amount": 2.0}, {"only": "x"},
-                   {"phase": "odd"}, {"mono_bass_hz": 5.0}):
+                   {"phase": "odd"}, {"mono_bass_hz": 5.0}, {"only": "eq", "lufs": -9.0},
+                   {"only": "eq", "amounts": {"width": 0.5}}):
         with pytest.raises(ParameterError) as err:
             MasterConfig(**kwargs)
         assert "--" not in str(err.value)

@@ -172,6 +172,9 @@ class MasterConfig:
             if value is not None and (isinstance(value, bool)
                                       or not isinstance(value, numbers.Real)):
                 raise ParameterError(f"{name} must be a number, got {value!r}")
+        # a loudness asked for, by number or by a preset that names one (not "cd")
+        lufs_given = self.lufs is not None or (self.target in TARGETS
+                                               and TARGETS[self.target][0] is not None)
         if self.target is not None:
             if self.target not in TARGETS:
                 raise ParameterError(f"target must be one of {', '.join(TARGETS)}, got "
@@ -220,6 +223,20 @@ class MasterConfig:
             raise ParameterError(
                 f"max_limiting_db must be within 0..24 dB, got {self.max_limiting_db!r}."
             )
+        # settings for an aspect that is not matched did nothing, and nothing said so (a master
+        # "--only eq --lufs -9" came out at the mix's -25.8 LUFS)
+        left_out = sorted(set(self.amounts) - set(self.only))
+        if left_out:
+            raise ParameterError(
+                f"an amount is given for {', '.join(left_out)}, which is not among the aspects "
+                f"matched ({', '.join(sorted(self.only))}); drop the amount or match the aspect",
+                option="amount")
+        if lufs_given and self.amount_of("loudness") == 0.0:
+            why = ("loudness is not among the aspects matched" if "loudness" not in self.only
+                   else "the loudness amount is 0")
+            raise ParameterError(
+                f"a loudness target ({self.lufs:g} LUFS) is given but {why}, so the mix's "
+                "loudness would be kept; drop the target or match loudness", option="lufs")
 
     def preset_overrides(self) -> list[str]:
         """What a loudness or ceiling given with the ``target`` preset replaced, in words."""
