@@ -567,7 +567,7 @@ def export_cmd(
     if format == "plugin":
         with _guard():
             _refuse_foreign_options("plugin", given)
-        _export_plugin(model, output, name)
+        _export_plugin(model, output, name, force)
         return
     with _guard():
         import tonemorph
@@ -978,18 +978,19 @@ def plugin_install_cmd(
         from tonemorph.plugin import build, export_plugin, install
 
         fmts = _plugin_formats(formats)
-        result = (export_plugin(tone, output, formats=fmts, jobs=jobs) if tone
+        # installing replaces what was installed: the build folder's bundles likewise
+        result = (export_plugin(tone, output, formats=fmts, jobs=jobs, overwrite=True) if tone
                   else build(output, formats=fmts, jobs=jobs))
         installed = install(result)
     _print_bundles(installed)
     out.print("rescan plugins in your host (see README: the plugin in a DAW)")
 
 
-def _export_plugin(model: Path, output: Path, name: Optional[str]) -> None:
+def _export_plugin(model: Path, output: Path, name: Optional[str], force: bool) -> None:
     with _guard():
         from tonemorph.plugin import export_plugin
 
-        result = export_plugin(model, output, name=name)
+        result = export_plugin(model, output, name=name, overwrite=force)
     _print_bundles(result.bundles)
     out.print("install with `tonemorph plugin install "
               f"{model}` or copy the bundles into ~/.lv2, ~/.vst3, ~/.clap")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from plugin_support import BUILD_DIR, FULL_TONE
 from typer.testing import CliRunner
 
@@ -61,6 +62,31 @@ def test_build_options_are_checked_before_any_build(tmp_path):
         assert len(r.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cab.wav"]
     assert taken.read_bytes() == b"an IR I like"
+
+
+def test_a_new_tone_exported_under_the_same_name_is_rebuilt_or_refused(built, clean_tone,
+                                                                         tmp_path):
+    # make rebuilt nothing for a new tone under the same name (the embedded document was no
+    # prerequisite): the export said "wrote" and the bundles kept the old tone
+    from tonemorph.errors import OutputPathError
+    from tonemorph.plugin import export_plugin
+
+    def embeds(result, tone) -> bool:
+        return tone.read_bytes() in result.bundles["clap"].read_bytes()
+
+    first = export_plugin(FULL_TONE, BUILD_DIR, name="same name", formats=("clap",),
+                          overwrite=True)
+    assert embeds(first, FULL_TONE)
+    again = export_plugin(FULL_TONE, BUILD_DIR, name="same name", formats=("clap",))
+    assert embeds(again, FULL_TONE)  # the same tone again: nothing to replace
+    with pytest.raises(OutputPathError, match="built from another tone named 'same-name'"):
+        export_plugin(clean_tone, BUILD_DIR, name="same name", formats=("clap",))
+    r = CliRunner().invoke(app, ["export", str(clean_tone), "--format", "plugin", "--name",
+                                 "same name", "-o", str(BUILD_DIR)])
+    assert r.exit_code == 2 and "--force" in r.output, r.output
+    replaced = export_plugin(clean_tone, BUILD_DIR, name="same name", formats=("clap",),
+                             overwrite=True)
+    assert embeds(replaced, clean_tone) and not embeds(replaced, FULL_TONE)
 
 
 def test_jack_standalone_of_an_exported_tone_starts(exported, tmp_path):

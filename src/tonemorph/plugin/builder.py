@@ -161,11 +161,13 @@ def _embedded_header(document: str, source: str) -> str:
 
 def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
                   name: str | None = None, formats: tuple[str, ...] = DEFAULT_FORMATS,
-                  jobs: int = 2) -> PluginBuild:
+                  jobs: int = 2, overwrite: bool = False) -> PluginBuild:
     """Build a plugin with the tone at tone_path built in, named after it ("tonemorph <stem>").
 
     For hosts without a file picker. The tone is checked first (ModelFileError when it is not
-    a valid `.tmodel`), so a broken file never becomes a silent plugin.
+    a valid `.tmodel`), so a broken file never becomes a silent plugin. Bundles of that name
+    already built there from another tone are replaced only with ``overwrite``
+    (OutputPathError otherwise); built from this very tone, they are left as they are.
     """
     from tonemorph.io import load_model_document
     from tonemorph.model import check_tone_document
@@ -180,9 +182,17 @@ def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
     ident = out / f"{bundle}-identity"
     ident.mkdir(parents=True, exist_ok=True)
     text = path.read_text(encoding="utf-8")
+    embedded = _embedded_header(text, path.name)
+    was = ident / "tonemorph_embedded.h"
+    built = [p for p in _bundles(out, bundle, formats).values() if p.exists()]
+    if (not overwrite and built and was.is_file()
+            and was.read_text(encoding="utf-8") != embedded):
+        raise OutputPathError(
+            f"{built[0]} already holds a plugin built from another tone named {slug!r}; "
+            "replace it with --force, or give another folder or --name")
     _write_if_changed(ident / "tonemorph_identity.h",
                       _identity_header(f"tonemorph {name or path.stem}", slug))
-    _write_if_changed(ident / "tonemorph_embedded.h", _embedded_header(text, path.name))
+    _write_if_changed(was, embedded)
     _make(out, list(formats), {"NAME": bundle, "IDENTITY_DIR": str(ident)}, jobs)
     return PluginBuild(bundle, out, _bundles(out, bundle, formats))
 
