@@ -228,6 +228,32 @@ def test_export_writes_each_format_under_its_own_extension(tmp_path: Path, fmt: 
     assert listing(tmp_path) == []
 
 
+def test_an_interrupted_export_says_so_and_exits_130(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGTERM mid-distillation wrote the partial model and exited 0 with the usual "wrote"
+    from tonemorph.learn import distill as distill_mod
+    from tonemorph.neural import make_model
+
+    def stopped(tone, module, **_: Any) -> distill_mod.DistillResult:
+        return distill_mod.DistillResult(make_model("nano"), 0.9, "poor", 0.9, 7, 3.0,
+                                         interrupted=True)
+
+    monkeypatch.setattr(distill_mod, "distill", stopped)
+    out = tmp_path / "amp.nam"
+    res = run("export", MODEL, "--arch", "nano", "-o", out)
+    assert res.exit_code == 130, res.output
+    assert "interrupted: the distillation stopped early" in res.output
+    assert json.loads(out.read_text())["metadata"]["training"]["tonemorph"]["interrupted"]
+
+
+def test_an_lstm_export_of_no_playable_size_is_one_line(tmp_path: Path) -> None:
+    # lstm-1x100000 asked for 160 GB and ended in a traceback
+    for arch in ("lstm-1x100000", "lstm-100x100", "lstm-0x8"):
+        line = error_line(run("export", MODEL, "--arch", arch, "-o", tmp_path / "x.nam"))
+        assert "1-4 layers of 1-64 hidden units" in line and line.endswith("(--arch)")
+    assert listing(tmp_path) == []
+
+
 def test_export_names_every_format_it_knows(tmp_path: Path) -> None:
     res = run("export", MODEL, "--format", "vst", "-o", tmp_path / "x.nam")
     assert error_line(res) == ("error: unknown export format 'vst'; choose nam, aidax, ir or "

@@ -467,6 +467,8 @@ class ExportSummary:
     filter_tone: bool = False
     long_time_constants: list[str] = field(default_factory=list)
     history: list[tuple[float, float]] = field(default_factory=list)
+    # Ctrl-C or SIGTERM stopped the distillation: the file holds the model as it was then
+    interrupted: bool = False
 
 
 def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str | None = None,
@@ -543,7 +545,8 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
     training = {"tonemorph": {"source": (tone.training.get("input") or {}).get("name"),
                               "arch": arch, "steps": r.steps, "seconds": round(r.seconds, 1),
                               "esr_measured_on": "held-out demo guitar take, 48 kHz",
-                              "loudness_measured_on": "held-out demo guitar take"}}
+                              "loudness_measured_on": "held-out demo guitar take",
+                              **({"interrupted": True} if r.interrupted else {})}}
     if fmt == "nam":
         meta = nam_metadata(name=title, modeled_by=modeled_by, gear_type=gear_type_of(tone),
                             tone_type=tone_type_of(tone), loudness_db=loudness,
@@ -560,4 +563,4 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         n_weights = parse_aidax(write_aidax(path, model, meta), str(path)).num_weights
     return ExportSummary(str(path), fmt, arch, r.esr, r.grade, r.steps, r.seconds, n_weights,
                          48000, long_time_constants=notes, history=list(r.history),
-                         filter_tone=tone.is_filter())
+                         filter_tone=tone.is_filter(), interrupted=r.interrupted)

@@ -619,6 +619,12 @@ def export_cmd(
         return
     out.print(f"wrote {output}  ({s.arch}, {s.weights} weights, ESR {s.esr:.4f} on a held-out "
               f"take: NAM grade '{s.grade}', {s.steps} steps in {s.seconds / 60:.1f} min)")
+    if s.interrupted:
+        # SIGTERM wrote the partial model and exited 0, as if it had finished
+        word = "terminated" if _Stop.terminated else "interrupted"
+        console.print(f"[yellow]{word}:[/] the distillation stopped early; {output} holds the "
+                      "model as distilled so far (its ESR above)", highlight=False)
+        raise typer.Exit(_stop_code())
     if s.filter_tone:
         console.print("[yellow]note:[/] this tone is all filters (EQ and cabinet, no drive or "
                       f"dynamics): `tonemorph export {model} -o tone_ir.wav` writes it as one IR, "

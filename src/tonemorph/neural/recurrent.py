@@ -30,7 +30,7 @@ class NamLSTM(torch.nn.Module):
         super().__init__()
         if hidden_size < 1 or num_layers < 1:
             raise ParameterError(f"LSTM needs hidden_size and num_layers >= 1, got "
-                                 f"{hidden_size} x {num_layers}")
+                                 f"{num_layers} layers of {hidden_size} hidden units")
         if input_size != 1:
             raise ModelFileError("only mono LSTMs (input_size 1) are supported")
         self.core = torch.nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)
