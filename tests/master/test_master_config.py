@@ -33,6 +33,12 @@ def test_a_weight_that_is_no_number_after_a_file_is_refused(tmp_path: Path,
     (tmp_path / "ref.wav:abc").write_bytes(b"")  # unless a file has that name
     assert parse_reference("ref.wav:abc") == (Path("ref.wav:abc"), 1.0)
     assert parse_reference("other.wav:abc") == (Path("other.wav:abc"), 1.0)  # not found later
+    # a file named like a weighted path ("take:2") is that file, weighed as "take:2:0.5"
+    (tmp_path / "take:2").write_bytes(b"")
+    assert parse_reference("take:2") == (Path("take:2"), 1.0)  # said "take not found"
+    assert parse_reference("take:2:0.5") == (Path("take:2"), 0.5)
+    (tmp_path / "take").write_bytes(b"")  # both exist: the trailing number is a weight
+    assert parse_reference("take:2") == (Path("take"), 2.0)
 
 
 def test_references_are_normalised_to_weights_summing_to_one() -> None:

@@ -115,6 +115,8 @@ def parse_reference(text: str | os.PathLike[str]) -> tuple[Path, float]:
     """
     raw = os.fspath(text)
     head, sep, tail = raw.rpartition(":")
+    if sep and Path(raw).is_file() and not Path(head).is_file():
+        return Path(raw), 1.0  # a file named "ref:2" itself ("ref:2:1" weighs it)
     if sep and head and tail:
         try:
             float(tail)
