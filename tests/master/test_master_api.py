@@ -244,6 +244,24 @@ def test_a_coarse_integer_master_keeps_the_ceiling_after_its_dither(files: dict,
     assert dither_safe_ceiling_dbtp(LimiterConfig(), 16) == -1.0  # the margin covers it
 
 
+def test_a_mono_mix_is_as_loud_as_a_stereo_reference_on_two_speakers(files: dict,
+                                                                       tmp_path: Path) -> None:
+    # the mirror of a mono reference matched as dual mono: one convention both ways (a mono
+    # master came out 3 dB over its stereo reference when played on a stereo pair)
+    x, _ = read(files["mix"])
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, x.mean(axis=0), SR, subtype="FLOAT")
+    rep = tonemorph.master_mix(mono, files["ref"], None)
+    ref, _ = read(files["ref"])
+    y = rep.track.audio
+    assert y.shape[0] == 1 and any("two speakers" in n for n in rep.notes)
+    assert abs(lufs(np.repeat(y, 2, axis=0), SR) - lufs(ref, SR)) <= 0.5
+    # a mono reference for that mono mix: both one channel, no change
+    rep = tonemorph.master_mix(mono, files["ref_mono"], None)
+    ref_mono, _ = read(files["ref_mono"])
+    assert abs(lufs(rep.track.audio, SR) - lufs(ref_mono, SR)) <= 0.5
+
+
 @pytest.mark.parametrize("other", [0.0, 1e-6])
 def test_a_dual_mono_reference_is_matched_as_mono(files: dict, tmp_path: Path,
                                                   other: float) -> None:

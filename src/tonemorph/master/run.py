@@ -286,6 +286,11 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
             notes.append(f"the reference {s.info.path.name} is (near) mono ({how}): "
                          "matched as mono")
         if channels == 1:
+            if ex.shape[0] == 2:
+                # the mirror of a mono reference's dual mono: a mono master plays on both
+                # speakers, 3 dB louder than one channel measures (it came out 3 dB over a
+                # stereo reference on a stereo pair)
+                lufs -= 10.0 * math.log10(2.0)
             ex = ex.mean(axis=0, keepdims=True)
         ref_ex.append((ex, w))
         ref_lufs += w * lufs
@@ -293,7 +298,9 @@ def _analyse(mixes: list[Path], refs: list[tuple[Path, float]], cfg: MasterConfi
         notes.append("the reference is mono: matched as dual mono (its loudness on two "
                      "speakers)")
     if channels == 1 and any(s.info.channels == 2 for s in ref_scans):
-        notes.append("the mix is mono: matched against the reference's mid")
+        notes.append("the mix is mono: matched against the reference's mid, and as loud as "
+                     "the reference when played on two speakers (3 dB under it as one "
+                     "channel measures)")
     per_track_s = max(10.0, cfg.excerpt_s / len(mixes))
     parts = []
     for i, s in enumerate(scans):
