@@ -646,6 +646,16 @@ def test_opus_rates_are_checked_by_subtype(tmp_path: Path) -> None:
     assert _listing(tmp_path) == set()
 
 
+def test_a_codec_outside_its_container_is_refused_before_writing(tmp_path: Path) -> None:
+    # libsndfile lists MPEG audio in a WAV as possible, then fails to open it: the error named
+    # the master's temp file of encoded excerpts
+    with pytest.raises(ParameterError, match="written in an MP3 file; name the output .mp3"):
+        AtomicAudioWriter(tmp_path / "a.wav", 44_100, 2, subtype="MPEG_LAYER_III")
+    with pytest.raises(ParameterError, match="read but not written"):
+        AtomicAudioWriter(tmp_path / "a.mp3", 44_100, 2, subtype="MPEG_LAYER_II")
+    assert _listing(tmp_path) == set()
+
+
 def test_an_opus_name_says_how_opus_is_written(tmp_path: Path) -> None:
     with pytest.raises(OutputPathError, match=r"name it \.ogg and give --subtype OPUS"):
         AtomicAudioWriter(tmp_path / "a.opus", 48_000, 2)

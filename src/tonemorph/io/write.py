@@ -43,6 +43,9 @@ EXTENSION_FORMATS: dict[str, str] = {
 _UNCLIPPED_SUBTYPES = frozenset({"FLOAT", "DOUBLE", "VORBIS", "OPUS"})
 #: Lossy codecs: the decoded samples are not the ones written (their peaks move).
 LOSSY_SUBTYPES = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS"})
+#: The container each codec is written in (libsndfile lists some in others it cannot write).
+_CODEC_CONTAINERS = {"MPEG_LAYER_III": "MP3", "VORBIS": "OGG", "OPUS": "OGG"}
+_READ_ONLY_CODECS = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II"})
 #: Floating-point subtypes: they keep samples beyond full scale exactly.
 FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 #: Plain sample encodings that carry over between container formats (codecs such as
@@ -115,6 +118,15 @@ def choose_subtype(fmt: str, *, subtype: str | None = None, like: AudioInfo | No
     """
     if subtype is not None:
         sub = subtype.upper()
+        if sub in _READ_ONLY_CODECS:
+            raise ParameterError(f"subtype {subtype!r} is read but not written (libsndfile "
+                                 "encodes no MPEG layer I or II); write MPEG_LAYER_III (.mp3)")
+        home = _CODEC_CONTAINERS.get(sub)
+        if home is not None and home != fmt:
+            # libsndfile lists MPEG audio in a WAV as possible, then cannot open one
+            ext = {"MP3": ".mp3", "OGG": ".ogg"}[home]
+            raise ParameterError(f"subtype {subtype!r} is written in an {home} file; name the "
+                                 f"output {ext}, or choose a subtype of {fmt}")
         if not sf.check_format(fmt, sub):
             allowed = ", ".join(sf.available_subtypes(fmt))
             raise ParameterError(
