@@ -132,6 +132,8 @@ def test_master_weighted_references_aspect_amounts_preset_and_html(d: Path) -> N
     doc = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
     assert doc["target_lufs"] == -14.0
     assert doc["amounts"]["eq"] == 0.5 and doc["amounts"]["dynamics"] == 1.0
+    # both references named, without their weights (the title named "ref.wav:0.67" alone)
+    assert "<title>tonemorph master: mix.wav mastered to ref.wav + ref2.wav</title>" in page
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",
                        d / "o3.wav", "--target", "vinyl"), "streaming")
     one_error_line(run("master", d / "mix.wav", "--reference", d / "ref.wav", "-o",

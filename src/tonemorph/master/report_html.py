@@ -156,7 +156,10 @@ def render_master_html(doc: MasterReport, sample_rate: int, *, mix: np.ndarray,
     blob = json.dumps(doc.to_dict(), allow_nan=False, separators=(",", ":")).replace("</",
                                                                                        "<\\/")
     track = doc.track
-    title = f"{Path(track.mix).name} mastered to {Path(doc.reference.split(',')[0]).name}"
+    # several references read "a.wav:0.50, b.wav:0.50": the title named a.wav:0.50 alone
+    refs = doc.reference.split(", ")
+    names = [Path(r if len(refs) == 1 else r.rpartition(":")[0]).name for r in refs]
+    title = f"{Path(track.mix).name} mastered to {' + '.join(names)}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
