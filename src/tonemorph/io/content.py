@@ -69,7 +69,10 @@ def _fmt_s(seconds: float) -> str:
 
 def fmt_measured_s(seconds: float) -> str:
     """Measured seconds for messages, rounded down to 0.1 s: 9.97 s under a 10 s bound reads
-    '9.9', not '10.0'; under 0.1 s to 0.01 s ('0.05', not '0.0')."""
+    '9.9', not '10.0'; under 0.1 s to 0.01 s ('0.05', not '0.0'), under 0.01 s to 0.001 s
+    (a 100-sample file read '0.00 s long')."""
+    if seconds < 0.01:
+        return f"{math.floor(seconds * 1000 + 1e-9) / 1000:.3f}"
     if seconds < 0.1:
         return f"{math.floor(seconds * 100 + 1e-9) / 100:.2f}"
     return f"{math.floor(seconds * 10 + 1e-9) / 10:.1f}"
