@@ -144,8 +144,7 @@ def _scan(path, *, role: str, progress: Progress | None = None,
     if meter.samples < int(math.ceil(0.4 * info.sample_rate)):
         raise AudioContentError(
             f"{role} file {info.path} is {fmt_measured_s(meter.samples / info.sample_rate)} s "
-            "long; "
-            "loudness needs at least 0.4 s, use a longer recording"
+            "long; loudness needs at least 0.4 s, use a longer recording"
         )
     lufs = meter.integrated_lufs()
     if lufs <= LUFS_FLOOR:

@@ -193,9 +193,8 @@ def _check_reference(s: TrackScan) -> None:
     """A reference must be long enough and stereo or mono."""
     if s.info.duration_s < MIN_REFERENCE_S:
         raise AudioContentError(
-            f"reference file {s.info.path} is {fmt_measured_s(s.info.duration_s)} s long; need at "
-            "least "
-            f"{MIN_REFERENCE_S:.0f} s of the released track (a whole track is best)")
+            f"reference file {s.info.path} is {fmt_measured_s(s.info.duration_s)} s long; need "
+            f"at least {MIN_REFERENCE_S:.0f} s of the released track (a whole track is best)")
     if s.info.channels > 2:
         raise AudioContentError(f"reference file {s.info.path} has {s.info.channels} channels; "
                                 "use a stereo or mono reference")
