@@ -219,6 +219,19 @@ def test_album_outputs_that_meet_are_named(music: dict, tmp_path: Path) -> None:
     assert listing(tmp_path) == ["album2.wav"]
 
 
+def test_album_tracks_of_one_name_get_their_folders_name(music: dict, tmp_path: Path) -> None:
+    # a/x.wav and b/x.wav were refused ("choose another output path"), with no way to choose
+    for d in ("a", "b", "out"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.wav").write_bytes(music["mix"].read_bytes())
+    res = run("master", tmp_path / "out" / "x.wav", "-r", music["ref"], "--album",
+              tmp_path / "a" / "x.wav", "--album", tmp_path / "b" / "x.wav", "-o",
+              tmp_path / "out" / "m.wav")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "b-x-mastered.wav", "m.wav", "x-mastered.wav", "x.wav"]
+
+
 @pytest.mark.parametrize("fmt, name", [("nam", "amp.wav"), ("aidax", "amp.nam"),
                                        ("ir", "cab.json"), ("ir", "cab.txt")])
 def test_export_writes_each_format_under_its_own_extension(tmp_path: Path, fmt: str,

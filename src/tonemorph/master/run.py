@@ -160,8 +160,18 @@ def _outputs(mix: str | os.PathLike[str], album: Sequence[str | os.PathLike[str]
     if out is None:
         return mixes, [None] * len(mixes)
     out_p = Path(out)
-    extra = ([Path(a) for a in album_out] if album_out is not None
-             else [default_output_path(m, out_p) for m in mixes[1:]])
+    if album_out is not None:
+        extra = [Path(a) for a in album_out]
+    else:
+        extra, named = [], set()  # (a clash with `out` itself is the user's to resolve)
+        for m in mixes[1:]:
+            o = default_output_path(m, out_p)
+            if o.resolve() in named:
+                # album tracks of one name from different folders (a/x.wav, b/x.wav): their
+                # folder's name tells them apart (the CLI gives no way to name them)
+                o = o.with_name(f"{m.resolve().parent.name}-{o.name}")
+            named.add(o.resolve())
+            extra.append(o)
     if len(extra) != len(mixes) - 1:
         raise ParameterError(f"album_out names {len(extra)} files for {len(mixes) - 1} album "
                              "mixes; give one output per album mix")
