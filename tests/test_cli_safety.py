@@ -296,6 +296,20 @@ def test_seeds_outside_the_generators_range_are_one_line(stub_fit: dict, pair: d
     assert stub_fit["calls"] == 0 and listing(d) == ["in"]
 
 
+@pytest.mark.parametrize("budget, says", [(("--seconds", "inf"), "got inf (--seconds)"),
+                                          (("--seconds", "nan"), "got nan (--seconds)"),
+                                          (("--steps", "0"), "at least 1, got 0 (--steps)"),
+                                          (("--steps", "-5"), "got -5 (--steps)")])
+def test_a_capture_budget_that_is_no_budget_is_one_line(pair: dict, budget: tuple[str, str],
+                                                        says: str) -> None:
+    # inf trained on and ended in OverflowError; nan wrote an untrained model; 0 ran 2 steps
+    d = pair["dir"]
+    res = run("learn", "--paired", *budget, "-i", pair["input"], "-t", pair["target"], "-o",
+              d / "c.tmodel")
+    assert says in error_line(res)
+    assert listing(d) == ["in"]
+
+
 def test_export_and_capture_signal_need_force_to_replace(tmp_path: Path) -> None:
     ir = tmp_path / "cab.wav"
     ir.write_bytes(b"an IR I like")

@@ -58,6 +58,21 @@ def check_seed(seed: int) -> None:
                              f"{seed!r}", option="seed")
 
 
+def check_budget(seconds: float | None, steps: int | None) -> None:
+    """Refuse a training budget that is no positive, finite time (s) or whole step count: inf
+    ran on and ended in OverflowError, nan wrote an untrained model, steps 0 ran one per
+    start."""
+    if seconds is not None and (isinstance(seconds, bool)
+                                or not isinstance(seconds, (int, float, np.integer, np.floating))
+                                or not (math.isfinite(seconds) and seconds > 0)):
+        raise ParameterError(f"the training time must be a positive number of seconds, got "
+                             f"{seconds!r}", option="seconds")
+    if steps is not None and (isinstance(steps, bool)
+                              or not isinstance(steps, (int, np.integer)) or steps < 1):
+        raise ParameterError(f"the training steps must be a whole number of at least 1, got "
+                             f"{steps!r}", option="steps")
+
+
 def parse_stages(spec: str | None) -> tuple[str, ...]:
     """Chain stages from a comma list like 'eq,drive,cab' ('eq' means pre_eq and post_eq);
     None is the full chain. A list naming no stage ('', ',,,') is refused: it would learn a
@@ -400,6 +415,7 @@ def learn_paired(input: AudioLike, target: AudioLike, *, seconds: float | None =
     from tonemorph.learn.paired import fit_paired_chain
 
     check_seed(seed)
+    check_budget(seconds, steps)
     st = _stages_of(stages)
     x, y, info = _paired_pair(input, target, allow_low_rate)
     tone = fit_paired_chain(x, y, PAIRED_RATE, stages=st, seconds=seconds, steps=steps,
@@ -422,6 +438,7 @@ def learn_neural(input: AudioLike, target: AudioLike, *, arch: str = "standard",
     if arch not in NEURAL_ARCHS:
         raise ParameterError(f"unknown architecture {arch!r}; choose from {list(NEURAL_ARCHS)}")
     check_seed(seed)
+    check_budget(seconds, steps)
     import torch
 
     from tonemorph.learn.paired import capture_module
@@ -486,6 +503,7 @@ def export_tone(tone: Tone, path: str | os.PathLike[str], fmt: str, *, arch: str
         raise ParameterError(f"unknown export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}",
                              option="format")
     check_seed(seed)
+    check_budget(seconds, steps)
     check_export_path(path, fmt)
     title = name or Path(path).stem
     if fmt == "ir":

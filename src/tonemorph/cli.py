@@ -102,7 +102,8 @@ _FLAGS = {"force": "--force", "allow_low_rate": "--allow-low-rate", "drive_db": 
           "excerpt_s": "--excerpt", "arch": "--arch", "sample_rate": "--sr",
           "report": "--report", "format": "--format",
           "seed": "--seed", "reference": "--reference", "stages": "--chain",
-          "without_cab": "--without-cab", "post_eq": "--post-eq"}
+          "without_cab": "--without-cab", "post_eq": "--post-eq", "seconds": "--seconds",
+          "steps": "--steps"}
 
 
 class Terminated(KeyboardInterrupt):
