@@ -76,6 +76,19 @@ def test_automation_and_bypass_are_smooth(built, tmp_path, param, before, after)
     assert not np.allclose(y[:, -4800:], unchanged[:, -4800:])  # the change took effect
 
 
+@pytest.mark.parametrize("param,beyond,edge", [("0", 1000.0, 100.0), ("0", -50.0, 0.0),
+                                               ("1", 1e6, 24.0), ("3", -1e6, -24.0)])
+def test_a_value_past_a_knob_s_range_plays_as_its_end(built, tmp_path, param, beyond, edge):
+    # a host sending Amount 1000 % got the tone's change ten times over (+104 dBFS out of a
+    # 0.3 sine): the plugin holds each knob to the range it declares
+    x = sine(0.5, amp=0.3)
+    y, _ = clap(built.tools["clap_host"], built.bundles["clap"], x, RATE, 256, tmp_path,
+                model=FULL_TONE, extra=("--param", f"{param}={beyond}"))
+    want, _ = clap(built.tools["clap_host"], built.bundles["clap"], x, RATE, 256, tmp_path,
+                   model=FULL_TONE, extra=("--param", f"{param}={edge}"))
+    np.testing.assert_array_equal(y, want)
+
+
 def test_state_save_restore_reproduces_output_even_when_the_file_moved(built, tmp_path):
     tone = tmp_path / "my_tone.tmodel"
     shutil.copy(FULL_TONE, tone)

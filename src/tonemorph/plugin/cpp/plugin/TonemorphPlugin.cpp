@@ -3,6 +3,8 @@
 // Engine; files, parsing and filter design happen on the worker or in activate().
 #include "DistrhoPlugin.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -49,20 +51,29 @@ class TonemorphPlugin : public Plugin {
         p.hints = kParameterIsAutomatable;
         switch (index) {
             case kAmount:
-                set(p, "amount", "Amount", "%", 0, 100, 100);
+                set(p, "amount", "Amount", "%", kRanges[kAmount][0], kRanges[kAmount][1], 100);
                 p.description = "How much of the learned tone: 0 % is the dry signal, loudness "
                                 "compensated like `--amount`";
                 break;
-            case kDrive: set(p, "drive", "Drive", "dB", -24, 24, 0); break;
-            case kTone: set(p, "tone", "Tone", "dB", -12, 12, 0); break;
-            case kLevel: set(p, "level", "Level", "dB", -24, 24, 0); break;
+            case kDrive:
+                set(p, "drive", "Drive", "dB", kRanges[kDrive][0], kRanges[kDrive][1], 0);
+                break;
+            case kTone:
+                set(p, "tone", "Tone", "dB", kRanges[kTone][0], kRanges[kTone][1], 0);
+                break;
+            case kLevel:
+                set(p, "level", "Level", "dB", kRanges[kLevel][0], kRanges[kLevel][1], 0);
+                break;
             case kBypass: p.initDesignation(kParameterDesignationBypass); break;
         }
     }
 
     float getParameterValue(uint32_t index) const override { return values_[index]; }
     void setParameterValue(uint32_t index, float value) override {
-        values_[index] = value;
+        // held to the declared range: a host that sent Amount 1000 % played the tone's change
+        // ten times over (+104 dBFS on a 0.3 sine); a non-finite value keeps the last one
+        if (index >= kParamCount || !std::isfinite(value)) return;
+        values_[index] = std::clamp(value, kRanges[index][0], kRanges[index][1]);
         push_knobs();
     }
 
@@ -145,6 +156,9 @@ class TonemorphPlugin : public Plugin {
     }
 
     float values_[kParamCount] = {100.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    // each knob's declared range (initParameter), bypass 0..1
+    static constexpr float kRanges[kParamCount][2] = {
+        {0.0f, 100.0f}, {-24.0f, 24.0f}, {-12.0f, 12.0f}, {-24.0f, 24.0f}, {0.0f, 1.0f}};
     uint32_t reported_latency_ = 0;
     // the controller refers to the engine: declared after it, destroyed before it
     std::unique_ptr<tonemorph::Engine> engine_;
