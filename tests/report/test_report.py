@@ -354,7 +354,7 @@ def test_cli_report_writes_and_prints_the_size(full: dict, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("case", ["missing model", "overwrite input", "bad audio format",
-                                  "missing target", "bad excerpt"])
+                                  "missing target", "bad excerpt", "short excerpt"])
 def test_cli_report_bad_input_is_one_line(full: dict, tmp_path: Path, case: str) -> None:
     args = {"model": str(full["model"]), "input": str(full["input"]),
             "target": str(full["target"]), "out": str(tmp_path / "r.html"), "audio": "flac",
@@ -367,6 +367,9 @@ def test_cli_report_bad_input_is_one_line(full: dict, tmp_path: Path, case: str)
         args["audio"] = "mp3"
     elif case == "missing target":
         args["target"] = str(tmp_path / "nope.wav")
+    elif case == "short excerpt":
+        # 0.3 s reached the loudness meter: "integrated loudness needs at least 0.4 s"
+        args["excerpt"] = "0.3"
     else:
         args["excerpt"] = "-1"
     res = runner.invoke(app, ["report", args["model"], "-i", args["input"], "-t",
@@ -375,6 +378,8 @@ def test_cli_report_bad_input_is_one_line(full: dict, tmp_path: Path, case: str)
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert len([ln for ln in res.output.splitlines() if ln.startswith("error")]) == 1
+    if "excerpt" in case:
+        assert "at least 0.4 s" in res.output and "(--excerpt)" in res.output
     assert not (tmp_path / "r.html").exists()
 
 

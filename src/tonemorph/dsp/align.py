@@ -555,7 +555,9 @@ def align_pair(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
             "these files do not look like the same performance: the input and the target "
             f"do not line up at any offset within ±{max_lag_ms:.0f} ms ({al.agreeing_blocks} "
             f"of {al.parts} parts agree on one, coherence {al.coherence:.2f}); pass the DI "
-            "that was played through the gear and the recording of exactly that playback")
+            "that was played through the gear and the recording of exactly that playback, "
+            f"trimmed so the two start within {max_lag_ms / 1000:g} s of each other (a "
+            "recording started long before the playback is not found)")
     x, y = apply_lag(input, target, al.lag_samples)
     return x, y, al
 

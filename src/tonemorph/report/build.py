@@ -34,6 +34,8 @@ from tonemorph.progress import Progress
 from tonemorph.report import curves as C
 from tonemorph.report.html import render_html, render_images
 
+MIN_EXCERPT_S = 0.4  # the shortest player excerpt: one BS.1770 loudness block
+
 __all__ = [
     "DEFAULT_ANALYSIS_S",
     "DEFAULT_EXCERPT_S",
@@ -184,9 +186,11 @@ def analyze(tone: Tone | str | Path, input: AudioLike, target: AudioLike, *,
     if audio_format not in A.AUDIO_FORMATS:
         raise ParameterError(f"audio format must be one of {list(A.AUDIO_FORMATS)}, "
                              f"got {audio_format!r}")
-    if not (np.isfinite(excerpt_s) and excerpt_s > 0):
-        raise ParameterError(f"excerpt length must be a positive number of seconds, got "
-                             f"{excerpt_s}; e.g. 15", option="excerpt_s")
+    if not (np.isfinite(excerpt_s) and excerpt_s >= MIN_EXCERPT_S):
+        # 0.3 s reached the loudness meter, which named neither the option nor the fix
+        raise ParameterError(f"excerpt length must be at least {MIN_EXCERPT_S:g} s (the "
+                             f"players are matched in loudness, measured over 400 ms blocks), "
+                             f"got {excerpt_s}; e.g. 15", option="excerpt_s")
     if not (np.isfinite(analysis_s) and analysis_s >= MIN_SECONDS):
         raise ParameterError(f"analysis_s must be at least {MIN_SECONDS:g} s, got {analysis_s}")
     step = progress or (lambda tag, done, total: None)
