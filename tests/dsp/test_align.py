@@ -8,7 +8,13 @@ import pytest
 import scipy.signal
 from signals import guitar_line, white_noise
 
-from tonemorph.dsp.align import align_pair, check_lengths, correlation_lag, detect_latency
+from tonemorph.dsp.align import (
+    align_pair,
+    apply_lag,
+    check_lengths,
+    correlation_lag,
+    detect_latency,
+)
 from tonemorph.errors import AudioContentError, ParameterError
 
 SR = 48000
@@ -172,3 +178,42 @@ def test_correlation_lag_matches_a_plain_loop(d: int) -> None:
     assert correlation_lag(x, -y, 80) != d  # signed: an inverted copy is not a match
     with pytest.raises(ParameterError):
         correlation_lag(x, y, -1)
+
+
+@pytest.fixture(scope="module")
+def long_reamp() -> tuple[np.ndarray, np.ndarray]:
+    """40 s of DI and its reamp through `_gear`, 100 samples late, on one clock."""
+    x = guitar_line(40.0, SR, seed=7)[0].astype(np.float64)
+    return x, np.concatenate([np.zeros(100), _gear(x)])
+
+
+@pytest.mark.parametrize("ppm", [20.0, -30.0, 50.0])
+def test_a_reamp_on_another_clock_is_resampled_onto_the_di_s(long_reamp, ppm: float) -> None:
+    # two interfaces' clocks a few ppm apart: 20 ppm moved the lag 11.5 samples over 12 s
+    # unnoticed (held-out ESR 0.60 -> 1.18); at 50 ppm over 40 s too few parts agreed and
+    # the pair was refused as "not the same performance"
+    import soxr
+
+    from tonemorph.dsp.align import clock_drift
+    from tonemorph.learn.paired import on_input_clock
+
+    x, y = long_reamp
+    drifted = soxr.resample(y, SR, SR * (1 + ppm * 1e-6), quality="VHQ")
+    xa, ya, al = align_pair(x, drifted, SR)
+    # to within what a lag moving under 2 samples from end to end leaves (1.4 ppm over 30 s)
+    assert al.drift_ppm == pytest.approx(ppm, abs=1.5)
+    assert abs(al.lag_samples - align_pair(x, y, SR)[2].lag_samples) <= 1
+    assert clock_drift(xa, ya, SR) is None  # the two ends now agree
+    # the capture paths resample the reamp as align_pair compared it, and say so
+    sign = "+" if ppm > 0 else "-"
+    with pytest.warns(UserWarning, match=rf"clock runs \{sign}\d+\.\d ppm against the DI's"):
+        fixed = on_input_clock(drifted.astype(np.float32), al)
+    fx, fy = apply_lag(x, fixed, al.lag_samples)
+    np.testing.assert_allclose(fy, ya, atol=1e-5)
+
+
+def test_a_reamp_on_the_same_clock_is_left_as_it_is(long_reamp) -> None:
+    x, y = long_reamp
+    xa, ya, al = align_pair(x, y, SR)
+    assert al.drift_ppm == 0.0 and al.lag_samples >= 100
+    np.testing.assert_array_equal(ya, apply_lag(x, y, al.lag_samples)[1])

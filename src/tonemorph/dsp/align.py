@@ -23,7 +23,7 @@ same riff with the same onsets give or take a few ms passes neither in most part
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.fft
@@ -61,6 +61,11 @@ ONSET_SEARCH = (-48, 4)  # lags around the correlation peak tried by the onset r
 ONSET_PLATEAU = 40  # samples of flat residual next to the peak skipped to find the rise
 ONSET_TOLERANCE = 1e-3  # residual rise per sample (relative) that marks a lag too late
 ONSET_SECONDS = 20.0
+DRIFT_WINDOW_S = 20.0  # the lag is measured again over this much at each end of the pair
+MIN_DRIFT_WINDOW_S = 3.0  # ... or a quarter of the pair, not under this
+MIN_DRIFT_SAMPLES = 2.0  # a lag that moved this far from one end to the other is clock drift
+MAX_DRIFT_PPM = 2000.0  # beyond this the two are not one recording at two clock rates
+DRIFT_PASSES = 3  # measure-and-resample rounds (each leaves about a tenth of the drift)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class Alignment:
     coherence: float = 0.0
     parts: int = 0
     in_range: bool = True
+    drift_ppm: float = 0.0  # the target's clock against the input's, corrected by `align_pair`
 
     @property
     def lag_ms(self) -> float:
@@ -550,6 +556,19 @@ def align_pair(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
         raise AudioContentError(
             f"the target looks {al.lag_ms:+.0f} ms off the input, outside the ±{max_lag_ms:.0f} "
             "ms searched: trim the longer lead-in, or allow a larger max_lag_ms")
+    # two interfaces on two clocks: the lag moves through the file (20 ppm is 26 samples over
+    # a 270 s capture signal at 48 kHz; 50 ppm over 60 s left too few parts agreeing to align
+    # at all). Measured at both ends, the target is resampled onto the input's clock (from
+    # the original each time, the drifts found composed) until the ends agree
+    fixed, drift = np.asarray(target), 0.0
+    for _ in range(DRIFT_PASSES):
+        x, y = apply_lag(input, fixed, al.lag_samples)
+        d = clock_drift(x, y, sample_rate)
+        if d is None:
+            break
+        drift = (1.0 + drift) * (1.0 + d) - 1.0
+        fixed = resample_drift(np.asarray(target, dtype=np.float64), sample_rate, drift)
+        al = detect_latency(input, fixed, sample_rate, max_lag_ms=max_lag_ms)
     if not al.confident:
         raise AudioContentError(
             "these files do not look like the same performance: the input and the target "
@@ -558,8 +577,35 @@ def align_pair(input: np.ndarray, target: np.ndarray, sample_rate: int, *,
             "that was played through the gear and the recording of exactly that playback, "
             f"trimmed so the two start within {max_lag_ms / 1000:g} s of each other (a "
             "recording started long before the playback is not found)")
-    x, y = apply_lag(input, target, al.lag_samples)
-    return x, y, al
+    x, y = apply_lag(input, fixed, al.lag_samples)
+    return x, y, replace(al, drift_ppm=drift * 1e6)
+
+
+def clock_drift(x: np.ndarray, y: np.ndarray, sample_rate: int) -> float | None:
+    """How much faster (fraction, 20e-6 = 20 ppm) y's clock runs than x's in an aligned pair:
+    the lag measured over a window at each end, over the distance between them; None where it
+    moved less than MIN_DRIFT_SAMPLES, or a window does not align confidently."""
+    n = len(x)
+    w = int(min(DRIFT_WINDOW_S * sample_rate, n // 4))
+    if w < MIN_DRIFT_WINDOW_S * sample_rate:
+        return None
+    search_ms = 1000.0 * MAX_DRIFT_PPM * 1e-6 * n / sample_rate + FINE_SEARCH_MS
+    head = detect_latency(x[:w], y[:w], sample_rate, max_lag_ms=search_ms)
+    tail = detect_latency(x[n - w:], y[n - w:], sample_rate, max_lag_ms=search_ms)
+    if not (head.confident and tail.confident):
+        return None
+    moved = tail.lag_exact - head.lag_exact
+    drift = moved / (n - w)  # the windows' centres are n - w samples apart
+    if abs(moved) < MIN_DRIFT_SAMPLES or abs(drift) > MAX_DRIFT_PPM * 1e-6:
+        return None
+    return drift
+
+
+def resample_drift(y: np.ndarray, sample_rate: int, drift: float) -> np.ndarray:
+    """y (1-D) on the other clock: sample t of the result is y at t * (1 + drift)."""
+    import soxr
+
+    return soxr.resample(y, sample_rate * (1.0 + drift), sample_rate, quality="VHQ")
 
 
 def apply_lag(input: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
@@ -578,6 +624,8 @@ __all__ = [
     "MAX_LAG_MS",
     "Alignment",
     "align_pair",
+    "clock_drift",
+    "resample_drift",
     "apply_lag",
     "check_lengths",
     "coarse_lag",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import scipy.signal
 import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
-from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag
+from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag, resample_drift
 from tonemorph.errors import AudioContentError
 from tonemorph.learn.fit import INIT_FFT, INPUT_LEVEL_DB, QUALITY_PRESETS, normalise_input
 from tonemorph.learn.train import (
@@ -196,6 +197,7 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     t0 = time.monotonic()
     x, y = _as_signal(x, "input"), _as_signal(y, "target")
     xa, _, al = align_pair(x, y, sample_rate, max_lag_ms=max_lag_ms)
+    y = on_input_clock(y, al)
     cfg = ChainConfig(stages=tuple(stages), sample_rate=sample_rate)
     in_gain_db = normalise_input(xa)
     warm = int(GREYBOX_WARMUP_S * sample_rate)
@@ -327,7 +329,21 @@ def alignment_record(al: Alignment) -> dict:
     return {"latency_samples": al.lag_samples, "latency_ms": round(al.lag_ms, 3),
             "correlation_peak_samples": round(al.lag_exact, 3),
             "polarity_inverted": al.polarity < 0, "correlation": round(al.correlation, 4),
-            "alignment_agreement": round(al.agreement, 3)}
+            "alignment_agreement": round(al.agreement, 3),
+            **({"clock_drift_ppm": round(al.drift_ppm, 2)} if al.drift_ppm else {})}
+
+
+def on_input_clock(y: np.ndarray, al: Alignment) -> np.ndarray:
+    """The reamp y (1-D) resampled onto the DI's clock, as `align_pair` compared them, where
+    it found the two clocks apart (said in a warning); y itself otherwise."""
+    if not al.drift_ppm:
+        return y
+    warnings.warn(f"the reamp's clock runs {al.drift_ppm:+.1f} ppm against the DI's (recorded "
+                  "on another interface than the one that played it?): resampled onto the "
+                  "DI's clock; record both on one interface for the closest capture",
+                  stacklevel=3)
+    fixed = resample_drift(np.asarray(y, dtype=np.float64), al.sample_rate, al.drift_ppm * 1e-6)
+    return fixed.astype(np.float32)
 
 
 # weight of the plain (not pre-emphasised) ESR in neural capture, as NAM trains (MSE + pre-
@@ -348,6 +364,7 @@ def capture_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample
     t0 = time.monotonic()
     xa, ya, al = align_pair(_as_signal(x, "input"), _as_signal(y, "target"), sample_rate,
                             max_lag_ms=max_lag_ms)
+    on_input_clock(y, al)  # said; ya is on the input's clock already
     warm = int(getattr(module, "warmup_samples", 0))
     n_train, n_val, n_test = _three_way(len(xa), warm + SEGMENT_SAMPLES, VAL_MAX_SAMPLES,
                                         sample_rate)
