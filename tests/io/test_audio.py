@@ -657,7 +657,7 @@ def test_a_codec_outside_its_container_is_refused_before_writing(tmp_path: Path)
 
 
 def test_an_opus_name_says_how_opus_is_written(tmp_path: Path) -> None:
-    with pytest.raises(OutputPathError, match=r"name it \.ogg and give --subtype OPUS"):
+    with pytest.raises(OutputPathError, match=r"name it \.ogg and ask for the OPUS subtype"):
         AtomicAudioWriter(tmp_path / "a.opus", 48_000, 2)
 
 

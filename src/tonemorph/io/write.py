@@ -66,7 +66,7 @@ def format_for(path: StrPath) -> str:
     fmt = EXTENSION_FORMATS.get(path.suffix.lower())
     if fmt is None and path.suffix.lower() == ".opus":
         raise OutputPathError(f"{path}: Opus is written in an Ogg file here: name it .ogg and "
-                              "give --subtype OPUS (48 kHz and its divisors)")
+                              "ask for the OPUS subtype (at 48 kHz or 24, 16, 12, 8 kHz)")
     if fmt is None:
         known = ", ".join(sorted({e for e in EXTENSION_FORMATS if len(e) <= 5}))
         raise OutputPathError(
@@ -97,7 +97,7 @@ def check_format_rate(path: StrPath, sample_rate: int, subtype: str | None = Non
             raise OutputPathError(
                 f"{Path(path).name}: {codec} in an {fmt} file cannot hold {int(sample_rate)} Hz "
                 f"audio (it takes up to {top} Hz); write a .wav or .flac, which keep the rate, "
-                "or resample (--sr)"
+                "or resample it"
             )
         rates = CODEC_RATES_HZ.get(codec)
         if rates is not None and int(sample_rate) not in rates:

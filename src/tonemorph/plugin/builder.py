@@ -189,7 +189,7 @@ def export_plugin(tone_path: str | Path, build_dir: str | Path | None = None, *,
             and was.read_text(encoding="utf-8") != embedded):
         raise OutputPathError(
             f"{built[0]} already holds a plugin built from another tone named {slug!r}; "
-            "replace it with --force, or give another folder or --name")
+            "choose another folder or name, or allow replacing it", option="force")
     _write_if_changed(ident / "tonemorph_identity.h",
                       _identity_header(f"tonemorph {name or path.stem}", slug))
     _write_if_changed(was, embedded)
