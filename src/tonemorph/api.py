@@ -142,10 +142,11 @@ def _check_pair(pair: tuple[tuple[str, np.ndarray, int], ...], rate: int,
                             "(double-tracked parts?): learned from each channel in turn, not "
                             "from their mix")
             elif playing.size < a.shape[0]:
+                left = a.shape[0] - playing.size
                 said.append(f"{role}: learned from channel{'s' if playing.size > 1 else ''} "
-                            f"{', '.join(map(str, playing))} of {a.shape[0]}; the others are "
-                            f"silent (over {QUIET_CHANNEL_DB:.0f} dB quieter), left out of "
-                            "the mix to mono")
+                            f"{', '.join(map(str, playing))} of {a.shape[0]}; "
+                            f"{'the others are' if left > 1 else 'the other is'} silent (over "
+                            f"{QUIET_CHANNEL_DB:.0f} dB quieter), left out of the mix to mono")
             else:
                 said.append(f"{role}: {a.shape[0]} channels mixed down to mono for learning")
         if sr < NATIVE_RATES_HZ[0] or sr > NATIVE_RATES_HZ[1]:
