@@ -194,8 +194,8 @@ def test_a_reamp_on_another_clock_is_resampled_onto_the_di_s(long_reamp, ppm: fl
     # the pair was refused as "not the same performance"
     import soxr
 
-    from tonemorph.dsp.align import clock_drift
-    from tonemorph.learn.paired import on_input_clock
+    from tonemorph.dsp.align import clock_drift, resample_drift
+    from tonemorph.learn.paired import warn_clock_drift
 
     x, y = long_reamp
     drifted = soxr.resample(y, SR, SR * (1 + ppm * 1e-6), quality="VHQ")
@@ -204,12 +204,13 @@ def test_a_reamp_on_another_clock_is_resampled_onto_the_di_s(long_reamp, ppm: fl
     assert al.drift_ppm == pytest.approx(ppm, abs=1.5)
     assert abs(al.lag_samples - align_pair(x, y, SR)[2].lag_samples) <= 1
     assert clock_drift(xa, ya, SR) is None  # the two ends now agree
-    # the capture paths resample the reamp as align_pair compared it, and say so
-    sign = "+" if ppm > 0 else "-"
-    with pytest.warns(UserWarning, match=rf"clock runs \{sign}\d+\.\d ppm against the DI's"):
-        fixed = on_input_clock(drifted.astype(np.float32), al)
+    # the drift recorded is the one the aligned pair was resampled by; the capture paths say so
+    fixed = resample_drift(drifted, SR, al.drift_ppm * 1e-6)
     fx, fy = apply_lag(x, fixed, al.lag_samples)
     np.testing.assert_allclose(fy, ya, atol=1e-5)
+    sign = "+" if ppm > 0 else "-"
+    with pytest.warns(UserWarning, match=rf"clock runs \{sign}\d+\.\d ppm against the DI's"):
+        warn_clock_drift(al)
 
 
 def test_a_reamp_on_the_same_clock_is_left_as_it_is(long_reamp) -> None:

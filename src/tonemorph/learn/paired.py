@@ -12,7 +12,7 @@ import scipy.signal
 import torch
 
 from tonemorph.chain.chain import STAGES, ChainConfig, ToneChain
-from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair, apply_lag, resample_drift
+from tonemorph.dsp.align import MAX_LAG_MS, Alignment, align_pair
 from tonemorph.errors import AudioContentError
 from tonemorph.learn.fit import INIT_FFT, INPUT_LEVEL_DB, QUALITY_PRESETS, normalise_input
 from tonemorph.learn.train import (
@@ -196,13 +196,13 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
         seconds = GREYBOX_SECONDS
     t0 = time.monotonic()
     x, y = _as_signal(x, "input"), _as_signal(y, "target")
-    xa, _, al = align_pair(x, y, sample_rate, max_lag_ms=max_lag_ms)
-    y = on_input_clock(y, al)
+    xa, ya, al = align_pair(x, y, sample_rate, max_lag_ms=max_lag_ms)
+    warn_clock_drift(al)
     cfg = ChainConfig(stages=tuple(stages), sample_rate=sample_rate)
     in_gain_db = normalise_input(xa)
     warm = int(GREYBOX_WARMUP_S * sample_rate)
     x_tr, y_tr, val, (x_te, y_te), (x_an, y_an) = _greybox_data(
-        x, y, al.lag_samples, al.polarity, in_gain_db, cfg, sample_rate)
+        xa, ya, al.polarity, in_gain_db, cfg, sample_rate)
     # None: the drive left neutral (clean, nearly linear), beside the unpaired learner's starts
     starts: tuple[float | None, ...] = ((None, *QUALITY_PRESETS["default"]["starts"])
                                         if "drive" in cfg.stages else (None,))
@@ -270,9 +270,10 @@ def fit_paired_chain(x: np.ndarray, y: np.ndarray, sample_rate: int, *,
     return Tone.from_chain(chain, in_gain_db, training)
 
 
-def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain_db: float,
+def _greybox_data(xa: np.ndarray, ya: np.ndarray, polarity: int, in_gain_db: float,
                   cfg: ChainConfig, sample_rate: int) -> tuple:
-    """Aligned, level-normalised pair split into train, validation, test and anchor parts.
+    """The aligned pair (`align_pair`'s), level-normalised, split into train, validation, test
+    and anchor parts.
 
     The target is delayed by the chain's oversampler latency (the torch chain has it; the
     streaming apply removes it) and made non-inverted (the chain keeps polarity). The test
@@ -280,7 +281,6 @@ def _greybox_data(x: np.ndarray, y: np.ndarray, lag: int, polarity: int, in_gain
     intro or outro would otherwise set the level and judge the drive where nothing clips),
     and training is what is left around the validation window, joined.
     """
-    xa, ya = apply_lag(x, y, lag)
     if polarity < 0:
         ya = -ya
     xs = (xa * 10 ** (in_gain_db / 20)).astype(np.float32)
@@ -333,17 +333,13 @@ def alignment_record(al: Alignment) -> dict:
             **({"clock_drift_ppm": round(al.drift_ppm, 2)} if al.drift_ppm else {})}
 
 
-def on_input_clock(y: np.ndarray, al: Alignment) -> np.ndarray:
-    """The reamp y (1-D) resampled onto the DI's clock, as `align_pair` compared them, where
-    it found the two clocks apart (said in a warning); y itself otherwise."""
-    if not al.drift_ppm:
-        return y
-    warnings.warn(f"the reamp's clock runs {al.drift_ppm:+.1f} ppm against the DI's (recorded "
-                  "on another interface than the one that played it?): resampled onto the "
-                  "DI's clock; record both on one interface for the closest capture",
-                  stacklevel=3)
-    fixed = resample_drift(np.asarray(y, dtype=np.float64), al.sample_rate, al.drift_ppm * 1e-6)
-    return fixed.astype(np.float32)
+def warn_clock_drift(al: Alignment) -> None:
+    """Say that `align_pair` found the reamp on another clock than the DI and resampled it."""
+    if al.drift_ppm:
+        warnings.warn(f"the reamp's clock runs {al.drift_ppm:+.1f} ppm against the DI's "
+                      "(recorded on another interface than the one that played it?): "
+                      "resampled onto the DI's clock; record both on one interface for the "
+                      "closest capture", stacklevel=3)
 
 
 # weight of the plain (not pre-emphasised) ESR in neural capture, as NAM trains (MSE + pre-
@@ -364,7 +360,7 @@ def capture_module(module: torch.nn.Module, x: np.ndarray, y: np.ndarray, sample
     t0 = time.monotonic()
     xa, ya, al = align_pair(_as_signal(x, "input"), _as_signal(y, "target"), sample_rate,
                             max_lag_ms=max_lag_ms)
-    on_input_clock(y, al)  # said; ya is on the input's clock already
+    warn_clock_drift(al)
     warm = int(getattr(module, "warmup_samples", 0))
     n_train, n_val, n_test = _three_way(len(xa), warm + SEGMENT_SAMPLES, VAL_MAX_SAMPLES,
                                         sample_rate)
