@@ -63,6 +63,20 @@ def suggested_level(warning: str) -> float:
     return float(warning.split("--level ")[1].split()[0])
 
 
+def apply_pcm16(model: Path, take: Path, out: Path, level: float | str):
+    """`apply` of model to take as a PCM_16 file at --level (dB); the result."""
+    return run("apply", model, take, "-o", out, "--subtype", "PCM_16", "--level", f"{level}")
+
+
+def clip_warning(model: Path, take: Path, out: Path, level: float | str) -> str:
+    """The one warning of a PCM_16 `apply` at --level that clips: it says so."""
+    res = apply_pcm16(model, take, out, level)
+    assert res.exit_code == 0, res.output
+    warn = warning_lines(res)
+    assert len(warn) == 1 and "samples clipped" in warn[0], res.output
+    return warn[0]
+
+
 def write(path: Path, audio: np.ndarray, rate: int = SR, subtype: str = "PCM_24") -> Path:
     sf.write(path, np.asarray(audio, np.float32).T, rate, subtype=subtype)
     return path
@@ -449,17 +463,13 @@ def test_stale_temp_file_is_removed_on_the_next_write(tmp_path: Path) -> None:
 
 def test_apply_warns_about_clipping_and_offers_a_ceiling(tmp_path: Path) -> None:
     take = write(tmp_path / "take.wav", guitar_line(2.0, SR, seed=2, level_db=-1.0))
-    res = run("apply", MODEL, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
-              "--level", "12")
-    assert res.exit_code == 0, res.output
-    warn = warning_lines(res)
-    assert len(warn) == 1 and "samples clipped in the PCM_16 file" in warn[0], res.output
-    peak = float(warn[0].split("(peak ")[1].split(" dBFS")[0])
-    level = suggested_level(warn[0])
+    warn = clip_warning(MODEL, take, tmp_path / "hot.wav", 12)
+    assert "samples clipped in the PCM_16 file" in warn
+    peak = float(warn.split("(peak ")[1].split(" dBFS")[0])
+    level = suggested_level(warn)
     assert peak > 0 and level == pytest.approx(12 - peak - 0.1, abs=0.051)
     # the suggested level avoids the clipping
-    res = run("apply", MODEL, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
-              "--level", f"{level}")
+    res = apply_pcm16(MODEL, take, tmp_path / "fixed.wav", level)
     assert res.exit_code == 0 and "clipped" not in res.output, res.output
     # a float file keeps the overs and says so
     res = run("apply", MODEL, take, "-o", tmp_path / "hot_float.wav", "--subtype", "FLOAT",
@@ -490,14 +500,8 @@ def test_apply_clip_hint_works_at_a_large_level(tmp_path: Path) -> None:
     above about +44), so the hint's --level still clipped (peak +5.0 dBFS)."""
     model = _hot_model(tmp_path)
     take = write(tmp_path / "take.wav", guitar_line(1.0, SR, seed=2, level_db=-60.0))
-    res = run("apply", model, take, "-o", tmp_path / "hot.wav", "--subtype", "PCM_16",
-              "--level", "48")
-    assert res.exit_code == 0, res.output
-    warn = warning_lines(res)
-    assert len(warn) == 1 and "samples clipped" in warn[0], res.output
-    level = suggested_level(warn[0])
-    res = run("apply", model, take, "-o", tmp_path / "fixed.wav", "--subtype", "PCM_16",
-              "--level", f"{level}")
+    level = suggested_level(clip_warning(model, take, tmp_path / "hot.wav", 48))
+    res = apply_pcm16(model, take, tmp_path / "fixed.wav", level)
     assert res.exit_code == 0 and "clipped" not in res.output, res.output
     peak = 20 * np.log10(np.max(np.abs(sf.read(tmp_path / "fixed.wav")[0])))
     assert -0.5 < peak <= 0.0
